@@ -1,7 +1,50 @@
 package org.flagagg.cli;
 
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** Entry point of flagagg.jar: one subcommand per product entry point. */
+@Command(name = "flagagg", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Byzantine-robust gradient aggregation: the Flag Aggregator and classic rules.",
+        subcommands = {AggregateCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
+
+    /** Exit code for bad input or usage: the user can fix it. */
+    static final int EXIT_USAGE = 2;
+    /** Exit code for a failure that is not the input's fault (I/O, a bug). */
+    static final int EXIT_FAILURE = 1;
+
     public static void main(String[] args) {
-        System.out.println("flagagg");
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the command line with the given streams and returns the exit code (tests call this). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(out);
+        cli.setErr(err);
+        // Bad input gets one line on stderr, never a usage dump or a stack trace.
+        cli.setParameterExceptionHandler((e, a) -> {
+            e.getCommandLine().getErr().println(e.getCommandLine().getCommandName() + ": " + e.getMessage()
+                    + " (see --help)");
+            return EXIT_USAGE;
+        });
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            boolean usage = e instanceof IllegalArgumentException || e instanceof InputException;
+            String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            commandLine.getErr().println(commandLine.getCommandName() + ": " + message);
+            return usage ? EXIT_USAGE : EXIT_FAILURE;
+        });
+        return cli.execute(args);
+    }
+
+    /** Reads the version from the jar manifest (the build writes it there). */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"flagagg " + (v == null ? "dev" : v)};
+        }
     }
 }

@@ -1,0 +1,213 @@
+package org.flagagg.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class AggregateCommandTest {
+
+    @TempDir
+    Path dir;
+
+    record Run(int code, String out, String err) {
+    }
+
+    static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    Path text(String name, String content) throws IOException {
+        Path file = dir.resolve(name);
+        Files.writeString(file, content);
+        return file;
+    }
+
+    static double[] parseLines(String out) {
+        return out.lines().mapToDouble(Double::parseDouble).toArray();
+    }
+
+    @Test
+    void meanOfTextInputPrintsOneValueALine() throws IOException {
+        Path file = text("g.txt", "1, 2, 3\n3 4 5\n\n5,6  7\n");
+        Run r = run("aggregate", "--rule", "mean", file.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(parseLines(r.out())).containsExactly(3.0, 4.0, 5.0);
+    }
+
+    @Test
+    void outputParsesBackToTheSameDouble() throws IOException {
+        // 0.1f, 0.2f, 0.7f have long double expansions: the printed mean must round-trip exactly.
+        Path file = text("g.txt", "0.1 0.7\n0.2 0.3\n0.3 0.1\n");
+        Run r = run("aggregate", "--rule", "mean", file.toString());
+        double[] expected = {((double) 0.1f + (double) 0.2f + (double) 0.3f) / 3, ((double) 0.7f + (double) 0.3f + (double) 0.1f) / 3};
+        double[] got = parseLines(r.out());
+        assertThat(got).hasSize(2);
+        for (int k = 0; k < 2; k++) {
+            assertThat(got[k]).isCloseTo(expected[k], org.assertj.core.data.Offset.offset(1e-15));
+        }
+        assertThat(r.out().lines().toList()).allSatisfy(line -> assertThat(Double.toString(Double.parseDouble(line))).isEqualTo(line));
+    }
+
+    @Test
+    void nonFiniteGradientIsDroppedAndReportedNotFatal() throws IOException {
+        Path file = text("g.txt", "1 2\nnan 4\n3 inf\n5 6\n");
+        Path report = dir.resolve("report.json");
+        Run r = run("aggregate", "--rule", "mean", "--report", report.toString(), file.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(parseLines(r.out())).containsExactly(3.0, 4.0);
+        JsonObject json = new JsonObject(Files.readString(report));
+        assertThat(json.getString("rule")).isEqualTo("mean");
+        assertThat(json.getInteger("dropped")).isEqualTo(2);
+        JsonArray workers = json.getJsonArray("per_worker");
+        assertThat(workers.getJsonObject(1).getString("status")).isEqualTo("dropped");
+        assertThat(workers.getJsonObject(1).getString("reason")).contains("non-finite").contains("coordinate 0");
+        assertThat(workers.getJsonObject(2).getString("reason")).contains("coordinate 1");
+        assertThat(workers.getJsonObject(0).getString("status")).isEqualTo("selected");
+    }
+
+    @Test
+    void flagReportHasQualityWeightsAndObjective() throws IOException {
+        Path report = dir.resolve("report.json");
+        Run r = run("aggregate", "--rule", "flag", "--report", report.toString(), "docs/examples/gradients.txt"
+                .replace("docs", Path.of("").toAbsolutePath().resolve("docs").toString()));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(parseLines(r.out())).hasSize(12);
+        JsonObject json = new JsonObject(Files.readString(report));
+        JsonArray workers = json.getJsonArray("per_worker");
+        assertThat(workers).hasSize(10);
+        assertThat(workers.getJsonObject(5).getString("status")).isEqualTo("dropped");
+        // The honest workers explain the subspace better than the reversed x10 and the noise worker.
+        double honest = workers.getJsonObject(0).getDouble("quality");
+        double noise = workers.getJsonObject(9).getDouble("quality");
+        assertThat(honest).isGreaterThan(noise);
+        assertThat(json.getJsonObject("details").getJsonArray("objective")).isNotEmpty();
+        assertThat(json.getJsonObject("parameters").getString("scale")).isEqualTo("paper");
+    }
+
+    @Test
+    void binaryInputStreamsAndMatchesTextInput() throws IOException {
+        SplittableRandom random = new SplittableRandom(3);
+        int p = 6;
+        int n = 1000;
+        float[][] g = new float[p][n];
+        StringBuilder text = new StringBuilder();
+        ByteBuffer bytes = ByteBuffer.allocate(4 * p * n).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < p; i++) {
+            for (int k = 0; k < n; k++) {
+                g[i][k] = (float) random.nextGaussian();
+                bytes.putFloat(g[i][k]);
+                text.append(k == 0 ? "" : " ").append(g[i][k]);
+            }
+            text.append('\n');
+        }
+        Path txt = text("g.txt", text.toString());
+        Path bin = dir.resolve("g.bin");
+        Files.write(bin, bytes.array());
+        for (String rule : new String[] {"flag", "median", "krum"}) {
+            Run fromText = run("aggregate", "--rule", rule, "--f", "1", txt.toString());
+            Run fromBinary = run("aggregate", "--rule", rule, "--f", "1", "--binary", "--dim", "1000", "--chunk", "77",
+                    bin.toString());
+            assertThat(fromText.code()).as(fromText.err()).isZero();
+            assertThat(fromBinary.code()).as(fromBinary.err()).isZero();
+            double[] a = parseLines(fromText.out());
+            double[] b = parseLines(fromBinary.out());
+            assertThat(a).hasSize(n);
+            for (int k = 0; k < n; k++) {
+                assertThat(b[k]).as(rule + " coordinate " + k).isCloseTo(a[k], org.assertj.core.data.Offset.offset(1e-12 * (1 + Math.abs(a[k]))));
+            }
+        }
+        // --out with --binary writes float32 in the same layout as the input.
+        Path out = dir.resolve("agg.bin");
+        Run r = run("aggregate", "--rule", "mean", "--binary", "--dim", "1000", "--out", out.toString(), bin.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).isEmpty();
+        ByteBuffer written = ByteBuffer.wrap(Files.readAllBytes(out)).order(ByteOrder.LITTLE_ENDIAN);
+        assertThat(written.remaining()).isEqualTo(4 * n);
+        for (int k = 0; k < n; k++) {
+            double mean = 0;
+            for (int i = 0; i < p; i++) {
+                mean += g[i][k];
+            }
+            assertThat(written.getFloat()).isEqualTo((float) (mean / p));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"ragged", "word", "empty", "hex"})
+    void badTextInputIsOneLineWithExitCode2(String kind) throws IOException {
+        String content = switch (kind) {
+            case "ragged" -> "1 2 3\n4 5\n";
+            case "word" -> "1 2\n3 abc\n";
+            case "empty" -> "\n\n";
+            default -> "1 2\n0x1p3 4\n";
+        };
+        Path file = text("bad.txt", content);
+        Run r = run("aggregate", "--rule", "mean", file.toString());
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.out()).isEmpty();
+        assertThat(r.err().lines().count()).as(r.err()).isEqualTo(1);
+        assertThat(r.err()).doesNotContain("Exception").doesNotContain("\tat ");
+        switch (kind) {
+            case "ragged" -> assertThat(r.err()).contains(":2:").contains("2 values").contains("line 1 has 3");
+            case "word" -> assertThat(r.err()).contains(":2:").contains("'abc' is not a number");
+            case "empty" -> assertThat(r.err()).contains("no gradients");
+            default -> assertThat(r.err()).contains("'0x1p3' is not a number");
+        }
+    }
+
+    @Test
+    void badParametersAreOneLineWithExitCode2() throws IOException {
+        Path file = text("g.txt", "1 2\n3 4\n5 6\n");
+        Path bin = dir.resolve("g.bin");
+        Files.write(bin, new byte[10]);
+        String[][] cases = {
+            {"aggregate", "--rule", "nope", file.toString()},
+            {"aggregate", "--rule", "flag", "--r", "4", file.toString()},
+            {"aggregate", "--rule", "krum", "--f", "1", file.toString()},
+            {"aggregate", "--rule", "trmean", "--f", "-1", file.toString()},
+            {"aggregate", "--rule", "flag", "--lambda", "-1", file.toString()},
+            {"aggregate", "--rule", "flag", "--scale", "huge", file.toString()},
+            {"aggregate", "--binary", "--dim", "3", bin.toString()},
+            {"aggregate", "--binary", bin.toString()},
+            {"aggregate", "--rule", "mean", dir.resolve("missing.txt").toString()},
+            {"aggregate", "--iterations", "many", file.toString()},
+            {"aggregate"},
+        };
+        String[] expected = {"unknown rule 'nope'", "4", "krum", "f", "lambda", "--scale", "not a positive multiple of 4 * dim = 12",
+            "--binary needs --dim", "no such file", "many", "FILE"};
+        for (int c = 0; c < cases.length; c++) {
+            Run r = run(cases[c]);
+            assertThat(r.code()).as(Arrays.toString(cases[c]) + " -> " + r.err()).isEqualTo(2);
+            assertThat(r.err().lines().count()).as(r.err()).isEqualTo(1);
+            assertThat(r.err()).as(Arrays.toString(cases[c])).contains(expected[c]).doesNotContain("\tat ");
+        }
+    }
+
+    @Test
+    void versionAndHelp() {
+        Run version = run("--version");
+        assertThat(version.code()).isZero();
+        assertThat(version.out()).startsWith("flagagg ");
+        Run help = run("aggregate", "--help");
+        assertThat(help.code()).isZero();
+        assertThat(help.out()).contains("--rule").contains("--iterations").contains("authors' code").contains("--scale")
+                .contains("--binary").contains("--report");
+    }
+}
