@@ -42,6 +42,8 @@ class AttackConfigTest {
         assertThat(nan.mode()).isEqualTo(NonFinite.INF);
         assertThat(nan.fraction()).isEqualTo(0.5);
         assertThat(AttackConfig.parse("nan:mode=-inf", 0).mode()).isEqualTo(NonFinite.NEG_INF);
+        assertThat(AttackConfig.parse("nan:mode=+inf", 0).mode()).isEqualTo(NonFinite.INF);
+        assertThat(AttackConfig.parse("random:dist=normal,std=3", 0).noise()).isEqualTo(Noise.gaussian(0, 3));
     }
 
     @Test
