@@ -19,4 +19,33 @@ public interface Attack {
      * @param out     out[b][0, len) receives faulty worker b's values; out.length == own.length
      */
     void apply(long offset, float[][] honest, float[][] own, int len, float[][] out);
+
+    /**
+     * Applies the attack to whole gradients: offset 0, every coordinate at once.
+     *
+     * @param honest the honest workers' gradients, all of one length d (at least one)
+     * @param own    the faulty workers' true gradients, each of length d (may be empty: no faulty worker)
+     * @return the faulty workers' gradients, new arrays of length d, one per row of {@code own}
+     */
+    default float[][] applyWhole(float[][] honest, float[][] own) {
+        if (honest == null || honest.length == 0) {
+            throw new IllegalArgumentException(name() + ": needs at least one honest gradient, got none");
+        }
+        int d = honest[0].length;
+        for (int h = 0; h < honest.length; h++) {
+            if (honest[h].length != d) {
+                throw new IllegalArgumentException(name() + ": honest gradient " + h + " has length "
+                        + honest[h].length + ", expected " + d);
+            }
+        }
+        for (int b = 0; b < own.length; b++) {
+            if (own[b].length != d) {
+                throw new IllegalArgumentException(name() + ": faulty gradient " + b + " has length "
+                        + own[b].length + ", expected " + d);
+            }
+        }
+        float[][] out = new float[own.length][d];
+        apply(0, honest, own, d, out);
+        return out;
+    }
 }
