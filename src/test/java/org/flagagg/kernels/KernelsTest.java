@@ -224,6 +224,54 @@ class KernelsTest {
         assertThat(kernels.firstNonFinite(two, 41, n)).isEqualTo(150);
     }
 
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void resultsStayCorrectAfterTheJitCompilesTheLoops(Kernels kernels) {
+        // The other cases mostly run interpreted; the intrinsified Vector API code only exists once C2 has
+        // compiled the loops. Thousands of calls on small blocks get there; every result is checked.
+        SplittableRandom random = new SplittableRandom(15);
+        int count = 9, len = 301;  // 4 x 4 blocks, a leftover row and coordinate tails
+        float[][] rows = randomRows(random, count, len);
+        double[] coeffs = random.doubles(count, -1, 1).toArray();
+        double[][] exact = new double[count * count][];
+        for (int i = 0; i < count; i++) {
+            for (int j = 0; j < count; j++) {
+                exact[i * count + j] = exactDot(rows[i], rows[j], len);
+            }
+        }
+        float[] scan = new float[len];
+        for (int k = 0; k < len; k++) {
+            scan[k] = rows[0][k];
+        }
+        double[] out = new double[count * count];
+        double[] combined = new double[len];
+        for (int call = 0; call < 6000; call++) {
+            Arrays.fill(out, 0);
+            kernels.gramFold(rows, count, len, out);
+            int worst = -1;
+            for (int ij = 0; ij < out.length; ij++) {
+                if (Math.abs(out[ij] - exact[ij][0]) > 1e-14 * exact[ij][1]) {
+                    worst = ij;
+                }
+            }
+            assertThat(worst).as("%s call %d: entry off", kernels.name(), call).isEqualTo(-1);
+
+            kernels.combine(coeffs, rows, count, len, combined, 0);
+            int k = call % len;
+            double expected = 0, scale = 0;
+            for (int i = 0; i < count; i++) {
+                expected += coeffs[i] * rows[i][k];
+                scale += Math.abs(coeffs[i] * rows[i][k]);
+            }
+            assertThat(Math.abs(combined[k] - expected)).isLessThanOrEqualTo(2.02 * (count + 1) * U * scale);
+
+            int position = call % len;
+            scan[position] = Float.NaN;
+            assertThat(kernels.firstNonFinite(scan, 0, len)).isEqualTo(position);
+            scan[position] = rows[0][position];
+        }
+    }
+
     private static float[][] randomRows(SplittableRandom random, int count, int len) {
         float[][] rows = new float[count][len + PADDING];
         for (float[] row : rows) {
