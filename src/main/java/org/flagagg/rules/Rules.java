@@ -18,8 +18,20 @@ public final class Rules {
      * @throws IllegalArgumentException for an unknown name or a parameter that is invalid for any p
      */
     public static Rule create(RuleConfig config) {
+        if (config.name() == null) {
+            throw new IllegalArgumentException("no rule name given (rules: " + String.join(", ", NAMES) + ")");
+        }
         return switch (config.name()) {
             case "flag" -> new FlagRule(config.flag());
+            case "mean" -> new MeanRule();
+            case "median" -> new MedianRule();
+            case "trmean" -> new TrimmedMeanRule(config.f());
+            case "phocas" -> new PhocasRule(config.f());
+            case "meamed" -> new MeaMedRule(config.f());
+            case "krum" -> new KrumRule(config.f());
+            case "multikrum" -> new MultiKrumRule(config.f(), config.m());
+            case "bulyan" -> new BulyanRule(config.f());
+            case "geomed" -> new GeometricMedianRule();
             default -> throw new IllegalArgumentException(
                     "unknown rule '" + config.name() + "' (rules: " + String.join(", ", NAMES) + ")");
         };
