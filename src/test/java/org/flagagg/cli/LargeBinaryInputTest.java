@@ -60,7 +60,7 @@ class LargeBinaryInputTest {
         for (int w = 0; w < P; w++) {
             c[w] = workers.getJsonObject(w).getDouble("coefficient", 0.0);
         }
-        assertThat(c).as("flag keeps some weight on every worker here").allSatisfy(x -> assertThat(x).isNotZero());
+        assertThat(c).as("flag keeps some weight on every worker here").doesNotContain(0.0);
         try (FileChannel mean = FileChannel.open(meanOut); FileChannel flag = FileChannel.open(flagOut)) {
             assertThat(mean.size()).isEqualTo(4L * N);
             assertThat(flag.size()).isEqualTo(4L * N);
