@@ -50,6 +50,12 @@ public final class ChunkStore implements AutoCloseable {
     static final int STAGING_BYTES = 64 << 10;
     private static final ThreadLocal<Staging> STAGING = ThreadLocal.withInitial(Staging::new);
 
+    /**
+     * Direct memory left outside the pool when the JVM's limit is below the budget: min(64 MiB, limit / 4).
+     * It covers the staging buffers and other direct-memory users in the process.
+     */
+    static final long HEADROOM_BYTES = 64L << 20;
+
     private final long budgetBytes;
     private final int slabBytes;
     private final int maxSlabs;
@@ -65,7 +71,8 @@ public final class ChunkStore implements AutoCloseable {
 
     /**
      * @param budgetBytes most direct memory the store holds, in bytes (0: every chunk spills). Only whole
-     *                    slabs are used: budgetBytes / slabBytes of them.
+     *                    slabs are used: budgetBytes / slabBytes of them, fewer if the JVM's direct memory
+     *                    limit is too small for the budget plus headroom (logged as a warning).
      * @param slabBytes   size of one pooled direct buffer, in bytes: a positive multiple of 4, at most
      *                    {@link #MAX_SLAB_BYTES}; also the largest chunk the store accepts
      * @param spillDir    directory for spill files, created if missing
@@ -90,16 +97,20 @@ public final class ChunkStore implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create spill directory " + spillDir, e);
         }
+        long maxDirect = maxDirectMemory();
+        long usable = maxDirect < 0 ? Long.MAX_VALUE : maxDirect - Math.min(HEADROOM_BYTES, maxDirect / 4);
+        if (slabs * slabBytes > usable) {
+            // Filling the JVM's whole direct memory would starve the spill path's staging buffers (and Netty).
+            slabs = Math.max(0, usable) / slabBytes;
+            LOG.warn("chunk store budget {} bytes does not fit the JVM's direct memory limit {} bytes with headroom: "
+                    + "using {} slabs ({} bytes), the rest spills; start the JVM with -XX:MaxDirectMemorySize >= "
+                    + "budget + 64m", budgetBytes, maxDirect, slabs, slabs * slabBytes);
+        }
         this.budgetBytes = budgetBytes;
         this.slabBytes = slabBytes;
         this.maxSlabs = (int) slabs;
         this.spillDir = spillDir;
         this.pool = new SlabPool(slabBytes, maxSlabs);
-        long maxDirect = maxDirectMemory();
-        if (maxDirect >= 0 && (long) maxSlabs * slabBytes > maxDirect) {
-            LOG.warn("chunk store budget {} bytes exceeds the JVM's direct memory limit {} bytes: chunks past the limit "
-                    + "will spill; start the JVM with -XX:MaxDirectMemorySize >= budget + 64m", budgetBytes, maxDirect);
-        }
     }
 
     /**
@@ -326,8 +337,18 @@ public final class ChunkStore implements AutoCloseable {
 
     /** A thread's direct buffer for spill IO, with its little-endian float view. */
     private static final class Staging {
-        final ByteBuffer bytes = ByteBuffer.allocateDirect(STAGING_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        final FloatBuffer floats = bytes.asFloatBuffer();
+        final ByteBuffer bytes;
+        final FloatBuffer floats;
+
+        Staging() {
+            try {
+                bytes = ByteBuffer.allocateDirect(STAGING_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            } catch (OutOfMemoryError e) {
+                throw new IllegalStateException("no direct memory left for the " + STAGING_BYTES + "-byte spill buffer ("
+                        + e.getMessage() + "): set -XX:MaxDirectMemorySize >= chunk store budget + 64m", e);
+            }
+            floats = bytes.asFloatBuffer();
+        }
     }
 
     /** The chunks of one round. */
