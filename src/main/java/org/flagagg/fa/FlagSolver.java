@@ -66,14 +66,35 @@ public final class FlagSolver {
         double[][] k = gramToK(gram, p, kept, norms);
         Basis basis = basis(k);
 
-        // Start: the flag mean (C = I), then IRLS steps while they lower the objective.
-        double[][] a = subspace(basis, identity(kept.length), r);
+        Flag flag = irls(k, basis, r, options);
+
+        double[] u = scaledCoefficients(k, flag.a(), r);
+        if (options.scale() == FlagOptions.Scale.NORM) {
+            rescaleToMedianNorm(u, k, norms);
+        }
+        return new FlagSolution(
+                spread(p, kept, u, norms),
+                qualities(p, kept, flag.proj()),
+                finalWeights(p, kept, flag.proj(), options.eps()),
+                Collections.unmodifiableMap(dropped),
+                flag.trace(),
+                flag.trace().length - 1,
+                r,
+                flag.a()[0].length);
+    }
+
+    /** The final flag Y = X a, its projections P, and E at the start and after each accepted step. */
+    private record Flag(double[][] a, double[][] proj, double[] trace) {
+    }
+
+    /** Starts at the flag mean (C = I), then takes IRLS steps while they lower the objective. */
+    private static Flag irls(double[][] k, Basis basis, int r, FlagOptions options) {
+        double[][] a = subspace(basis, identity(k.length), r);
         double[][] proj = projections(k, a);
         double e = objective(proj);
         List<Double> trace = new ArrayList<>();
         trace.add(e);
-        int iterations = 0;
-        while (iterations < options.iterations()) {
+        for (int step = 0; step < options.iterations(); step++) {
             double[][] next = subspace(basis, stepMatrix(proj, options.lambda(), options.eps()), r);
             double[][] nextProj = projections(k, next);
             double nextE = objective(nextProj);
@@ -82,7 +103,6 @@ public final class FlagSolver {
             }
             a = next;
             proj = nextProj;
-            iterations++;
             trace.add(nextE);
             boolean converged = e - nextE <= options.tol();
             e = nextE;
@@ -90,20 +110,7 @@ public final class FlagSolver {
                 break;
             }
         }
-
-        double[] u = scaledCoefficients(k, a, r);
-        if (options.scale() == FlagOptions.Scale.NORM) {
-            rescaleToMedianNorm(u, k, norms);
-        }
-        return new FlagSolution(
-                spread(p, kept, u, norms),
-                qualities(p, kept, proj),
-                finalWeights(p, kept, proj, options.eps()),
-                Collections.unmodifiableMap(dropped),
-                trace.stream().mapToDouble(Double::doubleValue).toArray(),
-                iterations,
-                r,
-                a.length == 0 ? 0 : a[0].length);
+        return new Flag(a, proj, trace.stream().mapToDouble(Double::doubleValue).toArray());
     }
 
     // ---- input checks ----
@@ -171,18 +178,33 @@ public final class FlagSolver {
         return k;
     }
 
-    /** K's eigenpairs above the cutoff: K = Q L Q^T restricted to span(X). */
-    private record Basis(double[][] q, double[] l) {
+    /**
+     * K's eigenpairs above the cutoff, K = Q L Q^T restricted to span(X), in the two forms every step uses
+     * (both fixed for the whole solve).
+     *
+     * @param rootT    (Q L^(1/2))^T, k x m: row a is X^T u_a for X's a-th left singular vector u_a
+     * @param invRoot  Q L^(-1/2), m x k: X times it gives the left singular vectors u_a
+     */
+    private record Basis(double[][] rootT, double[][] invRoot) {
+        int rank() {
+            return rootT.length;
+        }
     }
 
     private static Basis basis(double[][] k) {
         EigenPairs all = eigen(k);
-        int rank = countAbove(all.values(), all.values().length);
-        double[][] q = new double[k.length][rank];
-        for (int i = 0; i < k.length; i++) {
-            System.arraycopy(all.vectors()[i], 0, q[i], 0, rank);
+        int m = k.length;
+        int rank = countAbove(all.values(), m);
+        double[][] rootT = new double[rank][m];
+        double[][] invRoot = new double[m][rank];
+        for (int j = 0; j < rank; j++) {
+            double root = Math.sqrt(all.values()[j]);
+            for (int i = 0; i < m; i++) {
+                rootT[j][i] = all.vectors()[i][j] * root;
+                invRoot[i][j] = all.vectors()[i][j] / root;
+            }
         }
-        return new Basis(q, Arrays.copyOf(all.values(), rank));
+        return new Basis(rootT, invRoot);
     }
 
     /** Eigenpairs of a symmetric matrix, values decreasing; vectors[i][c] is entry i of the c-th vector. */
@@ -273,40 +295,27 @@ public final class FlagSolver {
      * A = Q L^(-1/2) Z_r, keeping at most the non-zero part of Sigma.
      */
     private static double[][] subspace(Basis basis, double[][] c, int r) {
-        double[][] q = basis.q();
-        int m = q.length;
-        int k = basis.l().length;
-        double[][] ql = new double[m][k];
-        for (int i = 0; i < m; i++) {
-            for (int j = 0; j < k; j++) {
-                ql[i][j] = q[i][j] * Math.sqrt(basis.l()[j]);
-            }
+        double[][] rootT = basis.rootT();
+        int k = basis.rank();
+        double[][] cRootT = new double[k][]; // (C Q L^(1/2))^T = (Q L^(1/2))^T C, as C is symmetric
+        for (int a = 0; a < k; a++) {
+            cRootT[a] = multiplyRow(rootT[a], c);
         }
-        double[][] cql = multiply(c, ql);
         double[][] s = new double[k][k];
         for (int a = 0; a < k; a++) {
             for (int b = a; b < k; b++) {
-                double sum = 0;
-                for (int i = 0; i < m; i++) {
-                    sum += ql[i][a] * cql[i][b] + ql[i][b] * cql[i][a];
-                }
-                s[a][b] = 0.5 * sum; // symmetrised: the eigen solver must see an exactly symmetric S
+                // symmetrised: the symmetric eigen solver must see an exactly symmetric S
+                s[a][b] = 0.5 * (dot(rootT[a], cRootT[b]) + dot(rootT[b], cRootT[a]));
                 s[b][a] = s[a][b];
             }
         }
         EigenPairs z = eigen(s);
         int columns = countAbove(z.values(), r);
-        double[][] result = new double[m][columns];
-        for (int i = 0; i < m; i++) {
-            for (int col = 0; col < columns; col++) {
-                double sum = 0;
-                for (int j = 0; j < k; j++) {
-                    sum += q[i][j] / Math.sqrt(basis.l()[j]) * z.vectors()[j][col];
-                }
-                result[i][col] = sum;
-            }
+        double[][] zr = new double[k][columns];
+        for (int j = 0; j < k; j++) {
+            System.arraycopy(z.vectors()[j], 0, zr[j], 0, columns);
         }
-        return result;
+        return multiply(basis.invRoot(), zr);
     }
 
     /** P = K A A^T K: P_ii = ||Y^T x_i||^2 and P_ij = (Y^T x_i) . (Y^T x_j). Exactly symmetric. */
@@ -316,12 +325,8 @@ public final class FlagSolver {
         double[][] proj = new double[m][m];
         for (int i = 0; i < m; i++) {
             for (int j = i; j < m; j++) {
-                double sum = 0;
-                for (int c = 0; c < b[i].length; c++) {
-                    sum += b[i][c] * b[j][c];
-                }
-                proj[i][j] = sum;
-                proj[j][i] = sum;
+                proj[i][j] = dot(b[i], b[j]);
+                proj[j][i] = proj[i][j];
             }
         }
         return proj;
@@ -338,6 +343,27 @@ public final class FlagSolver {
 
     private static double weight(double projection, double eps) {
         return Math.pow(Math.abs(1 - projection) + eps, -0.25);
+    }
+
+    /** v^T M for a row vector v. */
+    private static double[] multiplyRow(double[] v, double[][] matrix) {
+        double[] out = new double[matrix[0].length];
+        for (int t = 0; t < v.length; t++) {
+            double vt = v[t];
+            double[] row = matrix[t];
+            for (int j = 0; j < out.length; j++) {
+                out[j] += vt * row[j];
+            }
+        }
+        return out;
+    }
+
+    private static double dot(double[] x, double[] y) {
+        double sum = 0;
+        for (int i = 0; i < x.length; i++) {
+            sum += x[i] * y[i];
+        }
+        return sum;
     }
 
     private static double[][] multiply(double[][] x, double[][] y) {
