@@ -103,4 +103,18 @@ public final class GramAccumulator {
             return gram.clone();
         }
     }
+
+    /** The rows and columns {@code keep} of G (ascending indices), row-major keep.length x keep.length. */
+    public double[] gram(int[] keep) {
+        int k = keep.length;
+        double[] sub = new double[k * k];
+        synchronized (gram) {
+            for (int a = 0; a < k; a++) {
+                for (int b = 0; b < k; b++) {
+                    sub[a * k + b] = gram[keep[a] * p + keep[b]];
+                }
+            }
+        }
+        return sub;
+    }
 }

@@ -79,7 +79,7 @@ public final class Aggregation {
         }
         long t1 = System.nanoTime();
 
-        Solution solution = rule.solve(kept.length, gram == null ? null : subMatrix(gram.gram(), p, kept));
+        Solution solution = rule.solve(kept.length, gram == null ? null : gram.gram(kept));
         solution.dropped().forEach((input, reason) -> dropped.put(kept[input], reason));
         int[] selected = new int[solution.selected().length];
         for (int k = 0; k < selected.length; k++) {
@@ -105,18 +105,6 @@ public final class Aggregation {
         return new AggregationResult(rule.name(), p, n, kept, selected, dropped, solution.coefficients(),
                 solution.details() == null ? new JsonObject() : solution.details(),
                 new AggregationResult.Timings(millis(t1 - t0), millis(t2 - t1), millis(t3 - t2)), kernels.name());
-    }
-
-    /** The rows and columns {@code keep} of a p x p row-major matrix. */
-    static double[] subMatrix(double[] m, int p, int[] keep) {
-        int k = keep.length;
-        double[] sub = new double[k * k];
-        for (int a = 0; a < k; a++) {
-            for (int b = 0; b < k; b++) {
-                sub[a * k + b] = m[keep[a] * p + keep[b]];
-            }
-        }
-        return sub;
     }
 
     private static double millis(long nanos) {

@@ -1,0 +1,30 @@
+package org.flagagg.bus;
+
+/** Event-bus addresses of one job, all under flagagg.JOB. */
+public record Addresses(String job) {
+
+    /** Request/reply, JSON: a worker joins and gets its session. */
+    public String join() {
+        return "flagagg." + job + ".join";
+    }
+
+    /** Request/reply, binary chunk frames worker to aggregator; the reply is the credit. */
+    public String chunks() {
+        return "flagagg." + job + ".chunks";
+    }
+
+    /** Request/reply to one worker: the round summary (JSON), then the aggregate's chunk frames. */
+    public String results(int slot) {
+        return "flagagg." + job + ".worker." + slot;
+    }
+
+    /** Publish, JSON: every round record, for metrics and the dashboard. */
+    public String rounds() {
+        return "flagagg." + job + ".rounds";
+    }
+
+    /** Publish, the round id: the round's chunks were released from the store (its memory is free). */
+    public String released() {
+        return "flagagg." + job + ".released";
+    }
+}

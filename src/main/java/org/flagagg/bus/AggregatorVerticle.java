@@ -1,0 +1,703 @@
+package org.flagagg.bus;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.WorkerExecutor;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.EventBus;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.flagagg.fa.GramAccumulator;
+import org.flagagg.kernels.Kernels;
+import org.flagagg.round.ChunkKey;
+import org.flagagg.round.ChunkStore;
+import org.flagagg.round.JobConfig;
+import org.flagagg.round.Round;
+import org.flagagg.rules.Rule;
+import org.flagagg.rules.Rules;
+import org.flagagg.rules.Solution;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Owns the rounds of one job. Workers join, then stream each round's gradient as chunk frames; every chunk
+ * is checked, stored (off-heap, spilling past the budget) and, once all active workers have sent the same
+ * coordinate range, folded into the round's Gram matrix, all on worker threads so the event loop only
+ * routes. A round closes when every worker delivered, or at its deadline with a quorum; the rule is solved
+ * in p x p space, the aggregate computed chunk by chunk into the store and streamed to every worker
+ * (stragglers too) under the same credit limit, and the round record is published and logged.
+ *
+ * <p>Every queue is bounded: a worker has at most {@code credits} chunks being processed (more are
+ * refused), the aggregator at most {@code credits} aggregate chunks unacknowledged per worker, at most
+ * {@code max_open_rounds} rounds are open, and chunk data lives in the chunk store's budget or on disk.
+ */
+public final class AggregatorVerticle extends VerticleBase {
+    private static final Logger LOG = LoggerFactory.getLogger(AggregatorVerticle.class);
+
+    private final JobConfig job;
+    private final ChunkStore store;
+    private final Kernels kernels;
+    private final Rule rule;
+    private final Addresses addresses;
+    private final int p;
+    private final String[] workerIds;
+    private final Map<String, Integer> slotsById = new HashMap<>();
+    private final int[] outstanding;
+    private final TreeMap<Long, RoundRun> open = new TreeMap<>();
+    private final ArrayDeque<Long> latenciesMs = new ArrayDeque<>();
+    private final ThreadLocal<float[][]> scratch;
+    private long highestClosed = -1;
+    private WorkerExecutor math;
+    private EventBus bus;
+
+    /** The chunk store is the server's (shared by rounds, possibly by jobs); the verticle does not close it. */
+    public AggregatorVerticle(JobConfig job, ChunkStore store) {
+        this.job = job;
+        this.store = store;
+        this.kernels = Kernels.best();
+        this.rule = Rules.create(job.rule());
+        this.rule.validate(job.workers());
+        this.addresses = new Addresses(job.job());
+        this.p = job.workers();
+        this.workerIds = new String[p];
+        this.outstanding = new int[p];
+        // Per math thread: one chunk buffer per slot, plus one for the aggregate's values.
+        this.scratch = ThreadLocal.withInitial(() -> new float[p + 1][job.chunkCoords()]);
+    }
+
+    @Override
+    public Future<?> start() {
+        math = vertx.createSharedWorkerExecutor("flagagg-math-" + job.job(), Runtime.getRuntime().availableProcessors());
+        bus = vertx.eventBus();
+        MessageConsumer<Object> join = bus.consumer(addresses.join(), this::onJoin);
+        MessageConsumer<Object> chunks = bus.consumer(addresses.chunks(), this::onChunk);
+        return Future.all(join.completion(), chunks.completion());
+    }
+
+    @Override
+    public Future<?> stop() {
+        for (RoundRun run : open.values()) {
+            vertx.cancelTimer(run.timer);
+        }
+        List<Long> ids = new ArrayList<>(open.keySet());
+        open.clear();
+        return vertx.executeBlocking(() -> {
+            ids.forEach(store::releaseRound);
+            return null;
+        }).eventually(() -> math.close());
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Joining
+
+    private void onJoin(Message<Object> msg) {
+        if (!(msg.body() instanceof JsonObject body)) {
+            msg.fail(Codes.BAD_REQUEST, "join expects a JSON object {worker, dim[, slot]}");
+            return;
+        }
+        String id;
+        long dim;
+        Integer wanted;
+        try {
+            id = body.getString("worker");
+            dim = body.getLong("dim", -1L);
+            wanted = body.getInteger("slot");
+        } catch (ClassCastException e) {
+            msg.fail(Codes.BAD_REQUEST, "join fields have wrong types: worker is a string, dim and slot are integers");
+            return;
+        }
+        if (id == null || id.isBlank() || id.length() > 128) {
+            msg.fail(Codes.BAD_REQUEST, "worker id must be 1-128 characters");
+            return;
+        }
+        if (dim != job.dim()) {
+            msg.fail(Codes.BAD_REQUEST, "dimension mismatch: job '" + job.job() + "' has dim " + job.dim()
+                    + ", worker '" + id + "' has " + dim);
+            return;
+        }
+        if (wanted != null && (wanted < 0 || wanted >= p)) {
+            msg.fail(Codes.BAD_REQUEST, "slot must be in 0.." + (p - 1) + ", got " + wanted);
+            return;
+        }
+        Integer slot = slotsById.get(id);
+        if (slot == null) {
+            slot = wanted != null ? wanted : freeSlot();
+            if (slot == null) {
+                msg.fail(Codes.CLOSED, "job '" + job.job() + "' already has its " + p + " workers");
+                return;
+            }
+            if (workerIds[slot] != null) {
+                msg.fail(Codes.CLOSED, "slot " + slot + " is not free (slots 0.." + (p - 1) + ")");
+                return;
+            }
+            workerIds[slot] = id;
+            slotsById.put(id, slot);
+            LOG.info("worker '{}' joined job '{}' as slot {}", id, job.job(), slot);
+        } else if (wanted != null && !wanted.equals(slot)) {
+            msg.fail(Codes.CLOSED, "worker '" + id + "' already holds slot " + slot);
+            return;
+        }
+        msg.reply(job.session().put("worker", id).put("slot", slot));
+    }
+
+    private Integer freeSlot() {
+        for (int s = 0; s < p; s++) {
+            if (workerIds[s] == null) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Chunks in
+
+    private void onChunk(Message<Object> msg) {
+        if (!(msg.body() instanceof Buffer body)) {
+            msg.fail(Codes.BAD_REQUEST, "chunks are binary frames (docs/protocol.md)");
+            return;
+        }
+        ByteBuffer frame = ChunkFrame.view(body);
+        ChunkFrame.Header h;
+        try {
+            h = ChunkFrame.parse(frame);
+        } catch (FrameException e) {
+            String reason = "malformed frame (" + e.reason() + "): " + e.getMessage();
+            msg.fail(Codes.BAD_REQUEST, reason);
+            excludeSender(frame, reason);
+            return;
+        }
+        if (h.kind() != ChunkFrame.KIND_GRADIENT) {
+            msg.fail(Codes.BAD_REQUEST, "expected a gradient frame (kind " + ChunkFrame.KIND_GRADIENT + ")");
+            return;
+        }
+        int slot = h.slot();
+        if (slot >= p || workerIds[slot] == null) {
+            msg.fail(Codes.UNKNOWN_WORKER, "slot " + slot + " has not joined job '" + job.job() + "'");
+            return;
+        }
+        if (outstanding[slot] >= job.credits()) {
+            msg.fail(Codes.TOO_MANY, "worker '" + workerIds[slot] + "' has more than " + job.credits()
+                    + " chunks unacknowledged (credits)");
+            return;
+        }
+        RoundRun run = roundFor(h.round(), msg);
+        if (run == null) {
+            return;
+        }
+        Round.Verdict verdict = run.round.admit(slot, h.chunkIndex(), h.offset(), h.count(), h.crc());
+        switch (verdict.admission()) {
+            case PROCESS -> process(run, msg, h, frame);
+            case ACK_DUPLICATE -> msg.reply(null);
+            case REJECT_CLOSED -> msg.fail(Codes.CLOSED, verdict.reason());
+            case REJECT_EXCLUDED -> msg.fail(Codes.EXCLUDED, verdict.reason());
+            case REJECT_BAD -> {
+                msg.fail(Codes.BAD_CHUNK, verdict.reason());
+                exclude(run, slot, verdict.reason());
+            }
+        }
+    }
+
+    /**
+     * A frame that failed validation cannot be trusted, but the event bus has no sender identity other than
+     * the header: if the header still names a joined slot and an open round, that slot is excluded from it.
+     */
+    private void excludeSender(ByteBuffer frame, String reason) {
+        if (frame.remaining() < ChunkFrame.HEADER_BYTES) {
+            return;
+        }
+        ByteBuffer header = frame.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        int at = frame.position();
+        if (header.getInt(at) != ChunkFrame.MAGIC) {
+            return;
+        }
+        RoundRun run = open.get(header.getLong(at + 8));
+        int slot = header.getInt(at + 16);
+        if (run != null && run.round.status() == Round.Status.OPEN && slot >= 0 && slot < p && workerIds[slot] != null) {
+            run.round.count("malformed");
+            exclude(run, slot, reason);
+        }
+    }
+
+    /** The open round with this id, opening it if allowed; null after replying with the reason if not. */
+    private RoundRun roundFor(long id, Message<Object> msg) {
+        RoundRun run = open.get(id);
+        if (run != null) {
+            return run;
+        }
+        if (id <= highestClosed) {
+            msg.fail(Codes.CLOSED, "round " + id + " is closed");
+            return null;
+        }
+        if (open.size() >= job.maxOpenRounds()) {
+            msg.fail(Codes.TOO_MANY, "round " + id + " cannot open: " + open.size() + " rounds are open (max_open_rounds)");
+            return null;
+        }
+        run = new RoundRun(new Round(id, job, System.nanoTime()),
+                rule.needsGram() ? new GramAccumulator(p, kernels) : null);
+        long deadline = deadlineMs();
+        RoundRun opened = run;
+        run.timer = vertx.setTimer(deadline, t -> {
+            if (opened.round.status() == Round.Status.OPEN) {
+                close(opened, "deadline " + deadline + " ms");
+            }
+        });
+        open.put(id, run);
+        return run;
+    }
+
+    private long deadlineMs() {
+        JobConfig.Deadline d = job.deadline();
+        if (!d.adaptive() || latenciesMs.isEmpty()) {
+            return d.maxMs();
+        }
+        long[] sorted = latenciesMs.stream().mapToLong(Long::longValue).sorted().toArray();
+        long median = sorted[sorted.length / 2];
+        return Math.max(d.minMs(), Math.min(d.maxMs(), (long) Math.ceil(d.factor() * median)));
+    }
+
+    private void process(RoundRun run, Message<Object> msg, ChunkFrame.Header h, ByteBuffer frame) {
+        int slot = h.slot();
+        outstanding[slot]++;
+        run.pending++;
+        ChunkKey key = new ChunkKey(run.round.id(), slot, h.chunkIndex());
+        math.executeBlocking(() -> checkAndStore(key, h, frame), false).onComplete(ar -> {
+            outstanding[slot]--;
+            if (ar.failed()) {
+                String reason = "storage failed: " + ar.cause().getMessage();
+                LOG.error("round {}: {}", run.round.id(), reason, ar.cause());
+                msg.fail(Codes.SERVER_ERROR, reason);
+                run.failure = reason;
+                closeIfOpen(run, "storage failure");
+            } else if (ar.result() != null) {
+                msg.fail(Codes.BAD_CHUNK, ar.result());
+                run.round.count("non_finite");
+                exclude(run, slot, ar.result());
+            } else {
+                msg.reply(null);
+                int column = run.round.stored(slot, h.chunkIndex(), h.frameBytes());
+                if (column >= 0) {
+                    fold(run, column, run.round.activeSlots());
+                }
+                closeIfDelivered(run);
+            }
+            taskDone(run);
+        });
+    }
+
+    /** Worker thread: decodes, rejects non-finite values, stores. Returns a rejection reason or null. */
+    private String checkAndStore(ChunkKey key, ChunkFrame.Header h, ByteBuffer frame) {
+        float[] values = scratch.get()[0];
+        ChunkFrame.readPayload(frame, h, values, 0);
+        int bad = kernels.firstNonFinite(values, 0, h.count());
+        if (bad >= 0) {
+            return "non-finite value " + values[bad] + " at coordinate " + (h.offset() + bad);
+        }
+        store.put(key, values, 0, h.count());
+        return null;
+    }
+
+    private void exclude(RoundRun run, int slot, String reason) {
+        LOG.info("round {}: worker '{}' excluded: {}", run.round.id(), workerIds[slot], reason);
+        for (int column : run.round.exclude(slot, reason)) {
+            fold(run, column, run.round.activeSlots());
+        }
+        closeIfDelivered(run);
+    }
+
+    private void fold(RoundRun run, int column, boolean[] rows) {
+        if (run.gram == null) {
+            return;
+        }
+        run.pending++;
+        math.executeBlocking(() -> {
+            foldColumn(run, column, rows);
+            return null;
+        }, false).onComplete(ar -> {
+            if (ar.failed()) {
+                run.failure = "fold failed: " + ar.cause().getMessage();
+                LOG.error("round {}: {}", run.round.id(), run.failure, ar.cause());
+                closeIfOpen(run, "fold failure");
+            }
+            taskDone(run);
+        });
+    }
+
+    /** Worker thread: reads one column's chunks of the given slots from the store and folds them. */
+    private void foldColumn(RoundRun run, int column, boolean[] rows) {
+        long t0 = System.nanoTime();
+        float[][] buffers = scratch.get();
+        float[][] live = new float[p][];
+        for (int s = 0; s < p; s++) {
+            if (rows[s]) {
+                store.read(new ChunkKey(run.round.id(), s, column), buffers[s], 0);
+                live[s] = buffers[s];
+            }
+        }
+        run.gram.fold(live, job.chunkLength(column));
+        run.addFoldNanos(System.nanoTime() - t0);
+    }
+
+    private void taskDone(RoundRun run) {
+        run.pending--;
+        if (run.pending == 0 && run.idle != null) {
+            Promise<Void> idle = run.idle;
+            run.idle = null;
+            idle.complete();
+        }
+    }
+
+    private Future<Void> whenIdle(RoundRun run) {
+        if (run.pending == 0) {
+            return Future.succeededFuture();
+        }
+        run.idle = Promise.promise();
+        return run.idle.future();
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Closing, solving, output
+
+    private void closeIfDelivered(RoundRun run) {
+        if (run.round.status() == Round.Status.OPEN && run.round.allDelivered()) {
+            close(run, "all workers delivered");
+        }
+    }
+
+    private void closeIfOpen(RoundRun run, String trigger) {
+        if (run.round.status() == Round.Status.OPEN) {
+            close(run, trigger);
+        }
+    }
+
+    private void close(RoundRun run, String trigger) {
+        vertx.cancelTimer(run.timer);
+        run.trigger = trigger;
+        run.closedNanos = System.nanoTime();
+        List<Integer> unfolded = run.round.close();
+        whenIdle(run).compose(v -> {
+            if (run.failure != null) {
+                return Future.failedFuture(run.failure);
+            }
+            int[] participants = run.round.participants();
+            if (participants.length < job.quorum()) {
+                return Future.failedFuture("quorum not reached: " + participants.length + " of " + p
+                        + " workers delivered, quorum " + job.quorum());
+            }
+            return math.executeBlocking(() -> solve(run, participants, unfolded), false)
+                    .compose(solved -> output(run, participants, solved));
+        }).onComplete(ar -> finish(run, ar.succeeded() ? null : ar.cause().getMessage()));
+    }
+
+    /** Worker thread: folds the columns left over the participants, then solves in p x p space. */
+    private Solution solve(RoundRun run, int[] participants, List<Integer> unfolded) {
+        if (run.gram != null) {
+            boolean[] rows = new boolean[p];
+            for (int s : participants) {
+                rows[s] = true;
+            }
+            for (int column : unfolded) {
+                foldColumn(run, column, rows);
+            }
+        }
+        long t0 = System.nanoTime();
+        double[] gram = run.gram == null ? null : run.gram.gram(participants);
+        Solution solution = rule.solve(participants.length, gram);
+        run.solveNanos = System.nanoTime() - t0;
+        return solution;
+    }
+
+    /** The output pass, split over the math threads: the aggregate's chunks go into the store. */
+    private Future<Solution> output(RoundRun run, int[] participants, Solution solution) {
+        int[] selected = Arrays.stream(solution.selected()).map(i -> participants[i]).toArray();
+        run.solution = solution;
+        run.participants = participants;
+        int tasks = Math.min(job.chunks(), Runtime.getRuntime().availableProcessors());
+        List<Future<Void>> parts = new ArrayList<>();
+        long t0 = System.nanoTime();
+        for (int t = 0; t < tasks; t++) {
+            int first = t;
+            parts.add(math.executeBlocking(() -> {
+                float[][] buffers = scratch.get();
+                float[][] rows = new float[selected.length][];
+                double[] out = new double[job.chunkCoords()];
+                for (int column = first; column < job.chunks(); column += tasks) {
+                    int len = job.chunkLength(column);
+                    for (int k = 0; k < selected.length; k++) {
+                        rows[k] = buffers[k];
+                        store.read(new ChunkKey(run.round.id(), selected[k], column), rows[k], 0);
+                    }
+                    solution.apply(rows, len, out, 0);
+                    float[] values = buffers[p];
+                    for (int i = 0; i < len; i++) {
+                        values[i] = (float) out[i];
+                    }
+                    store.put(new ChunkKey(run.round.id(), p, column), values, 0, len);
+                }
+                return null;
+            }, false));
+        }
+        return Future.all(parts).map(v -> {
+            run.outputNanos = System.nanoTime() - t0;
+            return solution;
+        });
+    }
+
+    private void finish(RoundRun run, String error) {
+        boolean completed = error == null;
+        run.round.finish(completed);
+        open.remove(run.round.id());
+        highestClosed = Math.max(highestClosed, run.round.id());
+        long latencyMs = (run.closedNanos - run.round.openedNanos()) / 1_000_000;
+        if (completed) {
+            latenciesMs.addLast(latencyMs);
+            while (latenciesMs.size() > job.deadline().history()) {
+                latenciesMs.removeFirst();
+            }
+        } else {
+            LOG.warn("round {} failed: {}", run.round.id(), error);
+        }
+        JsonObject record = record(run, error, latencyMs);
+        bus.publish(addresses.rounds(), record);
+        appendToLog(record);
+        streamResults(run, record);
+    }
+
+    private JsonObject record(RoundRun run, String error, long latencyMs) {
+        JsonObject record = run.round.record(workerIds)
+                .put("status", error == null ? "completed" : "failed")
+                .put("trigger", run.trigger)
+                .put("rule", rule.name())
+                .put("workers", p)
+                .put("dim", job.dim())
+                .put("timings_ms", new JsonObject()
+                        .put("open_to_close", latencyMs)
+                        .put("fold_cpu", run.foldNanos() / 1e6)
+                        .put("solve", run.solveNanos / 1e6)
+                        .put("output", run.outputNanos / 1e6)
+                        .put("close_to_output", (System.nanoTime() - run.closedNanos) / 1e6));
+        if (error != null) {
+            record.put("error", error);
+        }
+        if (run.solution != null) {
+            Solution s = run.solution;
+            JsonObject dropped = new JsonObject();
+            s.dropped().forEach((input, reason) -> dropped.put(name(run.participants[input]), reason));
+            JsonArray selected = new JsonArray();
+            Arrays.stream(s.selected()).forEach(i -> selected.add(name(run.participants[i])));
+            JsonObject details = s.details() == null ? new JsonObject() : s.details().copy();
+            // Per-input arrays (quality, weight, scores) become maps by worker id.
+            for (String key : List.of("quality", "weight", "scores")) {
+                JsonArray values = details.getJsonArray(key);
+                if (values != null && values.size() == run.participants.length) {
+                    JsonObject byWorker = new JsonObject();
+                    for (int i = 0; i < values.size(); i++) {
+                        byWorker.put(name(run.participants[i]), values.getValue(i));
+                    }
+                    details.put(key, byWorker);
+                }
+            }
+            record.put("selected", selected).put("dropped_by_rule", dropped).put("details", details);
+            if (s.coefficients() != null) {
+                JsonObject coefficients = new JsonObject();
+                for (int k = 0; k < s.selected().length; k++) {
+                    coefficients.put(name(run.participants[s.selected()[k]]), s.coefficients()[k]);
+                }
+                record.put("coefficients", coefficients);
+            }
+        }
+        return record;
+    }
+
+    private String name(int slot) {
+        return workerIds[slot] == null ? "slot-" + slot : workerIds[slot];
+    }
+
+    private void appendToLog(JsonObject record) {
+        if (job.roundLog() == null) {
+            return;
+        }
+        byte[] line = (record.encode() + "\n").getBytes(StandardCharsets.UTF_8);
+        // Ordered: records land in the log in the order rounds finish.
+        vertx.executeBlocking(() -> Files.write(job.roundLog(), line, StandardOpenOption.CREATE,
+                StandardOpenOption.APPEND), true).onFailure(e -> LOG.warn("cannot append to round log {}: {}",
+                job.roundLog(), e.toString()));
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Results out
+
+    private void streamResults(RoundRun run, JsonObject record) {
+        boolean completed = run.round.status() == Round.Status.COMPLETED;
+        List<Integer> slots = new ArrayList<>();
+        for (int s = 0; s < p; s++) {
+            if (workerIds[s] != null) {
+                slots.add(s);
+            }
+        }
+        run.streams = slots.size();
+        if (run.streams == 0) {
+            release(run);
+            return;
+        }
+        boolean[] included = new boolean[p];
+        for (int s : run.participants == null ? new int[0] : run.participants) {
+            included[s] = true;
+        }
+        for (int slot : slots) {
+            JsonObject summary = new JsonObject()
+                    .put("round", run.round.id())
+                    .put("status", record.getString("status"))
+                    .put("included", included[slot])
+                    .put("chunks", completed ? job.chunks() : 0)
+                    .put("record", record);
+            String reason = run.round.excludedReason(slot);
+            if (!included[slot]) {
+                summary.put("reason", reason != null ? "excluded: " + reason
+                        : completed ? "straggler: the round closed without this worker's gradient" : record.getString("error"));
+            }
+            new ResultStream(run, slot, completed).start(summary);
+        }
+    }
+
+    private void streamDone(RoundRun run) {
+        if (--run.streams == 0) {
+            release(run);
+        }
+    }
+
+    private void release(RoundRun run) {
+        long id = run.round.id();
+        vertx.executeBlocking(() -> {
+            store.releaseRound(id);
+            return null;
+        }, false).onComplete(ar -> {
+            if (ar.failed()) {
+                LOG.warn("round {}: releasing its chunks failed: {}", id, ar.cause().toString());
+            }
+            bus.publish(addresses.released(), id);
+        });
+    }
+
+    /** Streams one worker the round summary, then the aggregate's chunks with at most W unacknowledged. */
+    private final class ResultStream {
+        private final RoundRun run;
+        private final int slot;
+        private final boolean withChunks;
+        private final DeliveryOptions chunkOptions;
+        private int next;
+        private int inFlight;
+        private int acked;
+        private boolean failed;
+
+        ResultStream(RoundRun run, int slot, boolean withChunks) {
+            this.run = run;
+            this.slot = slot;
+            this.withChunks = withChunks;
+            this.chunkOptions = new DeliveryOptions().setSendTimeout(job.resultTimeoutMs()).addHeader("type", "chunk");
+        }
+
+        void start(JsonObject summary) {
+            DeliveryOptions options = new DeliveryOptions().setSendTimeout(job.resultTimeoutMs())
+                    .addHeader("type", "summary");
+            bus.request(addresses.results(slot), summary, options).onComplete(ar -> {
+                if (ar.failed()) {
+                    stop("summary not acknowledged: " + ar.cause().getMessage());
+                } else if (withChunks) {
+                    pump();
+                } else {
+                    streamDone(run);
+                }
+            });
+        }
+
+        private void pump() {
+            while (!failed && inFlight < job.credits() && next < job.chunks()) {
+                int column = next++;
+                inFlight++;
+                math.executeBlocking(() -> encode(column), false)
+                        .compose(frame -> bus.request(addresses.results(slot), frame, chunkOptions))
+                        .onComplete(ar -> {
+                            inFlight--;
+                            if (ar.failed()) {
+                                stop("aggregate chunk " + column + " not acknowledged: " + ar.cause().getMessage());
+                            } else if (++acked == job.chunks()) {
+                                streamDone(run);
+                            } else if (failed) {
+                                finishIfDrained();
+                            } else {
+                                pump();
+                            }
+                        });
+            }
+        }
+
+        private Buffer encode(int column) {
+            float[] values = scratch.get()[0];
+            int len = store.read(new ChunkKey(run.round.id(), p, column), values, 0);
+            return ChunkFrame.toBuffer(ChunkFrame.KIND_AGGREGATE, run.round.id(), slot, column,
+                    (long) column * job.chunkCoords(), values, 0, len);
+        }
+
+        private void stop(String reason) {
+            if (!failed) {
+                failed = true;
+                LOG.warn("round {}: stopped streaming the aggregate to '{}': {}", run.round.id(), workerIds[slot], reason);
+            }
+            finishIfDrained();
+        }
+
+        /** A stopped stream is done once its in-flight chunks settled: their encode tasks read the store. */
+        private void finishIfDrained() {
+            if (inFlight == 0) {
+                streamDone(run);
+            }
+        }
+    }
+
+    /** A round and what the engine tracks about it beyond the bookkeeping in {@link Round}. */
+    private static final class RoundRun {
+        final Round round;
+        final GramAccumulator gram;
+        long timer;
+        int pending;
+        Promise<Void> idle;
+        String trigger;
+        String failure;
+        long closedNanos;
+        long solveNanos;
+        long outputNanos;
+        private final java.util.concurrent.atomic.AtomicLong foldNanos = new java.util.concurrent.atomic.AtomicLong();
+        Solution solution;
+        int[] participants;
+        int streams;
+
+        RoundRun(Round round, GramAccumulator gram) {
+            this.round = round;
+            this.gram = gram;
+        }
+
+        void addFoldNanos(long nanos) {
+            foldNanos.addAndGet(nanos);
+        }
+
+        long foldNanos() {
+            return foldNanos.get();
+        }
+    }
+}

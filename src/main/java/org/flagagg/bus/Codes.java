@@ -1,0 +1,22 @@
+package org.flagagg.bus;
+
+/** Failure codes of the engine's replies (ReplyException.failureCode()), HTTP-like on purpose. */
+public final class Codes {
+    /** Malformed frame or request. */
+    public static final int BAD_REQUEST = 400;
+    /** The worker is excluded from this round; later chunks are refused. */
+    public static final int EXCLUDED = 403;
+    /** Unknown worker slot, or the worker has not joined. */
+    public static final int UNKNOWN_WORKER = 404;
+    /** The round is closed (a straggler's chunk) or the job is full. */
+    public static final int CLOSED = 409;
+    /** The chunk broke the round's rules (shape, duplicate, NaN/Inf): the worker is now excluded. */
+    public static final int BAD_CHUNK = 422;
+    /** More chunks outstanding than the credits, or too many rounds open. */
+    public static final int TOO_MANY = 429;
+    /** A server-side failure (storage). */
+    public static final int SERVER_ERROR = 500;
+
+    private Codes() {
+    }
+}

@@ -1,0 +1,256 @@
+package org.flagagg.bus;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.EventBus;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
+import io.vertx.core.json.JsonObject;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * A worker of a job, for a Java training loop inside the Vert.x cluster: join once, then
+ * {@link #exchange} each round's gradient for the round's aggregate. Chunks go out with at most
+ * {@code credits} unacknowledged (the aggregator's reply is the credit); the aggregate comes back the same
+ * way. Use it from one Vert.x context (a verticle, or the thread that created it via {@link #join}).
+ */
+public final class WorkerClient {
+
+    /**
+     * A round's aggregate, and whether this worker's gradient was part of it. {@code values} is null when
+     * the aggregate went to a {@link ResultSink}.
+     */
+    public record Aggregate(long round, float[] values, boolean included, String reason, JsonObject record) {
+    }
+
+    /** Supplies a gradient chunk by chunk: coordinates [offset, offset + count) into dst[0, count). */
+    @FunctionalInterface
+    public interface GradientReader {
+        void read(long offset, int count, float[] dst);
+    }
+
+    /** Receives the aggregate chunk by chunk (in any order): values[0, count) are coordinates [offset, ..). */
+    @FunctionalInterface
+    public interface ResultSink {
+        void accept(long offset, float[] values, int count);
+    }
+
+    /** The round failed (below quorum at its deadline, or a server failure): there is no aggregate. */
+    public static final class RoundFailedException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        RoundFailedException(String message) {
+            super(message);
+        }
+    }
+
+    private final Vertx vertx;
+    private final EventBus bus;
+    private final Addresses addresses;
+    private final JsonObject session;
+    private final int slot;
+    private final int chunkCoords;
+    private final int chunks;
+    private final long dim;
+    private final int credits;
+    private final long timeoutMs;
+    private final Map<Long, Exchange> exchanges = new HashMap<>();
+    private MessageConsumer<Object> results;
+
+    private WorkerClient(Vertx vertx, String job, JsonObject session) {
+        this.vertx = vertx;
+        this.bus = vertx.eventBus();
+        this.addresses = new Addresses(job);
+        this.session = session;
+        this.slot = session.getInteger("slot");
+        this.chunkCoords = session.getInteger("chunk_coords");
+        this.chunks = session.getInteger("chunks");
+        this.dim = session.getLong("dim");
+        this.credits = session.getInteger("credits");
+        // A chunk unacknowledged this long means the aggregator is gone or wedged.
+        this.timeoutMs = session.getLong("deadline_max_ms") + session.getLong("result_timeout_ms");
+    }
+
+    /**
+     * Joins {@code job} as {@code workerId} with a gradient of {@code dim} values; {@code slot} >= 0 asks for
+     * a given slot (reproducible worker order), -1 takes the first free one.
+     */
+    public static Future<WorkerClient> join(Vertx vertx, String job, String workerId, long dim, int slot) {
+        JsonObject request = new JsonObject().put("worker", workerId).put("dim", dim);
+        if (slot >= 0) {
+            request.put("slot", slot);
+        }
+        return vertx.eventBus().<JsonObject>request(new Addresses(job).join(), request)
+                .map(reply -> new WorkerClient(vertx, job, reply.body()))
+                .compose(client -> client.listen().map(client));
+    }
+
+    private Future<Void> listen() {
+        results = bus.consumer(addresses.results(slot), this::onResult);
+        return results.completion();
+    }
+
+    public JsonObject session() {
+        return session.copy();
+    }
+
+    public int slot() {
+        return slot;
+    }
+
+    /**
+     * Sends this worker's gradient for {@code round} and completes with the round's aggregate (also when
+     * this worker was a straggler or excluded: {@link Aggregate#included()} tells). Fails with
+     * {@link RoundFailedException} if the round failed.
+     */
+    public Future<Aggregate> exchange(long round, float[] gradient) {
+        if (gradient.length != dim) {
+            return Future.failedFuture(new IllegalArgumentException("gradient has " + gradient.length
+                    + " values, the job's dim is " + dim));
+        }
+        float[] aggregate = new float[gradient.length];
+        return exchange(round, (offset, count, dst) -> System.arraycopy(gradient, (int) offset, dst, 0, count),
+                (offset, values, count) -> System.arraycopy(values, 0, aggregate, (int) offset, count))
+                .map(a -> new Aggregate(a.round(), aggregate, a.included(), a.reason(), a.record()));
+    }
+
+    /**
+     * The streaming form of {@link #exchange(long, float[])}: the gradient is read chunk by chunk and the
+     * aggregate handed over chunk by chunk, so neither has to fit in the heap.
+     */
+    public Future<Aggregate> exchange(long round, GradientReader gradient, ResultSink aggregate) {
+        if (exchanges.containsKey(round)) {
+            return Future.failedFuture(new IllegalStateException("round " + round + " is already being exchanged"));
+        }
+        Exchange exchange = new Exchange(round, gradient, aggregate);
+        exchanges.put(round, exchange);
+        exchange.timer = vertx.setTimer(timeoutMs * 2, t -> exchange.fail(new RoundFailedException(
+                "no aggregate for round " + round + " within " + timeoutMs * 2 + " ms")));
+        exchange.pump();
+        return exchange.promise.future();
+    }
+
+    /** Stops listening for results. */
+    public Future<Void> close() {
+        return results == null ? Future.succeededFuture() : results.unregister();
+    }
+
+    private void onResult(Message<Object> msg) {
+        String type = msg.headers().get("type");
+        if ("summary".equals(type) && msg.body() instanceof JsonObject summary) {
+            Exchange exchange = exchanges.get(summary.getLong("round"));
+            msg.reply(null);
+            if (exchange != null) {
+                exchange.summary(summary);
+            }
+        } else if ("chunk".equals(type) && msg.body() instanceof Buffer frame) {
+            ChunkFrame.Header h;
+            try {
+                h = ChunkFrame.parse(frame);
+            } catch (FrameException e) {
+                msg.fail(Codes.BAD_REQUEST, "malformed aggregate frame: " + e.getMessage());
+                return;
+            }
+            Exchange exchange = exchanges.get(h.round());
+            if (exchange == null || h.offset() + h.count() > dim || h.count() > chunkCoords) {
+                msg.fail(Codes.BAD_REQUEST, "unexpected aggregate chunk for round " + h.round());
+                return;
+            }
+            exchange.chunk(frame, h);
+            msg.reply(null);
+        } else {
+            msg.fail(Codes.BAD_REQUEST, "unexpected message type " + type);
+        }
+    }
+
+    /** One round's exchange: chunks out under credits, summary and aggregate chunks in. */
+    private final class Exchange {
+        final long round;
+        final GradientReader gradient;
+        final ResultSink sink;
+        final float[] chunk = new float[chunkCoords];
+        final Promise<Aggregate> promise = Promise.promise();
+        final DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeoutMs);
+        long timer;
+        int next;
+        int inFlight;
+        boolean stopSending;
+        JsonObject summary;
+        int received;
+
+        Exchange(long round, GradientReader gradient, ResultSink sink) {
+            this.round = round;
+            this.gradient = gradient;
+            this.sink = sink;
+        }
+
+        void pump() {
+            while (!stopSending && inFlight < credits && next < chunks) {
+                int chunk = next++;
+                long offset = (long) chunk * chunkCoords;
+                int count = (int) Math.min(chunkCoords, dim - offset);
+                gradient.read(offset, count, this.chunk);
+                Buffer frame = ChunkFrame.toBuffer(ChunkFrame.KIND_GRADIENT, round, slot, chunk, offset,
+                        this.chunk, 0, count);
+                inFlight++;
+                bus.request(addresses.chunks(), frame, options).onComplete(ar -> {
+                    inFlight--;
+                    if (ar.succeeded()) {
+                        pump();
+                    } else if (ar.cause() instanceof ReplyException e && e.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
+                        // Closed, excluded, refused: stop sending; the aggregate still comes (or the failure).
+                        stopSending = true;
+                    } else {
+                        fail(ar.cause());
+                    }
+                });
+            }
+        }
+
+        void summary(JsonObject s) {
+            summary = s;
+            stopSending = true;
+            if (!"completed".equals(s.getString("status"))) {
+                fail(new RoundFailedException("round " + round + " failed: " + s.getString("reason",
+                        s.getJsonObject("record", new JsonObject()).getString("error", "unknown"))));
+                return;
+            }
+            completeIfDone();
+        }
+
+        void chunk(Buffer frame, ChunkFrame.Header h) {
+            if (summary == null) {
+                return;
+            }
+            ChunkFrame.readPayload(frame, h, chunk, 0);
+            sink.accept(h.offset(), chunk, h.count());
+            received++;
+            completeIfDone();
+        }
+
+        void completeIfDone() {
+            if (summary != null && received == summary.getInteger("chunks")) {
+                finish();
+                promise.tryComplete(new Aggregate(round, null, summary.getBoolean("included"),
+                        summary.getString("reason"), summary.getJsonObject("record")));
+            }
+        }
+
+        void fail(Throwable cause) {
+            finish();
+            promise.tryFail(cause);
+        }
+
+        private void finish() {
+            stopSending = true;
+            vertx.cancelTimer(timer);
+            exchanges.remove(round);
+        }
+    }
+}

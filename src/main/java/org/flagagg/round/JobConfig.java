@@ -1,0 +1,135 @@
+package org.flagagg.round;
+
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import java.util.Locale;
+import org.flagagg.fa.FlagOptions;
+import org.flagagg.rules.RuleConfig;
+
+/**
+ * One aggregation job: the rule, the workers, the model dimension and every bound of the round engine.
+ * Read from JSON (conf/flagagg.json, overridden by environment and flags); docs/architecture.md lists each
+ * key with its unit.
+ *
+ * @param job            name of the job; event-bus addresses live under flagagg.JOB.
+ * @param rule           the rule and its parameters
+ * @param workers        expected workers P
+ * @param dim            model dimension n (float32 values per gradient)
+ * @param chunkCoords    coordinates per chunk
+ * @param quorum         least complete workers for a round to close at its deadline (1..P)
+ * @param deadline       how long a round may stay open
+ * @param credits        W: most chunks a worker may have unacknowledged, both ways
+ * @param memoryBudget   bytes of direct memory the chunk store may hold; the rest spills
+ * @param slabBytes      the chunk store's allocation unit, at least one chunk (4 * chunkCoords)
+ * @param spillDir       where chunks past the budget go
+ * @param resultTimeoutMs how long a worker may take to acknowledge an aggregate chunk before the
+ *                        aggregator stops streaming to it
+ * @param maxOpenRounds  most rounds open at once (stragglers of round r overlap round r + 1)
+ * @param roundLog       JSON-lines file every round record is appended to, or null for none
+ */
+public record JobConfig(String job, RuleConfig rule, int workers, long dim, int chunkCoords, int quorum,
+        Deadline deadline, int credits, long memoryBudget, int slabBytes, Path spillDir, long resultTimeoutMs,
+        int maxOpenRounds, Path roundLog) {
+
+    /**
+     * Round deadline: {@code fixed} uses maxMs always; {@code adaptive} uses factor x the median latency of
+     * the last {@code history} completed rounds, clamped to [minMs, maxMs] (maxMs until there is history).
+     */
+    public record Deadline(boolean adaptive, double factor, long minMs, long maxMs, int history) {
+        public Deadline {
+            if (minMs < 1 || maxMs < minMs) {
+                throw new IllegalArgumentException("deadline needs 1 <= min_ms <= max_ms, got " + minMs + ", " + maxMs);
+            }
+            if (!(factor >= 1) || history < 1) {
+                throw new IllegalArgumentException("deadline factor must be >= 1 and history >= 1");
+            }
+        }
+    }
+
+    public JobConfig {
+        if (job == null || !job.matches("[A-Za-z0-9_-]{1,64}")) {
+            throw new IllegalArgumentException("job name must be 1-64 letters, digits, '_' or '-', got '" + job + "'");
+        }
+        require(workers >= 1, "workers must be >= 1, got " + workers);
+        require(dim >= 1, "dim must be >= 1, got " + dim);
+        require(chunkCoords >= 1, "chunk_coords must be >= 1, got " + chunkCoords);
+        require(quorum >= 1 && quorum <= workers, "quorum must be in 1..workers (" + workers + "), got " + quorum);
+        require(credits >= 1, "credits must be >= 1, got " + credits);
+        require(memoryBudget >= 0, "memory_budget_mb must be >= 0");
+        require((long) slabBytes >= 4L * chunkCoords, "slab_kib (" + slabBytes / 1024 + " KiB) must hold one chunk ("
+                + 4L * chunkCoords / 1024 + " KiB)");
+        require(resultTimeoutMs >= 1, "result_timeout_ms must be >= 1");
+        require(maxOpenRounds >= 1, "max_open_rounds must be >= 1");
+        require((dim + chunkCoords - 1) / chunkCoords <= Integer.MAX_VALUE, "dim / chunk_coords is too many chunks");
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+
+    /** Number of chunks a gradient is cut into. */
+    public int chunks() {
+        return (int) ((dim + chunkCoords - 1) / chunkCoords);
+    }
+
+    /** Coordinates in chunk {@code index}. */
+    public int chunkLength(int index) {
+        return (int) Math.min(chunkCoords, dim - (long) index * chunkCoords);
+    }
+
+    /**
+     * Reads a job from JSON; absent keys take the defaults of conf/flagagg.json (repeated here so a job
+     * built in code is complete).
+     */
+    public static JobConfig fromJson(JsonObject json) {
+        JsonObject r = json.getJsonObject("rule", new JsonObject());
+        String scale = r.getString("scale", "paper");
+        FlagOptions flag = FlagOptions.DEFAULTS
+                .withRank(r.getInteger("r", 0))
+                .withLambda(r.getDouble("lambda", 0.0))
+                .withIterations(r.getInteger("iterations", 10))
+                .withScale(switch (scale) {
+                    case "paper" -> FlagOptions.Scale.PAPER;
+                    case "norm" -> FlagOptions.Scale.NORM;
+                    default -> throw new IllegalArgumentException("rule.scale must be paper or norm, got '" + scale + "'");
+                });
+        RuleConfig rule = new RuleConfig(r.getString("name", "flag"), r.getInteger("f", 0), r.getInteger("m", 0), flag);
+        int workers = json.getInteger("workers", 4);
+        JsonObject d = json.getJsonObject("deadline", new JsonObject());
+        String mode = d.getString("mode", "adaptive").toLowerCase(Locale.ROOT);
+        if (!mode.equals("fixed") && !mode.equals("adaptive")) {
+            throw new IllegalArgumentException("deadline.mode must be fixed or adaptive, got '" + mode + "'");
+        }
+        Deadline deadline = new Deadline(mode.equals("adaptive"), d.getDouble("factor", 3.0),
+                d.getLong("min_ms", 1000L), d.getLong("max_ms", 60_000L), d.getInteger("history", 8));
+        int chunkCoords = json.getInteger("chunk_coords", 65536);
+        int quorum = json.getInteger("quorum", 0);
+        String log = json.getString("round_log", "");
+        return new JobConfig(
+                json.getString("job", "default"), rule, workers, json.getLong("dim", 1_000_000L), chunkCoords,
+                quorum == 0 ? workers : quorum, deadline, json.getInteger("credits", 4),
+                json.getLong("memory_budget_mb", 512L) << 20,
+                Math.max(json.getInteger("slab_kib", 4096) << 10, 4 * chunkCoords),
+                Path.of(json.getString("spill_dir", Path.of(System.getProperty("java.io.tmpdir"), "flagagg-spill").toString())),
+                json.getLong("result_timeout_ms", 30_000L), json.getInteger("max_open_rounds", 2),
+                log.isEmpty() ? null : Path.of(log));
+    }
+
+    /** The session a joining worker is told: what it needs to stream and to interpret results. */
+    public JsonObject session() {
+        return new JsonObject()
+                .put("job", job)
+                .put("rule", rule.name())
+                .put("f", rule.f())
+                .put("workers", workers)
+                .put("dim", dim)
+                .put("chunk_coords", chunkCoords)
+                .put("chunks", chunks())
+                .put("quorum", quorum)
+                .put("credits", credits)
+                .put("deadline_max_ms", deadline.maxMs())
+                .put("result_timeout_ms", resultTimeoutMs);
+    }
+}

@@ -1,0 +1,352 @@
+package org.flagagg.bus;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.VertxExtension;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import org.flagagg.round.JobConfig;
+import org.flagagg.rules.Rules;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+@ExtendWith(VertxExtension.class)
+class AggregatorVerticleTest {
+
+    @TempDir
+    Path dir;
+
+    /** p gradients of dimension n: most near a shared direction, the last two far off (Byzantine-like). */
+    static float[][] gradients(int p, int n, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        float[] direction = new float[n];
+        for (int k = 0; k < n; k++) {
+            direction[k] = (float) random.nextGaussian();
+        }
+        float[][] g = new float[p][n];
+        for (int i = 0; i < p; i++) {
+            for (int k = 0; k < n; k++) {
+                g[i][k] = i < p - 2 ? direction[k] + 0.3f * (float) random.nextGaussian() : -5f * direction[k]
+                        + (float) random.nextGaussian();
+            }
+        }
+        return g;
+    }
+
+    static void assertSameAggregate(float[] actual, float[] expected) {
+        assertThat(actual).hasSameSizeAs(expected);
+        double scale = 1;
+        for (float e : expected) {
+            scale = Math.max(scale, Math.abs(e));
+        }
+        for (int k = 0; k < expected.length; k++) {
+            assertThat((double) actual[k]).as("coordinate " + k).isCloseTo(expected[k],
+                    org.assertj.core.data.Offset.offset(1e-5 * scale));
+        }
+    }
+
+    static float[][] firstRows(float[][] g, int count) {
+        float[][] rows = new float[count][];
+        System.arraycopy(g, 0, rows, 0, count);
+        return rows;
+    }
+
+    static List<String> rules() {
+        return Rules.NAMES;
+    }
+
+    @ParameterizedTest
+    @MethodSource("rules")
+    void everyRuleMatchesTheOfflineAggregate(String rule, Vertx vertx) throws Exception {
+        JobConfig job = Engine.job(new JsonObject().put("workers", 7)
+                .put("rule", new JsonObject().put("name", rule).put("f", 1)), dir);
+        try (Engine engine = Engine.start(vertx, job)) {
+            List<Engine.Client> clients = new ArrayList<>();
+            for (int w = 0; w < 7; w++) {
+                clients.add(engine.client("w" + w, w));
+            }
+            for (long round = 0; round < 2; round++) {
+                float[][] g = gradients(7, (int) job.dim(), 10 + round);
+                List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+                for (int w = 0; w < 7; w++) {
+                    results.add(clients.get(w).exchange(round, g[w]));
+                }
+                float[] expected = engine.offline(g);
+                for (CompletableFuture<WorkerClient.Aggregate> result : results) {
+                    WorkerClient.Aggregate a = Engine.get(result);
+                    assertThat(a.round()).isEqualTo(round);
+                    assertThat(a.included()).isTrue();
+                    assertSameAggregate(a.values(), expected);
+                }
+                JsonObject record = Engine.get(engine.recordOf(round));
+                assertThat(record.getString("status")).isEqualTo("completed");
+                assertThat(record.getString("rule")).isEqualTo(rule);
+                assertThat(record.getJsonArray("participants")).hasSize(7);
+                assertThat(record.getString("trigger")).isEqualTo("all workers delivered");
+                Engine.get(engine.releasedOf(round));
+            }
+            assertThat(engine.store.stats().bytesInMemory()).isZero();
+        }
+    }
+
+    @Test
+    void chunksInRandomOrderInterleavedAcrossWorkersGiveTheSameAggregate(Vertx vertx) throws Exception {
+        JobConfig job = Engine.job(new JsonObject().put("workers", 4).put("rule", new JsonObject().put("name", "flag")), dir);
+        try (Engine engine = Engine.start(vertx, job)) {
+            float[][] g = gradients(4, (int) job.dim(), 3);
+            List<RawWorker> workers = new ArrayList<>();
+            List<Buffer> frames = new ArrayList<>();
+            for (int w = 0; w < 4; w++) {
+                RawWorker worker = RawWorker.join(vertx, job.job(), "w" + w, job.dim(), w);
+                workers.add(worker);
+                for (int k = 0; k < worker.chunks(); k++) {
+                    frames.add(worker.frame(0, k, g[w]));
+                }
+            }
+            Collections.shuffle(frames, new Random(5));
+            for (Buffer frame : frames) {
+                assertThat(workers.get(0).send(frame)).isNull();
+            }
+            float[] expected = engine.offline(g);
+            for (RawWorker worker : workers) {
+                assertSameAggregate(Engine.get(worker.result(0).aggregate), expected);
+            }
+        }
+    }
+
+    @Test
+    void theDeadlineClosesARoundWithAQuorumAndTheStragglerStillGetsTheAggregate(Vertx vertx) throws Exception {
+        JobConfig job = Engine.job(new JsonObject().put("workers", 4).put("quorum", 3)
+                .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 100).put("max_ms", 400)), dir);
+        try (Engine engine = Engine.start(vertx, job)) {
+            float[][] g = gradients(4, (int) job.dim(), 4);
+            List<Engine.Client> clients = new ArrayList<>();
+            for (int w = 0; w < 3; w++) {
+                clients.add(engine.client("w" + w, w));
+            }
+            RawWorker straggler = RawWorker.join(vertx, job.job(), "w3", job.dim(), 3);
+            // The straggler sends half its gradient, then goes silent (as if it died).
+            int half = straggler.chunks() / 2;
+            for (int k = 0; k < half; k++) {
+                assertThat(straggler.sendChunk(0, k, g[3])).isNull();
+            }
+            List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+            for (int w = 0; w < 3; w++) {
+                results.add(clients.get(w).exchange(0, g[w]));
+            }
+            float[] expected = engine.offline(firstRows(g, 3));
+            for (CompletableFuture<WorkerClient.Aggregate> result : results) {
+                assertSameAggregate(Engine.get(result).values(), expected);
+            }
+            JsonObject summary = Engine.get(straggler.result(0).summary);
+            assertThat(summary.getBoolean("included")).isFalse();
+            assertThat(summary.getString("reason")).startsWith("straggler");
+            assertSameAggregate(Engine.get(straggler.result(0).aggregate), expected);
+
+            JsonObject record = Engine.get(engine.recordOf(0));
+            assertThat(record.getString("trigger")).startsWith("deadline");
+            assertThat(record.getJsonArray("participants")).containsExactly("w0", "w1", "w2");
+            assertThat(record.getJsonArray("stragglers").getJsonObject(0).getString("worker")).isEqualTo("w3");
+            assertThat(record.getJsonArray("stragglers").getJsonObject(0).getInteger("chunks")).isEqualTo(half);
+
+            // Its late chunks are refused, never mixed into another round.
+            assertThat(straggler.sendChunk(0, half, g[3])).isEqualTo(Codes.CLOSED);
+            Engine.get(engine.releasedOf(0));
+            assertThat(engine.store.stats().bytesInMemory()).isZero();
+        }
+    }
+
+    @Test
+    void belowQuorumAtTheDeadlineTheRoundFailsAndTheNextOneRuns(Vertx vertx) throws Exception {
+        JobConfig job = Engine.job(new JsonObject().put("workers", 4).put("quorum", 3)
+                .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 100).put("max_ms", 300)), dir);
+        try (Engine engine = Engine.start(vertx, job)) {
+            List<Engine.Client> clients = new ArrayList<>();
+            for (int w = 0; w < 4; w++) {
+                clients.add(engine.client("w" + w, w));
+            }
+            float[][] g = gradients(4, (int) job.dim(), 6);
+            CompletableFuture<WorkerClient.Aggregate> first = clients.get(0).exchange(0, g[0]);
+            CompletableFuture<WorkerClient.Aggregate> second = clients.get(1).exchange(0, g[1]);
+            for (CompletableFuture<WorkerClient.Aggregate> f : List.of(first, second)) {
+                assertThatThrownBy(() -> Engine.get(f)).isInstanceOf(ExecutionException.class)
+                        .cause().isInstanceOf(WorkerClient.RoundFailedException.class).hasMessageContaining("quorum");
+            }
+            JsonObject failed = Engine.get(engine.recordOf(0));
+            assertThat(failed.getString("status")).isEqualTo("failed");
+            assertThat(failed.getString("error")).contains("quorum not reached: 2 of 4");
+
+            float[][] next = gradients(4, (int) job.dim(), 7);
+            List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+            for (int w = 0; w < 4; w++) {
+                results.add(clients.get(w).exchange(1, next[w]));
+            }
+            float[] expected = engine.offline(next);
+            for (CompletableFuture<WorkerClient.Aggregate> result : results) {
+                assertSameAggregate(Engine.get(result).values(), expected);
+            }
+            Engine.get(engine.releasedOf(0));
+            Engine.get(engine.releasedOf(1));
+            assertThat(engine.store.stats().bytesInMemory()).isZero();
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"bad_crc", "truncated", "wrong_count", "wrong_offset", "index_out_of_range", "nan", "inf",
+        "conflicting_duplicate"})
+    void aFaultyWorkerIsExcludedWithItsReasonAndTheRoundGoesOn(String fault, Vertx vertx) throws Exception {
+        JobConfig job = Engine.job(new JsonObject().put("workers", 5).put("quorum", 4), dir);
+        try (Engine engine = Engine.start(vertx, job)) {
+            float[][] g = gradients(5, (int) job.dim(), 8);
+            List<Engine.Client> clients = new ArrayList<>();
+            for (int w = 0; w < 4; w++) {
+                clients.add(engine.client("w" + w, w));
+            }
+            RawWorker faulty = RawWorker.join(vertx, job.job(), "w4", job.dim(), 4);
+            assertThat(faulty.sendChunk(0, 0, g[4])).isNull();
+            int chunk = job.chunkCoords();
+            Buffer bad;
+            String expectedReason;
+            int expectedCode = Codes.BAD_CHUNK;
+            switch (fault) {
+                case "bad_crc" -> {
+                    bad = faulty.frame(0, 1, g[4]);
+                    bad.setByte(ChunkFrame.HEADER_BYTES + 5, (byte) (bad.getByte(ChunkFrame.HEADER_BYTES + 5) ^ 1));
+                    expectedCode = Codes.BAD_REQUEST;
+                    expectedReason = "BAD_CRC";
+                }
+                case "truncated" -> {
+                    Buffer whole = faulty.frame(0, 1, g[4]);
+                    bad = whole.getBuffer(0, whole.length() - 4);
+                    expectedCode = Codes.BAD_REQUEST;
+                    expectedReason = "BAD_LENGTH";
+                }
+                case "wrong_count" -> {
+                    bad = ChunkFrame.toBuffer(ChunkFrame.KIND_GRADIENT, 0, 4, 1, chunk, g[4], chunk, chunk - 1);
+                    expectedReason = "wrong shape";
+                }
+                case "wrong_offset" -> {
+                    bad = ChunkFrame.toBuffer(ChunkFrame.KIND_GRADIENT, 0, 4, 1, 0, g[4], 0, chunk);
+                    expectedReason = "wrong shape";
+                }
+                case "index_out_of_range" -> {
+                    bad = ChunkFrame.toBuffer(ChunkFrame.KIND_GRADIENT, 0, 4, 999, 999L * chunk, g[4], 0, chunk);
+                    expectedReason = "wrong shape";
+                }
+                case "nan", "inf" -> {
+                    float[] poisoned = g[4].clone();
+                    poisoned[chunk + 7] = fault.equals("nan") ? Float.NaN : Float.NEGATIVE_INFINITY;
+                    bad = faulty.frame(0, 1, poisoned);
+                    expectedReason = "non-finite value " + (fault.equals("nan") ? "NaN" : "-Infinity") + " at coordinate "
+                            + (chunk + 7);
+                }
+                default -> {
+                    float[] other = g[4].clone();
+                    other[3] += 1;
+                    bad = faulty.frame(0, 0, other);
+                    expectedReason = "conflicting duplicate of chunk 0";
+                }
+            }
+            assertThat(faulty.send(bad)).isEqualTo(expectedCode);
+            // Excluded: anything more it sends for this round is refused.
+            assertThat(faulty.sendChunk(0, 2, g[4])).isEqualTo(Codes.EXCLUDED);
+
+            List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+            for (int w = 0; w < 4; w++) {
+                results.add(clients.get(w).exchange(0, g[w]));
+            }
+            float[] expected = engine.offline(firstRows(g, 4));
+            for (CompletableFuture<WorkerClient.Aggregate> result : results) {
+                assertSameAggregate(Engine.get(result).values(), expected);
+            }
+            JsonObject record = Engine.get(engine.recordOf(0));
+            assertThat(record.getString("trigger")).isEqualTo("all workers delivered");
+            assertThat(record.getJsonObject("excluded").getString("w4")).contains(expectedReason);
+            JsonObject summary = Engine.get(faulty.result(0).summary);
+            assertThat(summary.getBoolean("included")).isFalse();
+            assertThat(summary.getString("reason")).startsWith("excluded: ").contains(expectedReason);
+            assertSameAggregate(Engine.get(faulty.result(0).aggregate), expected);
+
+            // Nothing leaks: every chunk of the round, the faulty worker's included, is freed.
+            Engine.get(engine.releasedOf(0));
+            assertThat(engine.store.stats().bytesInMemory()).isZero();
+            try (var files = Files.list(job.spillDir())) {
+                assertThat(files).isEmpty();
+            }
+        }
+    }
+
+    @Test
+    void anIdenticalRetryIsAcknowledgedAndTheWorkerStaysIn(Vertx vertx) throws Exception {
+        JobConfig job = Engine.job(new JsonObject().put("workers", 2).put("rule", new JsonObject().put("name", "mean")), dir);
+        try (Engine engine = Engine.start(vertx, job)) {
+            float[][] g = gradients(2, (int) job.dim(), 9);
+            RawWorker a = RawWorker.join(vertx, job.job(), "a", job.dim(), 0);
+            RawWorker b = RawWorker.join(vertx, job.job(), "b", job.dim(), 1);
+            for (int k = 0; k < a.chunks(); k++) {
+                assertThat(a.sendChunk(0, k, g[0])).isNull();
+                assertThat(a.sendChunk(0, k, g[0])).as("retry of chunk " + k).isNull();
+                assertThat(b.sendChunk(0, k, g[1])).isNull();
+            }
+            assertThat(Engine.get(a.result(0).summary).getBoolean("included")).isTrue();
+            assertSameAggregate(Engine.get(a.result(0).aggregate), engine.offline(g));
+            JsonObject record = Engine.get(engine.recordOf(0));
+            assertThat(record.getJsonObject("rejected").getInteger("duplicate_retry")).isEqualTo(a.chunks());
+            assertThat(record.getJsonObject("excluded")).isEmpty();
+        }
+    }
+
+    @Test
+    void badRequestsAreRefusedWithAReasonAndHarmNothing(Vertx vertx) throws Exception {
+        JobConfig job = Engine.job(new JsonObject().put("workers", 2).put("max_open_rounds", 1), dir);
+        try (Engine engine = Engine.start(vertx, job)) {
+            float[][] g = gradients(2, (int) job.dim(), 11);
+            RawWorker a = RawWorker.join(vertx, job.job(), "a", job.dim(), 0);
+            // Garbage, a JSON body, an unknown slot, an aggregate frame sent as a gradient.
+            byte[] junk = new byte[57];
+            new Random(1).nextBytes(junk);
+            assertThat(a.send(Buffer.buffer(junk))).isEqualTo(Codes.BAD_REQUEST);
+            assertThat(Engine.await(vertx.eventBus().request(new Addresses(job.job()).chunks(), new JsonObject())
+                    .map(m -> 0).recover(e -> io.vertx.core.Future.succeededFuture(
+                            ((io.vertx.core.eventbus.ReplyException) e).failureCode())))).isEqualTo(Codes.BAD_REQUEST);
+            assertThat(a.send(ChunkFrame.toBuffer(ChunkFrame.KIND_GRADIENT, 0, 9, 0, 0, g[0], 0, 64)))
+                    .isEqualTo(Codes.UNKNOWN_WORKER);
+            assertThat(a.send(ChunkFrame.toBuffer(ChunkFrame.KIND_AGGREGATE, 0, 0, 0, 0, g[0], 0, 64)))
+                    .isEqualTo(Codes.BAD_REQUEST);
+            // Joins: wrong dimension, a taken slot, a full job.
+            assertThatThrownBy(() -> RawWorker.join(vertx, job.job(), "x", job.dim() + 1, 1))
+                    .hasMessageContaining("dimension mismatch");
+            assertThatThrownBy(() -> RawWorker.join(vertx, job.job(), "x", job.dim(), 0)).hasMessageContaining("not free");
+            RawWorker b = RawWorker.join(vertx, job.job(), "b", job.dim(), 1);
+            assertThatThrownBy(() -> RawWorker.join(vertx, job.job(), "c", job.dim(), -1)).hasMessageContaining("already has");
+            // One round may be open: a chunk of the next is refused until round 0 is done.
+            assertThat(a.sendChunk(0, 0, g[0])).isNull();
+            assertThat(a.sendChunk(1, 0, g[0])).isEqualTo(Codes.TOO_MANY);
+            for (int k = 1; k < a.chunks(); k++) {
+                assertThat(a.sendChunk(0, k, g[0])).isNull();
+            }
+            for (int k = 0; k < b.chunks(); k++) {
+                assertThat(b.sendChunk(0, k, g[1])).isNull();
+            }
+            assertSameAggregate(Engine.get(a.result(0).aggregate), engine.offline(g));
+            assertThat(Engine.get(engine.recordOf(0)).getJsonObject("excluded")).isEmpty();
+            // A chunk for a round that is over.
+            assertThat(a.sendChunk(0, 0, g[0])).isEqualTo(Codes.CLOSED);
+        }
+    }
+}

@@ -1,0 +1,122 @@
+package org.flagagg.bus;
+
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.flagagg.round.Aggregation;
+import org.flagagg.round.ArraySource;
+import org.flagagg.round.ChunkStore;
+import org.flagagg.round.JobConfig;
+import org.flagagg.rules.Rules;
+
+/** Test fixture: an aggregator verticle on a chunk store, its round records, and workers on their own contexts. */
+final class Engine implements AutoCloseable {
+    static final long WAIT_S = 60;
+
+    final Vertx vertx;
+    final JobConfig job;
+    final ChunkStore store;
+    final List<JsonObject> records = Collections.synchronizedList(new ArrayList<>());
+    final Map<Long, CompletableFuture<JsonObject>> recordOf = new ConcurrentHashMap<>();
+    final Map<Long, CompletableFuture<Void>> releasedOf = new ConcurrentHashMap<>();
+
+    private Engine(Vertx vertx, JobConfig job, ChunkStore store) {
+        this.vertx = vertx;
+        this.job = job;
+        this.store = store;
+    }
+
+    /** A job from JSON overrides on top of small test defaults. */
+    static JobConfig job(JsonObject overrides, Path dir) {
+        JsonObject json = new JsonObject()
+                .put("job", "t" + Long.toHexString(System.nanoTime()))
+                .put("workers", 4).put("dim", 1000).put("chunk_coords", 64)
+                .put("deadline", new JsonObject().put("mode", "fixed").put("max_ms", 30_000))
+                .put("memory_budget_mb", 1).put("slab_kib", 64).put("spill_dir", dir.resolve("spill").toString())
+                .put("result_timeout_ms", 30_000);
+        return JobConfig.fromJson(json.mergeIn(overrides, true));
+    }
+
+    static Engine start(Vertx vertx, JobConfig job) throws Exception {
+        ChunkStore store = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir());
+        Engine engine = new Engine(vertx, job, store);
+        Addresses addresses = new Addresses(job.job());
+        var records = vertx.eventBus().<JsonObject>consumer(addresses.rounds(), m -> {
+            engine.records.add(m.body());
+            engine.recordOf(m.body().getLong("round")).complete(m.body());
+        });
+        var released = vertx.eventBus().<Long>consumer(addresses.released(),
+                m -> engine.releasedOf(m.body()).complete(null));
+        await(Future.all(records.completion(), released.completion()));
+        await(vertx.deployVerticle(new AggregatorVerticle(job, store)));
+        return engine;
+    }
+
+    CompletableFuture<JsonObject> recordOf(long round) {
+        return recordOf.computeIfAbsent(round, r -> new CompletableFuture<>());
+    }
+
+    CompletableFuture<Void> releasedOf(long round) {
+        return releasedOf.computeIfAbsent(round, r -> new CompletableFuture<>());
+    }
+
+    /** A WorkerClient living on its own event-loop context, as in a worker verticle. */
+    Client client(String id, int slot) throws Exception {
+        Context context = vertx.getOrCreateContext();
+        WorkerClient client = get(on(context, () -> WorkerClient.join(vertx, job.job(), id, job.dim(), slot)));
+        return new Client(context, client);
+    }
+
+    record Client(Context context, WorkerClient worker) {
+        CompletableFuture<WorkerClient.Aggregate> exchange(long round, float[] gradient) {
+            return on(context, () -> worker.exchange(round, gradient));
+        }
+    }
+
+    static <T> CompletableFuture<T> on(Context context, Supplier<Future<T>> action) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        context.runOnContext(v -> action.get().onComplete(ar -> {
+            if (ar.succeeded()) {
+                result.complete(ar.result());
+            } else {
+                result.completeExceptionally(ar.cause());
+            }
+        }));
+        return result;
+    }
+
+    static <T> T await(Future<T> future) throws Exception {
+        return get(future.toCompletionStage().toCompletableFuture());
+    }
+
+    static <T> T get(CompletableFuture<T> future) throws Exception {
+        return future.get(WAIT_S, TimeUnit.SECONDS);
+    }
+
+    /** The offline aggregate of these gradients (rows in slot order) with the job's rule, as float32. */
+    float[] offline(float[][] gradients) throws Exception {
+        float[] out = new float[(int) job.dim()];
+        new Aggregation(Rules.create(job.rule())).run(new ArraySource(gradients),
+                (offset, values, len) -> {
+                    for (int k = 0; k < len; k++) {
+                        out[(int) offset + k] = (float) values[k];
+                    }
+                });
+        return out;
+    }
+
+    @Override
+    public void close() {
+        store.close();
+    }
+}
