@@ -1,53 +1,70 @@
 package org.flagagg.cli;
 
-import org.flagagg.fa.FlagOptions;
+import io.vertx.core.json.JsonObject;
+import org.flagagg.round.JobConfig;
 import org.flagagg.rules.RuleConfig;
 import picocli.CommandLine.Option;
 
-/** The rule and its parameters, shared by every command that aggregates. */
+/**
+ * The rule and its parameters, shared by every command that aggregates. Unset flags keep the value of the
+ * configuration (conf/flagagg.json, a --conf file, the environment); the defaults shown are the packaged ones.
+ */
 final class RuleOptions {
 
-    @Option(names = "--rule", defaultValue = "flag", paramLabel = "RULE",
+    @Option(names = "--rule", paramLabel = "RULE",
             description = "Aggregation rule: flag, mean, median, trmean, phocas, meamed, krum, multikrum, bulyan, "
-                    + "geomed (default: ${DEFAULT-VALUE}).")
+                    + "geomed (default: flag).")
     String rule;
 
-    @Option(names = "--f", defaultValue = "0", paramLabel = "F",
-            description = "Byzantine workers tolerated: trmean, phocas, meamed, krum, multikrum, bulyan "
-                    + "(default: ${DEFAULT-VALUE}).")
-    int f;
+    @Option(names = "--f", paramLabel = "F",
+            description = "Byzantine workers tolerated: trmean, phocas, meamed, krum, multikrum, bulyan (default: 0).")
+    Integer f;
 
-    @Option(names = "--m", defaultValue = "0", paramLabel = "M",
-            description = "multikrum: how many lowest-score gradients to average; 0 means p - f (default: ${DEFAULT-VALUE}).")
-    int m;
+    @Option(names = "--m", paramLabel = "M",
+            description = "multikrum: how many lowest-score gradients to average; 0 means p - f (default: 0).")
+    Integer m;
 
-    @Option(names = "--r", defaultValue = "0", paramLabel = "R",
-            description = "flag: subspace rank, 1..p; 0 means ceil(p/2) (default: ${DEFAULT-VALUE}).")
-    int r;
+    @Option(names = "--r", paramLabel = "R",
+            description = "flag: subspace rank, 1..p; 0 means ceil(p/2) (default: 0).")
+    Integer r;
 
-    @Option(names = "--lambda", defaultValue = "0", paramLabel = "L",
-            description = "flag: weight of the pairwise terms, >= 0 (default: ${DEFAULT-VALUE}).")
-    double lambda;
+    @Option(names = "--lambda", paramLabel = "L",
+            description = "flag: weight of the pairwise terms, >= 0 (default: 0).")
+    Double lambda;
 
-    @Option(names = "--iterations", defaultValue = "10", paramLabel = "T",
-            description = "flag: at most T IRLS steps after the flag-mean start (default: ${DEFAULT-VALUE}). "
+    @Option(names = "--iterations", paramLabel = "T",
+            description = "flag: at most T IRLS steps after the flag-mean start (default: 10). "
                     + "0 returns the flag mean, which is what the FA authors' code computes by default "
                     + "(one IRLS step from a random start gives the flag mean in high dimension).")
-    int iterations;
+    Integer iterations;
 
-    @Option(names = "--scale", defaultValue = "paper", paramLabel = "paper|norm",
+    @Option(names = "--scale", paramLabel = "paper|norm",
             description = "flag: 'paper' outputs (1/r) sum_i Y Y^T x_i as in the paper (its norm does not follow the "
                     + "gradients'); 'norm' rescales it to the median norm of the gradients FA kept, so a learning "
-                    + "rate tuned for mean still fits (default: ${DEFAULT-VALUE}).")
+                    + "rate tuned for mean still fits (default: paper).")
     String scale;
 
+    /** Lays the flags that were given over a configuration's "rule" section. */
+    void applyTo(JsonObject ruleSection) {
+        putIfSet(ruleSection, "name", rule);
+        putIfSet(ruleSection, "f", f);
+        putIfSet(ruleSection, "m", m);
+        putIfSet(ruleSection, "r", r);
+        putIfSet(ruleSection, "lambda", lambda);
+        putIfSet(ruleSection, "iterations", iterations);
+        putIfSet(ruleSection, "scale", scale);
+    }
+
+    /** The rule from the packaged defaults and these flags (for commands without a job configuration). */
     RuleConfig toConfig() {
-        FlagOptions.Scale s = switch (scale) {
-            case "paper" -> FlagOptions.Scale.PAPER;
-            case "norm" -> FlagOptions.Scale.NORM;
-            default -> throw new IllegalArgumentException("--scale must be paper or norm, got '" + scale + "'");
-        };
-        FlagOptions flag = FlagOptions.DEFAULTS.withRank(r).withLambda(lambda).withIterations(iterations).withScale(s);
-        return new RuleConfig(rule, f, m, flag);
+        JsonObject section = JobConfig.defaults().getJsonObject("rule");
+        applyTo(section);
+        return JobConfig.ruleFromJson(section);
+    }
+
+    static void putIfSet(JsonObject json, String key, Object value) {
+        if (value != null) {
+            json.put(key, value);
+        }
     }
 }

@@ -8,8 +8,8 @@ import org.flagagg.rules.RuleConfig;
 
 /**
  * One aggregation job: the rule, the workers, the model dimension and every bound of the round engine.
- * Read from JSON (conf/flagagg.json, overridden by environment and flags); docs/architecture.md lists each
- * key with its unit.
+ * Read from JSON: conf/flagagg.json (packaged in the jar), overridden by a --conf file, the environment and
+ * flags; docs/architecture.md lists each key with its unit.
  *
  * @param job            name of the job; event-bus addresses live under flagagg.JOB.
  * @param rule           the rule and its parameters
@@ -79,41 +79,67 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
         return (int) Math.min(chunkCoords, dim - (long) index * chunkCoords);
     }
 
-    /**
-     * Reads a job from JSON; absent keys take the defaults of conf/flagagg.json (repeated here so a job
-     * built in code is complete).
-     */
-    public static JobConfig fromJson(JsonObject json) {
-        JsonObject r = json.getJsonObject("rule", new JsonObject());
-        String scale = r.getString("scale", "paper");
+    /** Classpath location of the default configuration (conf/flagagg.json, packaged into the jar). */
+    public static final String DEFAULTS_RESOURCE = "conf/flagagg.json";
+
+    /** The default configuration: conf/flagagg.json as packaged. */
+    public static JsonObject defaults() {
+        try (var in = JobConfig.class.getClassLoader().getResourceAsStream(DEFAULTS_RESOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException(DEFAULTS_RESOURCE + " is missing from the classpath");
+            }
+            return new JsonObject(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Reads a job from JSON laid over {@link #defaults()} (keys deep-merged: only what differs is needed). */
+    public static JobConfig fromJson(JsonObject overrides) {
+        JsonObject json = defaults().mergeIn(overrides, true);
+        try {
+            return parse(json);
+        } catch (ClassCastException | NullPointerException e) {
+            throw new IllegalArgumentException("configuration has a missing or mistyped key: " + e.getMessage());
+        }
+    }
+
+    /** The "rule" section: name, f, m and the Flag Aggregator's r, lambda, iterations, scale. */
+    public static RuleConfig ruleFromJson(JsonObject r) {
+        String scale = r.getString("scale");
         FlagOptions flag = FlagOptions.DEFAULTS
-                .withRank(r.getInteger("r", 0))
-                .withLambda(r.getDouble("lambda", 0.0))
-                .withIterations(r.getInteger("iterations", 10))
+                .withRank(r.getInteger("r"))
+                .withLambda(r.getDouble("lambda"))
+                .withIterations(r.getInteger("iterations"))
                 .withScale(switch (scale) {
                     case "paper" -> FlagOptions.Scale.PAPER;
                     case "norm" -> FlagOptions.Scale.NORM;
-                    default -> throw new IllegalArgumentException("rule.scale must be paper or norm, got '" + scale + "'");
+                    default -> throw new IllegalArgumentException("--scale must be paper or norm, got '" + scale + "'");
                 });
-        RuleConfig rule = new RuleConfig(r.getString("name", "flag"), r.getInteger("f", 0), r.getInteger("m", 0), flag);
-        int workers = json.getInteger("workers", 4);
-        JsonObject d = json.getJsonObject("deadline", new JsonObject());
-        String mode = d.getString("mode", "adaptive").toLowerCase(Locale.ROOT);
+        return new RuleConfig(r.getString("name"), r.getInteger("f"), r.getInteger("m"), flag);
+    }
+
+    private static JobConfig parse(JsonObject json) {
+        RuleConfig rule = ruleFromJson(json.getJsonObject("rule"));
+        int workers = json.getInteger("workers");
+        JsonObject d = json.getJsonObject("deadline");
+        String mode = d.getString("mode").toLowerCase(Locale.ROOT);
         if (!mode.equals("fixed") && !mode.equals("adaptive")) {
             throw new IllegalArgumentException("deadline.mode must be fixed or adaptive, got '" + mode + "'");
         }
-        Deadline deadline = new Deadline(mode.equals("adaptive"), d.getDouble("factor", 3.0),
-                d.getLong("min_ms", 1000L), d.getLong("max_ms", 60_000L), d.getInteger("history", 8));
-        int chunkCoords = json.getInteger("chunk_coords", 65536);
-        int quorum = json.getInteger("quorum", 0);
-        String log = json.getString("round_log", "");
+        Deadline deadline = new Deadline(mode.equals("adaptive"), d.getDouble("factor"), d.getLong("min_ms"),
+                d.getLong("max_ms"), d.getInteger("history"));
+        int chunkCoords = json.getInteger("chunk_coords");
+        int quorum = json.getInteger("quorum");
+        String spill = json.getString("spill_dir");
+        String log = json.getString("round_log");
         return new JobConfig(
-                json.getString("job", "default"), rule, workers, json.getLong("dim", 1_000_000L), chunkCoords,
-                quorum == 0 ? workers : quorum, deadline, json.getInteger("credits", 4),
-                json.getLong("memory_budget_mb", 512L) << 20,
-                Math.max(json.getInteger("slab_kib", 4096) << 10, 4 * chunkCoords),
-                Path.of(json.getString("spill_dir", Path.of(System.getProperty("java.io.tmpdir"), "flagagg-spill").toString())),
-                json.getLong("result_timeout_ms", 30_000L), json.getInteger("max_open_rounds", 2),
+                json.getString("job"), rule, workers, json.getLong("dim"), chunkCoords,
+                quorum == 0 ? workers : quorum, deadline, json.getInteger("credits"),
+                json.getLong("memory_budget_mb") << 20,
+                Math.max(json.getInteger("slab_kib") << 10, 4 * chunkCoords),
+                spill.isEmpty() ? Path.of(System.getProperty("java.io.tmpdir"), "flagagg-spill") : Path.of(spill),
+                json.getLong("result_timeout_ms"), json.getInteger("max_open_rounds"),
                 log.isEmpty() ? null : Path.of(log));
     }
 

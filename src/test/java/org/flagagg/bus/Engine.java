@@ -43,6 +43,7 @@ final class Engine implements AutoCloseable {
                 .put("workers", 4).put("dim", 1000).put("chunk_coords", 64)
                 .put("deadline", new JsonObject().put("mode", "fixed").put("max_ms", 30_000))
                 .put("memory_budget_mb", 1).put("slab_kib", 64).put("spill_dir", dir.resolve("spill").toString())
+                .put("round_log", dir.resolve("rounds.jsonl").toString())
                 .put("result_timeout_ms", 30_000);
         return JobConfig.fromJson(json.mergeIn(overrides, true));
     }

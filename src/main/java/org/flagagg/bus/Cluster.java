@@ -1,0 +1,77 @@
+package org.flagagg.bus;
+
+import com.hazelcast.config.Config;
+import com.hazelcast.config.XmlConfigBuilder;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.eventbus.EventBusOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Starts Vert.x, embedded or as a member of a Hazelcast cluster configured by the "cluster" section of the
+ * configuration: {@code config} (a Hazelcast XML file; empty = conf/cluster.xml as packaged), {@code name}
+ * (the cluster name: members with another name never join), {@code host} (the interface Hazelcast and the
+ * event bus bind to and advertise), {@code members} (host[:port] entries to join; empty = the file's list)
+ * and {@code port} (Hazelcast's first port, incremented when taken).
+ */
+public final class Cluster {
+    /** Classpath location of the packaged Hazelcast configuration. */
+    public static final String DEFAULT_CONFIG = "conf/cluster.xml";
+
+    private Cluster() {
+    }
+
+    public static Future<Vertx> start(JsonObject cluster, boolean clustered) {
+        if (!clustered) {
+            return Future.succeededFuture(Vertx.vertx());
+        }
+        Config hazelcast = hazelcastConfig(cluster);
+        String host = cluster.getString("host", "127.0.0.1");
+        VertxOptions options = new VertxOptions().setEventBusOptions(
+                new EventBusOptions().setHost(host).setClusterPublicHost(host).setPort(0));
+        return Vertx.builder().with(options).withClusterManager(new HazelcastClusterManager(hazelcast)).buildClustered();
+    }
+
+    static Config hazelcastConfig(JsonObject cluster) {
+        String file = cluster.getString("config", "");
+        Config config;
+        try (InputStream in = file.isEmpty() ? Cluster.class.getClassLoader().getResourceAsStream(DEFAULT_CONFIG)
+                : Files.newInputStream(Path.of(file))) {
+            if (in == null) {
+                throw new IllegalStateException(DEFAULT_CONFIG + " is missing from the classpath");
+            }
+            config = new XmlConfigBuilder(in).build();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the cluster configuration " + file, e);
+        }
+        String name = cluster.getString("name", "");
+        if (!name.isEmpty()) {
+            config.setClusterName(name);
+        }
+        String host = cluster.getString("host", "");
+        if (!host.isEmpty()) {
+            config.getNetworkConfig().getInterfaces().setEnabled(true).clear().addInterface(host);
+        }
+        JsonArray members = cluster.getJsonArray("members", new JsonArray());
+        if (!members.isEmpty()) {
+            List<String> list = new ArrayList<>();
+            members.forEach(m -> list.add(String.valueOf(m)));
+            config.getNetworkConfig().getJoin().getTcpIpConfig().setEnabled(true).setMembers(list);
+        }
+        Integer port = cluster.getInteger("port");
+        if (port != null && port > 0) {
+            config.getNetworkConfig().setPort(port);
+        }
+        return config;
+    }
+}

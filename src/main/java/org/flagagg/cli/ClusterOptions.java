@@ -1,0 +1,44 @@
+package org.flagagg.cli;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/** Joining a Hazelcast cluster instead of running embedded. */
+final class ClusterOptions {
+
+    @Option(names = "--cluster", description = "Join the Vert.x cluster (Hazelcast) instead of running embedded "
+            + "(one JVM, local event bus).")
+    boolean enabled;
+
+    @Option(names = "--cluster-host", paramLabel = "HOST", description = "Interface to bind and advertise, for "
+            + "Hazelcast and the event bus (default: 127.0.0.1).")
+    String host;
+
+    @Option(names = "--cluster-members", paramLabel = "HOST[:PORT]", split = ",", description = "Members to join, "
+            + "comma-separated (default: the cluster configuration's list, 127.0.0.1).")
+    List<String> members;
+
+    @Option(names = "--cluster-port", paramLabel = "PORT", description = "Hazelcast's first port, incremented "
+            + "while taken (default: 5701).")
+    Integer port;
+
+    @Option(names = "--cluster-name", paramLabel = "NAME", description = "Cluster name: members with another name "
+            + "never join (default: flagagg).")
+    String name;
+
+    @Option(names = "--cluster-config", paramLabel = "FILE", description = "Hazelcast XML configuration "
+            + "(default: the packaged conf/cluster.xml).")
+    Path config;
+
+    /** Lays these flags over the configuration's "cluster" section. */
+    void applyTo(JsonObject cluster) {
+        RuleOptions.putIfSet(cluster, "host", host);
+        RuleOptions.putIfSet(cluster, "members", members == null ? null : new JsonArray(List.copyOf(members)));
+        RuleOptions.putIfSet(cluster, "port", port);
+        RuleOptions.putIfSet(cluster, "name", name);
+        RuleOptions.putIfSet(cluster, "config", config == null ? null : config.toString());
+    }
+}

@@ -1,0 +1,76 @@
+package org.flagagg.cli;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.JsonObject;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.Callable;
+import org.flagagg.bus.AggregatorVerticle;
+import org.flagagg.bus.Cluster;
+import org.flagagg.round.ChunkStore;
+import org.flagagg.round.JobConfig;
+import org.flagagg.rules.Rules;
+import org.flagagg.web.RoundsApi;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code flagagg server}: an aggregator node for one job, embedded or in a cluster, until stopped. */
+@Command(name = "server", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = {"Runs the aggregator of one job until stopped (Ctrl-C or SIGTERM).",
+            "Workers join over the event bus: in this JVM, or from other JVMs with --cluster.",
+            "Prints one line when ready; round records go to the round log and GET /rounds."})
+final class ServerCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    JobOptions job;
+
+    @Mixin
+    ClusterOptions cluster;
+
+    @Option(names = "--http-host", paramLabel = "HOST", description = "Interface of the HTTP API (default: 127.0.0.1).")
+    String httpHost;
+
+    @Option(names = "--http-port", paramLabel = "PORT", description = "Port of the HTTP API: GET /rounds, "
+            + "GET /health; 0 picks a free one (default: 8080).")
+    Integer httpPort;
+
+    @Override
+    public Integer call() throws Exception {
+        JsonObject json = job.resolve();
+        cluster.applyTo(json.getJsonObject("cluster"));
+        RuleOptions.putIfSet(json.getJsonObject("http"), "host", httpHost);
+        RuleOptions.putIfSet(json.getJsonObject("http"), "port", httpPort);
+        JobConfig config = JobConfig.fromJson(json);
+        Rules.create(config.rule()).validate(config.workers());
+
+        ChunkStore store = new ChunkStore(config.memoryBudget(), config.slabBytes(), config.spillDir());
+        Vertx vertx = Cluster.start(json.getJsonObject("cluster"), cluster.enabled).await();
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                // Exiting anyway.
+            } finally {
+                store.close();
+                stopped.countDown();
+            }
+        }, "flagagg-shutdown"));
+        vertx.deployVerticle(new AggregatorVerticle(config, store)).await();
+        JsonObject http = json.getJsonObject("http");
+        HttpServer server = RoundsApi.start(vertx, config.roundLog(), http.getString("host"), http.getInteger("port")).await();
+        spec.commandLine().getOut().printf("aggregator ready: job '%s', rule %s, %d workers, dim %d, %s; "
+                + "rounds at http://%s:%d/rounds%n", config.job(), config.rule().name(), config.workers(), config.dim(),
+                cluster.enabled ? "clustered" : "embedded", http.getString("host"), server.actualPort());
+        spec.commandLine().getOut().flush();
+        stopped.await();
+        return 0;
+    }
+}
