@@ -22,7 +22,7 @@ import java.util.List;
  * configuration: {@code config} (a Hazelcast XML file; empty = conf/cluster.xml as packaged), {@code name}
  * (the cluster name: members with another name never join), {@code host} (the interface Hazelcast and the
  * event bus bind to and advertise), {@code members} (host[:port] entries to join; empty = the file's list)
- * and {@code port} (Hazelcast's first port, incremented when taken).
+ * and {@code port} (Hazelcast's first port, incremented when taken; 0 picks a free one).
  */
 public final class Cluster {
     /** Classpath location of the packaged Hazelcast configuration. */
@@ -31,15 +31,23 @@ public final class Cluster {
     private Cluster() {
     }
 
-    public static Future<Vertx> start(JsonObject cluster, boolean clustered) {
+    /** A started Vert.x, and its Hazelcast member address ("host:port") when clustered, else null. */
+    public record Node(Vertx vertx, String member) {
+    }
+
+    public static Future<Node> start(JsonObject cluster, boolean clustered) {
         if (!clustered) {
-            return Future.succeededFuture(Vertx.vertx());
+            return Future.succeededFuture(new Node(Vertx.vertx(), null));
         }
         Config hazelcast = hazelcastConfig(cluster);
         String host = cluster.getString("host", "127.0.0.1");
         VertxOptions options = new VertxOptions().setEventBusOptions(
                 new EventBusOptions().setHost(host).setClusterPublicHost(host).setPort(0));
-        return Vertx.builder().with(options).withClusterManager(new HazelcastClusterManager(hazelcast)).buildClustered();
+        HazelcastClusterManager manager = new HazelcastClusterManager(hazelcast);
+        return Vertx.builder().with(options).withClusterManager(manager).buildClustered().map(vertx -> {
+            var address = manager.getHazelcastInstance().getCluster().getLocalMember().getAddress();
+            return new Node(vertx, address.getHost() + ":" + address.getPort());
+        });
     }
 
     static Config hazelcastConfig(JsonObject cluster) {

@@ -22,7 +22,7 @@ final class ClusterOptions {
     List<String> members;
 
     @Option(names = "--cluster-port", paramLabel = "PORT", description = "Hazelcast's first port, incremented "
-            + "while taken (default: 5701).")
+            + "while taken; 0 picks a free one (default: 5701).")
     Integer port;
 
     @Option(names = "--cluster-name", paramLabel = "NAME", description = "Cluster name: members with another name "

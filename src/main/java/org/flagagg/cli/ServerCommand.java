@@ -51,7 +51,8 @@ final class ServerCommand implements Callable<Integer> {
         Rules.create(config.rule()).validate(config.workers());
 
         ChunkStore store = new ChunkStore(config.memoryBudget(), config.slabBytes(), config.spillDir());
-        Vertx vertx = Cluster.start(json.getJsonObject("cluster"), cluster.enabled).await();
+        Cluster.Node node = Cluster.start(json.getJsonObject("cluster"), cluster.enabled).await();
+        Vertx vertx = node.vertx();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
@@ -68,7 +69,8 @@ final class ServerCommand implements Callable<Integer> {
         HttpServer server = RoundsApi.start(vertx, config.roundLog(), http.getString("host"), http.getInteger("port")).await();
         spec.commandLine().getOut().printf("aggregator ready: job '%s', rule %s, %d workers, dim %d, %s; "
                 + "rounds at http://%s:%d/rounds%n", config.job(), config.rule().name(), config.workers(), config.dim(),
-                cluster.enabled ? "clustered" : "embedded", http.getString("host"), server.actualPort());
+                node.member() == null ? "embedded" : "cluster member " + node.member(), http.getString("host"),
+                server.actualPort());
         spec.commandLine().getOut().flush();
         stopped.await();
         return 0;
