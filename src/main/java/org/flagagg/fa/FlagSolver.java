@@ -332,11 +332,20 @@ public final class FlagSolver {
         return proj;
     }
 
-    /** E = sum_i sqrt(max(0, 1 - ||Y^T x_i||^2)), the sum of the sines of the angles to the flag. */
+    /**
+     * Residuals 1 - q_i below this count as 0 in the objective. Near q_i = 1 the square root turns rounding
+     * in G (~1e-13, which depends on the order chunks were summed) into ~1e-7 of noise in E, far above tol,
+     * so the stopping test would depend on chunk order. Below 1e-6 (an angle under 0.06 degrees) a gradient
+     * counts as lying in the flag. E only decides when to stop; the IRLS weights use q_i unchanged.
+     */
+    static final double RESIDUAL_FLOOR = 1e-6;
+
+    /** E = sum_i sqrt(1 - ||Y^T x_i||^2), the sum of the sines of the angles to the flag (see RESIDUAL_FLOOR). */
     private static double objective(double[][] proj) {
         double e = 0;
         for (int i = 0; i < proj.length; i++) {
-            e += Math.sqrt(Math.max(0, 1 - proj[i][i]));
+            double residual = 1 - proj[i][i];
+            e += residual > RESIDUAL_FLOOR ? Math.sqrt(residual) : 0;
         }
         return e;
     }

@@ -206,10 +206,12 @@ final class FullSpaceFlag {
         return q;
     }
 
+    /** E as specified, with residuals under 1e-6 counted as exact fits (docs/algorithm.md, "Objective"). */
     private static double objective(double[] q) {
         double e = 0;
         for (double qi : q) {
-            e += Math.sqrt(Math.max(0, 1 - qi));
+            double residual = 1 - qi;
+            e += residual > 1e-6 ? Math.sqrt(residual) : 0;
         }
         return e;
     }
