@@ -61,6 +61,7 @@ public final class Fleet {
     private final int byzantine;
     private final double noise;
     private final AttackConfig attack;
+    private final String attackSpec;
     private final StragglerSpec stragglers;
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
 
@@ -78,6 +79,7 @@ public final class Fleet {
         this.byzantine = config.byzantine();
         this.noise = config.noise();
         this.attack = AttackConfig.parse(config.attack(), CounterRandom.mix64(seed ^ SALT_ATTACK));
+        this.attackSpec = config.attack();
         Attacks.create(attack); // fail now on a bad spec, not in the middle of a round
         this.stragglers = StragglerSpec.parse(config.stragglers());
     }
@@ -102,9 +104,9 @@ public final class Fleet {
         return stragglers;
     }
 
-    /** The attack's canonical spec (with the seed the fleet derived). */
+    /** The attack spec as configured (the attack's seed is derived from the fleet's seed and the round). */
     public String attackSpec() {
-        return attack.spec();
+        return attackSpec;
     }
 
     public boolean isByzantine(int slot) {
