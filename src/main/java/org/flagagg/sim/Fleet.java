@@ -82,6 +82,10 @@ public final class Fleet {
         this.attackSpec = config.attack();
         Attacks.create(attack); // fail now on a bad spec, not in the middle of a round
         this.stragglers = StragglerSpec.parse(config.stragglers());
+        if (byzantine > 0) {
+            // An attack that does not fit this P and F (duplicate's target) fails here, not on an event loop.
+            sent(0, 0, 0, 1, new float[1]);
+        }
     }
 
     public int workers() {

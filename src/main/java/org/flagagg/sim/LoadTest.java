@@ -364,7 +364,14 @@ public final class LoadTest {
                     }
                     return ackDelay > 0 ? timer(ackDelay) : Future.succeededFuture();
                 };
-                worker.client.exchange(stats.id, reader, sink, sendWhen).onComplete(ar -> {
+                Future<WorkerClient.Aggregate> exchange;
+                try {
+                    exchange = worker.client.exchange(stats.id, reader, sink, sendWhen);
+                } catch (RuntimeException e) {
+                    // The first chunks are read inside exchange(): a generator failure must not hang the round.
+                    exchange = Future.failedFuture(e);
+                }
+                exchange.onComplete(ar -> {
                     long at = System.nanoTime();
                     // Back to the load test's context, where the run's state lives.
                     context.runOnContext(x -> {

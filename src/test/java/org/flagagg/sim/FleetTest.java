@@ -153,5 +153,8 @@ class FleetTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("byzantine");
         assertThatThrownBy(() -> new Fleet(new Fleet.Config(0, 1, "lie", "delay"), 3, 10))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("needs ms=");
+        // duplicate's target must be one of the P - F honest workers.
+        assertThatThrownBy(() -> new Fleet(new Fleet.Config(0, 1, "duplicate:target=2", "none"), 3, 10))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("target 2");
     }
 }
