@@ -1,5 +1,6 @@
 package org.flagagg.bus;
 
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -39,6 +40,16 @@ public final class WorkerClient {
     @FunctionalInterface
     public interface ResultSink {
         void accept(long offset, float[] values, int count);
+    }
+
+    /**
+     * A {@link ResultSink} that acknowledges a chunk (returns the credit to the aggregator) only when the
+     * returned future completes: a slow or back-pressured reader. values[0, count) are valid only during
+     * the call. A failed future refuses the chunk, and the aggregator stops streaming to this worker.
+     */
+    @FunctionalInterface
+    public interface AsyncResultSink {
+        Future<Void> accept(long offset, float[] values, int count);
     }
 
     /** The round failed (below quorum at its deadline, or a server failure): there is no aggregate. */
@@ -125,6 +136,21 @@ public final class WorkerClient {
      * aggregate handed over chunk by chunk, so neither has to fit in the heap.
      */
     public Future<Aggregate> exchange(long round, GradientReader gradient, ResultSink aggregate) {
+        return exchange(round, gradient, (offset, values, count) -> {
+            aggregate.accept(offset, values, count);
+            return Future.succeededFuture();
+        }, Future.succeededFuture());
+    }
+
+    /**
+     * The streaming exchange with two hooks (simulated stragglers and slow readers use them): the round is
+     * registered at once, so its summary and aggregate are received whenever they come, but sending starts
+     * only when {@code sendWhen} succeeds; if it fails, nothing is sent (the worker skips the round and
+     * still receives the aggregate, as a straggler). Each aggregate chunk is acknowledged when the future
+     * the sink returned completes.
+     */
+    public Future<Aggregate> exchange(long round, GradientReader gradient, AsyncResultSink aggregate,
+            Future<?> sendWhen) {
         if (exchanges.containsKey(round)) {
             return Future.failedFuture(new IllegalStateException("round " + round + " is already being exchanged"));
         }
@@ -132,7 +158,13 @@ public final class WorkerClient {
         exchanges.put(round, exchange);
         exchange.timer = vertx.setTimer(timeoutMs * 2, t -> exchange.fail(new RoundFailedException(
                 "no aggregate for round " + round + " within " + timeoutMs * 2 + " ms")));
-        exchange.pump();
+        if (sendWhen.isComplete()) {
+            exchange.start(sendWhen.succeeded());
+        } else {
+            // WorkerClient is single-context: come back to the caller's context to send.
+            Context context = vertx.getOrCreateContext();
+            sendWhen.onComplete(ar -> context.runOnContext(v -> exchange.start(ar.succeeded())));
+        }
         return exchange.promise.future();
     }
 
@@ -162,8 +194,13 @@ public final class WorkerClient {
                 msg.fail(Codes.BAD_REQUEST, "unexpected aggregate chunk for round " + h.round());
                 return;
             }
-            exchange.chunk(frame, h);
-            msg.reply(null);
+            exchange.chunk(frame, h).onComplete(ar -> {
+                if (ar.succeeded()) {
+                    msg.reply(null);
+                } else {
+                    msg.fail(Codes.SERVER_ERROR, "aggregate chunk not accepted: " + ar.cause().getMessage());
+                }
+            });
         } else {
             msg.fail(Codes.BAD_REQUEST, "unexpected message type " + type);
         }
@@ -173,7 +210,7 @@ public final class WorkerClient {
     private final class Exchange {
         final long round;
         final GradientReader gradient;
-        final ResultSink sink;
+        final AsyncResultSink sink;
         final float[] chunk = new float[chunkCoords];
         final Promise<Aggregate> promise = Promise.promise();
         final DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeoutMs);
@@ -184,10 +221,18 @@ public final class WorkerClient {
         JsonObject summary;
         int received;
 
-        Exchange(long round, GradientReader gradient, ResultSink sink) {
+        Exchange(long round, GradientReader gradient, AsyncResultSink sink) {
             this.round = round;
             this.gradient = gradient;
             this.sink = sink;
+        }
+
+        void start(boolean send) {
+            if (send) {
+                pump();
+            } else {
+                stopSending = true;
+            }
         }
 
         void pump() {
@@ -224,14 +269,15 @@ public final class WorkerClient {
             completeIfDone();
         }
 
-        void chunk(Buffer frame, ChunkFrame.Header h) {
+        Future<Void> chunk(Buffer frame, ChunkFrame.Header h) {
             if (summary == null) {
-                return;
+                return Future.succeededFuture();
             }
             ChunkFrame.readPayload(frame, h, chunk, 0);
-            sink.accept(h.offset(), chunk, h.count());
-            received++;
-            completeIfDone();
+            return sink.accept(h.offset(), chunk, h.count()).onSuccess(v -> {
+                received++;
+                completeIfDone();
+            });
         }
 
         void completeIfDone() {

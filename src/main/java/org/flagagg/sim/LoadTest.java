@@ -1,0 +1,578 @@
+package org.flagagg.sim;
+
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.lang.management.BufferPoolMXBean;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.flagagg.bus.Addresses;
+import org.flagagg.bus.AggregatorVerticle;
+import org.flagagg.bus.WorkerClient;
+import org.flagagg.kernels.Kernels;
+import org.flagagg.round.Aggregation;
+import org.flagagg.round.ChunkStore;
+import org.flagagg.round.JobConfig;
+import org.flagagg.rules.Rules;
+
+/**
+ * Drives a job's aggregator with a simulated {@link Fleet}: joins P workers (each a small verticle on its
+ * own event-loop context, slot = index, id "w&lt;slot&gt;"), runs R rounds one after the other, collects
+ * the round records, optionally checks each completed round's aggregate against the offline
+ * {@link Aggregation} of the same gradients, and reports throughput, latency, memory and what the rounds
+ * recorded. The aggregator must already be deployed for the job ({@link #deployEmbedded} does it in this
+ * Vert.x instance). Round ids are 0 .. R - 1, so the aggregator must be fresh.
+ *
+ * <p>Bounded: at most R rounds, and an overall timeout (default R x (deadline max + result timeout) + 10 s)
+ * after which the run stops and reports the rounds it finished ({@code timed_out: true}).
+ */
+public final class LoadTest {
+
+    /** Called on the load test's context after each round: rounds done so far, rounds requested. */
+    @FunctionalInterface
+    public interface Progress {
+        void update(int done, int total);
+    }
+
+    /** An aggregator deployed in this Vert.x instance with its own chunk store. */
+    public record Embedded(Vertx vertx, ChunkStore store, String deploymentId) {
+        /** Undeploys the aggregator, then closes the store. */
+        public Future<Void> close() {
+            return vertx.undeploy(deploymentId).eventually(() -> {
+                store.close();
+                return Future.succeededFuture();
+            });
+        }
+    }
+
+    /** Deploys an {@link AggregatorVerticle} for {@code job} on a new chunk store sized by the job. */
+    public static Future<Embedded> deployEmbedded(Vertx vertx, JobConfig job) {
+        ChunkStore store;
+        try {
+            store = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir());
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return vertx.deployVerticle(new AggregatorVerticle(job, store))
+                .map(id -> new Embedded(vertx, store, id))
+                .onFailure(e -> store.close());
+    }
+
+    private static final long RECORD_GRACE_MS = 10_000;
+    private static final long SAMPLE_MS = 100;
+    private static final List<String> PHASES = List.of("open_to_close", "fold_cpu", "solve", "output", "close_to_output");
+
+    private final Vertx vertx;
+    private final JobConfig job;
+    private final Fleet fleet;
+    private final int rounds;
+    private final boolean verify;
+    private Progress progress = (done, total) -> { };
+    private ChunkStore store;
+    private long timeoutMs;
+
+    public LoadTest(Vertx vertx, JobConfig job, Fleet.Config fleet, int rounds, boolean verify) {
+        if (rounds < 1) {
+            throw new IllegalArgumentException("rounds must be >= 1, got " + rounds);
+        }
+        if (verify && job.dim() > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("verify keeps one aggregate in a float[]: dim must be <= "
+                    + (Integer.MAX_VALUE - 8) + ", got " + job.dim() + " (run without verify)");
+        }
+        this.vertx = vertx;
+        this.job = job;
+        this.fleet = new Fleet(fleet, job.workers(), job.dim());
+        this.rounds = rounds;
+        this.verify = verify;
+        this.timeoutMs = rounds * (job.deadline().maxMs() + job.resultTimeoutMs()) + 10_000;
+    }
+
+    public LoadTest onProgress(Progress progress) {
+        this.progress = progress;
+        return this;
+    }
+
+    /** The aggregator's chunk store, when it lives in this process: its peak joins the report. */
+    public LoadTest withStore(ChunkStore store) {
+        this.store = store;
+        return this;
+    }
+
+    public LoadTest withTimeoutMs(long timeoutMs) {
+        if (timeoutMs < 1) {
+            throw new IllegalArgumentException("timeout must be >= 1 ms, got " + timeoutMs);
+        }
+        this.timeoutMs = timeoutMs;
+        return this;
+    }
+
+    public Fleet fleet() {
+        return fleet;
+    }
+
+    /** Runs the load test; completes with the report (see docs/parts/loadtest.md), also after a timeout. */
+    public Future<JsonObject> run() {
+        Context context = vertx.getOrCreateContext();
+        Promise<JsonObject> report = Promise.promise();
+        context.runOnContext(v -> new Run(context, report).start());
+        return report.future();
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+
+    /** One simulated worker: a verticle, so it has its own event-loop context. */
+    private static final class SimWorker extends VerticleBase {
+        private final String job;
+        private final long dim;
+        private final int slot;
+        private WorkerClient client;
+
+        SimWorker(String job, long dim, int slot) {
+            this.job = job;
+            this.dim = dim;
+            this.slot = slot;
+        }
+
+        @Override
+        public Future<?> start() {
+            return WorkerClient.join(vertx, job, "w" + slot, dim, slot).onSuccess(c -> client = c);
+        }
+
+        Context context() {
+            return context;
+        }
+
+        @Override
+        public Future<?> stop() {
+            return client == null ? Future.succeededFuture() : client.close();
+        }
+    }
+
+    /** What one round measured. */
+    private static final class RoundStats {
+        final long id;
+        final long startNanos = System.nanoTime();
+        final AtomicLong firstSendNanos = new AtomicLong(Long.MAX_VALUE);
+        final AtomicLong bytesSent = new AtomicLong();
+        long lastAggregateNanos = Long.MIN_VALUE;
+        boolean verifierReceived;
+
+        RoundStats(long id) {
+            this.id = id;
+        }
+    }
+
+    /** The state of one run, confined to the load test's context. */
+    private final class Run {
+        final Context context;
+        final Promise<JsonObject> report;
+        final Addresses addresses = new Addresses(job.job());
+        final SimWorker[] workers = new SimWorker[job.workers()];
+        final List<String> deployments = new ArrayList<>();
+        final Map<Long, JsonObject> records = new HashMap<>();
+        final Map<Long, Promise<JsonObject>> awaited = new HashMap<>();
+        final Set<Long> timers = ConcurrentHashMap.newKeySet();
+        final float[] received;
+        final List<Double> latenciesMs = new ArrayList<>();
+        final Map<String, double[]> phases = new TreeMap<>();
+        MessageConsumer<JsonObject> recordConsumer;
+        long sampler = -1;
+        long deadlineTimer = -1;
+        boolean finished;
+        boolean timedOut;
+        String error;
+        int done;
+        int completed;
+        int failed;
+        int verified;
+        long stragglers;
+        long excluded;
+        long wallNanos;
+        long bytesSent;
+        double maxRelError = verify ? 0 : Double.NaN;
+        String verifyError;
+        long peakHeap;
+        long peakDirect;
+
+        Run(Context context, Promise<JsonObject> report) {
+            this.context = context;
+            this.report = report;
+            this.received = verify ? new float[(int) job.dim()] : null;
+        }
+
+        void start() {
+            heapPools().forEach(MemoryPoolMXBean::resetPeakUsage);
+            sample();
+            sampler = vertx.setPeriodic(SAMPLE_MS, t -> sample());
+            deadlineTimer = vertx.setTimer(timeoutMs, t -> {
+                timedOut = true;
+                finish();
+            });
+            recordConsumer = vertx.eventBus().consumer(addresses.rounds(), m -> onRecord(m.body()));
+            recordConsumer.completion()
+                    .compose(v -> joinAll())
+                    .onComplete(ar -> {
+                        if (ar.failed()) {
+                            error = "workers could not join job '" + job.job() + "': " + ar.cause().getMessage();
+                            finish();
+                        } else {
+                            nextRound(0);
+                        }
+                    });
+        }
+
+        Future<Void> joinAll() {
+            List<Future<String>> joins = new ArrayList<>();
+            for (int slot = 0; slot < workers.length; slot++) {
+                workers[slot] = new SimWorker(job.job(), job.dim(), slot);
+                joins.add(vertx.deployVerticle(workers[slot]).onSuccess(id -> deployments.add(id)));
+            }
+            return Future.all(joins).mapEmpty();
+        }
+
+        void onRecord(JsonObject record) {
+            long id = record.getLong("round", -1L);
+            Promise<JsonObject> waiting = awaited.remove(id);
+            if (waiting != null) {
+                waiting.complete(record);
+            } else {
+                records.put(id, record);
+            }
+        }
+
+        /** The record of a round, or null if it does not come within the grace period. */
+        Future<JsonObject> recordOf(long id) {
+            JsonObject record = records.remove(id);
+            if (record != null) {
+                return Future.succeededFuture(record);
+            }
+            Promise<JsonObject> promise = Promise.promise();
+            awaited.put(id, promise);
+            vertx.setTimer(RECORD_GRACE_MS, t -> {
+                if (awaited.remove(id, promise)) {
+                    promise.complete(null);
+                }
+            });
+            return promise.future();
+        }
+
+        void nextRound(int r) {
+            if (finished) {
+                return;
+            }
+            if (r == rounds) {
+                finish();
+                return;
+            }
+            runRound(r).onComplete(ar -> {
+                if (ar.failed()) {
+                    error = "round " + r + ": " + ar.cause().getMessage();
+                    finish();
+                    return;
+                }
+                if (finished) {
+                    return;
+                }
+                done++;
+                progress.update(done, rounds);
+                nextRound(r + 1);
+            });
+        }
+
+        Future<Void> runRound(long r) {
+            int p = workers.length;
+            StragglerSpec spec = fleet.stragglers();
+            boolean[] dropped = new boolean[p];
+            int verifier = -1;
+            for (int slot = 0; slot < p; slot++) {
+                dropped[slot] = spec.dropsOut(fleet.seed(), r, slot, p);
+                if (!dropped[slot] && verifier < 0) {
+                    verifier = slot;
+                }
+            }
+            RoundStats stats = new RoundStats(r);
+            if (verifier < 0) {
+                // Nobody sends: no round opens on the aggregator, so there is no record either.
+                failed++;
+                return Future.succeededFuture();
+            }
+            List<Future<Long>> exchanges = new ArrayList<>();
+            for (int slot = 0; slot < p; slot++) {
+                exchanges.add(exchange(stats, slot, dropped[slot], slot == verifier && verify));
+            }
+            int verifierSlot = verifier;
+            return Future.join(exchanges).transform(ignored -> {
+                long end = System.nanoTime();
+                wallNanos += end - stats.startNanos;
+                bytesSent += stats.bytesSent.get();
+                for (int slot = 0; slot < p; slot++) {
+                    Future<Long> f = exchanges.get(slot);
+                    if (f.succeeded()) {
+                        stats.lastAggregateNanos = Math.max(stats.lastAggregateNanos, f.result());
+                        if (slot == verifierSlot) {
+                            stats.verifierReceived = true;
+                        }
+                    }
+                }
+                return recordOf(r);
+            }).compose(record -> account(stats, record));
+        }
+
+        /** One worker's exchange of round r, on its context; completes (here) with the time it got the aggregate. */
+        Future<Long> exchange(RoundStats stats, int slot, boolean dropped, boolean verifying) {
+            SimWorker worker = workers[slot];
+            long sendDelay = fleet.stragglers().sendDelayMs(fleet.seed(), stats.id, slot, workers.length);
+            long ackDelay = fleet.stragglers().ackDelayMs(slot, workers.length);
+            Promise<Long> outcome = Promise.promise();
+            worker.context().runOnContext(v -> {
+                Future<Void> sendWhen = dropped ? Future.failedFuture("dropped out")
+                        : sendDelay > 0 ? timer(sendDelay) : Future.succeededFuture();
+                WorkerClient.GradientReader fleetReader = fleet.reader(stats.id, slot);
+                WorkerClient.GradientReader reader = new WorkerClient.GradientReader() {
+                    boolean started;
+
+                    @Override
+                    public void read(long offset, int count, float[] dst) {
+                        if (!started) {
+                            started = true;
+                            stats.firstSendNanos.accumulateAndGet(System.nanoTime(), Math::min);
+                        }
+                        fleetReader.read(offset, count, dst);
+                        stats.bytesSent.addAndGet(4L * count);
+                    }
+                };
+                WorkerClient.AsyncResultSink sink = (offset, values, count) -> {
+                    if (verifying) {
+                        System.arraycopy(values, 0, received, (int) offset, count);
+                    }
+                    return ackDelay > 0 ? timer(ackDelay) : Future.succeededFuture();
+                };
+                Future<WorkerClient.Aggregate> exchange;
+                try {
+                    exchange = worker.client.exchange(stats.id, reader, sink, sendWhen);
+                } catch (RuntimeException e) {
+                    // The first chunks are read inside exchange(): a generator failure must not hang the round.
+                    exchange = Future.failedFuture(e);
+                }
+                exchange.onComplete(ar -> {
+                    long at = System.nanoTime();
+                    // Back to the load test's context, where the run's state lives.
+                    context.runOnContext(x -> {
+                        if (ar.succeeded()) {
+                            outcome.complete(at);
+                        } else {
+                            outcome.fail(ar.cause());
+                        }
+                    });
+                });
+            });
+            return outcome.future();
+        }
+
+        /** A future completed after ms on the calling context; the timer is cancelled if the run ends first. */
+        Future<Void> timer(long ms) {
+            Promise<Void> promise = Promise.promise();
+            long[] id = new long[1];
+            id[0] = vertx.setTimer(ms, t -> {
+                timers.remove(id[0]);
+                promise.complete();
+            });
+            timers.add(id[0]);
+            return promise.future();
+        }
+
+        Future<Void> account(RoundStats stats, JsonObject record) {
+            if (finished) {
+                return Future.succeededFuture();
+            }
+            boolean ok = record != null && "completed".equals(record.getString("status"));
+            if (record != null) {
+                JsonArray late = record.getJsonArray("stragglers", new JsonArray());
+                stragglers += late.size();
+                excluded += record.getJsonObject("excluded", new JsonObject()).size();
+                JsonObject timings = record.getJsonObject("timings_ms", new JsonObject());
+                for (String phase : PHASES) {
+                    Number value = timings.getNumber(phase);
+                    if (value != null) {
+                        double[] sumAndCount = phases.computeIfAbsent(phase, k -> new double[2]);
+                        sumAndCount[0] += value.doubleValue();
+                        sumAndCount[1]++;
+                    }
+                }
+            }
+            if (!ok) {
+                failed++;
+                return Future.succeededFuture();
+            }
+            completed++;
+            if (stats.lastAggregateNanos != Long.MIN_VALUE && stats.firstSendNanos.get() != Long.MAX_VALUE) {
+                latenciesMs.add((stats.lastAggregateNanos - stats.firstSendNanos.get()) / 1e6);
+            }
+            if (!verify || !stats.verifierReceived) {
+                return Future.succeededFuture();
+            }
+            int[] slots = record.getJsonArray("participants").stream()
+                    .mapToInt(name -> Integer.parseInt(((String) name).substring(1))).toArray();
+            return vertx.executeBlocking(() -> relativeError(stats.id, slots), false).transform(ar -> {
+                if (ar.succeeded()) {
+                    verified++;
+                    maxRelError = Math.max(maxRelError, ar.result());
+                    if (Double.isNaN(ar.result())) {
+                        maxRelError = Double.NaN;
+                    }
+                } else if (verifyError == null) {
+                    verifyError = "round " + stats.id + ": " + ar.cause().getMessage();
+                }
+                return Future.succeededFuture();
+            });
+        }
+
+        /** Worker thread: max |a - ref| / max(1, max |ref|), streaming the offline aggregate chunk by chunk. */
+        double relativeError(long round, int[] slots) throws IOException {
+            double[] worst = new double[2]; // max |a - ref|, max |ref|
+            Aggregation offline = new Aggregation(Rules.create(job.rule()), job.chunkCoords(), Kernels.best());
+            offline.run(fleet.source(round, slots), (offset, values, len) -> {
+                for (int k = 0; k < len; k++) {
+                    double ref = values[k];
+                    double diff = Math.abs(received[(int) offset + k] - ref);
+                    worst[0] = Double.isNaN(diff) ? Double.NaN : Math.max(worst[0], diff);
+                    worst[1] = Math.max(worst[1], Math.abs(ref));
+                }
+            });
+            return worst[0] / Math.max(1, worst[1]);
+        }
+
+        void sample() {
+            peakHeap = Math.max(peakHeap, ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
+            for (BufferPoolMXBean pool : ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class)) {
+                if (pool.getName().equals("direct")) {
+                    peakDirect = Math.max(peakDirect, pool.getMemoryUsed());
+                }
+            }
+        }
+
+        void finish() {
+            if (finished) {
+                return;
+            }
+            finished = true;
+            sample();
+            vertx.cancelTimer(sampler);
+            vertx.cancelTimer(deadlineTimer);
+            timers.forEach(vertx::cancelTimer);
+            awaited.values().forEach(promise -> promise.tryComplete(null));
+            JsonObject result = buildReport();
+            List<Future<?>> cleanup = new ArrayList<>();
+            deployments.forEach(id -> cleanup.add(vertx.undeploy(id)));
+            if (recordConsumer != null) {
+                cleanup.add(recordConsumer.unregister());
+            }
+            Future.join(cleanup).onComplete(ar -> report.complete(result));
+        }
+
+        JsonObject buildReport() {
+            double wallS = wallNanos / 1e9;
+            double[] sorted = latenciesMs.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            JsonObject timings = new JsonObject();
+            phases.forEach((phase, sumAndCount) -> timings.put(phase, sumAndCount[0] / sumAndCount[1]));
+            double heapPools = 0;
+            for (MemoryPoolMXBean pool : heapPools()) {
+                heapPools += pool.getPeakUsage() == null ? 0 : pool.getPeakUsage().getUsed();
+            }
+            JsonObject report = new JsonObject()
+                    .put("rounds", done)
+                    .put("rounds_requested", rounds)
+                    .put("completed_rounds", completed)
+                    .put("failed_rounds", failed)
+                    .put("timed_out", timedOut)
+                    .put("wall_s", wallS)
+                    .put("rounds_per_s", wallS > 0 ? done / wallS : 0.0)
+                    .put("gradient_bytes", bytesSent)
+                    .put("gbps", wallS > 0 ? bytesSent / 1e9 / wallS : 0.0)
+                    .put("latency_ms", new JsonObject()
+                            .put("p50", percentile(sorted, 0.50))
+                            .put("p95", percentile(sorted, 0.95))
+                            .put("p99", percentile(sorted, 0.99))
+                            .put("max", sorted.length == 0 ? Double.NaN : sorted[sorted.length - 1]))
+                    .put("stragglers", stragglers)
+                    .put("excluded", excluded)
+                    .put("peak_heap_mb", peakHeap / 1048576.0)
+                    .put("heap_pools_peak_mb", heapPools / 1048576.0)
+                    .put("peak_direct_mb", peakDirect / 1048576.0)
+                    .put("peak_rss_mb", peakRssMb())
+                    .put("max_rel_error", maxRelError)
+                    .put("verified_rounds", verified)
+                    .put("chunk_kib", job.chunkCoords() * 4 / 1024.0)
+                    .put("rule", job.rule().name())
+                    .put("workers", job.workers())
+                    .put("dim", job.dim())
+                    .put("byzantine", fleet.byzantine())
+                    .put("attack", fleet.attackSpec())
+                    .put("straggler_spec", fleet.stragglers().spec())
+                    .put("seed", fleet.seed())
+                    .put("timings_ms", timings);
+            if (store != null) {
+                report.put("store_peak_mb", store.stats().peakBytesInMemory() / 1048576.0)
+                        .put("store_spilled_mb", store.stats().bytesSpilledTotal() / 1048576.0);
+            }
+            if (verifyError != null) {
+                report.put("verify_error", verifyError);
+            }
+            if (error != null) {
+                report.put("error", error);
+            }
+            return report;
+        }
+    }
+
+    /** Nearest-rank percentile of sorted values; NaN when there are none. */
+    static double percentile(double[] sorted, double q) {
+        if (sorted.length == 0) {
+            return Double.NaN;
+        }
+        int rank = (int) Math.ceil(q * sorted.length);
+        return sorted[Math.max(0, Math.min(sorted.length, rank) - 1)];
+    }
+
+    private static List<MemoryPoolMXBean> heapPools() {
+        return ManagementFactory.getMemoryPoolMXBeans().stream()
+                .filter(pool -> pool.getType() == MemoryType.HEAP && pool.isValid())
+                .toList();
+    }
+
+    /** The process's peak resident set (VmHWM) in MiB, from /proc/self/status; -1 where there is none. */
+    static double peakRssMb() {
+        Path status = Path.of("/proc/self/status");
+        try {
+            if (!Files.isReadable(status)) {
+                return -1;
+            }
+            for (String line : Files.readAllLines(status)) {
+                if (line.startsWith("VmHWM:")) {
+                    String[] parts = line.substring(6).trim().split("\\s+");
+                    return Long.parseLong(parts[0]) / 1024.0;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,155 @@
+package org.flagagg.sim;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.VertxExtension;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.flagagg.round.JobConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+@ExtendWith(VertxExtension.class)
+class LoadTestTest {
+
+    @TempDir
+    Path dir;
+
+    JobConfig job(JsonObject overrides) {
+        JsonObject json = new JsonObject()
+                .put("job", "lt" + Long.toHexString(System.nanoTime()))
+                .put("workers", 6).put("dim", 20_000).put("chunk_coords", 4096)
+                .put("rule", new JsonObject().put("name", "flag").put("f", 1))
+                .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 100).put("max_ms", 30_000))
+                .put("memory_budget_mb", 16).put("slab_kib", 64).put("spill_dir", dir.resolve("spill").toString())
+                .put("result_timeout_ms", 30_000);
+        return JobConfig.fromJson(json.mergeIn(overrides, true));
+    }
+
+    static <T> T await(Future<T> future) throws Exception {
+        return future.toCompletionStage().toCompletableFuture().get(120, TimeUnit.SECONDS);
+    }
+
+    JsonObject run(Vertx vertx, JobConfig job, Fleet.Config fleet, int rounds, boolean verify, List<int[]> progress)
+            throws Exception {
+        LoadTest.Embedded embedded = await(LoadTest.deployEmbedded(vertx, job));
+        try {
+            return await(new LoadTest(vertx, job, fleet, rounds, verify).withStore(embedded.store())
+                    .onProgress((done, total) -> progress.add(new int[] {done, total})).run());
+        } finally {
+            await(embedded.close());
+        }
+    }
+
+    @Test
+    void aLieAttackRunMatchesTheOfflineAggregateAndReportsEveryField(Vertx vertx) throws Exception {
+        JobConfig job = job(new JsonObject());
+        List<int[]> progress = new CopyOnWriteArrayList<>();
+        JsonObject report = run(vertx, job, new Fleet.Config(5, 1, "lie", "none"), 3, true, progress);
+
+        assertThat(report.getInteger("rounds")).isEqualTo(3);
+        assertThat(report.getInteger("completed_rounds")).isEqualTo(3);
+        assertThat(report.getInteger("failed_rounds")).isZero();
+        assertThat(report.getBoolean("timed_out")).isFalse();
+        assertThat(report.getInteger("verified_rounds")).isEqualTo(3);
+        assertThat(report.getDouble("max_rel_error")).isBetween(0.0, 1e-5);
+        // Every worker sent its whole gradient every round.
+        assertThat(report.getLong("gradient_bytes")).isEqualTo(3L * 6 * 4 * 20_000);
+        assertThat(report.getDouble("gbps")).isPositive();
+        assertThat(report.getDouble("rounds_per_s")).isPositive();
+        JsonObject latency = report.getJsonObject("latency_ms");
+        assertThat(latency.getDouble("p50")).isPositive();
+        assertThat(latency.getDouble("p95")).isGreaterThanOrEqualTo(latency.getDouble("p50"));
+        assertThat(latency.getDouble("p99")).isGreaterThanOrEqualTo(latency.getDouble("p95"));
+        assertThat(report.getLong("stragglers")).isZero();
+        assertThat(report.getLong("excluded")).isZero();
+        assertThat(report.getDouble("peak_heap_mb")).isPositive();
+        assertThat(report.getDouble("peak_rss_mb")).isNotZero();
+        assertThat(report.getDouble("store_peak_mb")).isPositive();
+        assertThat(report.getDouble("chunk_kib")).isEqualTo(16.0);
+        assertThat(report.getString("rule")).isEqualTo("flag");
+        assertThat(report.getInteger("workers")).isEqualTo(6);
+        assertThat(report.getLong("dim")).isEqualTo(20_000L);
+        assertThat(report.getInteger("byzantine")).isEqualTo(1);
+        assertThat(report.getString("attack")).isEqualTo("lie");
+        assertThat(report.getString("straggler_spec")).isEqualTo("none");
+        assertThat(report.getJsonObject("timings_ms").fieldNames())
+                .contains("open_to_close", "fold_cpu", "solve", "output", "close_to_output");
+        assertThat(progress).extracting(p -> p[0] + "/" + p[1]).containsExactly("1/3", "2/3", "3/3");
+    }
+
+    @Test
+    void aDelayedWorkerIsRecordedAsAStragglerAndTheRoundsStillComplete(Vertx vertx) throws Exception {
+        // Quorum 5 of 6 and a 1.5 s deadline; the last slot waits a minute before sending.
+        JobConfig job = job(new JsonObject().put("quorum", 5)
+                .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 100).put("max_ms", 1500)));
+        JsonObject report = run(vertx, job, new Fleet.Config(6, 1, "empire", "delay:ms=60000"), 2, true,
+                new CopyOnWriteArrayList<>());
+        assertThat(report.getInteger("completed_rounds")).isEqualTo(2);
+        assertThat(report.getInteger("failed_rounds")).isZero();
+        assertThat(report.getLong("stragglers")).isEqualTo(2);
+        // The offline check runs over the five participants only.
+        assertThat(report.getInteger("verified_rounds")).isEqualTo(2);
+        assertThat(report.getDouble("max_rel_error")).isBetween(0.0, 1e-5);
+        // The straggler never sent: five workers' data per round.
+        assertThat(report.getLong("gradient_bytes")).isEqualTo(2L * 5 * 4 * 20_000);
+    }
+
+    @Test
+    void enoughDropoutsFailTheRounds(Vertx vertx) throws Exception {
+        // Quorum 6 of 6 and three workers that always skip: every round fails at its deadline.
+        JobConfig job = job(new JsonObject()
+                .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 100).put("max_ms", 300)));
+        JsonObject report = run(vertx, job, new Fleet.Config(7, 0, "none", "dropout:p=1,workers=3"), 2, true,
+                new CopyOnWriteArrayList<>());
+        assertThat(report.getInteger("rounds")).isEqualTo(2);
+        assertThat(report.getInteger("failed_rounds")).isEqualTo(2);
+        assertThat(report.getInteger("completed_rounds")).isZero();
+        assertThat(report.getInteger("verified_rounds")).isZero();
+        assertThat(report.getDouble("max_rel_error")).isZero();
+        assertThat(report.getJsonObject("latency_ms").getDouble("p50")).isNaN();
+        assertThat(report.getLong("gradient_bytes")).isEqualTo(2L * 3 * 4 * 20_000);
+    }
+
+    @Test
+    void whenEveryWorkerDropsOutNoRoundOpensAndEachCountsAsFailed(Vertx vertx) throws Exception {
+        JobConfig job = job(new JsonObject());
+        JsonObject report = run(vertx, job, new Fleet.Config(8, 0, "none", "dropout:p=1"), 2, false,
+                new CopyOnWriteArrayList<>());
+        assertThat(report.getInteger("failed_rounds")).isEqualTo(2);
+        assertThat(report.getLong("gradient_bytes")).isZero();
+        assertThat(report.getDouble("max_rel_error")).isNaN();
+    }
+
+    @Test
+    void slowReadersStillGetTheWholeAggregate(Vertx vertx) throws Exception {
+        JobConfig job = job(new JsonObject().put("credits", 2));
+        JsonObject report = run(vertx, job, new Fleet.Config(9, 1, "signflip", "slowreader:ms=20,workers=6"), 1, true,
+                new CopyOnWriteArrayList<>());
+        assertThat(report.getInteger("completed_rounds")).isEqualTo(1);
+        assertThat(report.getInteger("verified_rounds")).isEqualTo(1);
+        assertThat(report.getDouble("max_rel_error")).isBetween(0.0, 1e-5);
+    }
+
+    @Test
+    void theOverallTimeoutStopsTheRunAndReportsWhatItHas(Vertx vertx) throws Exception {
+        // All six must deliver, one waits a minute: the round cannot end before the 500 ms budget.
+        JobConfig job = job(new JsonObject());
+        LoadTest.Embedded embedded = await(LoadTest.deployEmbedded(vertx, job));
+        try {
+            JsonObject report = await(new LoadTest(vertx, job, new Fleet.Config(10, 0, "none", "delay:ms=60000"), 3,
+                    false).withTimeoutMs(500).run());
+            assertThat(report.getBoolean("timed_out")).isTrue();
+            assertThat(report.getInteger("rounds")).isZero();
+            assertThat(report.getInteger("rounds_requested")).isEqualTo(3);
+        } finally {
+            await(embedded.close());
+        }
+    }
+}
