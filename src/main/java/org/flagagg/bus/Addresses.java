@@ -23,7 +23,7 @@ public record Addresses(String job) {
         return "flagagg." + job + ".rounds";
     }
 
-    /** Publish, the round id: the round's chunks were released from the store (its memory is free). */
+    /** Publish, the round id: the round's chunks were released from the store and its record logged. */
     public String released() {
         return "flagagg." + job + ".released";
     }

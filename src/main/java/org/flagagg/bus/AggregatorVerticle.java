@@ -474,7 +474,7 @@ public final class AggregatorVerticle extends VerticleBase {
         }
         JsonObject record = record(run, error, latencyMs);
         bus.publish(addresses.rounds(), record);
-        appendToLog(record);
+        run.logged = appendToLog(record);
         streamResults(run, record);
     }
 
@@ -528,15 +528,18 @@ public final class AggregatorVerticle extends VerticleBase {
         return workerIds[slot] == null ? "slot-" + slot : workerIds[slot];
     }
 
-    private void appendToLog(JsonObject record) {
+    /** Appends the record to the round log; the future completes (never fails) once it was tried. */
+    private Future<Void> appendToLog(JsonObject record) {
         if (job.roundLog() == null) {
-            return;
+            return Future.succeededFuture();
         }
         byte[] line = (record.encode() + "\n").getBytes(StandardCharsets.UTF_8);
         // Ordered: records land in the log in the order rounds finish.
-        vertx.executeBlocking(() -> Files.write(job.roundLog(), line, StandardOpenOption.CREATE,
-                StandardOpenOption.APPEND), true).onFailure(e -> LOG.warn("cannot append to round log {}: {}",
-                job.roundLog(), e.toString()));
+        return vertx.executeBlocking(() -> Files.write(job.roundLog(), line, StandardOpenOption.CREATE,
+                StandardOpenOption.APPEND), true).<Void>mapEmpty().recover(e -> {
+                    LOG.warn("cannot append to round log {}: {}", job.roundLog(), e.toString());
+                    return Future.succeededFuture();
+                });
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -581,6 +584,7 @@ public final class AggregatorVerticle extends VerticleBase {
         }
     }
 
+    /** Frees the round's chunks; then, with its record logged, announces it on the released address. */
     private void release(RoundRun run) {
         long id = run.round.id();
         vertx.executeBlocking(() -> {
@@ -590,7 +594,7 @@ public final class AggregatorVerticle extends VerticleBase {
             if (ar.failed()) {
                 LOG.warn("round {}: releasing its chunks failed: {}", id, ar.cause().toString());
             }
-            bus.publish(addresses.released(), id);
+            run.logged.onComplete(v -> bus.publish(addresses.released(), id));
         });
     }
 
@@ -686,6 +690,7 @@ public final class AggregatorVerticle extends VerticleBase {
         Solution solution;
         int[] participants;
         int streams;
+        Future<Void> logged = Future.succeededFuture();
 
         RoundRun(Round round, GramAccumulator gram) {
             this.round = round;

@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -193,6 +194,10 @@ public final class LoadTest {
         final List<Double> latenciesMs = new ArrayList<>();
         final Map<String, double[]> phases = new TreeMap<>();
         MessageConsumer<JsonObject> recordConsumer;
+        MessageConsumer<Long> releasedConsumer;
+        final Set<Long> recorded = new HashSet<>();
+        final Set<Long> released = new HashSet<>();
+        Promise<Void> drained;
         long sampler = -1;
         long deadlineTimer = -1;
         boolean finished;
@@ -226,7 +231,8 @@ public final class LoadTest {
                 finish();
             });
             recordConsumer = vertx.eventBus().consumer(addresses.rounds(), m -> onRecord(m.body()));
-            recordConsumer.completion()
+            releasedConsumer = vertx.eventBus().consumer(addresses.released(), m -> onReleased(m.body()));
+            Future.all(recordConsumer.completion(), releasedConsumer.completion())
                     .compose(v -> joinAll())
                     .onComplete(ar -> {
                         if (ar.failed()) {
@@ -249,12 +255,34 @@ public final class LoadTest {
 
         void onRecord(JsonObject record) {
             long id = record.getLong("round", -1L);
+            recorded.add(id);
             Promise<JsonObject> waiting = awaited.remove(id);
             if (waiting != null) {
                 waiting.complete(record);
             } else {
                 records.put(id, record);
             }
+        }
+
+        void onReleased(long id) {
+            released.add(id);
+            if (drained != null && released.containsAll(recorded)) {
+                drained.tryComplete();
+            }
+        }
+
+        /**
+         * Completes when every round with a record has been released by the aggregator (its memory freed and
+         * its record logged), or after the grace period: the run ends with the server idle.
+         */
+        Future<Void> whenReleased() {
+            if (released.containsAll(recorded)) {
+                return Future.succeededFuture();
+            }
+            drained = Promise.promise();
+            Promise<Void> waiting = drained;
+            vertx.setTimer(RECORD_GRACE_MS, t -> waiting.tryComplete());
+            return waiting.future();
         }
 
         /** The record of a round, or null if it does not come within the grace period. */
@@ -278,7 +306,7 @@ public final class LoadTest {
                 return;
             }
             if (r == rounds) {
-                finish();
+                whenReleased().onComplete(v -> finish());
                 return;
             }
             runRound(r).onComplete(ar -> {
@@ -483,6 +511,9 @@ public final class LoadTest {
             deployments.forEach(id -> cleanup.add(vertx.undeploy(id)));
             if (recordConsumer != null) {
                 cleanup.add(recordConsumer.unregister());
+            }
+            if (releasedConsumer != null) {
+                cleanup.add(releasedConsumer.unregister());
             }
             Future.join(cleanup).onComplete(ar -> report.complete(result));
         }

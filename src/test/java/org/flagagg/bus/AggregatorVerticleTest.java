@@ -101,6 +101,11 @@ class AggregatorVerticleTest {
                 Engine.get(engine.releasedOf(round));
             }
             assertThat(engine.store.stats().bytesInMemory()).isZero();
+            // Released implies logged: one JSON line per round, in order.
+            List<String> log = Files.readAllLines(job.roundLog());
+            assertThat(log).hasSize(2);
+            assertThat(new JsonObject(log.get(0)).getLong("round")).isZero();
+            assertThat(new JsonObject(log.get(1)).getString("status")).isEqualTo("completed");
         }
     }
 

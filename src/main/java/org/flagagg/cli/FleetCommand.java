@@ -1,0 +1,144 @@
+package org.flagagg.cli;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.flagagg.bus.Cluster;
+import org.flagagg.round.JobConfig;
+import org.flagagg.rules.Rules;
+import org.flagagg.sim.LoadTest;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * What `loadtest` and `worker` share: simulated workers driving an aggregator for R rounds, a progress bar,
+ * a table and a JSON report. The aggregator is in this JVM (embedded), in a child JVM joined over the
+ * cluster (`loadtest --cluster`), or already running in the cluster (`worker --cluster`).
+ */
+abstract class FleetCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    JobOptions job;
+
+    @Mixin
+    ClusterOptions cluster;
+
+    @Mixin
+    FleetOptions fleet;
+
+    @Option(names = "--server-jvm", paramLabel = "OPTS", split = " ", defaultValue = "-Xmx1g",
+            description = "JVM options of the aggregator's child JVM with --cluster (default: ${DEFAULT-VALUE}, plus "
+                    + "-XX:MaxDirectMemorySize of the memory budget + 256 MiB).")
+    List<String> serverJvm;
+
+    /** True: with --cluster, start the aggregator in a child JVM; false: it is already in the cluster. */
+    abstract boolean startsServer();
+
+    @Override
+    public Integer call() throws Exception {
+        JsonObject json = job.resolve();
+        if (job.roundLog == null) {
+            json.put("round_log", "");
+        }
+        cluster.applyTo(json.getJsonObject("cluster"));
+        JobConfig config = JobConfig.fromJson(json);
+        Rules.create(config.rule()).validate(config.workers());
+        PrintWriter err = spec.commandLine().getErr();
+
+        ServerProcess server = null;
+        LoadTest.Embedded embedded = null;
+        Vertx vertx = null;
+        try {
+            JsonObject clusterSection = json.getJsonObject("cluster");
+            if (cluster.enabled && startsServer()) {
+                String name = "flagagg-load-" + ProcessHandle.current().pid();
+                JsonObject serverConfig = json.copy();
+                serverConfig.getJsonObject("cluster").put("name", name).put("port", 0);
+                serverConfig.getJsonObject("http").put("port", 0);
+                List<String> jvm = new java.util.ArrayList<>(serverJvm);
+                jvm.add("-XX:MaxDirectMemorySize=" + ((config.memoryBudget() >> 20) + 256) + "m");
+                server = ServerProcess.start(serverConfig, jvm);
+                clusterSection.put("name", name).put("members", new JsonArray().add(server.member())).put("port", 0);
+            }
+            vertx = Cluster.start(clusterSection, cluster.enabled).await().vertx();
+            if (!cluster.enabled) {
+                embedded = LoadTest.deployEmbedded(vertx, config).await();
+            }
+            LoadTest load = new LoadTest(vertx, config, fleet.toConfig(), fleet.rounds, fleet.verify)
+                    .onProgress((done, total) -> progress(err, done, total));
+            if (embedded != null) {
+                load.withStore(embedded.store());
+            }
+            progress(err, 0, fleet.rounds);
+            JsonObject report = load.run().await();
+            err.println();
+            report.put("transport", cluster.enabled ? "clustered" : "embedded");
+            if (server != null) {
+                report.put("server_peak_rss_mb", server.peakRssMb());
+            }
+            printTable(spec.commandLine().getOut(), report);
+            if (fleet.json != null) {
+                Files.writeString(fleet.json, report.encodePrettily() + "\n");
+            }
+            return report.containsKey("error") || report.getBoolean("timed_out", false) ? Main.EXIT_FAILURE : 0;
+        } finally {
+            if (embedded != null) {
+                embedded.close().await();
+            }
+            if (vertx != null) {
+                vertx.close().await();
+            }
+            if (server != null) {
+                server.close();
+            }
+        }
+    }
+
+    private static void progress(PrintWriter err, int done, int total) {
+        int width = 30;
+        int filled = total == 0 ? width : done * width / total;
+        err.print("\r[" + "#".repeat(filled) + "-".repeat(width - filled) + "] " + done + "/" + total + " rounds");
+        err.flush();
+    }
+
+    static void printTable(PrintWriter out, JsonObject r) {
+        JsonObject latency = r.getJsonObject("latency_ms", new JsonObject());
+        String[][] rows = {
+            {"transport", r.getString("transport")},
+            {"rule / workers / dim", r.getString("rule") + " / " + r.getInteger("workers") + " / " + r.getLong("dim")},
+            {"chunk", fmt(r.getDouble("chunk_kib")) + " KiB"},
+            {"rounds (completed / failed)", r.getInteger("rounds") + " (" + r.getInteger("completed_rounds") + " / "
+                + r.getInteger("failed_rounds") + ")"},
+            {"rounds per second", fmt(r.getDouble("rounds_per_s"))},
+            {"gradient data in", fmt(r.getDouble("gbps")) + " GB/s"},
+            {"round latency p50 / p95 / p99", fmt(latency.getDouble("p50")) + " / " + fmt(latency.getDouble("p95"))
+                + " / " + fmt(latency.getDouble("p99")) + " ms"},
+            {"byzantine / attack", r.getInteger("byzantine") + " / " + r.getString("attack")},
+            {"stragglers / excluded", r.getValue("stragglers") + " / " + r.getValue("excluded")},
+            {"peak heap / RSS", fmt(r.getDouble("peak_heap_mb")) + " / " + fmt(r.getDouble("peak_rss_mb")) + " MiB"
+                + (r.containsKey("server_peak_rss_mb") ? " (server RSS " + fmt(r.getDouble("server_peak_rss_mb")) + ")" : "")},
+            {"max relative error", r.getInteger("verified_rounds", 0) > 0 ? String.format("%.3g over %d rounds",
+                r.getDouble("max_rel_error"), r.getInteger("verified_rounds")) : "not verified"},
+        };
+        for (String[] row : rows) {
+            out.printf("%-30s %s%n", row[0], row[1]);
+        }
+        if (r.containsKey("error")) {
+            out.printf("%-30s %s%n", "error", r.getString("error"));
+        }
+        out.flush();
+    }
+
+    private static String fmt(Double value) {
+        return value == null || value.isNaN() ? "-" : String.format(value >= 100 ? "%.0f" : "%.3g", value);
+    }
+}

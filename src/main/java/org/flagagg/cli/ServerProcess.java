@@ -1,0 +1,115 @@
+package org.flagagg.cli;
+
+import io.vertx.core.json.JsonObject;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** A `flagagg server --cluster` in a child JVM, for clustered load runs: started, joined, measured, stopped. */
+final class ServerProcess implements AutoCloseable {
+    /** What Hazelcast needs on Java 17+ when not launched with -jar (the jar's manifest has the same). */
+    static final List<String> HAZELCAST_JVM_FLAGS = List.of(
+            "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
+            "--add-opens=java.base/java.lang=ALL-UNNAMED",
+            "--add-opens=java.base/java.nio=ALL-UNNAMED",
+            "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+            "--add-opens=java.management/sun.management=ALL-UNNAMED",
+            "--add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED");
+    private static final Pattern READY = Pattern.compile("cluster member (\\S+);");
+
+    private final Process process;
+    private final String member;
+    private final Path conf;
+    private final Path log;
+
+    private ServerProcess(Process process, String member, Path conf, Path log) {
+        this.process = process;
+        this.member = member;
+        this.conf = conf;
+        this.log = log;
+    }
+
+    /** Starts the server on this configuration and waits (at most a minute) until it is a cluster member. */
+    static ServerProcess start(JsonObject config, List<String> jvmOptions) throws IOException {
+        Path conf = Files.createTempFile("flagagg-server-", ".json");
+        Path log = Files.createTempFile("flagagg-server-", ".log");
+        Files.writeString(conf, config.encodePrettily());
+        List<String> command = new ArrayList<>();
+        command.add(ProcessHandle.current().info().command().orElse(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        command.addAll(jvmOptions);
+        command.add("--add-modules=jdk.incubator.vector");
+        command.addAll(HAZELCAST_JVM_FLAGS);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "server", "--cluster", "--conf", conf.toString()));
+        Process process = new ProcessBuilder(command).redirectError(log.toFile()).start();
+        CompletableFuture<String> ready = new CompletableFuture<>();
+        Thread reader = new Thread(() -> {
+            try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(),
+                    StandardCharsets.UTF_8))) {
+                for (String line = out.readLine(); line != null; line = out.readLine()) {
+                    Matcher m = READY.matcher(line);
+                    if (m.find()) {
+                        ready.complete(m.group(1));
+                    }
+                }
+                ready.completeExceptionally(new IOException("the server exited before it was ready"));
+            } catch (IOException e) {
+                ready.completeExceptionally(e);
+            }
+        }, "flagagg-server-stdout");
+        reader.setDaemon(true);
+        reader.start();
+        try {
+            return new ServerProcess(process, ready.get(60, TimeUnit.SECONDS), conf, log);
+        } catch (Exception e) {
+            process.destroyForcibly();
+            String tail = Files.readAllLines(log).stream().reduce((a, b) -> b).orElse("");
+            throw new IOException("the aggregator server did not start: " + (tail.isEmpty() ? e.toString() : tail));
+        }
+    }
+
+    /** Its Hazelcast member address, "host:port". */
+    String member() {
+        return member;
+    }
+
+    /** Its peak resident set (VmHWM) in MiB, or -1 where /proc is not there. */
+    double peakRssMb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(process.pid()), "status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            // Not Linux, or the process is gone.
+        }
+        return -1;
+    }
+
+    /** Stops it (SIGTERM, its shutdown hook closes Vert.x and the store; forcibly after 15 s). */
+    @Override
+    public void close() throws IOException {
+        process.destroy();
+        try {
+            if (!process.waitFor(15, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+        Files.deleteIfExists(conf);
+        Files.deleteIfExists(log);
+    }
+}

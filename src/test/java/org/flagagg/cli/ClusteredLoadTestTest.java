@@ -1,0 +1,47 @@
+package org.flagagg.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.json.JsonObject;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The aggregator and the workers in separate JVMs joined by Hazelcast on loopback: `loadtest --cluster`
+ * forks `flagagg server --cluster` and runs the workers here; every round is checked against the offline
+ * aggregate.
+ */
+class ClusteredLoadTestTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void workersInThisJvmAggregateThroughAServerInAnotherJvm() throws Exception {
+        Path json = dir.resolve("report.json");
+        Path log = dir.resolve("rounds.jsonl");
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(new String[] {"loadtest", "--cluster", "--workers", "5", "--dim", "200000",
+            "--rounds", "3", "--rule", "flag", "--byzantine", "1", "--attack", "lie", "--chunk-kib", "64",
+            "--memory-budget", "32", "--spill-dir", dir.resolve("spill").toString(), "--round-log", log.toString(),
+            "--server-jvm", "-Xmx256m", "--verify", "--json", json.toString()},
+                new PrintWriter(out, true), new PrintWriter(err, true));
+        assertThat(code).as(out + "\n" + err).isZero();
+        JsonObject report = new JsonObject(Files.readString(json));
+        assertThat(report.getString("transport")).isEqualTo("clustered");
+        assertThat(report.getInteger("completed_rounds")).isEqualTo(3);
+        assertThat(report.getInteger("failed_rounds")).isZero();
+        assertThat(report.getInteger("verified_rounds")).isEqualTo(3);
+        assertThat(report.getDouble("max_rel_error")).isLessThanOrEqualTo(1e-5);
+        assertThat(report.getDouble("gbps")).isPositive();
+        assertThat(report.getDouble("server_peak_rss_mb")).isPositive();
+        // The server process wrote the round log before it stopped.
+        assertThat(Files.readAllLines(log)).hasSize(3);
+        assertThat(out.toString()).contains("clustered").contains("gradient data in");
+    }
+}
