@@ -84,6 +84,7 @@ public final class AggregatorVerticle extends VerticleBase {
     public Future<?> start() {
         math = vertx.createSharedWorkerExecutor("flagagg-math-" + job.job(), Runtime.getRuntime().availableProcessors());
         bus = vertx.eventBus();
+        FrameCodec.register(bus);
         MessageConsumer<Object> join = bus.consumer(addresses.join(), this::onJoin);
         MessageConsumer<Object> chunks = bus.consumer(addresses.chunks(), this::onChunk);
         return Future.all(join.completion(), chunks.completion());
@@ -613,7 +614,8 @@ public final class AggregatorVerticle extends VerticleBase {
             this.run = run;
             this.slot = slot;
             this.withChunks = withChunks;
-            this.chunkOptions = new DeliveryOptions().setSendTimeout(job.resultTimeoutMs()).addHeader("type", "chunk");
+            this.chunkOptions = new DeliveryOptions().setSendTimeout(job.resultTimeoutMs()).addHeader("type", "chunk")
+                    .setCodecName(FrameCodec.NAME);
         }
 
         void start(JsonObject summary) {

@@ -93,6 +93,7 @@ public final class WorkerClient {
      * a given slot (reproducible worker order), -1 takes the first free one.
      */
     public static Future<WorkerClient> join(Vertx vertx, String job, String workerId, long dim, int slot) {
+        FrameCodec.register(vertx.eventBus());
         JsonObject request = new JsonObject().put("worker", workerId).put("dim", dim);
         if (slot >= 0) {
             request.put("slot", slot);
@@ -213,7 +214,7 @@ public final class WorkerClient {
         final AsyncResultSink sink;
         final float[] chunk = new float[chunkCoords];
         final Promise<Aggregate> promise = Promise.promise();
-        final DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeoutMs);
+        final DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeoutMs).setCodecName(FrameCodec.NAME);
         long timer;
         int next;
         int inFlight;
