@@ -11,6 +11,8 @@ import org.flagagg.bus.Cluster;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.round.JobConfig;
 import org.flagagg.rules.Rules;
+import io.vertx.core.http.HttpServerOptions;
+import org.flagagg.web.HttpApi;
 import org.flagagg.web.RoundsApi;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -34,11 +36,12 @@ final class ServerCommand implements Callable<Integer> {
     @Mixin
     ClusterOptions cluster;
 
-    @Option(names = "--http-host", paramLabel = "HOST", description = "Interface of the HTTP API (default: 127.0.0.1).")
+    @Option(names = "--host", paramLabel = "HOST", description = "Interface of the HTTP server (GET /rounds, "
+            + "GET /health) (default: 127.0.0.1).")
     String httpHost;
 
-    @Option(names = "--http-port", paramLabel = "PORT", description = "Port of the HTTP API: GET /rounds, "
-            + "GET /health; 0 picks a free one (default: 8080).")
+    @Option(names = "--port", paramLabel = "PORT", description = "Port of the HTTP server; 0 picks a free one "
+            + "(default: 8080).")
     Integer httpPort;
 
     @Override
@@ -66,7 +69,10 @@ final class ServerCommand implements Callable<Integer> {
         }, "flagagg-shutdown"));
         vertx.deployVerticle(new AggregatorVerticle(config, store)).await();
         JsonObject http = json.getJsonObject("http");
-        HttpServer server = RoundsApi.start(vertx, config.roundLog(), http.getString("host"), http.getInteger("port")).await();
+        HttpApi api = new HttpApi(vertx);
+        RoundsApi.mount(api.router(), vertx, config.roundLog());
+        HttpServer server = api.listen(new HttpServerOptions().setHost(http.getString("host"))
+                .setPort(http.getInteger("port"))).await();
         spec.commandLine().getOut().printf("aggregator ready: job '%s', rule %s, %d workers, dim %d, %s; "
                 + "rounds at http://%s:%d/rounds%n", config.job(), config.rule().name(), config.workers(), config.dim(),
                 node.member() == null ? "embedded" : "cluster member " + node.member(), http.getString("host"),

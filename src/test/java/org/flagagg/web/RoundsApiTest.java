@@ -35,6 +35,12 @@ class RoundsApiTest {
                 .compose(req -> req.send().compose(resp -> resp.body().map(b -> new Reply(resp.statusCode(), b.toString())))));
     }
 
+    static HttpServer start(Vertx vertx, Path log) throws Exception {
+        HttpApi api = new HttpApi(vertx);
+        RoundsApi.mount(api.router(), vertx, log);
+        return await(api.listen(new io.vertx.core.http.HttpServerOptions().setHost("127.0.0.1").setPort(0)));
+    }
+
     @Test
     void roundsServesTheLastRecordsOfTheLogAndHealthAnswers(Vertx vertx) throws Exception {
         Path log = dir.resolve("rounds.jsonl");
@@ -43,7 +49,7 @@ class RoundsApiTest {
             lines.append(new JsonObject().put("round", r).put("status", "completed").encode()).append('\n');
         }
         Files.writeString(log, lines);
-        HttpServer server = await(RoundsApi.start(vertx, log, "127.0.0.1", 0));
+        HttpServer server = start(vertx, log);
         HttpClient client = vertx.createHttpClient();
         int port = server.actualPort();
 
@@ -64,7 +70,7 @@ class RoundsApiTest {
 
     @Test
     void aMissingLogIsAnEmptyList(Vertx vertx) throws Exception {
-        HttpServer server = await(RoundsApi.start(vertx, dir.resolve("none.jsonl"), "127.0.0.1", 0));
+        HttpServer server = start(vertx, dir.resolve("none.jsonl"));
         Reply reply = get(vertx.createHttpClient(), server.actualPort(), "/rounds", HttpMethod.GET);
         assertThat(reply.status()).isEqualTo(200);
         assertThat(new JsonArray(reply.body())).isEmpty();
