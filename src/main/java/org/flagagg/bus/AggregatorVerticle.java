@@ -148,7 +148,7 @@ public final class AggregatorVerticle extends VerticleBase {
             }
             workerIds[slot] = id;
             slotsById.put(id, slot);
-            LOG.info("worker '{}' joined job '{}' as slot {}", id, job.job(), slot);
+            LOG.debug("worker {} joined job {} as slot {}", id, job.job(), slot);
         } else if (wanted != null && !wanted.equals(slot)) {
             msg.fail(Codes.CLOSED, "worker '" + id + "' already holds slot " + slot);
             return;
@@ -555,6 +555,7 @@ public final class AggregatorVerticle extends VerticleBase {
             }
         }
         run.streams = slots.size();
+        run.chunkStreams = completed ? slots.size() : 0;
         if (run.streams == 0) {
             release(run);
             return;
@@ -599,6 +600,39 @@ public final class AggregatorVerticle extends VerticleBase {
         });
     }
 
+    /**
+     * The aggregate's frame for a column, encoded once and shared by every worker's stream (frames are never
+     * modified, and carry slot 0 whoever receives them). At most 4 x credits frames are cached per round; a
+     * frame leaves the cache once every stream has sent it, and a stream far behind re-encodes its own.
+     */
+    private Future<Buffer> aggregateFrame(RoundRun run, int column) {
+        Future<Buffer> frame = run.frames.get(column);
+        if (frame != null) {
+            return frame;
+        }
+        long round = run.round.id();
+        frame = math.executeBlocking(() -> {
+            float[] values = scratch.get()[p];
+            int len = store.read(new ChunkKey(round, p, column), values, 0);
+            return ChunkFrame.toBuffer(ChunkFrame.KIND_AGGREGATE, round, 0, column,
+                    (long) column * job.chunkCoords(), values, 0, len);
+        }, false);
+        if (run.frames.size() < 4 * job.credits()) {
+            run.frames.put(column, frame);
+            run.frameSends.put(column, run.chunkStreams);
+        }
+        return frame;
+    }
+
+    /** One stream is done with a column's frame (sent or given up): the last one evicts it. */
+    private void frameSent(RoundRun run, int column) {
+        Integer left = run.frameSends.computeIfPresent(column, (k, n) -> n - 1);
+        if (left != null && left <= 0) {
+            run.frameSends.remove(column);
+            run.frames.remove(column);
+        }
+    }
+
     /** Streams one worker the round summary, then the aggregate's chunks with at most W unacknowledged. */
     private final class ResultStream {
         private final RoundRun run;
@@ -636,10 +670,11 @@ public final class AggregatorVerticle extends VerticleBase {
             while (!failed && inFlight < job.credits() && next < job.chunks()) {
                 int column = next++;
                 inFlight++;
-                math.executeBlocking(() -> encode(column), false)
+                aggregateFrame(run, column)
                         .compose(frame -> bus.request(addresses.results(slot), frame, chunkOptions))
                         .onComplete(ar -> {
                             inFlight--;
+                            frameSent(run, column);
                             if (ar.failed()) {
                                 stop("aggregate chunk " + column + " not acknowledged: " + ar.cause().getMessage());
                             } else if (++acked == job.chunks()) {
@@ -653,17 +688,19 @@ public final class AggregatorVerticle extends VerticleBase {
             }
         }
 
-        private Buffer encode(int column) {
-            float[] values = scratch.get()[0];
-            int len = store.read(new ChunkKey(run.round.id(), p, column), values, 0);
-            return ChunkFrame.toBuffer(ChunkFrame.KIND_AGGREGATE, run.round.id(), slot, column,
-                    (long) column * job.chunkCoords(), values, 0, len);
-        }
-
         private void stop(String reason) {
             if (!failed) {
                 failed = true;
                 LOG.warn("round {}: stopped streaming the aggregate to '{}': {}", run.round.id(), workerIds[slot], reason);
+                // This stream will not send the columns it has not requested: they must not wait for it.
+                if (withChunks) {
+                    run.chunkStreams--;
+                    for (Integer column : List.copyOf(run.frameSends.keySet())) {
+                        if (column >= next) {
+                            frameSent(run, column);
+                        }
+                    }
+                }
             }
             finishIfDrained();
         }
@@ -692,6 +729,9 @@ public final class AggregatorVerticle extends VerticleBase {
         Solution solution;
         int[] participants;
         int streams;
+        int chunkStreams;
+        final Map<Integer, Future<Buffer>> frames = new HashMap<>();
+        final Map<Integer, Integer> frameSends = new HashMap<>();
         Future<Void> logged = Future.succeededFuture();
 
         RoundRun(Round round, GramAccumulator gram) {

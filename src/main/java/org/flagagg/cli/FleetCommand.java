@@ -74,11 +74,11 @@ abstract class FleetCommand implements Callable<Integer> {
                 embedded = LoadTest.deployEmbedded(vertx, config).await();
             }
             LoadTest load = new LoadTest(vertx, config, fleet.toConfig(), fleet.rounds, fleet.verify)
-                    .onProgress((done, total) -> progress(err, done, total));
+                    .withWarmup(fleet.warmup).onProgress((done, total) -> progress(err, done, total));
             if (embedded != null) {
                 load.withStore(embedded.store());
             }
-            progress(err, 0, fleet.rounds);
+            progress(err, 0, fleet.warmup + fleet.rounds);
             JsonObject report = load.run().await();
             err.println();
             report.put("transport", cluster.enabled ? "clustered" : "embedded");

@@ -11,6 +11,10 @@ final class FleetOptions {
             + "(default: ${DEFAULT-VALUE}).")
     int rounds;
 
+    @Option(names = "--warmup", paramLabel = "W", defaultValue = "0", description = "Rounds to run first and leave "
+            + "out of every figure, so the JIT has compiled the hot paths (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
     @Option(names = "--byzantine", paramLabel = "F", defaultValue = "0", description = "Byzantine workers, the "
             + "first F slots (default: ${DEFAULT-VALUE}).")
     int byzantine;

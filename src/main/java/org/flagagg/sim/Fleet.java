@@ -145,14 +145,15 @@ public final class Fleet {
         int e = (int) Math.floorMod(offset + CounterRandom.mix64(directionKey ^ (slot + 1L) * SALT_NOISE), (long) table);
         float sigma = (float) noise;
         float[] noiseTable = noiseTables[slot];
-        for (int i = 0; i < count; i++) {
-            dst[i] = direction[d] + sigma * noiseTable[e];
-            if (++d == table) {
-                d = 0;
+        // Runs between the tables' wrap-arounds: branch-free inner loops that C2 vectorises.
+        for (int i = 0; i < count; ) {
+            int run = Math.min(count - i, Math.min(table - d, table - e));
+            for (int k = 0; k < run; k++) {
+                dst[i + k] = direction[d + k] + sigma * noiseTable[e + k];
             }
-            if (++e == table) {
-                e = 0;
-            }
+            i += run;
+            d = d + run == table ? 0 : d + run;
+            e = e + run == table ? 0 : e + run;
         }
     }
 

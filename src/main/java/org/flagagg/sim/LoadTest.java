@@ -88,6 +88,7 @@ public final class LoadTest {
     private Progress progress = (done, total) -> { };
     private ChunkStore store;
     private long timeoutMs;
+    private int warmup;
 
     public LoadTest(Vertx vertx, JobConfig job, Fleet.Config fleet, int rounds, boolean verify) {
         if (rounds < 1) {
@@ -113,6 +114,16 @@ public final class LoadTest {
     /** The aggregator's chunk store, when it lives in this process: its peak joins the report. */
     public LoadTest withStore(ChunkStore store) {
         this.store = store;
+        return this;
+    }
+
+    /** Runs {@code rounds} more rounds first and leaves them out of every figure (JIT and caches warm up). */
+    public LoadTest withWarmup(int rounds) {
+        if (rounds < 0) {
+            throw new IllegalArgumentException("warm-up rounds must be >= 0, got " + rounds);
+        }
+        this.warmup = rounds;
+        this.timeoutMs += rounds * (job.deadline().maxMs() + job.resultTimeoutMs());
         return this;
     }
 
@@ -305,7 +316,7 @@ public final class LoadTest {
             if (finished) {
                 return;
             }
-            if (r == rounds) {
+            if (r == warmup + rounds) {
                 whenReleased().onComplete(v -> finish());
                 return;
             }
@@ -318,8 +329,10 @@ public final class LoadTest {
                 if (finished) {
                     return;
                 }
-                done++;
-                progress.update(done, rounds);
+                if (r >= warmup) {
+                    done++;
+                }
+                progress.update(r + 1, warmup + rounds);
                 nextRound(r + 1);
             });
         }
@@ -346,10 +359,13 @@ public final class LoadTest {
                 exchanges.add(exchange(stats, slot, dropped[slot], slot == verifier && verify));
             }
             int verifierSlot = verifier;
+            boolean measured = r >= warmup;
             return Future.join(exchanges).transform(ignored -> {
                 long end = System.nanoTime();
-                wallNanos += end - stats.startNanos;
-                bytesSent += stats.bytesSent.get();
+                if (measured) {
+                    wallNanos += end - stats.startNanos;
+                    bytesSent += stats.bytesSent.get();
+                }
                 for (int slot = 0; slot < p; slot++) {
                     Future<Long> f = exchanges.get(slot);
                     if (f.succeeded()) {
@@ -360,7 +376,7 @@ public final class LoadTest {
                     }
                 }
                 return recordOf(r);
-            }).compose(record -> account(stats, record));
+            }).compose(record -> measured ? account(stats, record) : Future.succeededFuture());
         }
 
         /** One worker's exchange of round r, on its context; completes (here) with the time it got the aggregate. */
