@@ -53,7 +53,7 @@ class ProtocolDocTest {
         for (FrameException.Reason reason : FrameException.Reason.values()) {
             assertThat(doc).contains("| `" + reason + "` |");
         }
-        assertThat(doc).contains("\n## Control messages\n");
+        assertThat(doc).contains("\n## Control messages on the event bus\n").contains("\n## WebSocket workers (version 1)\n");
         assertThat(doc).contains("HEADER = struct.Struct('<4sBBHqiiqi')");
     }
 }
