@@ -119,7 +119,8 @@ abstract class FleetCommand implements Callable<Integer> {
             {"rounds (completed / failed)", r.getInteger("rounds") + " (" + r.getInteger("completed_rounds") + " / "
                 + r.getInteger("failed_rounds") + ")"},
             {"rounds per second", fmt(r.getDouble("rounds_per_s"))},
-            {"gradient data in", fmt(r.getDouble("gbps")) + " GB/s"},
+            {"gradient data in", fmt(r.getDouble("gbps")) + " GB/s over whole rounds, "
+                + fmt(r.getDouble("transfer_gbps")) + " GB/s while receiving"},
             {"round latency p50 / p95 / p99", fmt(latency.getDouble("p50")) + " / " + fmt(latency.getDouble("p95"))
                 + " / " + fmt(latency.getDouble("p99")) + " ms"},
             {"byzantine / attack", r.getInteger("byzantine") + " / " + r.getString("attack")},

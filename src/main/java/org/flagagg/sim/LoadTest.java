@@ -534,6 +534,16 @@ public final class LoadTest {
             Future.join(cleanup).onComplete(ar -> report.complete(result));
         }
 
+        /**
+         * GB/s of gradient data in over the rounds' open-to-close time alone (the transfer, with the Gram
+         * folds overlapping it), without the solve, the output pass and the return of the aggregate.
+         */
+        double transferGbps() {
+            double[] openToClose = phases.get("open_to_close");
+            return openToClose == null || openToClose[0] <= 0 ? Double.NaN
+                    : bytesSent / 1e9 / (openToClose[0] / 1e3);
+        }
+
         JsonObject buildReport() {
             double wallS = wallNanos / 1e9;
             double[] sorted = latenciesMs.stream().mapToDouble(Double::doubleValue).sorted().toArray();
@@ -553,6 +563,7 @@ public final class LoadTest {
                     .put("rounds_per_s", wallS > 0 ? done / wallS : 0.0)
                     .put("gradient_bytes", bytesSent)
                     .put("gbps", wallS > 0 ? bytesSent / 1e9 / wallS : 0.0)
+                    .put("transfer_gbps", transferGbps())
                     .put("latency_ms", new JsonObject()
                             .put("p50", percentile(sorted, 0.50))
                             .put("p95", percentile(sorted, 0.95))
