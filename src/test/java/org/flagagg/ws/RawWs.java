@@ -49,7 +49,8 @@ final class RawWs {
         if (token != null) {
             connect.addHeader("Authorization", "Bearer " + token);
         }
-        return new RawWs(client, WsServer.await(client.connect(connect)));
+        // Handlers are set on the event loop as the upgrade completes, before a close frame can be processed.
+        return WsServer.await(client.connect(connect).map(ws -> new RawWs(client, ws)));
     }
 
     void send(JsonObject msg) throws Exception {
