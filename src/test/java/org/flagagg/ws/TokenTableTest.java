@@ -74,6 +74,19 @@ class TokenTableTest {
     }
 
     @Test
+    void theServerRefusesAMalformedTokensFileWithTheLineBeforeStarting() throws Exception {
+        Path file = dir.resolve("tokens");
+        Files.writeString(file, "# ok\nw0 nothex\n");
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(new String[] {"server", "--port", "0", "--tokens", file.toString()}, new PrintWriter(out),
+                new PrintWriter(err));
+        assertThat(code).isEqualTo(2);
+        assertThat(err.toString().strip()).isEqualTo("server: " + file + ":2: the token hash of 'w0' must be 64 hex "
+                + "digits (SHA-256), got 'nothex'");
+    }
+
+    @Test
     void generatedTablesAcceptExactlyTheirTokens() {
         Map<String, String> tokens = TokenTable.generate(java.util.List.of("a", "b"));
         TokenTable table = TokenTable.ofTokens(tokens);
