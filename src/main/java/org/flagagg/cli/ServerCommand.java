@@ -12,7 +12,9 @@ import org.flagagg.round.ChunkStore;
 import org.flagagg.round.JobConfig;
 import org.flagagg.rules.Rules;
 import io.vertx.core.http.HttpServerOptions;
+import org.flagagg.web.Dashboard;
 import org.flagagg.web.HttpApi;
+import org.flagagg.web.Metrics;
 import org.flagagg.web.RoundsApi;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -54,7 +56,8 @@ final class ServerCommand implements Callable<Integer> {
         Rules.create(config.rule()).validate(config.workers());
 
         ChunkStore store = new ChunkStore(config.memoryBudget(), config.slabBytes(), config.spillDir());
-        Cluster.Node node = Cluster.start(json.getJsonObject("cluster"), cluster.enabled).await();
+        Metrics metrics = new Metrics();
+        Cluster.Node node = metrics.startVertx(json.getJsonObject("cluster"), cluster.enabled).await();
         Vertx vertx = node.vertx();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -67,16 +70,20 @@ final class ServerCommand implements Callable<Integer> {
                 stopped.countDown();
             }
         }, "flagagg-shutdown"));
-        vertx.deployVerticle(new AggregatorVerticle(config, store)).await();
+        AggregatorVerticle aggregator = new AggregatorVerticle(config, store);
+        vertx.deployVerticle(aggregator).await();
         JsonObject http = json.getJsonObject("http");
         HttpApi api = new HttpApi(vertx);
         RoundsApi.mount(api.router(), vertx, config.roundLog());
+        Dashboard.mount(api.router(), vertx, config, store, aggregator, metrics).following().await();
         HttpServer server = api.listen(new HttpServerOptions().setHost(http.getString("host"))
                 .setPort(http.getInteger("port"))).await();
         spec.commandLine().getOut().printf("aggregator ready: job '%s', rule %s, %d workers, dim %d, %s; "
                 + "rounds at http://%s:%d/rounds%n", config.job(), config.rule().name(), config.workers(), config.dim(),
                 node.member() == null ? "embedded" : "cluster member " + node.member(), http.getString("host"),
                 server.actualPort());
+        spec.commandLine().getOut().printf("dashboard at http://%s:%d/ (metrics at /metrics, readiness at /ready)%n",
+                http.getString("host"), server.actualPort());
         spec.commandLine().getOut().flush();
         stopped.await();
         return 0;

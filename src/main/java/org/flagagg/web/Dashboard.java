@@ -32,6 +32,7 @@ public final class Dashboard {
     private final RoundEvents events;
     private volatile AggregatorVerticle aggregator;
     private MessageConsumer<JsonObject> records;
+    private Future<Void> following = Future.succeededFuture();
 
     private Dashboard(Vertx vertx, Metrics metrics) {
         this.vertx = vertx;
@@ -88,7 +89,13 @@ public final class Dashboard {
             meters.onRecord(msg.body());
             events.round(msg.body());
         });
-        return previous.compose(v -> records.completion());
+        following = previous.compose(v -> records.completion());
+        return following;
+    }
+
+    /** Completes once the followed job's round records are being received (registration is asynchronous). */
+    public synchronized Future<Void> following() {
+        return following;
     }
 
     /** Stops the record consumer and ends the event streams; the routes stay (they answer from nothing). */

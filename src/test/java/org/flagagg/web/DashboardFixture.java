@@ -67,7 +67,7 @@ final class DashboardFixture implements AutoCloseable {
         HttpApi api = new HttpApi(vertx);
         RoundsApi.mount(api.router(), vertx, job.roundLog());
         dashboard = Dashboard.mount(api.router(), vertx, job, store, aggregator, metrics);
-        await(dashboard.follow(job, store, aggregator));
+        await(dashboard.following());
         server = await(api.listen(new HttpServerOptions().setHost("127.0.0.1").setPort(0)));
         fleet = new Fleet(fleetConfig, job.workers(), job.dim());
         driver = vertx.getOrCreateContext();
