@@ -61,6 +61,7 @@ final class RoundEvents {
         vertx.cancelTimer(pingTimer);
         forEachClient(c -> {
             remove(c);
+            c.gone = true;
             if (!c.response.ended() && !c.response.closed()) {
                 c.response.end();
             }
@@ -163,6 +164,7 @@ final class RoundEvents {
         final Context context;
         final HttpServerResponse response;
         int skippedInARow;
+        boolean gone;
 
         Client(Context context, HttpServerResponse response) {
             this.context = context;
@@ -170,13 +172,15 @@ final class RoundEvents {
         }
 
         void send(String text, boolean skippable) {
-            if (response.ended() || response.closed()) {
+            if (gone || response.ended() || response.closed()) {
+                gone = true;
                 remove(this);
                 return;
             }
             if (skippable && response.writeQueueFull()) {
                 skipped.increment();
                 if (++skippedInARow >= MAX_SKIPPED) {
+                    gone = true;
                     closedSlow.increment();
                     remove(this);
                     response.reset();
@@ -188,7 +192,7 @@ final class RoundEvents {
         }
 
         void ping() {
-            if (!response.writeQueueFull()) {
+            if (!gone && !response.writeQueueFull()) {
                 send(": ping\n\n", false);
             }
         }

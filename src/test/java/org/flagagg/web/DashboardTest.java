@@ -228,4 +228,46 @@ class DashboardTest {
             assertThat(got).containsExactly(r1, r2);
         }
     }
+
+    @Test
+    void aClientThatDoesNotReadMissesEventsAndIsClosedInsteadOfBeingBufferedFor() throws Exception {
+        try (DashboardFixture f = new DashboardFixture(dir, new JsonObject(), new Fleet.Config(1, 0, "none", "none"))) {
+            SseReader stalled = DashboardFixture.await(SseReader.open(f.vertx, f.port(), null, Integer.MAX_VALUE));
+            Promise<Void> closed = Promise.promise();
+            stalled.response.exceptionHandler(e -> closed.tryComplete());
+            stalled.response.endHandler(v -> closed.tryComplete());
+            stalled.response.pause();
+            // Synthetic 64 KiB records on the rounds address, 20 per tick, until the stalled client is
+            // closed; 2000 records (128 MiB) is far past any socket buffer plus the write queue cap.
+            String filler = "x".repeat(64 * 1024);
+            String rounds = new org.flagagg.bus.Addresses(f.job.job()).rounds();
+            io.micrometer.core.instrument.Counter slow = f.metrics.registry().get("flagagg.sse.clients.closed.slow").counter();
+            Promise<Integer> published = Promise.promise();
+            int[] sent = {0};
+            f.vertx.setPeriodic(10, t -> {
+                if (slow.count() >= 1 || sent[0] >= 2000) {
+                    f.vertx.cancelTimer(t);
+                    published.tryComplete(sent[0]);
+                    return;
+                }
+                for (int i = 0; i < 20; i++) {
+                    f.vertx.eventBus().publish(rounds, new JsonObject().put("round", sent[0]++).put("status", "completed")
+                            .put("filler", filler));
+                }
+            });
+            int count = DashboardFixture.await(published.future());
+            assertThat(slow.count()).as("closed after %d events", count).isEqualTo(1.0);
+            assertThat(f.metrics.registry().get("flagagg.sse.events.skipped").counter().count())
+                    .isGreaterThanOrEqualTo(RoundEvents.MAX_SKIPPED);
+            assertThat(f.metrics.registry().get("flagagg.sse.clients").gauge().value()).isZero();
+            // Reading again, the client finds what the socket held, then the end of the stream.
+            stalled.response.resume();
+            DashboardFixture.await(closed.future());
+            // A client connecting now still gets the recent history, within the write-queue budget.
+            SseReader fresh = DashboardFixture.await(SseReader.open(f.vertx, f.port(), null, 1));
+            List<SseReader.Event> replay = DashboardFixture.await(fresh.done.future());
+            assertThat(replay.stream().filter(e -> e.type().equals("round")).count()).isBetween(1L,
+                    (long) RoundEvents.QUEUE_BYTES / filler.length());
+        }
+    }
 }
