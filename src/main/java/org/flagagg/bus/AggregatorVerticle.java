@@ -22,6 +22,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.flagagg.fa.GramAccumulator;
 import org.flagagg.kernels.Kernels;
 import org.flagagg.round.ChunkKey;
@@ -62,6 +64,7 @@ public final class AggregatorVerticle extends VerticleBase {
     private final ArrayDeque<Long> latenciesMs = new ArrayDeque<>();
     private final ThreadLocal<float[][]> scratch;
     private long highestClosed = -1;
+    private final Load load = new Load();
     private WorkerExecutor math;
     private EventBus bus;
 
@@ -80,6 +83,53 @@ public final class AggregatorVerticle extends VerticleBase {
         this.scratch = ThreadLocal.withInitial(() -> new float[p + 1][job.chunkCoords()]);
     }
 
+    /**
+     * What the engine has in flight and has sent, for metrics and readiness: safe to read from any thread
+     * (the engine updates it on its event loop).
+     */
+    public Load load() {
+        return load;
+    }
+
+    /** Live counts of one aggregator; each field is exact when read. */
+    public static final class Load {
+        private final AtomicInteger chunksInProcess = new AtomicInteger();
+        private final AtomicInteger aggregateChunksInFlight = new AtomicInteger();
+        private final AtomicInteger openRounds = new AtomicInteger();
+        private final AtomicLong aggregateChunksSent = new AtomicLong();
+        private final AtomicLong aggregateBytesSent = new AtomicLong();
+        private volatile boolean running;
+
+        /** Gradient chunks taken (a credit used) and not yet answered, over all workers. */
+        public int chunksInProcess() {
+            return chunksInProcess.get();
+        }
+
+        /** Aggregate chunks sent to workers and not yet acknowledged, over all workers. */
+        public int aggregateChunksInFlight() {
+            return aggregateChunksInFlight.get();
+        }
+
+        public int openRounds() {
+            return openRounds.get();
+        }
+
+        /** Aggregate chunks acknowledged by workers since start (cumulative). */
+        public long aggregateChunksSent() {
+            return aggregateChunksSent.get();
+        }
+
+        /** Frame bytes of those chunks (cumulative). */
+        public long aggregateBytesSent() {
+            return aggregateBytesSent.get();
+        }
+
+        /** True between a successful start and the beginning of stop. */
+        public boolean running() {
+            return running;
+        }
+    }
+
     @Override
     public Future<?> start() {
         math = vertx.createSharedWorkerExecutor("flagagg-math-" + job.job(), Runtime.getRuntime().availableProcessors());
@@ -87,11 +137,12 @@ public final class AggregatorVerticle extends VerticleBase {
         FrameCodec.register(bus);
         MessageConsumer<Object> join = bus.consumer(addresses.join(), this::onJoin);
         MessageConsumer<Object> chunks = bus.consumer(addresses.chunks(), this::onChunk);
-        return Future.all(join.completion(), chunks.completion());
+        return Future.all(join.completion(), chunks.completion()).onSuccess(v -> load.running = true);
     }
 
     @Override
     public Future<?> stop() {
+        load.running = false;
         for (RoundRun run : open.values()) {
             vertx.cancelTimer(run.timer);
         }
@@ -259,6 +310,7 @@ public final class AggregatorVerticle extends VerticleBase {
             }
         });
         open.put(id, run);
+        load.openRounds.set(open.size());
         return run;
     }
 
@@ -275,10 +327,12 @@ public final class AggregatorVerticle extends VerticleBase {
     private void process(RoundRun run, Message<Object> msg, ChunkFrame.Header h, ByteBuffer frame) {
         int slot = h.slot();
         outstanding[slot]++;
+        load.chunksInProcess.incrementAndGet();
         run.pending++;
         ChunkKey key = new ChunkKey(run.round.id(), slot, h.chunkIndex());
         math.executeBlocking(() -> checkAndStore(key, h, frame), false).onComplete(ar -> {
             outstanding[slot]--;
+            load.chunksInProcess.decrementAndGet();
             if (ar.failed()) {
                 String reason = "storage failed: " + ar.cause().getMessage();
                 LOG.error("round {}: {}", run.round.id(), reason, ar.cause());
@@ -463,6 +517,7 @@ public final class AggregatorVerticle extends VerticleBase {
         boolean completed = error == null;
         run.round.finish(completed);
         open.remove(run.round.id());
+        load.openRounds.set(open.size());
         highestClosed = Math.max(highestClosed, run.round.id());
         long latencyMs = (run.closedNanos - run.round.openedNanos()) / 1_000_000;
         if (completed) {
@@ -670,11 +725,21 @@ public final class AggregatorVerticle extends VerticleBase {
             while (!failed && inFlight < job.credits() && next < job.chunks()) {
                 int column = next++;
                 inFlight++;
+                load.aggregateChunksInFlight.incrementAndGet();
+                int[] frameBytes = new int[1];
                 aggregateFrame(run, column)
-                        .compose(frame -> bus.request(addresses.results(slot), frame, chunkOptions))
+                        .compose(frame -> {
+                            frameBytes[0] = frame.length();
+                            return bus.request(addresses.results(slot), frame, chunkOptions);
+                        })
                         .onComplete(ar -> {
                             inFlight--;
                             frameSent(run, column);
+                            load.aggregateChunksInFlight.decrementAndGet();
+                            if (ar.succeeded()) {
+                                load.aggregateChunksSent.incrementAndGet();
+                                load.aggregateBytesSent.addAndGet(frameBytes[0]);
+                            }
                             if (ar.failed()) {
                                 stop("aggregate chunk " + column + " not acknowledged: " + ar.cause().getMessage());
                             } else if (++acked == job.chunks()) {
@@ -725,7 +790,7 @@ public final class AggregatorVerticle extends VerticleBase {
         long closedNanos;
         long solveNanos;
         long outputNanos;
-        private final java.util.concurrent.atomic.AtomicLong foldNanos = new java.util.concurrent.atomic.AtomicLong();
+        private final AtomicLong foldNanos = new AtomicLong();
         Solution solution;
         int[] participants;
         int streams;

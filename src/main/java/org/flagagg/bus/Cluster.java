@@ -4,7 +4,10 @@ import com.hazelcast.config.Config;
 import com.hazelcast.config.XmlConfigBuilder;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.metrics.MetricsOptions;
+import io.vertx.core.spi.VertxMetricsFactory;
 import io.vertx.core.eventbus.EventBusOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -36,15 +39,29 @@ public final class Cluster {
     }
 
     public static Future<Node> start(JsonObject cluster, boolean clustered) {
+        return start(cluster, clustered, null, null);
+    }
+
+    /**
+     * As {@link #start(JsonObject, boolean)}, with Vert.x metrics when both {@code metricsOptions} (enabled)
+     * and {@code metricsFactory} are given (e.g. Micrometer's); nulls mean no metrics.
+     */
+    public static Future<Node> start(JsonObject cluster, boolean clustered, MetricsOptions metricsOptions,
+            VertxMetricsFactory metricsFactory) {
+        VertxOptions options = new VertxOptions();
+        VertxBuilder builder = Vertx.builder();
+        if (metricsOptions != null && metricsFactory != null) {
+            options.setMetricsOptions(metricsOptions);
+            builder.withMetrics(metricsFactory);
+        }
         if (!clustered) {
-            return Future.succeededFuture(new Node(Vertx.vertx(), null));
+            return Future.succeededFuture(new Node(builder.with(options).build(), null));
         }
         Config hazelcast = hazelcastConfig(cluster);
         String host = cluster.getString("host", "127.0.0.1");
-        VertxOptions options = new VertxOptions().setEventBusOptions(
-                new EventBusOptions().setHost(host).setClusterPublicHost(host).setPort(0));
+        options.setEventBusOptions(new EventBusOptions().setHost(host).setClusterPublicHost(host).setPort(0));
         HazelcastClusterManager manager = new HazelcastClusterManager(hazelcast);
-        return Vertx.builder().with(options).withClusterManager(manager).buildClustered().map(vertx -> {
+        return builder.with(options).withClusterManager(manager).buildClustered().map(vertx -> {
             var address = manager.getHazelcastInstance().getCluster().getLocalMember().getAddress();
             return new Node(vertx, address.getHost() + ":" + address.getPort());
         });

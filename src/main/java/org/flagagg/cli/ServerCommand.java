@@ -12,7 +12,9 @@ import org.flagagg.round.ChunkStore;
 import org.flagagg.round.JobConfig;
 import org.flagagg.rules.Rules;
 import io.vertx.core.http.HttpServerOptions;
+import org.flagagg.web.Dashboard;
 import org.flagagg.web.HttpApi;
+import org.flagagg.web.Metrics;
 import org.flagagg.web.RoundsApi;
 import org.flagagg.ws.Gateway;
 import org.flagagg.ws.GatewayConfig;
@@ -63,7 +65,8 @@ final class ServerCommand implements Callable<Integer> {
         TokenTable tokens = WsOptions.tokenTable(wsConfig);
 
         ChunkStore store = new ChunkStore(config.memoryBudget(), config.slabBytes(), config.spillDir());
-        Cluster.Node node = Cluster.start(json.getJsonObject("cluster"), cluster.enabled).await();
+        Metrics metrics = new Metrics();
+        Cluster.Node node = metrics.startVertx(json.getJsonObject("cluster"), cluster.enabled).await();
         Vertx vertx = node.vertx();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -76,12 +79,14 @@ final class ServerCommand implements Callable<Integer> {
                 stopped.countDown();
             }
         }, "flagagg-shutdown"));
-        vertx.deployVerticle(new AggregatorVerticle(config, store)).await();
+        AggregatorVerticle aggregator = new AggregatorVerticle(config, store);
+        vertx.deployVerticle(aggregator).await();
         JsonObject http = json.getJsonObject("http");
         HttpApi api = new HttpApi(vertx);
         RoundsApi.mount(api.router(), vertx, config.roundLog());
         Gateway gateway = new Gateway(vertx, config, tokens, wsConfig);
         gateway.mount(api.router());
+        Dashboard.mount(api.router(), vertx, config, store, aggregator, metrics).following().await();
         HttpServer server = api.listen(gateway.serverOptions(new HttpServerOptions().setHost(http.getString("host"))
                 .setPort(http.getInteger("port")))).await();
         spec.commandLine().getOut().printf("aggregator ready: job '%s', rule %s, %d workers, dim %d, %s; "
@@ -90,6 +95,8 @@ final class ServerCommand implements Callable<Integer> {
                 http.getString("host"),
                 server.actualPort());
         spec.commandLine().getOut().printf("listening on %s%n", gateway.url(http.getString("host"), server.actualPort()));
+        spec.commandLine().getOut().printf("dashboard at http://%s:%d/ (metrics at /metrics, readiness at /ready)%n",
+                http.getString("host"), server.actualPort());
         spec.commandLine().getOut().flush();
         stopped.await();
         return 0;
