@@ -68,16 +68,17 @@ public final class Report {
         StringBuilder sb = new StringBuilder();
         int first = Math.max(20, rows.stream().mapToInt(String::length).max().orElse(0) + 2);
         sb.append(String.format("%-" + first + "s", "final accuracy (%)"));
-        for (String a : attacks) {
-            sb.append(String.format("%9s", a));
+        int[] widths = attacks.stream().mapToInt(a -> Math.max(9, a.length() + 2)).toArray();
+        for (int i = 0; i < attacks.size(); i++) {
+            sb.append(String.format("%" + widths[i] + "s", attacks.get(i)));
         }
         sb.append('\n');
         for (String row : rows) {
             sb.append(String.format("%-" + first + "s", row));
-            for (String a : attacks) {
-                JsonObject run = find(runs, row, a);
-                sb.append(run == null ? String.format("%9s", "-")
-                        : String.format("%9.1f", 100 * run.getDouble("final_accuracy")));
+            for (int i = 0; i < attacks.size(); i++) {
+                JsonObject run = find(runs, row, attacks.get(i));
+                sb.append(run == null ? String.format("%" + widths[i] + "s", "-")
+                        : String.format("%" + widths[i] + ".1f", 100 * run.getDouble("final_accuracy")));
             }
             sb.append('\n');
         }

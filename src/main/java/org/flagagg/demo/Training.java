@@ -86,9 +86,11 @@ public final class Training {
      * @param failedRounds rounds the engine failed (no aggregate: nobody updated)
      * @param lateGradients gradients that missed their round's deadline (stragglers)
      * @param inSync      whether the honest workers' parameters stayed identical in every round
+     * @param parameters  the first honest worker's final parameters
      */
     public record Result(Spec spec, int[] evalRounds, double[] accuracy, double[] loss, double[][] quality,
-            List<String> byzantine, int failedRounds, int lateGradients, boolean inSync, double seconds) {
+            List<String> byzantine, int failedRounds, int lateGradients, boolean inSync, double seconds,
+            float[] parameters) {
         public double finalAccuracy() {
             return accuracy[accuracy.length - 1];
         }
@@ -215,7 +217,7 @@ public final class Training {
         int shard = train.size() / p;
         for (int w = 0; w < p; w++) {
             spaces[w] = model.workspace();
-            batches[w] = new SplittableRandom(settings.seed() ^ SALT_BATCH ^ (w * 0x9E3779B97F4A7C15L));
+            batches[w] = batchStream(settings.seed(), w);
         }
         List<String> byzantine = new ArrayList<>();
         for (int b = 0; b < f; b++) {
@@ -307,7 +309,12 @@ public final class Training {
             engine.close().await();
         }
         return new Result(spec, Arrays.copyOf(evalRounds, e), Arrays.copyOf(accuracy, e), Arrays.copyOf(loss, e),
-                quality, byzantine, failed, late, inSync, (System.nanoTime() - t0) / 1e9);
+                quality, byzantine, failed, late, inSync, (System.nanoTime() - t0) / 1e9, params[f]);
+    }
+
+    /** Worker w's minibatch draws: index {@code w * shard + nextInt(shard)}, batch by batch. */
+    static SplittableRandom batchStream(long seed, int worker) {
+        return new SplittableRandom(seed ^ SALT_BATCH ^ (worker * 0x9E3779B97F4A7C15L));
     }
 
     /** The attack of a round: its seed moves with the round so random attacks differ per round. */
