@@ -7,8 +7,8 @@ import picocli.CommandLine.Command;
 /** Entry point of flagagg.jar: one subcommand per product entry point. */
 @Command(name = "flagagg", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Byzantine-robust gradient aggregation: the Flag Aggregator and classic rules.",
-        subcommands = {AggregateCommand.class, ServerCommand.class, WorkerCommand.class, LoadTestCommand.class,
-            TokenCommand.class,
+        subcommands = {DemoCommand.class, AggregateCommand.class, ServerCommand.class, WorkerCommand.class,
+            LoadTestCommand.class, TokenCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main {
 

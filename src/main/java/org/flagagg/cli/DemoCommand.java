@@ -1,0 +1,313 @@
+package org.flagagg.cli;
+
+import ch.qos.logback.classic.Level;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.flagagg.demo.Dataset;
+import org.flagagg.demo.DigitImages;
+import org.flagagg.demo.Idx;
+import org.flagagg.demo.Mlp;
+import org.flagagg.demo.Report;
+import org.flagagg.demo.Training;
+import org.flagagg.fa.FlagOptions;
+import org.flagagg.rules.Rules;
+import org.flagagg.sim.Attacks;
+import org.flagagg.web.HttpApi;
+import org.flagagg.web.RoundsApi;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code flagagg demo}: trains a small MLP with data-parallel SGD through the real round engine, once per
+ * rule x attack (and with a straggler), and shows what the rules do: a progress bar, a table of final
+ * accuracies, results.json and a self-contained HTML report. See docs/demo.md.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = {"Trains a digit classifier with p simulated workers, f of them Byzantine, through an embedded",
+            "aggregator, once per rule and attack, and writes results.json and report.html (see docs/demo.md)."})
+final class DemoCommand implements Callable<Integer> {
+
+    static final List<String> DEFAULT_RULES = List.of("flag", "mean", "multikrum", "bulyan", "median", "trmean", "geomed");
+    static final List<String> DEFAULT_ATTACKS = List.of("none", "random", "reverse", "drop", "lie", "empire");
+    static final List<String> QUICK_RULES = List.of("flag", "mean", "multikrum", "median");
+    static final List<String> QUICK_ATTACKS = List.of("none", "lie", "random");
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = {"-p", "--workers"}, paramLabel = "P", defaultValue = "15", description = "Workers (default: ${DEFAULT-VALUE}).")
+    int workers;
+
+    @Option(names = {"-f", "--byzantine"}, paramLabel = "F", defaultValue = "3",
+            description = "Byzantine workers, the first F (w0..w{F-1}); also the f given to the rules (default: ${DEFAULT-VALUE}).")
+    int byzantine;
+
+    @Option(names = "--rules", paramLabel = "LIST", split = ",",
+            description = "Rules to compare (default: flag,mean,multikrum,bulyan,median,trmean,geomed).")
+    List<String> rules;
+
+    @Option(names = "--attacks", paramLabel = "LIST", split = ",",
+            description = "Attack specs to run each rule under, e.g. lie or empire:eps=10 (default: none,random,reverse,drop,lie,empire).")
+    List<String> attacks;
+
+    @Option(names = "--stragglers", paramLabel = "SPEC", defaultValue = "delay:ms=1000,workers=1",
+            description = "Straggler spec of the extra runs with stragglers (as in loadtest; 'none' for no such runs) "
+                    + "(default: ${DEFAULT-VALUE}).")
+    String stragglers;
+
+    @Option(names = "--straggler-rules", paramLabel = "LIST", split = ",", defaultValue = "flag,mean",
+            description = "Rules that also run with stragglers, under the attacks --straggler-attacks (default: ${DEFAULT-VALUE}).")
+    List<String> stragglerRules;
+
+    @Option(names = "--straggler-attacks", paramLabel = "LIST", split = ",", defaultValue = "lie",
+            description = "Attacks of the runs with stragglers (default: ${DEFAULT-VALUE}).")
+    List<String> stragglerAttacks;
+
+    @Option(names = "--deadline-ms", paramLabel = "MS", defaultValue = "100",
+            description = "Round deadline of the runs with stragglers: rounds close on the quorum of on-time workers "
+                    + "(default: ${DEFAULT-VALUE}).")
+    long deadlineMs;
+
+    @Option(names = "--rounds", paramLabel = "R", defaultValue = "100", description = "Rounds per run (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(names = "--eval-every", paramLabel = "K", defaultValue = "5",
+            description = "Evaluate on the test set every K rounds (default: ${DEFAULT-VALUE}).")
+    int evalEvery;
+
+    @Option(names = "--batch", paramLabel = "B", defaultValue = "32", description = "Images per worker per round (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--lr", paramLabel = "LR", defaultValue = "1.0",
+            description = "SGD learning rate, the same for every rule (default: ${DEFAULT-VALUE}).")
+    double learningRate;
+
+    @Option(names = "--hidden", paramLabel = "H", defaultValue = "64",
+            description = "Hidden units of the MLP; 0 trains the linear model (default: ${DEFAULT-VALUE}).")
+    int hidden;
+
+    @Option(names = "--r", paramLabel = "R", defaultValue = "0", description = "flag: subspace rank; 0 means ceil(p/2) (default: ${DEFAULT-VALUE}).")
+    int rank;
+
+    @Option(names = "--lambda", paramLabel = "L", defaultValue = "0", description = "flag: weight of the pairwise terms (default: ${DEFAULT-VALUE}).")
+    double lambda;
+
+    @Option(names = "--iterations", paramLabel = "T", defaultValue = "10", description = "flag: IRLS steps (default: ${DEFAULT-VALUE}).")
+    int iterations;
+
+    @Option(names = "--scale", paramLabel = "paper|norm", defaultValue = "norm",
+            description = "flag: output scale; norm follows the gradients' norms, so one learning rate fits every rule "
+                    + "(default: ${DEFAULT-VALUE}).")
+    String scale;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "1", description = "Seed of the data, the model and every draw (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--train-size", paramLabel = "N", defaultValue = "12000",
+            description = "Generated training images (default: ${DEFAULT-VALUE}); with --data, at most this many are used.")
+    int trainSize;
+
+    @Option(names = "--test-size", paramLabel = "N", defaultValue = "2000",
+            description = "Generated test images (default: ${DEFAULT-VALUE}); with --data, at most this many are used.")
+    int testSize;
+
+    @Option(names = "--side", paramLabel = "PX", defaultValue = "16", description = "Generated images are PX x PX (default: ${DEFAULT-VALUE}).")
+    int side;
+
+    @Option(names = "--data", paramLabel = "DIR",
+            description = "Train on MNIST-format IDX files in DIR (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                    + "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, optionally .gz) instead of generated digits.")
+    Path data;
+
+    @Option(names = "--out", paramLabel = "DIR", defaultValue = "flagagg-demo",
+            description = "Where results.json, report.html and rounds.jsonl go (default: ${DEFAULT-VALUE}).")
+    Path out;
+
+    @Option(names = "--quick", description = "A short run: rules flag,mean,multikrum,median under none,lie,random, "
+            + "and flag with stragglers (explicit --rules/--attacks still win).")
+    boolean quick;
+
+    @Option(names = "--serve", description = "Start the HTTP server (GET /report, /rounds, /health) and keep it up "
+            + "after the run, until Ctrl-C.")
+    boolean serve;
+
+    @Option(names = "--host", paramLabel = "HOST", defaultValue = "127.0.0.1", description = "HTTP interface with --serve (default: ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = "--port", paramLabel = "PORT", defaultValue = "8080", description = "HTTP port with --serve; 0 picks a free one (default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Override
+    public Integer call() throws Exception {
+        List<String> ruleList = rules != null ? rules : quick ? QUICK_RULES : DEFAULT_RULES;
+        List<String> attackList = attacks != null ? attacks : quick ? QUICK_ATTACKS : DEFAULT_ATTACKS;
+        List<String> lateRules = quick && spec.commandLine().getParseResult().matchedOption("--straggler-rules") == null
+                ? List.of("flag") : stragglerRules;
+        for (String rule : ruleList) {
+            if (!Rules.NAMES.contains(rule)) {
+                throw new IllegalArgumentException("--rules: unknown rule '" + rule + "' (rules: " + String.join(", ", Rules.NAMES) + ")");
+            }
+        }
+        FlagOptions flag = FlagOptions.DEFAULTS.withRank(rank).withLambda(lambda).withIterations(iterations)
+                .withScale(switch (scale.toLowerCase(Locale.ROOT)) {
+                    case "paper" -> FlagOptions.Scale.PAPER;
+                    case "norm" -> FlagOptions.Scale.NORM;
+                    default -> throw new IllegalArgumentException("--scale must be paper or norm, got '" + scale + "'");
+                });
+        Training.Settings settings = new Training.Settings(workers, byzantine, batch, learningRate, rounds, evalEvery,
+                seed, flag, 4096, deadlineMs);
+        List<Training.Spec> specs = new ArrayList<>();
+        for (String attack : attackList) {
+            for (String rule : ruleList) {
+                specs.add(new Training.Spec(rule, attack, "none"));
+            }
+        }
+        if (!stragglers.trim().equalsIgnoreCase("none")) {
+            for (String attack : stragglerAttacks) {
+                for (String rule : lateRules) {
+                    specs.add(new Training.Spec(rule, attack, stragglers.trim()));
+                }
+            }
+        }
+        if (trainSize < workers || testSize < 1) {
+            throw new IllegalArgumentException("--train-size must be >= p (" + workers + ") and --test-size >= 1, got "
+                    + trainSize + ", " + testSize);
+        }
+
+        PrintWriter err = spec.commandLine().getErr();
+        PrintWriter outWriter = spec.commandLine().getOut();
+        long t0 = System.nanoTime();
+        Dataset train;
+        Dataset test;
+        String description;
+        if (data != null) {
+            Idx.Split split = Idx.readDirectory(data);
+            train = split.train().head(trainSize);
+            test = split.test().head(testSize);
+            description = "MNIST-format data from " + data + ": " + train.size() + " training and " + test.size()
+                    + " test images of " + train.rows() + " x " + train.cols() + " pixels.";
+        } else {
+            train = DigitImages.generate(seed, trainSize, side, 0.1);
+            test = DigitImages.generate(seed + 1, testSize, side, 0.1);
+            description = "Digits 0-9 rendered with the JDK's fonts under random affine distortions and pixel noise: "
+                    + train.size() + " training and " + test.size() + " test images of " + side + " x " + side
+                    + " pixels, generated from the seed (no download).";
+        }
+        Mlp model = new Mlp(train.features(), hidden, train.classes());
+        Files.createDirectories(out);
+        Path roundLog = out.resolve("rounds.jsonl");
+        Files.deleteIfExists(roundLog);
+        quietEngineLogs();
+        Vertx vertx = Vertx.vertx();
+        try {
+            Training training = new Training(vertx, train, test, model, settings);
+            specs.forEach(training::validate);
+            if (serve) {
+                HttpServer server = serve(vertx, roundLog);
+                outWriter.printf("serving http://%s:%d/report (and /rounds, /health)%n", host, server.actualPort());
+                outWriter.flush();
+            }
+            outWriter.printf("%s%nmodel: %s, %d parameters; p = %d, f = %d; %d runs of %d rounds%n", description,
+                    hidden == 0 ? "linear (softmax regression)" : "MLP " + train.features() + "-" + hidden + "-" + train.classes(),
+                    model.dimension(), workers, byzantine, specs.size(), rounds);
+            outWriter.flush();
+            JsonArray runs = new JsonArray();
+            for (int i = 0; i < specs.size(); i++) {
+                Training.Spec s = specs.get(i);
+                int index = i;
+                Training.Result result = training.run(s, roundLog,
+                        (done, total) -> progress(err, index, specs.size(), s, done, total));
+                runs.add(Report.runJson(result));
+            }
+            progress(err, specs.size(), specs.size(), null, 0, 0);
+            err.println();
+            JsonObject results = results(settings, description, train, test, model, ruleList, attackList, runs,
+                    (System.nanoTime() - t0) / 1e9);
+            Files.writeString(out.resolve("results.json"), results.encodePrettily() + "\n");
+            Files.writeString(out.resolve("report.html"), Report.html(results));
+            outWriter.print(Report.table(results));
+            outWriter.printf("wrote %s and %s in %.0f s%n", out.resolve("results.json"), out.resolve("report.html"),
+                    (System.nanoTime() - t0) / 1e9);
+            outWriter.flush();
+            if (serve) {
+                outWriter.println("the server stays up: Ctrl-C to stop");
+                outWriter.flush();
+                new CountDownLatch(1).await();
+            }
+            return 0;
+        } finally {
+            vertx.close().await();
+        }
+    }
+
+    private HttpServer serve(Vertx vertx, Path roundLog) {
+        HttpApi api = new HttpApi(vertx);
+        RoundsApi.mount(api.router(), vertx, roundLog);
+        Path report = out.resolve("report.html").toAbsolutePath();
+        api.router().get("/report").handler(ctx -> {
+            if (Files.isRegularFile(report)) {
+                ctx.response().putHeader("content-type", "text/html; charset=utf-8").sendFile(report.toString());
+            } else {
+                ctx.response().setStatusCode(404).putHeader("content-type", "application/json")
+                        .end(new JsonObject().put("error", "the report is written when the demo's runs end").encode());
+            }
+        });
+        return api.listen(new HttpServerOptions().setHost(host).setPort(port)).await();
+    }
+
+    private static JsonObject results(Training.Settings s, String description, Dataset train, Dataset test, Mlp model,
+            List<String> rules, List<String> attacks, JsonArray runs, double seconds) {
+        JsonArray byzantineIds = new JsonArray();
+        for (int b = 0; b < s.byzantine(); b++) {
+            byzantineIds.add("w" + b);
+        }
+        return new JsonObject()
+                .put("task", new JsonObject().put("description", description).put("train", train.size())
+                        .put("test", test.size()).put("rows", train.rows()).put("cols", train.cols())
+                        .put("model", new JsonObject().put("inputs", model.inputs()).put("hidden", model.hidden())
+                                .put("classes", model.classes()).put("parameters", model.dimension())))
+                .put("settings", new JsonObject().put("workers", s.workers()).put("byzantine", s.byzantine())
+                        .put("byzantine_ids", byzantineIds).put("rounds", s.rounds()).put("batch", s.batch())
+                        .put("learning_rate", s.learningRate()).put("eval_every", s.evalEvery()).put("seed", s.seed())
+                        .put("deadline_ms", s.deadlineMs())
+                        .put("flag", new JsonObject().put("r", s.flag().rankFor(s.workers())).put("lambda", s.flag().lambda())
+                                .put("iterations", s.flag().iterations())
+                                .put("scale", s.flag().scale().name().toLowerCase(Locale.ROOT))))
+                .put("rules", new JsonArray(rules))
+                .put("attacks", new JsonArray(attacks))
+                .put("seconds", seconds)
+                .put("runs", runs);
+    }
+
+    private static void progress(PrintWriter err, int run, int runs, Training.Spec s, int done, int total) {
+        int width = 30;
+        double fraction = runs == 0 ? 1 : (run + (total == 0 ? 0 : (double) done / total)) / runs;
+        int filled = (int) Math.min(width, Math.round(fraction * width));
+        String what = s == null ? "done" : String.format("run %d/%d %s / %s%s, round %d/%d", run + 1, runs, s.rule(),
+                s.attack(), "none".equals(s.stragglers()) ? "" : " + stragglers", done, total);
+        err.print("\r[" + "#".repeat(filled) + "-".repeat(width - filled) + "] " + String.format("%-60s", what));
+        err.flush();
+    }
+
+    /** The engine logs every join and round at INFO; the demo's own output says what matters. */
+    private static void quietEngineLogs() {
+        if (LoggerFactory.getLogger("org.flagagg") instanceof ch.qos.logback.classic.Logger logger
+                && Level.INFO.equals(logger.getLevel())) {
+            logger.setLevel(Level.WARN);
+        }
+    }
+}

@@ -1,0 +1,405 @@
+package org.flagagg.demo;
+
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.stream.IntStream;
+import org.flagagg.bus.WorkerClient;
+import org.flagagg.fa.FlagOptions;
+import org.flagagg.round.JobConfig;
+import org.flagagg.rules.Rules;
+import org.flagagg.sim.Attack;
+import org.flagagg.sim.AttackConfig;
+import org.flagagg.sim.Attacks;
+import org.flagagg.sim.LoadTest;
+import org.flagagg.sim.StragglerSpec;
+
+/**
+ * Data-parallel SGD through the real round engine: an embedded aggregator and P workers, each a verticle
+ * with its own {@link WorkerClient} and its own copy of the model's parameters. Per round every worker
+ * computes the gradient of a minibatch of its own shard; the first F workers (the Byzantine ones) replace
+ * theirs with the attack's output, computed omnisciently from the honest gradients of the round (as
+ * {@code sim.Fleet} does); all exchange through the engine (chunks, credits, deadline, quorum) and every
+ * worker applies the aggregate it got back, {@code w -= lr * aggregate}. The honest copies therefore stay
+ * bit-identical, which the run checks every round.
+ *
+ * <p>Every random draw (initial weights, minibatches, attack noise, stragglers) comes from the seed, so runs
+ * of different rules and attacks see the same data in the same order. {@link #run} blocks: call it from a
+ * thread that is not a Vert.x event loop.
+ */
+public final class Training {
+
+    /**
+     * What every run of a demo shares.
+     *
+     * @param workers      P
+     * @param byzantine    F, the first F slots (w0 .. w{F-1})
+     * @param batch        images per worker per round
+     * @param learningRate the SGD step, the same for every rule
+     * @param rounds       rounds per run
+     * @param evalEvery    test accuracy and loss every this many rounds (and after the last)
+     * @param seed         seed of every random draw
+     * @param flag         the Flag Aggregator's options
+     * @param chunkCoords  coordinates per chunk on the wire
+     * @param deadlineMs   the round deadline of runs with stragglers (the others wait for every worker)
+     */
+    public record Settings(int workers, int byzantine, int batch, double learningRate, int rounds, int evalEvery,
+            long seed, FlagOptions flag, int chunkCoords, long deadlineMs) {
+        public Settings {
+            if (workers < 1) {
+                throw new IllegalArgumentException("workers p must be >= 1, got " + workers);
+            }
+            if (byzantine < 0 || byzantine >= workers) {
+                throw new IllegalArgumentException("byzantine f must be in 0..p-1 (p = " + workers + "), got " + byzantine);
+            }
+            if (batch < 1 || rounds < 1 || evalEvery < 1 || chunkCoords < 1 || deadlineMs < 1) {
+                throw new IllegalArgumentException("batch, rounds, eval-every, chunk and deadline must be >= 1, got "
+                        + batch + ", " + rounds + ", " + evalEvery + ", " + chunkCoords + ", " + deadlineMs);
+            }
+            if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
+                throw new IllegalArgumentException("learning rate must be a finite number > 0, got " + learningRate);
+            }
+        }
+    }
+
+    /** One run: a rule (canonical name), an attack spec and a straggler spec. */
+    public record Spec(String rule, String attack, String stragglers) {
+    }
+
+    /**
+     * What a run measured.
+     *
+     * @param evalRounds  rounds completed at each evaluation (0 = the initial model)
+     * @param accuracy    test accuracy (0..1) at each evaluation
+     * @param loss        test cross-entropy at each evaluation (NaN if the model diverged)
+     * @param quality     flag only: q_i per round (rows) and worker slot (columns), NaN where the worker's
+     *                    gradient was not in the round; null for other rules
+     * @param byzantine   the Byzantine workers' ids
+     * @param failedRounds rounds the engine failed (no aggregate: nobody updated)
+     * @param lateGradients gradients that missed their round's deadline (stragglers)
+     * @param inSync      whether the honest workers' parameters stayed identical in every round
+     * @param parameters  the first honest worker's final parameters
+     */
+    public record Result(Spec spec, int[] evalRounds, double[] accuracy, double[] loss, double[][] quality,
+            List<String> byzantine, int failedRounds, int lateGradients, boolean inSync, double seconds,
+            float[] parameters) {
+        public double finalAccuracy() {
+            return accuracy[accuracy.length - 1];
+        }
+    }
+
+    /** Called on the driving thread after each round: rounds done, rounds of the run. */
+    @FunctionalInterface
+    public interface Progress {
+        void update(int done, int total);
+    }
+
+    private static final long SALT_BATCH = 0x4241544348455331L;
+    private static final long SALT_ATTACK = 0x4154544b44454d4fL;
+
+    private final Vertx vertx;
+    private final Dataset train;
+    private final Dataset test;
+    private final Mlp model;
+    private final Settings settings;
+    private int jobs;
+
+    public Training(Vertx vertx, Dataset train, Dataset test, Mlp model, Settings settings) {
+        if (train.features() != model.inputs() || test.features() != model.inputs()) {
+            throw new IllegalArgumentException("the model takes " + model.inputs() + " inputs, the images have "
+                    + train.features() + " (train) and " + test.features() + " (test) pixels");
+        }
+        if (train.size() < settings.workers()) {
+            throw new IllegalArgumentException("the training set (" + train.size() + " images) is smaller than p = "
+                    + settings.workers() + ": every worker needs a shard");
+        }
+        this.vertx = vertx;
+        this.train = train;
+        this.test = test;
+        this.model = model;
+        this.settings = settings;
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    /** Checks a spec without running it: the rule fits P (and the quorum), the attack and stragglers parse. */
+    public void validate(Spec spec) {
+        int p = settings.workers();
+        StragglerSpec stragglers = StragglerSpec.parse(spec.stragglers());
+        Rules.create(ruleConfig(spec.rule())).validate(p);
+        if (hasStragglers(stragglers)) {
+            Rules.create(ruleConfig(spec.rule())).validate(quorum(stragglers));
+        }
+        Attacks.create(AttackConfig.parse(spec.attack(), settings.seed()));
+    }
+
+    /** The job of a run: quorum and deadline follow from its stragglers. */
+    JobConfig job(Spec spec, Path roundLog) {
+        StragglerSpec stragglers = StragglerSpec.parse(spec.stragglers());
+        boolean late = hasStragglers(stragglers);
+        org.flagagg.rules.RuleConfig rule = ruleConfig(spec.rule());
+        JsonObject json = new JsonObject()
+                .put("job", "demo-" + (++jobs))
+                .put("rule", new JsonObject().put("name", rule.name()).put("f", rule.f()).put("m", 0)
+                        .put("r", rule.flag().rank()).put("lambda", rule.flag().lambda())
+                        .put("iterations", rule.flag().iterations())
+                        .put("scale", rule.flag().scale().name().toLowerCase(java.util.Locale.ROOT)))
+                .put("workers", settings.workers())
+                .put("dim", (long) model.dimension())
+                .put("chunk_coords", settings.chunkCoords())
+                .put("slab_kib", Math.max(64, settings.chunkCoords() * 4 / 1024 + 1))
+                .put("quorum", late ? quorum(stragglers) : settings.workers())
+                .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 1)
+                        .put("max_ms", late ? settings.deadlineMs() : 60_000L))
+                .put("memory_budget_mb", 64)
+                .put("round_log", roundLog == null ? "" : roundLog.toString());
+        return JobConfig.fromJson(json);
+    }
+
+    private org.flagagg.rules.RuleConfig ruleConfig(String rule) {
+        return new org.flagagg.rules.RuleConfig(rule, settings.byzantine(), 0, settings.flag());
+    }
+
+    private static boolean hasStragglers(StragglerSpec spec) {
+        return !spec.spec().equals("none");
+    }
+
+    /** Workers that are never late under the spec: the quorum of a run with stragglers. */
+    private int quorum(StragglerSpec spec) {
+        int p = settings.workers();
+        int onTime = 0;
+        for (int slot = 0; slot < p; slot++) {
+            boolean late = spec.sendDelayMs(settings.seed(), 0, slot, p) >= settings.deadlineMs()
+                    || spec.ackDelayMs(slot, p) > 0 || spec.dropsOut(settings.seed(), 0, slot, p);
+            if (!late) {
+                onTime++;
+            }
+        }
+        return Math.max(1, onTime);
+    }
+
+    /** Trains one model under {@code spec}; blocks until the run ends. */
+    public Result run(Spec spec, Path roundLog, Progress progress) {
+        long t0 = System.nanoTime();
+        validate(spec);
+        int p = settings.workers();
+        int f = settings.byzantine();
+        int d = model.dimension();
+        StragglerSpec stragglers = StragglerSpec.parse(spec.stragglers());
+        AttackConfig attackConfig = AttackConfig.parse(spec.attack(), settings.seed());
+        boolean flag = spec.rule().equals("flag");
+        JobConfig job = job(spec, roundLog);
+
+        float[] initial = model.initialParameters(settings.seed());
+        float[][] params = new float[p][];
+        for (int w = 0; w < p; w++) {
+            params[w] = initial.clone();
+        }
+        float[][] grads = new float[p][d];
+        float[][] sent = new float[p][];
+        float[][] aggregates = new float[p][d];
+        float[][] attackOut = new float[f][d];
+        float[][] honest = new float[p - f][];
+        float[][] own = new float[f][];
+        Mlp.Workspace[] spaces = new Mlp.Workspace[p];
+        SplittableRandom[] batches = new SplittableRandom[p];
+        int[][] batchIndex = new int[p][settings.batch()];
+        int shard = train.size() / p;
+        for (int w = 0; w < p; w++) {
+            spaces[w] = model.workspace();
+            batches[w] = batchStream(settings.seed(), w);
+        }
+        List<String> byzantine = new ArrayList<>();
+        for (int b = 0; b < f; b++) {
+            byzantine.add("w" + b);
+        }
+        int evals = (settings.rounds() + settings.evalEvery() - 1) / settings.evalEvery() + 1;
+        int[] evalRounds = new int[evals];
+        double[] accuracy = new double[evals];
+        double[] loss = new double[evals];
+        double[][] quality = flag ? new double[settings.rounds()][p] : null;
+        int e = 0;
+        Mlp.Evaluation start = model.evaluate(params[f], test);
+        accuracy[e] = start.accuracy();
+        loss[e++] = start.loss();
+        int failed = 0;
+        int late = 0;
+        boolean inSync = true;
+
+        LoadTest.Embedded engine = LoadTest.deployEmbedded(vertx, job).await();
+        List<String> deployments = new ArrayList<>();
+        DemoWorker[] workers = new DemoWorker[p];
+        try {
+            for (int w = 0; w < p; w++) {
+                workers[w] = new DemoWorker(job.job(), d, w);
+                deployments.add(vertx.deployVerticle(workers[w]).await());
+            }
+            for (int round = 0; round < settings.rounds(); round++) {
+                // Each worker's minibatch from its own shard, drawn whatever the rule: same data for every run.
+                IntStream.range(0, p).parallel().forEach(w -> {
+                    int[] idx = batchIndex[w];
+                    for (int b = 0; b < idx.length; b++) {
+                        idx[b] = w * shard + batches[w].nextInt(shard);
+                    }
+                    model.lossAndGradient(params[w], train, idx, idx.length, grads[w], spaces[w]);
+                });
+                for (int w = 0; w < p; w++) {
+                    sent[w] = grads[w];
+                }
+                if (f > 0) {
+                    System.arraycopy(grads, f, honest, 0, p - f);
+                    System.arraycopy(grads, 0, own, 0, f);
+                    attack(attackConfig, round).apply(0, honest, own, d, attackOut);
+                    System.arraycopy(attackOut, 0, sent, 0, f);
+                }
+                List<Future<WorkerClient.Aggregate>> exchanges = new ArrayList<>();
+                for (int w = 0; w < p; w++) {
+                    exchanges.add(exchange(workers[w], round, sent[w], aggregates[w], stragglers));
+                }
+                Future.join(exchanges).otherwiseEmpty().await();
+                JsonObject record = null;
+                for (int w = 0; w < p; w++) {
+                    Future<WorkerClient.Aggregate> x = exchanges.get(w);
+                    if (!x.succeeded()) {
+                        continue;
+                    }
+                    float[] a = aggregates[w];
+                    float[] theta = params[w];
+                    float lr = (float) settings.learningRate();
+                    for (int i = 0; i < d; i++) {
+                        theta[i] -= lr * a[i];
+                    }
+                    if (record == null) {
+                        record = x.result().record();
+                    }
+                }
+                if (record == null) {
+                    failed++;
+                } else {
+                    late += record.getJsonArray("stragglers", new io.vertx.core.json.JsonArray()).size();
+                    if (flag) {
+                        fillQuality(record, quality[round]);
+                    }
+                }
+                for (int w = f + 1; w < p && inSync; w++) {
+                    inSync = Arrays.equals(params[f], params[w]);
+                }
+                if ((round + 1) % settings.evalEvery() == 0 || round + 1 == settings.rounds()) {
+                    Mlp.Evaluation ev = model.evaluate(params[f], test);
+                    evalRounds[e] = round + 1;
+                    accuracy[e] = ev.accuracy();
+                    loss[e++] = ev.loss();
+                }
+                progress.update(round + 1, settings.rounds());
+            }
+        } finally {
+            for (String id : deployments) {
+                vertx.undeploy(id).await();
+            }
+            engine.close().await();
+        }
+        return new Result(spec, Arrays.copyOf(evalRounds, e), Arrays.copyOf(accuracy, e), Arrays.copyOf(loss, e),
+                quality, byzantine, failed, late, inSync, (System.nanoTime() - t0) / 1e9, params[f]);
+    }
+
+    /** Worker w's minibatch draws: index {@code w * shard + nextInt(shard)}, batch by batch. */
+    static SplittableRandom batchStream(long seed, int worker) {
+        return new SplittableRandom(seed ^ SALT_BATCH ^ (worker * 0x9E3779B97F4A7C15L));
+    }
+
+    /** The attack of a round: its seed moves with the round so random attacks differ per round. */
+    private Attack attack(AttackConfig config, int round) {
+        long seed = new SplittableRandom(config.seed() ^ SALT_ATTACK ^ (round * 0xBF58476D1CE4E5B9L)).nextLong();
+        return Attacks.create(config.withSeed(seed));
+    }
+
+    /** details.quality of a flag round record (keyed by worker id) into q[slot]; NaN where missing or null. */
+    static void fillQuality(JsonObject record, double[] q) {
+        Arrays.fill(q, Double.NaN);
+        JsonObject details = record.getJsonObject("details");
+        Object byWorker = details == null ? null : details.getValue("quality");
+        if (!(byWorker instanceof JsonObject map)) {
+            return;
+        }
+        for (String id : map.fieldNames()) {
+            Object v = map.getValue(id);
+            if (v instanceof Number n && id.startsWith("w")) {
+                int slot = Integer.parseInt(id.substring(1));
+                if (slot >= 0 && slot < q.length) {
+                    q[slot] = n.doubleValue();
+                }
+            }
+        }
+    }
+
+    /** One worker's exchange of a round, run on its own context; completes with the aggregate it got. */
+    private Future<WorkerClient.Aggregate> exchange(DemoWorker worker, long round, float[] gradient, float[] into,
+            StragglerSpec stragglers) {
+        int p = settings.workers();
+        long delay = stragglers.sendDelayMs(settings.seed(), round, worker.slot, p);
+        boolean drops = stragglers.dropsOut(settings.seed(), round, worker.slot, p);
+        Promise<WorkerClient.Aggregate> done = Promise.promise();
+        worker.context().runOnContext(v -> {
+            Future<Void> sendWhen = drops ? Future.failedFuture("dropped out")
+                    : delay > 0 ? timer(delay) : Future.succeededFuture();
+            WorkerClient.GradientReader reader = (offset, count, dst) ->
+                    System.arraycopy(gradient, (int) offset, dst, 0, count);
+            WorkerClient.AsyncResultSink sink = (offset, values, count) -> {
+                System.arraycopy(values, 0, into, (int) offset, count);
+                return Future.succeededFuture();
+            };
+            Future<WorkerClient.Aggregate> x;
+            try {
+                x = worker.client.exchange(round, reader, sink, sendWhen);
+            } catch (RuntimeException ex) {
+                x = Future.failedFuture(ex);
+            }
+            x.onComplete(done);
+        });
+        return done.future();
+    }
+
+    private Future<Void> timer(long ms) {
+        Promise<Void> promise = Promise.promise();
+        vertx.setTimer(ms, t -> promise.complete());
+        return promise.future();
+    }
+
+    /** A worker: a verticle, so its client lives on its own event-loop context. */
+    private static final class DemoWorker extends VerticleBase {
+        private final String job;
+        private final long dim;
+        final int slot;
+        WorkerClient client;
+
+        DemoWorker(String job, long dim, int slot) {
+            this.job = job;
+            this.dim = dim;
+            this.slot = slot;
+        }
+
+        @Override
+        public Future<?> start() {
+            return WorkerClient.join(vertx, job, "w" + slot, dim, slot).onSuccess(c -> client = c);
+        }
+
+        Context context() {
+            return context;
+        }
+
+        @Override
+        public Future<?> stop() {
+            return client == null ? Future.succeededFuture() : client.close();
+        }
+    }
+}
