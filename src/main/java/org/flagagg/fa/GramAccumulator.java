@@ -19,11 +19,19 @@ import org.flagagg.kernels.Kernels;
  * <pre>  |G_ij - exact_ij| &lt;= h u / (1 - h u) * S_ij     (about 1.3e-13 S_ij for m = 65536, c = 100)</pre>
  * whatever the chunk sizes and order; two chunkings differ by at most the sum of their two bounds.
  * (For any summation order whatsoever the bound holds with h = n - 1, n = total coordinates.)
+ *
+ * <p>Reproducibility. The partials are added in double-double (each sum keeps its rounding error in a
+ * second word, Knuth's TwoSum), so the sum of c partials carries an error of about c^2 u^2 and its final
+ * rounding to double does not depend on the order the chunks arrived in: the same data in the same
+ * chunks gives the same bits, whichever worker was fastest (tested). Partials stay per chunk, so another
+ * chunk size may still differ in the last bits (within the bound above).
  */
 public final class GramAccumulator {
     private final int p;
     private final Kernels kernels;
+    /** G as the sum hi + lo of two words per entry (double-double): order-independent to the last bit. */
     private final double[] gram;
+    private final double[] low;
     private long coordinates;
 
     public GramAccumulator(int p, Kernels kernels) {
@@ -33,6 +41,7 @@ public final class GramAccumulator {
         this.p = p;
         this.kernels = kernels;
         this.gram = new double[p * p];
+        this.low = new double[p * p];
     }
 
     public GramAccumulator(int p) {
@@ -83,11 +92,21 @@ public final class GramAccumulator {
                 int i = index == null ? a : index[a];
                 for (int b = 0; b < count; b++) {
                     int j = index == null ? b : index[b];
-                    gram[i * p + j] += partial[a * count + b];
+                    addTwoSum(i * p + j, partial[a * count + b]);
                 }
             }
             coordinates += len;
         }
+    }
+
+    /** gram[at] + low[at] += x, keeping the rounding error of the addition in low (Knuth's TwoSum). */
+    private void addTwoSum(int at, double x) {
+        double a = gram[at];
+        double sum = a + x;
+        double bVirtual = sum - a;
+        double error = (a - (sum - bVirtual)) + (x - bVirtual);
+        gram[at] = sum;
+        low[at] += error;
     }
 
     /** Coordinates folded so far (over all chunks). */
@@ -99,9 +118,13 @@ public final class GramAccumulator {
 
     /** A copy of G, row-major p x p. */
     public double[] gram() {
+        double[] g = new double[p * p];
         synchronized (gram) {
-            return gram.clone();
+            for (int at = 0; at < g.length; at++) {
+                g[at] = gram[at] + low[at];
+            }
         }
+        return g;
     }
 
     /** The rows and columns {@code keep} of G (ascending indices), row-major keep.length x keep.length. */
@@ -111,7 +134,8 @@ public final class GramAccumulator {
         synchronized (gram) {
             for (int a = 0; a < k; a++) {
                 for (int b = 0; b < k; b++) {
-                    sub[a * k + b] = gram[keep[a] * p + keep[b]];
+                    int at = keep[a] * p + keep[b];
+                    sub[a * k + b] = gram[at] + low[at];
                 }
             }
         }

@@ -37,6 +37,54 @@ class GramAccumulatorTest {
 
     @ParameterizedTest
     @MethodSource("kernels")
+    void theSameChunksInAnyOrderGiveTheSameBits(Kernels kernels) {
+        // Magnitudes spread over six decades so that plain double addition of the partials is order-dependent.
+        SplittableRandom random = new SplittableRandom(31);
+        float[][] g = new float[P][N];
+        for (int i = 0; i < P; i++) {
+            for (int k = 0; k < N; k++) {
+                g[i][k] = (float) (random.nextGaussian() * Math.pow(10, random.nextInt(7) - 3));
+            }
+        }
+        int[] bounds = fixed(997);
+        List<int[]> ranges = new ArrayList<>();
+        for (int c = 0; c + 1 < bounds.length; c++) {
+            ranges.add(new int[] {bounds[c], bounds[c + 1]});
+        }
+        double[] first = null;
+        boolean plainSumsDiffer = false;
+        double[] firstPlain = null;
+        Random shuffle = new Random(32);
+        for (int trial = 0; trial < 20; trial++) {
+            Collections.shuffle(ranges, shuffle);
+            GramAccumulator accumulator = new GramAccumulator(P, kernels);
+            double[] plain = new double[P * P];
+            for (int[] range : ranges) {
+                float[][] rows = slice(g, range[0], range[1]);
+                accumulator.fold(rows, range[1] - range[0]);
+                double[] partial = new double[P * P];
+                kernels.gramFold(rows, P, range[1] - range[0], partial);
+                for (int at = 0; at < plain.length; at++) {
+                    plain[at] += partial[at];
+                }
+            }
+            double[] got = accumulator.gram();
+            if (first == null) {
+                first = got;
+                firstPlain = plain;
+            }
+            for (int at = 0; at < got.length; at++) {
+                assertThat(Double.doubleToRawLongBits(got[at])).as("entry " + at + ", trial " + trial)
+                        .isEqualTo(Double.doubleToRawLongBits(first[at]));
+                plainSumsDiffer |= plain[at] != firstPlain[at];
+            }
+        }
+        // The test data is hard enough: adding the same partials in plain double depends on their order.
+        assertThat(plainSumsDiffer).isTrue();
+    }
+
+    @ParameterizedTest
+    @MethodSource("kernels")
     void chunkSizeAndOrderStayWithinTheDocumentedBound(Kernels kernels) {
         float[][] g = gradients(new SplittableRandom(21), P, N);
         double[][] exact = new double[P * P][];
