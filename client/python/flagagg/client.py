@@ -5,6 +5,7 @@ library reads the socket in its own background thread, so acknowledgements keep 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import deque
@@ -20,6 +21,7 @@ from .errors import (ChunkRejected, ConnectionRefused, ControlError, FlagaggErro
 PROTOCOL_VERSION = 1
 # Until the session names chunk_coords, accept frames of up to 64 Mi values; then exactly one chunk frame.
 _DEFAULT_MAX_MESSAGE = fr.HEADER_BYTES + 4 * (1 << 24)
+_MAX_TEXT = 1 << 20
 # Codes after which the worker is out of the round and waits for the result (the protocol's "stop sending").
 _STOP_CODES = (400, 403, 404, 409, 422, 500)
 
@@ -69,7 +71,8 @@ class Client:
         if ssl_context is not None:
             kwargs["ssl"] = ssl_context
         try:
-            self._ws = connect(url, **kwargs)
+            # Entered as a context manager (websockets >= 17 deprecates using connect() otherwise).
+            self._ws = contextlib.ExitStack().enter_context(connect(url, **kwargs))
         except InvalidStatus as e:
             status = e.response.status_code
             body = e.response.body.decode("utf-8", "replace") if e.response.body else ""
@@ -124,8 +127,9 @@ class Client:
         if session.get("dim") != int(dim):
             raise ProtocolViolation(f"session dim {session.get('dim')} differs from the hello's {dim}")
         self.session = session
-        # One chunk frame is the largest message the server may send us from now on.
-        limit = fr.HEADER_BYTES + 4 * int(session["chunk_coords"])
+        # One chunk frame is the largest binary message the server may send us from now on; text messages
+        # (a round's result carries its record) may take up to 1 MiB, websockets' default.
+        limit = max(fr.HEADER_BYTES + 4 * int(session["chunk_coords"]), _MAX_TEXT)
         protocol = getattr(self._ws, "protocol", None)
         for attr in ("max_message_size", "max_size"):  # websockets >= 17, older versions
             if protocol is not None and isinstance(getattr(protocol, attr, None), int):
@@ -317,8 +321,14 @@ class Client:
 
 
 def _refused(e):
-    """The server's close code and reason as a ConnectionRefused (1006 when the connection just dropped)."""
-    rcvd = getattr(e, "rcvd", None)
-    code = rcvd.code if rcvd is not None else 1006
-    reason = rcvd.reason if rcvd is not None else "connection lost without a close frame"
-    return ConnectionRefused(code, reason, f"connection closed by the server: {code} {reason}".rstrip())
+    """The close code and reason as a ConnectionRefused: the server's, else ours (e.g. 1009 when the server
+    sent a message over the limit), else 1006 (the connection dropped without a close frame)."""
+    rcvd, sent = getattr(e, "rcvd", None), getattr(e, "sent", None)
+    if rcvd is not None:
+        return ConnectionRefused(rcvd.code, rcvd.reason,
+                                 f"connection closed by the server: {rcvd.code} {rcvd.reason}".rstrip())
+    if sent is not None:
+        return ConnectionRefused(sent.code, sent.reason,
+                                 f"connection closed by this client: {sent.code} {sent.reason}".rstrip())
+    return ConnectionRefused(1006, "connection lost without a close frame",
+                             "connection lost without a close frame (1006)")
