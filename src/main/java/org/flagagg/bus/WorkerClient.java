@@ -21,7 +21,7 @@ import java.util.Map;
  * {@code credits} unacknowledged (the aggregator's reply is the credit); the aggregate comes back the same
  * way. Use it from one Vert.x context (a verticle, or the thread that created it via {@link #join}).
  */
-public final class WorkerClient {
+public final class WorkerClient implements GradientExchange {
 
     /**
      * A round's aggregate, and whether this worker's gradient was part of it. {@code values} is null when
@@ -56,7 +56,7 @@ public final class WorkerClient {
     public static final class RoundFailedException extends RuntimeException {
         private static final long serialVersionUID = 1L;
 
-        RoundFailedException(String message) {
+        public RoundFailedException(String message) {
             super(message);
         }
     }
@@ -108,10 +108,12 @@ public final class WorkerClient {
         return results.completion();
     }
 
+    @Override
     public JsonObject session() {
         return session.copy();
     }
 
+    @Override
     public int slot() {
         return slot;
     }
@@ -150,6 +152,7 @@ public final class WorkerClient {
      * still receives the aggregate, as a straggler). Each aggregate chunk is acknowledged when the future
      * the sink returned completes.
      */
+    @Override
     public Future<Aggregate> exchange(long round, GradientReader gradient, AsyncResultSink aggregate,
             Future<?> sendWhen) {
         if (exchanges.containsKey(round)) {
@@ -170,6 +173,7 @@ public final class WorkerClient {
     }
 
     /** Stops listening for results. */
+    @Override
     public Future<Void> close() {
         return results == null ? Future.succeededFuture() : results.unregister();
     }

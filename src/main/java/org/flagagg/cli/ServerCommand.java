@@ -14,6 +14,9 @@ import org.flagagg.rules.Rules;
 import io.vertx.core.http.HttpServerOptions;
 import org.flagagg.web.HttpApi;
 import org.flagagg.web.RoundsApi;
+import org.flagagg.ws.Gateway;
+import org.flagagg.ws.GatewayConfig;
+import org.flagagg.ws.TokenTable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -23,7 +26,8 @@ import picocli.CommandLine.Model.CommandSpec;
 /** {@code flagagg server}: an aggregator node for one job, embedded or in a cluster, until stopped. */
 @Command(name = "server", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = {"Runs the aggregator of one job until stopped (Ctrl-C or SIGTERM).",
-            "Workers join over the event bus: in this JVM, or from other JVMs with --cluster.",
+            "Workers join over the event bus: in this JVM, or from other JVMs with --cluster; or over WebSocket at",
+            "ws://HOST:PORT/v1/workers (wss:// with --tls-keystore) with a token from --tokens FILE.",
             "Prints one line when ready; round records go to the round log and GET /rounds."})
 final class ServerCommand implements Callable<Integer> {
 
@@ -35,6 +39,9 @@ final class ServerCommand implements Callable<Integer> {
 
     @Mixin
     ClusterOptions cluster;
+
+    @Mixin
+    WsOptions ws;
 
     @Option(names = "--host", paramLabel = "HOST", description = "Interface of the HTTP server (GET /rounds, "
             + "GET /health) (default: 127.0.0.1).")
@@ -52,6 +59,8 @@ final class ServerCommand implements Callable<Integer> {
         RuleOptions.putIfSet(json.getJsonObject("http"), "port", httpPort);
         JobConfig config = JobConfig.fromJson(json);
         Rules.create(config.rule()).validate(config.workers());
+        GatewayConfig wsConfig = ws.resolve(json, System.getenv());
+        TokenTable tokens = WsOptions.tokenTable(wsConfig);
 
         ChunkStore store = new ChunkStore(config.memoryBudget(), config.slabBytes(), config.spillDir());
         Cluster.Node node = Cluster.start(json.getJsonObject("cluster"), cluster.enabled).await();
@@ -71,12 +80,16 @@ final class ServerCommand implements Callable<Integer> {
         JsonObject http = json.getJsonObject("http");
         HttpApi api = new HttpApi(vertx);
         RoundsApi.mount(api.router(), vertx, config.roundLog());
-        HttpServer server = api.listen(new HttpServerOptions().setHost(http.getString("host"))
-                .setPort(http.getInteger("port"))).await();
+        Gateway gateway = new Gateway(vertx, config, tokens, wsConfig);
+        gateway.mount(api.router());
+        HttpServer server = api.listen(gateway.serverOptions(new HttpServerOptions().setHost(http.getString("host"))
+                .setPort(http.getInteger("port")))).await();
         spec.commandLine().getOut().printf("aggregator ready: job '%s', rule %s, %d workers, dim %d, %s; "
-                + "rounds at http://%s:%d/rounds%n", config.job(), config.rule().name(), config.workers(), config.dim(),
-                node.member() == null ? "embedded" : "cluster member " + node.member(), http.getString("host"),
+                + "rounds at %s://%s:%d/rounds%n", config.job(), config.rule().name(), config.workers(), config.dim(),
+                node.member() == null ? "embedded" : "cluster member " + node.member(), wsConfig.tls() ? "https" : "http",
+                http.getString("host"),
                 server.actualPort());
+        spec.commandLine().getOut().printf("listening on %s%n", gateway.url(http.getString("host"), server.actualPort()));
         spec.commandLine().getOut().flush();
         stopped.await();
         return 0;

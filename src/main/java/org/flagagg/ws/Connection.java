@@ -1,0 +1,365 @@
+package org.flagagg.ws;
+
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
+import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+import java.util.HashMap;
+import java.util.Map;
+import org.flagagg.bus.ChunkFrame;
+import org.flagagg.bus.Codes;
+import org.flagagg.bus.FrameCodec;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One worker's WebSocket, bridged to the event bus. Everything here runs on the socket's event loop (the
+ * result consumer is registered from it, and replies come back to it), so there are no locks.
+ *
+ * <p>In: gradient frames go to the aggregator's chunks address, at most {@code credits} in flight; each reply
+ * becomes an {@code ack} or a {@code chunk_error}. Out: the round's summary becomes a {@code result}, the
+ * aggregate frames go out as binary messages and the event-bus request of each is answered only when the
+ * client acknowledges that chunk, so the aggregator never has more than {@code credits} frames queued here.
+ */
+final class Connection {
+    private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
+    /** Failure code for results that could not be delivered because the socket closed. */
+    static final int GONE = 410;
+
+    private enum State { AWAIT_HELLO, JOINING, READY, CLOSED }
+
+    /** An aggregate frame sent to the client and not acknowledged yet. */
+    private record Pending(Message<Object> message, long timer) {
+    }
+
+    private final Gateway gateway;
+    private final ServerWebSocket ws;
+    private final String worker;
+    private final TokenBucket bucket;
+    private final Map<Long, Map<Integer, Pending>> unacked = new HashMap<>();
+    private final DeliveryOptions chunkOptions;
+    private State state = State.AWAIT_HELLO;
+    private int slot = -1;
+    private int credits;
+    private int inFlight;
+    private int unackedCount;
+    private boolean paused;
+    private MessageConsumer<Object> results;
+
+    Connection(Gateway gateway, ServerWebSocket ws, String worker) {
+        this.gateway = gateway;
+        this.ws = ws;
+        this.worker = worker;
+        this.bucket = new TokenBucket(gateway.config.controlRate(), gateway.config.controlBurst());
+        this.credits = gateway.job.credits();
+        this.chunkOptions = new DeliveryOptions().setCodecName(FrameCodec.NAME)
+                .setSendTimeout(gateway.job.deadline().maxMs() + gateway.job.resultTimeoutMs());
+    }
+
+    /** Closes a socket that never became a session. */
+    static void refuse(Gateway gateway, ServerWebSocket ws, short code, String reason) {
+        gateway.closed(code);
+        ws.close(code, CloseCodes.fit(reason));
+    }
+
+    void start() {
+        gateway.connections.incrementAndGet();
+        ws.frameHandler(new MessageAssembler(Gateway.MAX_TEXT_BYTES, gateway.maxBinaryBytes(), new MessageAssembler.Sink() {
+            @Override
+            public void text(String text) {
+                onText(text);
+            }
+
+            @Override
+            public void binary(Buffer message) {
+                onBinary(message);
+            }
+
+            @Override
+            public void tooBig(boolean text, long bytes, int limit) {
+                close(CloseCodes.TOO_BIG, (text ? "text" : "binary") + " message of " + bytes + "+ bytes, limit " + limit);
+            }
+        }));
+        ws.exceptionHandler(e -> LOG.debug("worker '{}': {}", worker, e.toString()));
+        ws.closeHandler(v -> cleanup());
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Control messages in
+
+    private void onText(String text) {
+        if (state == State.CLOSED) {
+            return;
+        }
+        JsonObject msg;
+        try {
+            msg = new JsonObject(text);
+        } catch (DecodeException | ClassCastException e) {
+            msg = null;
+        }
+        String type = msg == null ? null : msg.getValue("type") instanceof String s ? s : null;
+        // Acknowledgements of aggregate chunks are paced by the credits; everything else is rate-limited.
+        if ("ack".equals(type) && state == State.READY && onAck(msg)) {
+            return;
+        }
+        if (!bucket.tryTake()) {
+            close(CloseCodes.FLOOD, "more than " + (long) gateway.config.controlRate() + " control messages a second "
+                    + "(burst " + gateway.config.controlBurst() + ")");
+            return;
+        }
+        if (state == State.AWAIT_HELLO) {
+            hello(msg, type);
+            return;
+        }
+        if (msg == null) {
+            error(Codes.BAD_REQUEST, "not a JSON object: " + abbreviate(text));
+        } else if (type == null) {
+            error(Codes.BAD_REQUEST, "a control message needs a string \"type\"");
+        } else if (state == State.JOINING) {
+            error(Codes.BAD_REQUEST, "wait for the session before sending '" + type + "'");
+        } else {
+            switch (type) {
+                case "bye" -> close(CloseCodes.NORMAL, "bye");
+                case "ack" -> error(Codes.BAD_REQUEST, "no aggregate chunk " + msg.getValue("round") + "/"
+                        + msg.getValue("chunk") + " awaits an ack");
+                case "hello" -> error(Codes.BAD_REQUEST, "already in a session (slot " + slot + ")");
+                default -> error(Codes.BAD_REQUEST, "unknown message type '" + abbreviate(type) + "'");
+            }
+        }
+    }
+
+    private void hello(JsonObject msg, String type) {
+        if (msg == null || !"hello".equals(type)) {
+            close(CloseCodes.PROTOCOL, "the first message must be {\"type\": \"hello\", \"version\": 1, \"dim\": N}");
+            return;
+        }
+        Object version = msg.getValue("version");
+        if (!(version instanceof Number v) || v.longValue() != Gateway.VERSION || v.doubleValue() != Gateway.VERSION) {
+            close(CloseCodes.PROTOCOL, "unsupported protocol version " + version + "; this server speaks " + Gateway.VERSION);
+            return;
+        }
+        Object dim = msg.getValue("dim");
+        Object wanted = msg.getValue("slot");
+        if (!(dim instanceof Number) || (wanted != null && !(wanted instanceof Number))) {
+            close(CloseCodes.PROTOCOL, "hello needs an integer \"dim\" (and \"slot\", if given, an integer)");
+            return;
+        }
+        JsonObject join = new JsonObject().put("worker", worker).put("dim", ((Number) dim).longValue());
+        if (wanted != null) {
+            join.put("slot", ((Number) wanted).intValue());
+        }
+        state = State.JOINING;
+        gateway.vertx.eventBus().<JsonObject>request(gateway.addresses.join(), join).onComplete(ar -> {
+            if (state == State.CLOSED) {
+                return;
+            }
+            if (ar.failed()) {
+                if (ar.cause() instanceof ReplyException e && e.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
+                    close(e.failureCode() == Codes.CLOSED ? CloseCodes.CONFLICT : CloseCodes.PROTOCOL, e.getMessage());
+                } else {
+                    close(CloseCodes.SERVER_ERROR, "the aggregator did not answer the join: " + ar.cause().getMessage());
+                }
+                return;
+            }
+            JsonObject session = ar.result().body();
+            slot = session.getInteger("slot");
+            credits = session.getInteger("credits");
+            results = gateway.vertx.eventBus().consumer(gateway.addresses.results(slot), this::onResult);
+            gateway.consumers.incrementAndGet();
+            results.completion().onComplete(registered -> {
+                if (state == State.CLOSED) {
+                    return;
+                }
+                if (registered.failed()) {
+                    close(CloseCodes.SERVER_ERROR, "cannot receive results: " + registered.cause().getMessage());
+                    return;
+                }
+                state = State.READY;
+                LOG.info("worker '{}' connected over WebSocket as slot {} ({})", worker, slot, ws.remoteAddress());
+                send(new JsonObject().put("type", "session").put("version", Gateway.VERSION).mergeIn(session));
+            });
+        });
+    }
+
+    /** Handles an ack of an aggregate chunk; false if no such chunk awaits one. */
+    private boolean onAck(JsonObject msg) {
+        if (!(msg.getValue("round") instanceof Number r) || !(msg.getValue("chunk") instanceof Number c)) {
+            return false;
+        }
+        Map<Integer, Pending> ofRound = unacked.get(r.longValue());
+        Pending pending = ofRound == null ? null : ofRound.remove(c.intValue());
+        if (pending == null) {
+            return false;
+        }
+        if (ofRound.isEmpty()) {
+            unacked.remove(r.longValue());
+        }
+        unackedCount--;
+        gateway.vertx.cancelTimer(pending.timer());
+        pending.message().reply(null);
+        return true;
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Gradient frames in
+
+    private void onBinary(Buffer frame) {
+        if (state != State.READY) {
+            if (state != State.CLOSED) {
+                close(CloseCodes.PROTOCOL, "send hello and wait for the session before any chunk frame");
+            }
+            return;
+        }
+        boolean header = frame.length() >= ChunkFrame.HEADER_BYTES && frame.getIntLE(0) == ChunkFrame.MAGIC;
+        Long round = header ? frame.getLongLE(8) : null;
+        Integer chunk = header ? frame.getIntLE(20) : null;
+        if (header && frame.getIntLE(16) != slot) {
+            // Never forwarded: the aggregator would blame the slot the header names.
+            refuseLocally(round, chunk, Codes.BAD_REQUEST, "the frame names slot " + frame.getIntLE(16)
+                    + "; this session is slot " + slot);
+            return;
+        }
+        if (inFlight >= credits) {
+            refuseLocally(round, chunk, Codes.TOO_MANY, "more than " + credits + " chunks unacknowledged (credits)");
+            return;
+        }
+        inFlight++;
+        gateway.vertx.eventBus().request(gateway.addresses.chunks(), frame, chunkOptions).onComplete(ar -> {
+            inFlight--;
+            if (state == State.CLOSED) {
+                return;
+            }
+            if (ar.succeeded()) {
+                send(new JsonObject().put("type", "ack").put("round", round).put("chunk", chunk));
+            } else if (ar.cause() instanceof ReplyException e && e.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
+                chunkError(round, chunk, e.failureCode(), e.getMessage());
+            } else {
+                chunkError(round, chunk, Codes.SERVER_ERROR, "the aggregator did not answer: " + ar.cause().getMessage());
+            }
+        });
+    }
+
+    /** A frame answered here without reaching the aggregator: it counts against the control rate. */
+    private void refuseLocally(Long round, Integer chunk, int code, String reason) {
+        if (!bucket.tryTake()) {
+            close(CloseCodes.FLOOD, "too many refused frames (over " + (long) gateway.config.controlRate() + " a second)");
+            return;
+        }
+        chunkError(round, chunk, code, reason);
+    }
+
+    private void chunkError(Long round, Integer chunk, int code, String reason) {
+        JsonObject msg = new JsonObject().put("type", "chunk_error");
+        if (round != null) {
+            msg.put("round", round).put("chunk", chunk);
+        }
+        send(msg.put("code", code).put("reason", reason));
+    }
+
+    private void error(int code, String reason) {
+        send(new JsonObject().put("type", "error").put("code", code).put("reason", reason));
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Results out
+
+    private void onResult(Message<Object> msg) {
+        if (state != State.READY) {
+            msg.fail(GONE, "worker '" + worker + "' is not connected");
+            return;
+        }
+        String type = msg.headers().get("type");
+        if ("summary".equals(type) && msg.body() instanceof JsonObject summary) {
+            JsonObject result = new JsonObject().put("type", "result").mergeIn(summary);
+            send(result).onComplete(ar -> {
+                if (ar.succeeded()) {
+                    msg.reply(null);
+                } else {
+                    msg.fail(GONE, "the result could not be written: " + ar.cause().getMessage());
+                }
+            });
+        } else if ("chunk".equals(type) && msg.body() instanceof Buffer frame && frame.length() >= ChunkFrame.HEADER_BYTES) {
+            long round = frame.getLongLE(8);
+            int chunk = frame.getIntLE(20);
+            long timeoutMs = gateway.job.resultTimeoutMs();
+            long timer = gateway.vertx.setTimer(timeoutMs, t -> close(CloseCodes.TOO_SLOW, "aggregate chunk " + chunk
+                    + " of round " + round + " not acknowledged within " + timeoutMs + " ms (result_timeout_ms)"));
+            Pending previous = unacked.computeIfAbsent(round, r -> new HashMap<>()).put(chunk, new Pending(msg, timer));
+            if (previous != null) {
+                // A resend of the same chunk: the aggregator gave up on the first one.
+                gateway.vertx.cancelTimer(previous.timer());
+            } else {
+                unackedCount++;
+            }
+            gateway.maxUnackedResults.accumulateAndGet(unackedCount, Math::max);
+            ws.writeBinaryMessage(frame);
+            pauseIfFull();
+        } else {
+            msg.fail(Codes.BAD_REQUEST, "unexpected result message of type " + type);
+        }
+    }
+
+    private io.vertx.core.Future<Void> send(JsonObject msg) {
+        io.vertx.core.Future<Void> written = ws.writeTextMessage(msg.encode());
+        pauseIfFull();
+        return written;
+    }
+
+    /** TCP backpressure: stop reading from a client whose socket does not take our writes. */
+    private void pauseIfFull() {
+        if (!paused && state != State.CLOSED && ws.writeQueueFull()) {
+            paused = true;
+            ws.pause();
+            ws.drainHandler(v -> {
+                paused = false;
+                ws.drainHandler(null);
+                if (state != State.CLOSED) {
+                    ws.resume();
+                }
+            });
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Closing
+
+    private void close(short code, String reason) {
+        if (state == State.CLOSED) {
+            return;
+        }
+        if (code != CloseCodes.NORMAL) {
+            LOG.info("closing worker '{}' (slot {}): {} {}", worker, slot, code, reason);
+        }
+        gateway.closed(code);
+        cleanup();
+        ws.close(code, CloseCodes.fit(reason));
+    }
+
+    /** Unregisters the results consumer, refuses the unacknowledged aggregate chunks, frees the token. */
+    private void cleanup() {
+        if (state == State.CLOSED) {
+            return;
+        }
+        state = State.CLOSED;
+        gateway.live.remove(worker, this);
+        gateway.connections.decrementAndGet();
+        if (results != null) {
+            results.unregister().onComplete(ar -> gateway.consumers.decrementAndGet());
+        }
+        unacked.values().forEach(ofRound -> ofRound.values().forEach(p -> {
+            gateway.vertx.cancelTimer(p.timer());
+            p.message().fail(GONE, "worker '" + worker + "' disconnected");
+        }));
+        unacked.clear();
+        unackedCount = 0;
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() <= 60 ? s : s.substring(0, 60) + "...";
+    }
+}
