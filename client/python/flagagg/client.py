@@ -127,6 +127,7 @@ class Client:
         if session.get("dim") != int(dim):
             raise ProtocolViolation(f"session dim {session.get('dim')} differs from the hello's {dim}")
         self.session = session
+        self._encoder = fr.Encoder(int(session["chunk_coords"]))
         # One chunk frame is the largest binary message the server may send us from now on; text messages
         # (a round's result carries its record) may take up to 1 MiB, websockets' default.
         limit = max(fr.HEADER_BYTES + 4 * int(session["chunk_coords"]), _MAX_TEXT)
@@ -204,7 +205,8 @@ class Client:
                     time.sleep(self._backoff)  # after a 429; an ack resets it
                 i = self._pending.popleft()
                 _, offset, count = ranges[i]
-                self._send(fr.encode(fr.KIND_GRADIENT, round_id, slot, i, offset, x[offset:offset + count]))
+                self._send(self._encoder.encode(fr.KIND_GRADIENT, round_id, slot, i, offset,
+                                                x[offset:offset + count]))
                 self._inflight.add(i)
                 self._drain()
                 if self._rejection is not None or round_id in self._incoming:

@@ -27,35 +27,40 @@ _INT32_MAX = (1 << 31) - 1
 
 
 def _load_crc32c():
-    """The fastest CRC32C at hand: the ``crc32c`` package, else ``google-crc32c`` (both C code).
+    """The CRC32C in C: the ``crc32c`` package, else ``google-crc32c``. Returns (extend(crc, data), name).
 
-    Returns (extend(crc, data) -> crc, takes_buffers). google-crc32c only takes ``bytes`` (not memoryview or
-    bytearray), so with it the frame is assembled from bytes; ``crc32c`` hashes memoryview slices directly.
+    Both are handed numpy uint8 views (no copy): google-crc32c refuses memoryview and bytearray but takes
+    numpy arrays and bytes; crc32c takes any buffer.
     """
     try:
         import crc32c as _c  # type: ignore
 
         fn = getattr(_c, "crc32c", None) or _c.crc32
-        return (lambda crc, data: fn(data, crc)), True, "crc32c"
+        return (lambda crc, data: fn(data, crc)), "crc32c"
     except ImportError:
         pass
     try:
         import google_crc32c as _g  # type: ignore
 
-        return _g.extend, False, "google-crc32c (" + getattr(_g, "implementation", "?") + ")"
+        return _g.extend, "google-crc32c (" + getattr(_g, "implementation", "?") + ")"
     except ImportError:
         raise ImportError(
             "flagagg needs a C CRC32C: pip install crc32c (or google-crc32c)") from None
 
 
-_extend, _TAKES_BUFFERS, CRC_BACKEND = _load_crc32c()
+_extend, CRC_BACKEND = _load_crc32c()
+
+
+def _bytes_view(data):
+    """bytes and numpy arrays as they are; any other buffer as a zero-copy numpy uint8 view."""
+    if isinstance(data, (bytes, np.ndarray)):
+        return data
+    return np.frombuffer(data, dtype=np.uint8)
 
 
 def crc32c(data, crc: int = 0) -> int:
     """CRC32C (Castagnoli) of ``data``, continuing ``crc`` (0 to start): crc32c(b, crc32c(a)) == crc32c(a + b)."""
-    if not _TAKES_BUFFERS and not isinstance(data, bytes):
-        data = bytes(data)
-    return _extend(crc, data)
+    return _extend(crc, _bytes_view(data))
 
 
 class FrameError(ValueError):
@@ -76,13 +81,7 @@ class Header(NamedTuple):
     crc: int
 
 
-def encode(kind: int, round_id: int, slot: int, chunk: int, offset: int, values) -> bytes:
-    """One frame carrying ``values`` (anything numpy turns into float32; copied once, little-endian).
-
-    Pass a contiguous float32 slice (``flat[a:b]``) to avoid a conversion pass.
-    """
-    payload = np.ascontiguousarray(values, dtype="<f4").reshape(-1)
-    count = payload.size
+def _check_fields(kind, round_id, slot, chunk, offset, count):
     if kind not in (KIND_GRADIENT, KIND_AGGREGATE):
         raise ValueError(f"kind must be 1 (gradient) or 2 (aggregate), got {kind}")
     if round_id < 0 or round_id > _INT64_MAX:
@@ -94,10 +93,39 @@ def encode(kind: int, round_id: int, slot: int, chunk: int, offset: int, values)
         raise ValueError(f"offset must be >= 0 and offset + count <= 2^63 - 1, got offset {offset}, count {count}")
     if count > MAX_COUNT:
         raise ValueError(f"count must be <= {MAX_COUNT} (one message), got {count}")
-    head = _HEAD.pack(MAGIC, VERSION, kind, 0, round_id, slot, chunk, offset, count)
-    body = payload.tobytes()
-    crc = _extend(_extend(0, head), body)
-    return b"".join((head, _CRC.pack(crc), body))
+
+
+class Encoder:
+    """Encodes frames of up to ``max_count`` values into one reused buffer.
+
+    Reusing the buffer is what makes this fast: a fresh 256 KiB allocation per frame costs page faults that
+    cap encoding near 1.5 GB/s, while copying into warm memory runs at memcpy speed. The returned memoryview
+    is valid until the next encode; send it (websockets copies it while masking) before encoding again.
+    """
+
+    def __init__(self, max_count: int):
+        self._buf = np.empty(HEADER_BYTES + 4 * max_count, dtype=np.uint8)
+        self._values = self._buf[HEADER_BYTES:].view("<f4")
+        self._view = memoryview(self._buf)
+
+    def encode(self, kind, round_id, slot, chunk, offset, values) -> memoryview:
+        values = np.asarray(values).reshape(-1)
+        count = values.size
+        if count > self._values.size:
+            raise ValueError(f"{count} values do not fit this encoder's {self._values.size}")
+        _check_fields(kind, round_id, slot, chunk, offset, count)
+        _HEAD.pack_into(self._buf, 0, MAGIC, VERSION, kind, 0, round_id, slot, chunk, offset, count)
+        end = HEADER_BYTES + 4 * count
+        self._values[:count] = values  # one copy, converting to float32 little-endian if needed
+        crc = _extend(_extend(0, self._buf[:36]), self._buf[HEADER_BYTES:end])
+        _CRC.pack_into(self._buf, 36, crc)
+        return self._view[:end]
+
+
+def encode(kind: int, round_id: int, slot: int, chunk: int, offset: int, values) -> bytes:
+    """One frame carrying ``values`` (anything numpy turns into float32) as new bytes."""
+    values = np.asarray(values, dtype="<f4").reshape(-1)
+    return bytes(Encoder(values.size).encode(kind, round_id, slot, chunk, offset, values))
 
 
 def parse(frame) -> Header:
@@ -119,12 +147,8 @@ def parse(frame) -> Header:
         raise FrameError("BAD_FIELD", f"round {round_id}, slot {slot}, chunk {chunk}, offset {offset}, count {count}")
     if n != HEADER_BYTES + 4 * count:
         raise FrameError("BAD_LENGTH", f"{n} bytes, count {count} needs {HEADER_BYTES + 4 * count}")
-    if _TAKES_BUFFERS:
-        mv = memoryview(frame)
-        actual = _extend(_extend(0, mv[:36]), mv[HEADER_BYTES:])
-    else:
-        data = frame if isinstance(frame, bytes) else bytes(frame)
-        actual = _extend(_extend(0, data[:36]), data[HEADER_BYTES:])
+    data = np.frombuffer(frame, dtype=np.uint8)  # slices of a view, no copies
+    actual = _extend(_extend(0, data[:36]), data[HEADER_BYTES:])
     if actual != crc:
         raise FrameError("BAD_CRC", f"stored 0x{crc:08x}, computed 0x{actual:08x}")
     return Header(kind, round_id, slot, chunk, offset, count, crc)
