@@ -123,3 +123,39 @@ def test_nan_gradient_excludes_that_worker_and_the_round_completes(start_server,
         agg, result = results[i][1]
         assert result["included"] is True
         np.testing.assert_allclose(agg, expected2, rtol=1e-6, atol=1e-6)
+
+
+def test_wss_round_with_a_test_key_store(start_server, tmp_path):
+    """TLS: a self-signed key store made with keytool, trusted by the client's ssl_context."""
+    import shutil
+    import ssl
+    import subprocess
+
+    keytool = shutil.which("keytool")
+    if keytool is None:
+        pytest.skip("keytool (JDK) not on PATH")
+    ks, pem = tmp_path / "ks.p12", tmp_path / "cert.pem"
+    subprocess.run([keytool, "-genkeypair", "-alias", "flagagg", "-keyalg", "EC", "-groupname", "secp256r1",
+                    "-dname", "CN=localhost", "-ext", "SAN=dns:localhost,ip:127.0.0.1", "-validity", "2",
+                    "-storetype", "PKCS12", "-keystore", str(ks), "-storepass", "test-pass", "-keypass",
+                    "test-pass"], check=True, capture_output=True, timeout=60)
+    subprocess.run([keytool, "-exportcert", "-rfc", "-alias", "flagagg", "-keystore", str(ks), "-storepass",
+                    "test-pass", "-file", str(pem)], check=True, capture_output=True, timeout=60)
+    srv = start_server(rule="mean", workers=2, dim=DIM,
+                       args=["--tls-keystore", str(ks), "--tls-password", "test-pass"])
+    assert srv.url.startswith("wss://")
+    context = ssl.create_default_context(cafile=str(pem))
+    grads = honest_gradients(2, DIM, seed=5)
+
+    def worker(i):
+        with flagagg.Client(srv.url, srv.token(i), ssl_context=context) as c:
+            return c.exchange(1, grads[i])
+
+    results, errors = run_workers([lambda i=i: worker(i) for i in range(2)])
+    assert errors == [None, None], errors
+    expected = (grads[0].astype(np.float64) + grads[1]) / 2
+    for agg in results:
+        np.testing.assert_allclose(agg, expected, rtol=1e-6, atol=1e-6)
+    # Without trusting the certificate the handshake fails.
+    with pytest.raises(ssl.SSLError):
+        flagagg.Client(srv.url, srv.token(0))
