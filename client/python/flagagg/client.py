@@ -169,6 +169,7 @@ class Client:
         self._inflight = set()
         self._pending = deque(range(len(ranges)))
         self._rejection = None
+        self._closed_early = False
         self._retries = {}
         timing = {"start": time.monotonic()}
         try:
@@ -198,7 +199,7 @@ class Client:
         """Keeps at most ``credits`` chunks unacknowledged; reads what arrived after every send."""
         self._backoff = 0.0
         while self._pending or self._inflight:
-            if self._rejection is not None or round_id in self._incoming:
+            if self._stop_sending(round_id):
                 return  # out of the round, or it closed: wait for the result
             while self._pending and len(self._inflight) < credits:
                 if self._backoff:
@@ -209,10 +210,13 @@ class Client:
                                                 x[offset:offset + count]))
                 self._inflight.add(i)
                 self._drain()
-                if self._rejection is not None or round_id in self._incoming:
+                if self._stop_sending(round_id):
                     return
             if self._inflight:
                 self._handle(self._recv(self._round_timeout()))
+
+    def _stop_sending(self, round_id):
+        return self._rejection is not None or self._closed_early or round_id in self._incoming
 
     def _round_timeout(self):
         if self._timeout is not None:
@@ -258,11 +262,15 @@ class Client:
 
     def _on_chunk_error(self, m):
         round_id, chunk, code = m.get("round"), m.get("chunk"), m.get("code")
+        if round_id is None and "chunk" not in m and self._sending is not None:
+            round_id = self._sending  # no readable header: it can only be about the frames we are sending
         if round_id != self._sending or round_id in self._incoming or self._rejection is not None:
             return  # a late answer for a round whose result is already here
         self._inflight.discard(chunk)
         reason = m.get("reason", "")
         if code == 429:
+            # Over the credits (not this client's doing) or max_open_rounds rounds open at the aggregator:
+            # the event-bus table says retry later, so this chunk goes again after a growing pause.
             tries = self._retries.get(chunk, 0) + 1
             self._retries[chunk] = tries
             if tries <= self._retries_429:
@@ -271,7 +279,8 @@ class Client:
                 return
             reason = f"still 429 after {self._retries_429} retries: {reason}"
         if code == 409:
-            return  # the round closed before this chunk: a straggler, the result says so
+            self._closed_early = True  # the round closed before this chunk: a straggler, the result says so
+            return
         self._rejection = (code, reason, chunk)
 
     def _on_result(self, m):

@@ -323,3 +323,31 @@ def test_wrong_gradient_size_is_refused_before_sending():
     with FakeServer(script) as srv, flagagg.Client(srv.url, "t", dim=10) as c:
         with pytest.raises(ValueError, match="dim is 10"):
             c.exchange(1, np.zeros(11, np.float32))
+
+
+def test_409_before_the_result_stops_sending_and_returns_the_aggregate():
+    dim = 50
+
+    def script(ws, srv):
+        s = accept_hello(ws, srv, chunk_coords=10, credits=1)
+        late = {"type": "chunk_error", "round": 2, "chunk": 1, "code": 409, "reason": "round 2 is closed"}
+        _, h = receive_gradient(ws, srv, s, on_frame=lambda h: late if h.chunk == 1 else None)
+        send_result(ws, s, 2, np.full(dim, 3, np.float32), included=False, reason="straggler: 1 of 5 chunks")
+        assert json.loads(ws.recv(timeout=5)) == {"type": "bye"}  # chunks 2..4 were never sent
+
+    with FakeServer(script) as srv, flagagg.Client(srv.url, "t") as c:
+        agg = c.exchange(2, gradient(dim))
+        assert np.array_equal(agg, np.full(dim, 3, np.float32)) and c.last_result["included"] is False
+
+
+def test_chunk_error_without_a_header_takes_the_worker_out():
+    def script(ws, srv):
+        s = accept_hello(ws, srv, chunk_coords=10, credits=1)
+        ws.recv(timeout=5)
+        ws.send(json.dumps({"type": "chunk_error", "code": 400, "reason": "TRUNCATED: 12 bytes"}))
+        send_result(ws, s, 6, np.zeros(20, np.float32), included=False, reason="excluded: malformed frame")
+
+    with FakeServer(script) as srv, flagagg.Client(srv.url, "t") as c:
+        with pytest.raises(flagagg.ChunkRejected) as e:
+            c.exchange(6, gradient(20))
+        assert e.value.code == 400 and "TRUNCATED" in e.value.reason
