@@ -5,9 +5,20 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.PrintWriter;
 import java.nio.file.Files;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.stream.IntStream;
 import org.flagagg.bus.Cluster;
+import org.flagagg.bus.GradientExchange;
+import org.flagagg.web.HttpApi;
+import org.flagagg.ws.FlagaggClient;
+import org.flagagg.ws.Gateway;
+import org.flagagg.ws.GatewayConfig;
+import org.flagagg.ws.TokenTable;
 import org.flagagg.round.JobConfig;
 import org.flagagg.rules.Rules;
 import org.flagagg.sim.LoadTest;
@@ -43,6 +54,11 @@ abstract class FleetCommand implements Callable<Integer> {
     /** True: with --cluster, start the aggregator in a child JVM; false: it is already in the cluster. */
     abstract boolean startsServer();
 
+    /** How the simulated workers reach the aggregator: "bus" (event bus) or "ws" (the WebSocket gateway). */
+    String transport() {
+        return "bus";
+    }
+
     @Override
     public Integer call() throws Exception {
         JsonObject json = job.resolve();
@@ -54,6 +70,15 @@ abstract class FleetCommand implements Callable<Integer> {
         Rules.create(config.rule()).validate(config.workers());
         PrintWriter err = spec.commandLine().getErr();
 
+        boolean ws = transport().equals("ws");
+        if (!ws && !transport().equals("bus")) {
+            throw new InputException("--transport must be bus or ws, got '" + transport() + "'");
+        }
+        // WebSocket workers w0..w(P-1) get fresh tokens; the aggregator's gateway gets their hashes.
+        Map<String, String> tokens = ws ? TokenTable.generate(IntStream.range(0, config.workers())
+                .mapToObj(s -> "w" + s).toList()) : Map.of();
+        Path tokensFile = null;
+        String wsUrl = null;
         ServerProcess server = null;
         LoadTest.Embedded embedded = null;
         Vertx vertx = null;
@@ -66,22 +91,44 @@ abstract class FleetCommand implements Callable<Integer> {
                 serverConfig.getJsonObject("http").put("port", 0);
                 List<String> jvm = new java.util.ArrayList<>(serverJvm);
                 jvm.add("-XX:MaxDirectMemorySize=" + ((config.memoryBudget() >> 20) + 256) + "m");
+                if (ws) {
+                    tokensFile = Files.createTempFile("flagagg-tokens-", ".txt");
+                    TokenTable.write(tokensFile, tokens);
+                    serverConfig.getJsonObject("ws").put("tokens", tokensFile.toString()).put("tls_keystore", "");
+                }
                 server = ServerProcess.start(serverConfig, jvm);
+                wsUrl = server.wsUrl();
                 clusterSection.put("name", name).put("members", new JsonArray().add(server.member())).put("port", 0);
             }
             vertx = Cluster.start(clusterSection, cluster.enabled).await().vertx();
             if (!cluster.enabled) {
                 embedded = LoadTest.deployEmbedded(vertx, config).await();
+                if (ws) {
+                    Gateway gateway = new Gateway(vertx, config, TokenTable.ofTokens(tokens), GatewayConfig.defaults());
+                    HttpApi api = new HttpApi(vertx);
+                    gateway.mount(api.router());
+                    HttpServer http = api.listen(gateway.serverOptions(new HttpServerOptions().setHost("127.0.0.1")
+                            .setPort(0))).await();
+                    wsUrl = gateway.url("127.0.0.1", http.actualPort());
+                }
+            }
+            if (ws && wsUrl == null) {
+                throw new InputException("--transport ws needs the aggregator's gateway: use it with loadtest");
             }
             LoadTest load = new LoadTest(vertx, config, fleet.toConfig(), fleet.rounds, fleet.verify)
                     .onProgress((done, total) -> progress(err, done, total));
+            if (ws) {
+                String url = wsUrl;
+                load.withWorkers((v, slot) -> FlagaggClient.connect(v, url, tokens.get("w" + slot), config.dim(),
+                        new FlagaggClient.Options().setSlot(slot)).map(c -> (GradientExchange) c));
+            }
             if (embedded != null) {
                 load.withStore(embedded.store());
             }
             progress(err, 0, fleet.rounds);
             JsonObject report = load.run().await();
             err.println();
-            report.put("transport", cluster.enabled ? "clustered" : "embedded");
+            report.put("transport", (cluster.enabled ? "clustered" : "embedded") + (ws ? ", ws workers" : ""));
             if (server != null) {
                 report.put("server_peak_rss_mb", server.peakRssMb());
             }
@@ -99,6 +146,9 @@ abstract class FleetCommand implements Callable<Integer> {
             }
             if (server != null) {
                 server.close();
+            }
+            if (tokensFile != null) {
+                Files.deleteIfExists(tokensFile);
             }
         }
     }

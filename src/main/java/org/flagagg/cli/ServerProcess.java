@@ -25,15 +25,18 @@ final class ServerProcess implements AutoCloseable {
             "--add-opens=java.management/sun.management=ALL-UNNAMED",
             "--add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED");
     private static final Pattern READY = Pattern.compile("cluster member (\\S+);");
+    private static final Pattern LISTENING = Pattern.compile("listening on (wss?://\\S+)");
 
     private final Process process;
     private final String member;
+    private final String wsUrl;
     private final Path conf;
     private final Path log;
 
-    private ServerProcess(Process process, String member, Path conf, Path log) {
+    private ServerProcess(Process process, String member, String wsUrl, Path conf, Path log) {
         this.process = process;
         this.member = member;
+        this.wsUrl = wsUrl;
         this.conf = conf;
         this.log = log;
     }
@@ -53,6 +56,7 @@ final class ServerProcess implements AutoCloseable {
                 "server", "--cluster", "--conf", conf.toString()));
         Process process = new ProcessBuilder(command).redirectError(log.toFile()).start();
         CompletableFuture<String> ready = new CompletableFuture<>();
+        CompletableFuture<String> listening = new CompletableFuture<>();
         Thread reader = new Thread(() -> {
             try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(),
                     StandardCharsets.UTF_8))) {
@@ -61,16 +65,23 @@ final class ServerProcess implements AutoCloseable {
                     if (m.find()) {
                         ready.complete(m.group(1));
                     }
+                    Matcher url = LISTENING.matcher(line);
+                    if (url.find()) {
+                        listening.complete(url.group(1));
+                    }
                 }
                 ready.completeExceptionally(new IOException("the server exited before it was ready"));
+                listening.completeExceptionally(new IOException("the server exited before it was ready"));
             } catch (IOException e) {
                 ready.completeExceptionally(e);
+                listening.completeExceptionally(e);
             }
         }, "flagagg-server-stdout");
         reader.setDaemon(true);
         reader.start();
         try {
-            return new ServerProcess(process, ready.get(60, TimeUnit.SECONDS), conf, log);
+            String member = ready.get(60, TimeUnit.SECONDS);
+            return new ServerProcess(process, member, listening.get(10, TimeUnit.SECONDS), conf, log);
         } catch (Exception e) {
             process.destroyForcibly();
             String tail = Files.readAllLines(log).stream().reduce((a, b) -> b).orElse("");
@@ -81,6 +92,11 @@ final class ServerProcess implements AutoCloseable {
     /** Its Hazelcast member address, "host:port". */
     String member() {
         return member;
+    }
+
+    /** Its WebSocket gateway's URL, ws://host:port/v1/workers. */
+    String wsUrl() {
+        return wsUrl;
     }
 
     /** Its peak resident set (VmHWM) in MiB, or -1 where /proc is not there. */

@@ -26,6 +26,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.flagagg.bus.Addresses;
 import org.flagagg.bus.AggregatorVerticle;
+import org.flagagg.bus.GradientExchange;
 import org.flagagg.bus.WorkerClient;
 import org.flagagg.kernels.Kernels;
 import org.flagagg.round.Aggregation;
@@ -50,6 +51,16 @@ public final class LoadTest {
     @FunctionalInterface
     public interface Progress {
         void update(int done, int total);
+    }
+
+    /**
+     * Joins simulated worker {@code slot} (its id must be "w&lt;slot&gt;": verification reads slots from the
+     * record's participant names), called on that worker's own context. The default joins over the event bus
+     * with a {@link WorkerClient}; a WebSocket load test passes one that connects a FlagaggClient.
+     */
+    @FunctionalInterface
+    public interface WorkerFactory {
+        Future<GradientExchange> join(Vertx vertx, int slot);
     }
 
     /** An aggregator deployed in this Vert.x instance with its own chunk store. */
@@ -86,6 +97,7 @@ public final class LoadTest {
     private final int rounds;
     private final boolean verify;
     private Progress progress = (done, total) -> { };
+    private WorkerFactory workerFactory;
     private ChunkStore store;
     private long timeoutMs;
 
@@ -103,6 +115,14 @@ public final class LoadTest {
         this.rounds = rounds;
         this.verify = verify;
         this.timeoutMs = rounds * (job.deadline().maxMs() + job.resultTimeoutMs()) + 10_000;
+        this.workerFactory = (v, slot) -> WorkerClient.join(v, job.job(), "w" + slot, job.dim(), slot)
+                .map(client -> (GradientExchange) client);
+    }
+
+    /** How simulated workers join (default: over the event bus). */
+    public LoadTest withWorkers(WorkerFactory factory) {
+        this.workerFactory = factory;
+        return this;
     }
 
     public LoadTest onProgress(Progress progress) {
@@ -140,20 +160,18 @@ public final class LoadTest {
 
     /** One simulated worker: a verticle, so it has its own event-loop context. */
     private static final class SimWorker extends VerticleBase {
-        private final String job;
-        private final long dim;
+        private final WorkerFactory factory;
         private final int slot;
-        private WorkerClient client;
+        private GradientExchange client;
 
-        SimWorker(String job, long dim, int slot) {
-            this.job = job;
-            this.dim = dim;
+        SimWorker(WorkerFactory factory, int slot) {
+            this.factory = factory;
             this.slot = slot;
         }
 
         @Override
         public Future<?> start() {
-            return WorkerClient.join(vertx, job, "w" + slot, dim, slot).onSuccess(c -> client = c);
+            return factory.join(vertx, slot).onSuccess(c -> client = c);
         }
 
         Context context() {
@@ -247,7 +265,7 @@ public final class LoadTest {
         Future<Void> joinAll() {
             List<Future<String>> joins = new ArrayList<>();
             for (int slot = 0; slot < workers.length; slot++) {
-                workers[slot] = new SimWorker(job.job(), job.dim(), slot);
+                workers[slot] = new SimWorker(workerFactory, slot);
                 joins.add(vertx.deployVerticle(workers[slot]).onSuccess(id -> deployments.add(id)));
             }
             return Future.all(joins).mapEmpty();

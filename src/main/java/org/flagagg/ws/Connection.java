@@ -251,6 +251,7 @@ final class Connection {
             return;
         }
         chunkError(round, chunk, code, reason);
+        pauseIfFull();
     }
 
     private void chunkError(Long round, Integer chunk, int code, String reason) {
@@ -263,6 +264,7 @@ final class Connection {
 
     private void error(int code, String reason) {
         send(new JsonObject().put("type", "error").put("code", code).put("reason", reason));
+        pauseIfFull();
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -298,19 +300,22 @@ final class Connection {
             }
             gateway.maxUnackedResults.accumulateAndGet(unackedCount, Math::max);
             ws.writeBinaryMessage(frame);
-            pauseIfFull();
         } else {
             msg.fail(Codes.BAD_REQUEST, "unexpected result message of type " + type);
         }
     }
 
     private io.vertx.core.Future<Void> send(JsonObject msg) {
-        io.vertx.core.Future<Void> written = ws.writeTextMessage(msg.encode());
-        pauseIfFull();
-        return written;
+        return ws.writeTextMessage(msg.encode());
     }
 
-    /** TCP backpressure: stop reading from a client whose socket does not take our writes. */
+    /**
+     * TCP backpressure on what a client can make us write without bound: answers to bad control messages
+     * and to frames refused here. Everything else we write is bounded by the credits (one ack or chunk_error
+     * per frame in flight, at most W aggregate frames unacknowledged) and by the open rounds (one result
+     * each), so reading is not paused for it: pausing a client that is itself blocked sending its last
+     * chunks while its results queue up would stall both sides until the result timeout.
+     */
     private void pauseIfFull() {
         if (!paused && state != State.CLOSED && ws.writeQueueFull()) {
             paused = true;

@@ -138,7 +138,14 @@ public final class FlagaggClient implements GradientExchange {
         WebSocketConnectOptions connect = new WebSocketConnectOptions().setAbsoluteURI(url)
                 .addHeader("Authorization", "Bearer " + token);
         return client.connect(connect).compose(ws -> {
-            FlagaggClient flagagg = new FlagaggClient(vertx, client, ws, options.maxMessageBytes);
+            FlagaggClient flagagg;
+            try {
+                flagagg = new FlagaggClient(vertx, client, ws, options.maxMessageBytes);
+            } catch (IllegalStateException closedAlready) {
+                Short code = ws.closeStatusCode();
+                return Future.failedFuture(new FlagaggException(code == null ? 1006 : code,
+                        code == null ? "the connection was lost" : ws.closeReason()));
+            }
             JsonObject hello = new JsonObject().put("type", "hello").put("version", Gateway.VERSION).put("dim", dim);
             if (options.slot >= 0) {
                 hello.put("slot", options.slot);

@@ -1,0 +1,120 @@
+package org.flagagg.ws;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.WebSocket;
+import io.vertx.core.http.WebSocketClient;
+import io.vertx.core.http.WebSocketClientOptions;
+import io.vertx.core.http.WebSocketConnectOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.TrustOptions;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * A test client that speaks the WebSocket protocol by hand with Vert.x's WebSocket client: it sends
+ * whatever a test builds and queues everything the server sends, and the close code and reason.
+ */
+final class RawWs {
+    record Close(int code, String reason) {
+    }
+
+    final WebSocket ws;
+    final WebSocketClient client;
+    final BlockingQueue<JsonObject> texts = new LinkedBlockingQueue<>();
+    final BlockingQueue<Buffer> binaries = new LinkedBlockingQueue<>();
+    final CompletableFuture<Close> closed = new CompletableFuture<>();
+
+    private RawWs(WebSocketClient client, WebSocket ws) {
+        this.client = client;
+        this.ws = ws;
+        ws.textMessageHandler(t -> texts.add(new JsonObject(t)));
+        ws.binaryMessageHandler(binaries::add);
+        ws.closeHandler(v -> closed.complete(new Close(ws.closeStatusCode() == null ? 1006 : ws.closeStatusCode(),
+                ws.closeReason())));
+    }
+
+    /** Connects with this token (null: no Authorization header). */
+    static RawWs connect(Vertx vertx, String url, String token, TrustOptions trust) throws Exception {
+        WebSocketClientOptions options = new WebSocketClientOptions().setMaxFrameSize(1 << 22).setMaxMessageSize(1 << 22)
+                .setTryUsePerMessageCompression(false);
+        if (trust != null) {
+            options.setTrustOptions(trust);
+        }
+        WebSocketClient client = vertx.createWebSocketClient(options);
+        WebSocketConnectOptions connect = new WebSocketConnectOptions().setAbsoluteURI(url);
+        if (token != null) {
+            connect.addHeader("Authorization", "Bearer " + token);
+        }
+        // Handlers are set on the event loop as the upgrade completes, before a close frame can be processed.
+        return WsServer.await(client.connect(connect).map(ws -> new RawWs(client, ws)));
+    }
+
+    void send(JsonObject msg) throws Exception {
+        WsServer.await(ws.writeTextMessage(msg.encode()));
+    }
+
+    void sendText(String text) throws Exception {
+        WsServer.await(ws.writeTextMessage(text));
+    }
+
+    void send(Buffer frame) throws Exception {
+        WsServer.await(ws.writeBinaryMessage(frame));
+    }
+
+    /** Says hello and returns the session. */
+    JsonObject hello(long dim, int slot) throws Exception {
+        JsonObject hello = new JsonObject().put("type", "hello").put("version", 1).put("dim", dim);
+        if (slot >= 0) {
+            hello.put("slot", slot);
+        }
+        send(hello);
+        JsonObject session = next();
+        if (!"session".equals(session.getString("type"))) {
+            throw new AssertionError("expected a session, got " + session);
+        }
+        return session;
+    }
+
+    /** The next text message from the server. */
+    JsonObject next() throws Exception {
+        JsonObject msg = texts.poll(WsServer.WAIT_S, TimeUnit.SECONDS);
+        if (msg == null) {
+            throw new TimeoutException("no message from the server within " + WsServer.WAIT_S + " s (closed: "
+                    + closed.getNow(null) + ")");
+        }
+        return msg;
+    }
+
+    /** The next text message of this type, skipping others. */
+    JsonObject next(String type) throws Exception {
+        while (true) {
+            JsonObject msg = next();
+            if (type.equals(msg.getString("type"))) {
+                return msg;
+            }
+        }
+    }
+
+    Buffer nextBinary() throws Exception {
+        Buffer b = binaries.poll(WsServer.WAIT_S, TimeUnit.SECONDS);
+        if (b == null) {
+            throw new TimeoutException("no binary message within " + WsServer.WAIT_S + " s");
+        }
+        return b;
+    }
+
+    Close awaitClose() throws Exception {
+        return WsServer.get(closed);
+    }
+
+    void close() throws Exception {
+        if (!closed.isDone()) {
+            WsServer.await(ws.close());
+        }
+        WsServer.await(client.close());
+    }
+}

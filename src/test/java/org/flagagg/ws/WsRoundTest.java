@@ -1,0 +1,187 @@
+package org.flagagg.ws;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.PemTrustOptions;
+import io.vertx.junit5.VertxExtension;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.assertj.core.data.Offset;
+import org.flagagg.bus.ChunkFrame;
+import org.flagagg.bus.WorkerClient;
+import org.flagagg.round.JobConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Rounds with WebSocket workers: against the offline rule, over TLS, with a slow reader and a disconnect. */
+@ExtendWith(VertxExtension.class)
+class WsRoundTest {
+
+    @TempDir
+    Path dir;
+
+    static void assertSameAggregate(float[] actual, float[] expected) {
+        assertThat(actual).hasSameSizeAs(expected);
+        double scale = 1;
+        for (float e : expected) {
+            scale = Math.max(scale, Math.abs(e));
+        }
+        for (int k = 0; k < expected.length; k++) {
+            assertThat((double) actual[k]).as("coordinate " + k).isCloseTo(expected[k], Offset.offset(1e-5 * scale));
+        }
+    }
+
+    @Test
+    void aRoundMixingBusAndWebSocketWorkersMatchesTheOfflineRule(Vertx vertx) throws Exception {
+        JobConfig job = WsServer.job(new JsonObject().put("workers", 5)
+                .put("rule", new JsonObject().put("name", "flag").put("f", 1)), dir);
+        try (WsServer server = WsServer.start(vertx, job, GatewayConfig.defaults())) {
+            List<WsServer.Client> clients = new ArrayList<>();
+            clients.add(server.busClient(0));
+            clients.add(server.busClient(1));
+            for (int w = 2; w < 5; w++) {
+                clients.add(server.wsClient(w));
+                assertThat(clients.get(w).worker().slot()).isEqualTo(w);
+            }
+            for (long round = 0; round < 2; round++) {
+                float[][] g = WsServer.gradients(5, (int) job.dim(), 20 + round);
+                List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+                for (int w = 0; w < 5; w++) {
+                    results.add(clients.get(w).exchange(round, g[w]));
+                }
+                float[] expected = server.offline(g);
+                for (CompletableFuture<WorkerClient.Aggregate> result : results) {
+                    WorkerClient.Aggregate a = WsServer.get(result);
+                    assertThat(a.round()).isEqualTo(round);
+                    assertThat(a.included()).isTrue();
+                    assertSameAggregate(a.values(), expected);
+                }
+                JsonObject record = WsServer.get(server.recordOf(round));
+                assertThat(record.getString("status")).isEqualTo("completed");
+                assertThat(record.getJsonArray("participants")).containsExactlyInAnyOrder("w0", "w1", "w2", "w3", "w4");
+                WsServer.get(server.releasedOf(round));
+            }
+            assertThat(server.gateway.stats().getInteger("max_unacked_results")).isBetween(1, job.credits());
+            assertThat(server.store.stats().bytesInMemory()).isZero();
+        }
+    }
+
+    @Test
+    void wssWithATestKeyStore(Vertx vertx) throws Exception {
+        Path keystore = dir.resolve("server.p12");
+        Path cert = dir.resolve("server.pem");
+        keytool("-genkeypair", "-alias", "flagagg", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=localhost",
+                "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2", "-storetype", "PKCS12",
+                "-keystore", keystore.toString(), "-storepass", "test-secret", "-keypass", "test-secret");
+        keytool("-exportcert", "-rfc", "-alias", "flagagg", "-keystore", keystore.toString(), "-storepass",
+                "test-secret", "-file", cert.toString());
+        JobConfig job = WsServer.job(new JsonObject().put("workers", 2).put("rule", new JsonObject().put("name", "mean")), dir);
+        GatewayConfig tls = GatewayConfig.defaults().withTls(keystore, "test-secret");
+        try (WsServer server = WsServer.start(vertx, job, tls)) {
+            assertThat(server.url).startsWith("wss://127.0.0.1:");
+            WsServer.Client bus = server.busClient(0);
+            WsServer.Client secure = server.wsClient(1, new FlagaggClient.Options().setSlot(1)
+                    .setTrust(new PemTrustOptions().addCertPath(cert.toString())));
+            float[][] g = WsServer.gradients(2, (int) job.dim(), 5);
+            CompletableFuture<WorkerClient.Aggregate> a0 = bus.exchange(0, g[0]);
+            CompletableFuture<WorkerClient.Aggregate> a1 = secure.exchange(0, g[1]);
+            float[] expected = server.offline(g);
+            assertSameAggregate(WsServer.get(a0).values(), expected);
+            assertSameAggregate(WsServer.get(a1).values(), expected);
+            // Plain ws:// to the TLS port does not get a WebSocket.
+            String plain = server.url.replace("wss://", "ws://");
+            assertThatThrownBy(() -> RawWs.connect(vertx, plain, server.token(0), null)).isInstanceOf(Exception.class);
+        }
+    }
+
+    private static void keytool(String... args) throws Exception {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "keytool").toString());
+        command.addAll(List.of(args));
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes());
+        assertThat(process.waitFor()).as("keytool " + String.join(" ", args) + ": " + output).isZero();
+    }
+
+    @Test
+    void aClientThatStopsAcknowledgingIsDroppedWithBoundedServerMemory(Vertx vertx) throws Exception {
+        JobConfig job = WsServer.job(new JsonObject().put("workers", 1).put("credits", 4).put("result_timeout_ms", 1000)
+                .put("rule", new JsonObject().put("name", "mean")), dir);
+        assertThat(job.chunks()).isGreaterThan(job.credits());
+        try (WsServer server = WsServer.start(vertx, job, GatewayConfig.defaults())) {
+            WsServer.Client slow = server.wsClient(0);
+            float[] gradient = WsServer.gradients(1, (int) job.dim(), 1)[0];
+            AtomicInteger delivered = new AtomicInteger();
+            // A reader that never finishes with a chunk: the client never acknowledges one.
+            CompletableFuture<WorkerClient.Aggregate> result = WsServer.on(slow.context(), () -> slow.worker().exchange(0,
+                    (offset, count, dst) -> System.arraycopy(gradient, (int) offset, dst, 0, count),
+                    (offset, values, count) -> {
+                        delivered.incrementAndGet();
+                        return Promise.<Void>promise().future();
+                    }, Future.succeededFuture()));
+            assertThatThrownBy(() -> WsServer.get(result)).isInstanceOf(ExecutionException.class)
+                    .cause().isInstanceOf(FlagaggException.class)
+                    .satisfies(e -> {
+                        assertThat(((FlagaggException) e).code()).isEqualTo(4408);
+                        assertThat(((FlagaggException) e).reason()).contains("not acknowledged within 1000 ms");
+                    });
+            // The server had exactly `credits` aggregate frames out to it, never more.
+            assertThat(delivered.get()).isEqualTo(job.credits());
+            assertThat(server.gateway.stats().getInteger("max_unacked_results")).isEqualTo(job.credits());
+            // The round's chunks are freed even though one reader never finished.
+            WsServer.get(server.releasedOf(0));
+            assertThat(server.store.stats().bytesInMemory()).isZero();
+            assertThat(server.gateway.stats().getJsonObject("closes").getLong("4408")).isEqualTo(1L);
+            assertThat(server.gateway.stats().getInteger("connections")).isZero();
+        }
+    }
+
+    @Test
+    void aClientThatDisconnectsMidRoundIsAStragglerAndTheRoundClosesOnQuorum(Vertx vertx) throws Exception {
+        JobConfig job = WsServer.job(new JsonObject().put("workers", 3).put("quorum", 2)
+                .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 500).put("max_ms", 2000))
+                .put("rule", new JsonObject().put("name", "mean")), dir);
+        try (WsServer server = WsServer.start(vertx, job, GatewayConfig.defaults())) {
+            WsServer.Client c0 = server.wsClient(0);
+            WsServer.Client c1 = server.wsClient(1);
+            RawWs leaver = server.raw(server.token(2));
+            JsonObject session = leaver.hello(job.dim(), 2);
+            float[][] g = WsServer.gradients(3, (int) job.dim(), 9);
+            int coords = session.getInteger("chunk_coords");
+            for (int chunk = 0; chunk < 2; chunk++) {
+                leaver.send(ChunkFrame.toBuffer(ChunkFrame.KIND_GRADIENT, 0, 2, chunk, (long) chunk * coords, g[2],
+                        chunk * coords, coords));
+                assertThat(leaver.next().getString("type")).isEqualTo("ack");
+            }
+            leaver.close();
+            CompletableFuture<WorkerClient.Aggregate> a0 = c0.exchange(0, g[0]);
+            CompletableFuture<WorkerClient.Aggregate> a1 = c1.exchange(0, g[1]);
+            float[] expected = server.offline(WsServer.rows(g, 0, 1));
+            assertSameAggregate(WsServer.get(a0).values(), expected);
+            assertSameAggregate(WsServer.get(a1).values(), expected);
+            JsonObject record = WsServer.get(server.recordOf(0));
+            assertThat(record.getString("status")).isEqualTo("completed");
+            assertThat(record.getString("trigger")).startsWith("deadline");
+            assertThat(record.getJsonArray("participants")).containsExactlyInAnyOrder("w0", "w1");
+            assertThat(record.getJsonArray("stragglers").getJsonObject(0).getString("worker")).isEqualTo("w2");
+            WsServer.get(server.releasedOf(0));
+            assertThat(server.store.stats().bytesInMemory()).isZero();
+            // The leaver's session is gone: its consumer unregistered, its token free again.
+            assertThat(server.gateway.stats().getInteger("connections")).isEqualTo(2);
+            assertThat(server.gateway.stats().getInteger("consumers")).isEqualTo(2);
+            RawWs back = server.raw(server.token(2));
+            assertThat(back.hello(job.dim(), 2).getInteger("slot")).isEqualTo(2);
+            back.close();
+        }
+    }
+}

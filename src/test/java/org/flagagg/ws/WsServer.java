@@ -1,0 +1,193 @@
+package org.flagagg.ws;
+
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.flagagg.bus.Addresses;
+import org.flagagg.bus.AggregatorVerticle;
+import org.flagagg.bus.WorkerClient;
+import org.flagagg.round.Aggregation;
+import org.flagagg.round.ArraySource;
+import org.flagagg.round.ChunkStore;
+import org.flagagg.round.JobConfig;
+import org.flagagg.rules.Rules;
+import org.flagagg.web.HttpApi;
+
+/**
+ * Test fixture: an aggregator verticle, the HTTP server with the gateway on a free loopback port, tokens for
+ * workers "w0".."w9", round records by id, and clients of both kinds on their own contexts.
+ */
+final class WsServer implements AutoCloseable {
+    static final long WAIT_S = 60;
+
+    final Vertx vertx;
+    final JobConfig job;
+    final ChunkStore store;
+    final Gateway gateway;
+    final HttpServer http;
+    final String url;
+    final Map<String, String> tokens = new LinkedHashMap<>();
+    private final Map<Long, CompletableFuture<JsonObject>> records;
+    private final Map<Long, CompletableFuture<Void>> released;
+
+    private WsServer(Vertx vertx, JobConfig job, ChunkStore store, Gateway gateway, HttpServer http,
+            Map<Long, CompletableFuture<JsonObject>> records, Map<Long, CompletableFuture<Void>> released) {
+        this.records = records;
+        this.released = released;
+        this.vertx = vertx;
+        this.job = job;
+        this.store = store;
+        this.gateway = gateway;
+        this.http = http;
+        this.url = gateway.url("127.0.0.1", http.actualPort());
+    }
+
+    /** A job from JSON overrides on top of small test defaults. */
+    static JobConfig job(JsonObject overrides, Path dir) {
+        JsonObject json = new JsonObject()
+                .put("job", "ws" + Long.toHexString(System.nanoTime()))
+                .put("workers", 4).put("dim", 1000).put("chunk_coords", 64)
+                .put("deadline", new JsonObject().put("mode", "fixed").put("max_ms", 30_000))
+                .put("memory_budget_mb", 1).put("slab_kib", 64).put("spill_dir", dir.resolve("spill").toString())
+                .put("round_log", "")
+                .put("result_timeout_ms", 30_000);
+        return JobConfig.fromJson(json.mergeIn(overrides, true));
+    }
+
+    static WsServer start(Vertx vertx, JobConfig job, GatewayConfig config) throws Exception {
+        Map<String, String> tokens = new LinkedHashMap<>();
+        for (int w = 0; w < 10; w++) {
+            tokens.put("w" + w, TokenTable.newToken());
+        }
+        ChunkStore store = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir());
+        Addresses addresses = new Addresses(job.job());
+        Map<Long, CompletableFuture<JsonObject>> recordOf = new ConcurrentHashMap<>();
+        Map<Long, CompletableFuture<Void>> releasedOf = new ConcurrentHashMap<>();
+        var records = vertx.eventBus().<JsonObject>consumer(addresses.rounds(),
+                m -> recordOf.computeIfAbsent(m.body().getLong("round"), r -> new CompletableFuture<>()).complete(m.body()));
+        var released = vertx.eventBus().<Long>consumer(addresses.released(),
+                m -> releasedOf.computeIfAbsent(m.body(), r -> new CompletableFuture<>()).complete(null));
+        await(Future.all(records.completion(), released.completion()));
+        await(vertx.deployVerticle(new AggregatorVerticle(job, store)));
+        Gateway gateway = new Gateway(vertx, job, TokenTable.ofTokens(tokens), config);
+        HttpApi api = new HttpApi(vertx);
+        gateway.mount(api.router());
+        HttpServer http = await(api.listen(gateway.serverOptions(new HttpServerOptions().setHost("127.0.0.1").setPort(0))));
+        WsServer server = new WsServer(vertx, job, store, gateway, http, recordOf, releasedOf);
+        server.tokens.putAll(tokens);
+        return server;
+    }
+
+    CompletableFuture<JsonObject> recordOf(long round) {
+        return records.computeIfAbsent(round, r -> new CompletableFuture<>());
+    }
+
+    CompletableFuture<Void> releasedOf(long round) {
+        return released.computeIfAbsent(round, r -> new CompletableFuture<>());
+    }
+
+    String token(int worker) {
+        return tokens.get("w" + worker);
+    }
+
+    /** A client on its own context, of either transport. */
+    record Client(Context context, org.flagagg.bus.GradientExchange worker) {
+        CompletableFuture<WorkerClient.Aggregate> exchange(long round, float[] gradient) {
+            return on(context, () -> worker instanceof FlagaggClient f ? f.exchange(round, gradient)
+                    : ((WorkerClient) worker).exchange(round, gradient));
+        }
+    }
+
+    Client busClient(int worker) throws Exception {
+        Context context = vertx.getOrCreateContext();
+        return new Client(context, get(on(context, () -> WorkerClient.join(vertx, job.job(), "w" + worker, job.dim(), worker))));
+    }
+
+    Client wsClient(int worker) throws Exception {
+        return wsClient(worker, new FlagaggClient.Options().setSlot(worker));
+    }
+
+    Client wsClient(int worker, FlagaggClient.Options options) throws Exception {
+        Context context = vertx.getOrCreateContext();
+        return new Client(context, get(on(context, () -> FlagaggClient.connect(vertx, url, token(worker), job.dim(), options))));
+    }
+
+    RawWs raw(String token) throws Exception {
+        return RawWs.connect(vertx, url, token, null);
+    }
+
+    static <T> CompletableFuture<T> on(Context context, Supplier<Future<T>> action) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        context.runOnContext(v -> action.get().onComplete(ar -> {
+            if (ar.succeeded()) {
+                result.complete(ar.result());
+            } else {
+                result.completeExceptionally(ar.cause());
+            }
+        }));
+        return result;
+    }
+
+    static <T> T await(Future<T> future) throws Exception {
+        return get(future.toCompletionStage().toCompletableFuture());
+    }
+
+    static <T> T get(CompletableFuture<T> future) throws Exception {
+        return future.get(WAIT_S, TimeUnit.SECONDS);
+    }
+
+    /** The offline aggregate of these rows with the job's rule, as float32. */
+    float[] offline(float[][] gradients) throws Exception {
+        float[] out = new float[(int) job.dim()];
+        new Aggregation(Rules.create(job.rule())).run(new ArraySource(gradients), (offset, values, len) -> {
+            for (int k = 0; k < len; k++) {
+                out[(int) offset + k] = (float) values[k];
+            }
+        });
+        return out;
+    }
+
+    /** p gradients of dimension n: most near a shared direction, the last two far off. */
+    static float[][] gradients(int p, int n, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        float[] direction = new float[n];
+        for (int k = 0; k < n; k++) {
+            direction[k] = (float) random.nextGaussian();
+        }
+        float[][] g = new float[p][n];
+        for (int i = 0; i < p; i++) {
+            for (int k = 0; k < n; k++) {
+                g[i][k] = i < p - 2 ? direction[k] + 0.3f * (float) random.nextGaussian()
+                        : -5f * direction[k] + (float) random.nextGaussian();
+            }
+        }
+        return g;
+    }
+
+    static float[][] rows(float[][] g, int... slots) {
+        List<float[]> rows = new ArrayList<>();
+        for (int s : slots) {
+            rows.add(g[s]);
+        }
+        return rows.toArray(new float[0][]);
+    }
+
+    @Override
+    public void close() throws Exception {
+        await(http.close());
+        store.close();
+    }
+}
