@@ -77,7 +77,7 @@ final class DemoCommand implements Callable<Integer> {
             description = "Attacks of the runs with stragglers (default: ${DEFAULT-VALUE}).")
     List<String> stragglerAttacks;
 
-    @Option(names = "--deadline-ms", paramLabel = "MS", defaultValue = "100",
+    @Option(names = "--deadline-ms", paramLabel = "MS", defaultValue = "250",
             description = "Round deadline of the runs with stragglers: rounds close on the quorum of on-time workers "
                     + "(default: ${DEFAULT-VALUE}).")
     long deadlineMs;
