@@ -17,7 +17,7 @@ import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
  * <p>Every flag Y the algorithm produces lies in the span of the normalised gradients X = [x_1 .. x_p],
  * so it is kept as Y = X A with a p x r coefficient matrix A (A^T K A = I, K = D^-1 G D^-1). Each IRLS
  * step is the top-r eigenvectors of X C X^T for a p x p weighting C, found from the eigen-decomposition
- * of K; nothing depends on the gradients' dimension n. See docs/parts/fa.md and the shared note
+ * of K; nothing depends on the gradients' dimension n. See docs/algorithm.md and the shared note
  * flag-aggregator-math.md for the derivation.
  */
 public final class FlagSolver {

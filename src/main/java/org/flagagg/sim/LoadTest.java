@@ -159,7 +159,7 @@ public final class LoadTest {
         return fleet;
     }
 
-    /** Runs the load test; completes with the report (see docs/parts/loadtest.md), also after a timeout. */
+    /** Runs the load test; completes with the report (see docs/loadtest.md), also after a timeout. */
     public Future<JsonObject> run() {
         Context context = vertx.getOrCreateContext();
         Promise<JsonObject> report = Promise.promise();
