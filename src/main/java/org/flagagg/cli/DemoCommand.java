@@ -23,6 +23,8 @@ import org.flagagg.demo.Training;
 import org.flagagg.fa.FlagOptions;
 import org.flagagg.rules.Rules;
 import org.flagagg.sim.Attacks;
+import org.flagagg.sim.LoadTest;
+import org.flagagg.web.Dashboard;
 import org.flagagg.web.HttpApi;
 import org.flagagg.web.RoundsApi;
 import org.slf4j.LoggerFactory;
@@ -141,7 +143,7 @@ final class DemoCommand implements Callable<Integer> {
             + "and flag with stragglers (explicit --rules/--attacks still win).")
     boolean quick;
 
-    @Option(names = "--serve", description = "Start the HTTP server (GET /report, /rounds, /health) and keep it up "
+    @Option(names = "--serve", description = "Start the HTTP server (the live dashboard at /, GET /report, /rounds, /metrics, /health) and keep it up "
             + "after the run, until Ctrl-C.")
     boolean serve;
 
@@ -216,9 +218,11 @@ final class DemoCommand implements Callable<Integer> {
         try {
             Training training = new Training(vertx, train, test, model, settings);
             specs.forEach(training::validate);
+            Dashboard[] dashboard = new Dashboard[1];
             if (serve) {
-                HttpServer server = serve(vertx, roundLog);
-                outWriter.printf("serving http://%s:%d/report (and /rounds, /health)%n", host, server.actualPort());
+                HttpServer server = serve(vertx, roundLog, dashboard);
+                outWriter.printf("serving the live dashboard at http://%s:%d/ and the report at /report "
+                        + "(and /rounds, /metrics, /health)%n", host, server.actualPort());
                 outWriter.flush();
             }
             outWriter.printf("%s%nmodel: %s, %d parameters; p = %d, f = %d; %d runs of %d rounds%n", description,
@@ -229,8 +233,19 @@ final class DemoCommand implements Callable<Integer> {
             for (int i = 0; i < specs.size(); i++) {
                 Training.Spec s = specs.get(i);
                 int index = i;
-                Training.Result result = training.run(s, roundLog,
-                        (done, total) -> progress(err, index, specs.size(), s, done, total));
+                Training.Result result = training.run(s, roundLog, new Training.Progress() {
+                    @Override
+                    public void update(int done, int total) {
+                        progress(err, index, specs.size(), s, done, total);
+                    }
+
+                    @Override
+                    public void engineStarted(LoadTest.Embedded engine) {
+                        if (dashboard[0] != null) {
+                            dashboard[0].follow(engine.job(), engine.store(), engine.aggregator()).await();
+                        }
+                    }
+                });
                 runs.add(Report.runJson(result));
             }
             progress(err, specs.size(), specs.size(), null, 0, 0);
@@ -254,9 +269,11 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private HttpServer serve(Vertx vertx, Path roundLog) {
+    /** The HTTP server of --serve: the round log, the report, and the live dashboard following each run. */
+    private HttpServer serve(Vertx vertx, Path roundLog, Dashboard[] dashboard) {
         HttpApi api = new HttpApi(vertx);
         RoundsApi.mount(api.router(), vertx, roundLog);
+        dashboard[0] = Dashboard.mount(api.router(), vertx, null, null, null, null);
         Path report = out.resolve("report.html").toAbsolutePath();
         api.router().get("/report").handler(ctx -> {
             if (Files.isRegularFile(report)) {

@@ -100,6 +100,10 @@ public final class Training {
     @FunctionalInterface
     public interface Progress {
         void update(int done, int total);
+
+        /** Called once a run's aggregator is up, before its first round (the live dashboard follows it). */
+        default void engineStarted(LoadTest.Embedded engine) {
+        }
     }
 
     private static final long SALT_BATCH = 0x4241544348455331L;
@@ -237,6 +241,7 @@ public final class Training {
         boolean inSync = true;
 
         LoadTest.Embedded engine = LoadTest.deployEmbedded(vertx, job).await();
+        progress.engineStarted(engine);
         List<String> deployments = new ArrayList<>();
         DemoWorker[] workers = new DemoWorker[p];
         try {

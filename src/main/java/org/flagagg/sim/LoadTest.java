@@ -64,7 +64,8 @@ public final class LoadTest {
     }
 
     /** An aggregator deployed in this Vert.x instance with its own chunk store. */
-    public record Embedded(Vertx vertx, ChunkStore store, String deploymentId) {
+    public record Embedded(Vertx vertx, JobConfig job, ChunkStore store, AggregatorVerticle aggregator,
+            String deploymentId) {
         /** Undeploys the aggregator, then closes the store. */
         public Future<Void> close() {
             return vertx.undeploy(deploymentId).eventually(() -> {
@@ -82,8 +83,9 @@ public final class LoadTest {
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
-        return vertx.deployVerticle(new AggregatorVerticle(job, store))
-                .map(id -> new Embedded(vertx, store, id))
+        AggregatorVerticle aggregator = new AggregatorVerticle(job, store);
+        return vertx.deployVerticle(aggregator)
+                .map(id -> new Embedded(vertx, job, store, aggregator, id))
                 .onFailure(e -> store.close());
     }
 

@@ -42,7 +42,7 @@ public final class Dashboard {
 
     /**
      * Mounts the dashboard, {@code /events}, {@code /metrics} and {@code /ready} on {@code router} and
-     * follows {@code job}. {@code metrics} is the registry Vert.x reports into (see
+     * follows {@code job} (null: nothing yet, until {@link #follow}). {@code metrics} is the registry Vert.x reports into (see
      * {@link Metrics#startVertx}); null makes one with the engine's meters only.
      */
     public static Dashboard mount(Router router, Vertx vertx, JobConfig job, ChunkStore store,
@@ -57,7 +57,9 @@ public final class Dashboard {
         // The page and its script change with the jar: browsers revalidate them.
         router.get("/dashboard/*").handler(StaticHandler.create("web").setCachingEnabled(false)
                 .setIndexPage("index.html"));
-        dashboard.follow(job, store, aggregator);
+        if (job != null) {
+            dashboard.follow(job, store, aggregator);
+        }
         return dashboard;
     }
 
