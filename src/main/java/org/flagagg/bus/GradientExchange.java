@@ -25,6 +25,35 @@ public interface GradientExchange {
     Future<WorkerClient.Aggregate> exchange(long round, WorkerClient.GradientReader gradient,
             WorkerClient.AsyncResultSink aggregate, Future<?> sendWhen);
 
+    /**
+     * Sends this worker's gradient for {@code round} and completes with the round's aggregate (also when
+     * this worker was a straggler or excluded: {@link WorkerClient.Aggregate#included()} tells). Fails with
+     * {@link WorkerClient.RoundFailedException} if the round failed.
+     */
+    default Future<WorkerClient.Aggregate> exchange(long round, float[] gradient) {
+        long dim = session().getLong("dim");
+        if (gradient.length != dim) {
+            return Future.failedFuture(new IllegalArgumentException("gradient has " + gradient.length
+                    + " values, the job's dim is " + dim));
+        }
+        float[] aggregate = new float[gradient.length];
+        return exchange(round, (offset, count, dst) -> System.arraycopy(gradient, (int) offset, dst, 0, count),
+                (offset, values, count) -> System.arraycopy(values, 0, aggregate, (int) offset, count))
+                .map(a -> new WorkerClient.Aggregate(a.round(), aggregate, a.included(), a.reason(), a.record()));
+    }
+
+    /**
+     * The streaming form of {@link #exchange(long, float[])}: the gradient is read chunk by chunk and the
+     * aggregate handed over chunk by chunk, so neither has to fit in the heap.
+     */
+    default Future<WorkerClient.Aggregate> exchange(long round, WorkerClient.GradientReader gradient,
+            WorkerClient.ResultSink aggregate) {
+        return exchange(round, gradient, (offset, values, count) -> {
+            aggregate.accept(offset, values, count);
+            return Future.succeededFuture();
+        }, Future.succeededFuture());
+    }
+
     /** Leaves: stops receiving results and releases the transport. */
     Future<Void> close();
 }

@@ -119,33 +119,6 @@ public final class WorkerClient implements GradientExchange {
     }
 
     /**
-     * Sends this worker's gradient for {@code round} and completes with the round's aggregate (also when
-     * this worker was a straggler or excluded: {@link Aggregate#included()} tells). Fails with
-     * {@link RoundFailedException} if the round failed.
-     */
-    public Future<Aggregate> exchange(long round, float[] gradient) {
-        if (gradient.length != dim) {
-            return Future.failedFuture(new IllegalArgumentException("gradient has " + gradient.length
-                    + " values, the job's dim is " + dim));
-        }
-        float[] aggregate = new float[gradient.length];
-        return exchange(round, (offset, count, dst) -> System.arraycopy(gradient, (int) offset, dst, 0, count),
-                (offset, values, count) -> System.arraycopy(values, 0, aggregate, (int) offset, count))
-                .map(a -> new Aggregate(a.round(), aggregate, a.included(), a.reason(), a.record()));
-    }
-
-    /**
-     * The streaming form of {@link #exchange(long, float[])}: the gradient is read chunk by chunk and the
-     * aggregate handed over chunk by chunk, so neither has to fit in the heap.
-     */
-    public Future<Aggregate> exchange(long round, GradientReader gradient, ResultSink aggregate) {
-        return exchange(round, gradient, (offset, values, count) -> {
-            aggregate.accept(offset, values, count);
-            return Future.succeededFuture();
-        }, Future.succeededFuture());
-    }
-
-    /**
      * The streaming exchange with two hooks (simulated stragglers and slow readers use them): the round is
      * registered at once, so its summary and aggregate are received whenever they come, but sending starts
      * only when {@code sendWhen} succeeds; if it fails, nothing is sent (the worker skips the round and

@@ -23,7 +23,6 @@ import org.flagagg.bus.WorkerClient;
 import org.flagagg.bus.WorkerClient.Aggregate;
 import org.flagagg.bus.WorkerClient.AsyncResultSink;
 import org.flagagg.bus.WorkerClient.GradientReader;
-import org.flagagg.bus.WorkerClient.ResultSink;
 
 /**
  * A worker that takes part in rounds over a WebSocket to the aggregator's gateway (docs/protocol.md,
@@ -168,26 +167,6 @@ public final class FlagaggClient implements GradientExchange {
     /** Largest number of values per chunk the server accepts (chunk_coords of the session). */
     public int chunkCoords() {
         return chunkCoords;
-    }
-
-    /** As {@link WorkerClient#exchange(long, float[])}. */
-    public Future<Aggregate> exchange(long round, float[] gradient) {
-        if (gradient.length != dim) {
-            return Future.failedFuture(new IllegalArgumentException("gradient has " + gradient.length
-                    + " values, the job's dim is " + dim));
-        }
-        float[] aggregate = new float[gradient.length];
-        return exchange(round, (offset, count, dst) -> System.arraycopy(gradient, (int) offset, dst, 0, count),
-                (offset, values, count) -> System.arraycopy(values, 0, aggregate, (int) offset, count))
-                .map(a -> new Aggregate(a.round(), aggregate, a.included(), a.reason(), a.record()));
-    }
-
-    /** As {@link WorkerClient#exchange(long, GradientReader, ResultSink)}. */
-    public Future<Aggregate> exchange(long round, GradientReader gradient, ResultSink aggregate) {
-        return exchange(round, gradient, (offset, values, count) -> {
-            aggregate.accept(offset, values, count);
-            return Future.succeededFuture();
-        }, Future.succeededFuture());
     }
 
     @Override

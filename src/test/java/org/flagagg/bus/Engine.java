@@ -20,7 +20,7 @@ import org.flagagg.round.JobConfig;
 import org.flagagg.rules.Rules;
 
 /** Test fixture: an aggregator verticle on a chunk store, its round records, and workers on their own contexts. */
-final class Engine implements AutoCloseable {
+public final class Engine implements AutoCloseable {
     static final long WAIT_S = 60;
 
     final Vertx vertx;
@@ -84,7 +84,8 @@ final class Engine implements AutoCloseable {
         }
     }
 
-    static <T> CompletableFuture<T> on(Context context, Supplier<Future<T>> action) {
+    /** Runs {@code action} on {@code context} and hands its outcome to the calling (test) thread. */
+    public static <T> CompletableFuture<T> on(Context context, Supplier<Future<T>> action) {
         CompletableFuture<T> result = new CompletableFuture<>();
         context.runOnContext(v -> action.get().onComplete(ar -> {
             if (ar.succeeded()) {
@@ -96,16 +97,21 @@ final class Engine implements AutoCloseable {
         return result;
     }
 
-    static <T> T await(Future<T> future) throws Exception {
+    public static <T> T await(Future<T> future) throws Exception {
         return get(future.toCompletionStage().toCompletableFuture());
     }
 
-    static <T> T get(CompletableFuture<T> future) throws Exception {
+    public static <T> T get(CompletableFuture<T> future) throws Exception {
         return future.get(WAIT_S, TimeUnit.SECONDS);
     }
 
     /** The offline aggregate of these gradients (rows in slot order) with the job's rule, as float32. */
     float[] offline(float[][] gradients) throws Exception {
+        return offline(job, gradients);
+    }
+
+    /** The offline aggregate of these gradients (rows in slot order) with {@code job}'s rule, as float32. */
+    public static float[] offline(JobConfig job, float[][] gradients) throws Exception {
         float[] out = new float[(int) job.dim()];
         new Aggregation(Rules.create(job.rule())).run(new ArraySource(gradients),
                 (offset, values, len) -> {

@@ -16,8 +16,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.flagagg.sim.Fleet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

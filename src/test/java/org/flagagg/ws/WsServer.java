@@ -14,16 +14,13 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.flagagg.bus.Addresses;
 import org.flagagg.bus.AggregatorVerticle;
+import org.flagagg.bus.Engine;
 import org.flagagg.bus.WorkerClient;
-import org.flagagg.round.Aggregation;
-import org.flagagg.round.ArraySource;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.round.JobConfig;
-import org.flagagg.rules.Rules;
 import org.flagagg.web.HttpApi;
 
 /**
@@ -106,8 +103,7 @@ final class WsServer implements AutoCloseable {
     /** A client on its own context, of either transport. */
     record Client(Context context, org.flagagg.bus.GradientExchange worker) {
         CompletableFuture<WorkerClient.Aggregate> exchange(long round, float[] gradient) {
-            return on(context, () -> worker instanceof FlagaggClient f ? f.exchange(round, gradient)
-                    : ((WorkerClient) worker).exchange(round, gradient));
+            return on(context, () -> worker.exchange(round, gradient));
         }
     }
 
@@ -130,34 +126,20 @@ final class WsServer implements AutoCloseable {
     }
 
     static <T> CompletableFuture<T> on(Context context, Supplier<Future<T>> action) {
-        CompletableFuture<T> result = new CompletableFuture<>();
-        context.runOnContext(v -> action.get().onComplete(ar -> {
-            if (ar.succeeded()) {
-                result.complete(ar.result());
-            } else {
-                result.completeExceptionally(ar.cause());
-            }
-        }));
-        return result;
+        return Engine.on(context, action);
     }
 
     static <T> T await(Future<T> future) throws Exception {
-        return get(future.toCompletionStage().toCompletableFuture());
+        return Engine.await(future);
     }
 
     static <T> T get(CompletableFuture<T> future) throws Exception {
-        return future.get(WAIT_S, TimeUnit.SECONDS);
+        return Engine.get(future);
     }
 
     /** The offline aggregate of these rows with the job's rule, as float32. */
     float[] offline(float[][] gradients) throws Exception {
-        float[] out = new float[(int) job.dim()];
-        new Aggregation(Rules.create(job.rule())).run(new ArraySource(gradients), (offset, values, len) -> {
-            for (int k = 0; k < len; k++) {
-                out[(int) offset + k] = (float) values[k];
-            }
-        });
-        return out;
+        return Engine.offline(job, gradients);
     }
 
     /** p gradients of dimension n: most near a shared direction, the last two far off. */
