@@ -1,8 +1,6 @@
 package org.flagagg.bus;
 
-import io.vertx.core.Context;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -133,16 +131,7 @@ public final class WorkerClient implements GradientExchange {
         }
         Exchange exchange = new Exchange(round, gradient, aggregate);
         exchanges.put(round, exchange);
-        exchange.timer = vertx.setTimer(timeoutMs * 2, t -> exchange.fail(new RoundFailedException(
-                "no aggregate for round " + round + " within " + timeoutMs * 2 + " ms")));
-        if (sendWhen.isComplete()) {
-            exchange.start(sendWhen.succeeded());
-        } else {
-            // WorkerClient is single-context: come back to the caller's context to send.
-            Context context = vertx.getOrCreateContext();
-            sendWhen.onComplete(ar -> context.runOnContext(v -> exchange.start(ar.succeeded())));
-        }
-        return exchange.promise.future();
+        return exchange.begin(timeoutMs * 2, sendWhen);
     }
 
     /** Stops listening for results. */
@@ -185,42 +174,21 @@ public final class WorkerClient implements GradientExchange {
     }
 
     /** One round's exchange: chunks out under credits, summary and aggregate chunks in. */
-    private final class Exchange {
-        final long round;
-        final GradientReader gradient;
-        final AsyncResultSink sink;
-        final float[] chunk = new float[chunkCoords];
-        final Promise<Aggregate> promise = Promise.promise();
+    private final class Exchange extends RoundExchange {
         final DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeoutMs).setCodecName(FrameCodec.NAME);
-        long timer;
-        int next;
-        int inFlight;
-        boolean stopSending;
-        JsonObject summary;
-        int received;
 
         Exchange(long round, GradientReader gradient, AsyncResultSink sink) {
-            this.round = round;
-            this.gradient = gradient;
-            this.sink = sink;
+            super(vertx, round, gradient, sink, chunkCoords);
         }
 
-        void start(boolean send) {
-            if (send) {
-                pump();
-            } else {
-                stopSending = true;
-            }
-        }
-
-        void pump() {
+        @Override
+        protected void pump() {
             while (!stopSending && inFlight < credits && next < chunks) {
-                int chunk = next++;
-                long offset = (long) chunk * chunkCoords;
+                int index = next++;
+                long offset = (long) index * chunkCoords;
                 int count = (int) Math.min(chunkCoords, dim - offset);
-                gradient.read(offset, count, this.chunk);
-                Buffer frame = ChunkFrame.toBuffer(ChunkFrame.KIND_GRADIENT, round, slot, chunk, offset,
-                        this.chunk, 0, count);
+                gradient.read(offset, count, chunk);
+                Buffer frame = ChunkFrame.toBuffer(ChunkFrame.KIND_GRADIENT, round, slot, index, offset, chunk, 0, count);
                 inFlight++;
                 bus.request(addresses.chunks(), frame, options).onComplete(ar -> {
                     inFlight--;
@@ -228,7 +196,7 @@ public final class WorkerClient implements GradientExchange {
                         pump();
                     } else if (ar.cause() instanceof ReplyException e && e.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
                         // Closed, excluded, refused: stop sending; the aggregate still comes (or the failure).
-                        stopSending = true;
+                        refused(e.failureCode() + " " + e.getMessage());
                     } else {
                         fail(ar.cause());
                     }
@@ -236,45 +204,9 @@ public final class WorkerClient implements GradientExchange {
             }
         }
 
-        void summary(JsonObject s) {
-            summary = s;
-            stopSending = true;
-            if (!"completed".equals(s.getString("status"))) {
-                fail(new RoundFailedException("round " + round + " failed: " + s.getString("reason",
-                        s.getJsonObject("record", new JsonObject()).getString("error", "unknown"))));
-                return;
-            }
-            completeIfDone();
-        }
-
-        Future<Void> chunk(Buffer frame, ChunkFrame.Header h) {
-            if (summary == null) {
-                return Future.succeededFuture();
-            }
-            ChunkFrame.readPayload(frame, h, chunk, 0);
-            return sink.accept(h.offset(), chunk, h.count()).onSuccess(v -> {
-                received++;
-                completeIfDone();
-            });
-        }
-
-        void completeIfDone() {
-            if (summary != null && received == summary.getInteger("chunks")) {
-                finish();
-                promise.tryComplete(new Aggregate(round, null, summary.getBoolean("included"),
-                        summary.getString("reason"), summary.getJsonObject("record")));
-            }
-        }
-
-        void fail(Throwable cause) {
-            finish();
-            promise.tryFail(cause);
-        }
-
-        private void finish() {
-            stopSending = true;
-            vertx.cancelTimer(timer);
-            exchanges.remove(round);
+        @Override
+        protected void ended() {
+            exchanges.remove(round, this);
         }
     }
 }

@@ -1,6 +1,5 @@
 package org.flagagg.ws;
 
-import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -19,6 +18,7 @@ import java.util.Map;
 import org.flagagg.bus.ChunkFrame;
 import org.flagagg.bus.FrameException;
 import org.flagagg.bus.GradientExchange;
+import org.flagagg.bus.RoundExchange;
 import org.flagagg.bus.WorkerClient;
 import org.flagagg.bus.WorkerClient.Aggregate;
 import org.flagagg.bus.WorkerClient.AsyncResultSink;
@@ -179,15 +179,7 @@ public final class FlagaggClient implements GradientExchange {
         }
         Exchange exchange = new Exchange(round, gradient, aggregate);
         exchanges.put(round, exchange);
-        exchange.timer = vertx.setTimer(timeoutMs * 2, t -> exchange.fail(new WorkerClient.RoundFailedException(
-                "no aggregate for round " + round + " within " + timeoutMs * 2 + " ms")));
-        if (sendWhen.isComplete()) {
-            exchange.start(sendWhen.succeeded());
-        } else {
-            Context context = vertx.getOrCreateContext();
-            sendWhen.onComplete(ar -> context.runOnContext(v -> exchange.start(ar.succeeded())));
-        }
-        return exchange.promise.future();
+        return exchange.begin(timeoutMs * 2, sendWhen);
     }
 
     /** Says bye and closes the connection; pending exchanges fail. */
@@ -291,35 +283,13 @@ public final class FlagaggClient implements GradientExchange {
     }
 
     /** One round's exchange: chunks out under credits and the write queue, the result and aggregate in. */
-    private final class Exchange {
-        final long round;
-        final GradientReader gradient;
-        final AsyncResultSink sink;
-        final float[] chunk = new float[chunkCoords];
-        final Promise<Aggregate> promise = Promise.promise();
-        long timer;
-        int next;
-        int inFlight;
-        boolean stopSending;
-        String refusal;
-        JsonObject summary;
-        int received;
-
+    private final class Exchange extends RoundExchange {
         Exchange(long round, GradientReader gradient, AsyncResultSink sink) {
-            this.round = round;
-            this.gradient = gradient;
-            this.sink = sink;
+            super(vertx, round, gradient, sink, chunkCoords);
         }
 
-        void start(boolean send) {
-            if (send) {
-                pump();
-            } else {
-                stopSending = true;
-            }
-        }
-
-        void pump() {
+        @Override
+        protected void pump() {
             while (!stopSending && closedBy == null && inFlight < credits && next < chunks) {
                 if (ws.writeQueueFull()) {
                     ws.drainHandler(v -> {
@@ -345,57 +315,11 @@ public final class FlagaggClient implements GradientExchange {
 
         void refused(int code, String reason) {
             inFlight--;
-            stopSending = true;
-            if (refusal == null) {
-                refusal = code + " " + reason;
-            }
+            refused(code + " " + reason);
         }
 
-        void summary(JsonObject s) {
-            summary = s;
-            stopSending = true;
-            if (!"completed".equals(s.getString("status"))) {
-                fail(new WorkerClient.RoundFailedException("round " + round + " failed: " + s.getString("reason",
-                        s.getJsonObject("record", new JsonObject()).getString("error", "unknown"))));
-                return;
-            }
-            completeIfDone();
-        }
-
-        Future<Void> chunk(Buffer frame, ChunkFrame.Header h) {
-            if (summary == null) {
-                return Future.succeededFuture();
-            }
-            ChunkFrame.readPayload(frame, h, chunk, 0);
-            Future<Void> accepted;
-            try {
-                accepted = sink.accept(h.offset(), chunk, h.count());
-            } catch (RuntimeException e) {
-                accepted = Future.failedFuture(e);
-            }
-            return accepted.onSuccess(v -> {
-                received++;
-                completeIfDone();
-            }).onFailure(this::fail);
-        }
-
-        void completeIfDone() {
-            if (summary != null && received == summary.getInteger("chunks")) {
-                finish();
-                String reason = summary.getString("reason");
-                promise.tryComplete(new Aggregate(round, null, summary.getBoolean("included"),
-                        reason == null && refusal != null ? refusal : reason, summary.getJsonObject("record")));
-            }
-        }
-
-        void fail(Throwable cause) {
-            finish();
-            promise.tryFail(cause);
-        }
-
-        private void finish() {
-            stopSending = true;
-            vertx.cancelTimer(timer);
+        @Override
+        protected void ended() {
             exchanges.remove(round, this);
         }
     }

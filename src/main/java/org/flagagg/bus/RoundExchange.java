@@ -1,0 +1,129 @@
+package org.flagagg.bus;
+
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * One round's exchange on the worker side, whatever the transport ({@link WorkerClient} over the event
+ * bus, {@code ws.FlagaggClient} over a WebSocket): chunks go out under credits (the subclass sends them),
+ * the round's summary and the aggregate's chunks come in. Confined to the client's context.
+ */
+public abstract class RoundExchange {
+    private final Vertx vertx;
+    protected final long round;
+    protected final WorkerClient.GradientReader gradient;
+    private final WorkerClient.AsyncResultSink sink;
+    /** Scratch for one chunk: the gradient's next chunk on the way out, an aggregate chunk on the way in. */
+    protected final float[] chunk;
+    private final Promise<WorkerClient.Aggregate> promise = Promise.promise();
+    private long timer = -1;
+    /** Index of the next chunk to send, chunks sent and not yet acknowledged, and whether to send more. */
+    protected int next;
+    protected int inFlight;
+    protected boolean stopSending;
+    private String refusal;
+    private JsonObject summary;
+    private int received;
+
+    protected RoundExchange(Vertx vertx, long round, WorkerClient.GradientReader gradient,
+            WorkerClient.AsyncResultSink sink, int chunkCoords) {
+        this.vertx = vertx;
+        this.round = round;
+        this.gradient = gradient;
+        this.sink = sink;
+        this.chunk = new float[chunkCoords];
+    }
+
+    /**
+     * Starts the exchange: it fails if no aggregate came within {@code timeoutMs}; sending starts when
+     * {@code sendWhen} succeeds (on this context), and nothing is sent if it fails (the worker still gets the
+     * aggregate, as a straggler).
+     */
+    public Future<WorkerClient.Aggregate> begin(long timeoutMs, Future<?> sendWhen) {
+        timer = vertx.setTimer(timeoutMs, t -> fail(new WorkerClient.RoundFailedException(
+                "no aggregate for round " + round + " within " + timeoutMs + " ms")));
+        if (sendWhen.isComplete()) {
+            start(sendWhen.succeeded());
+        } else {
+            Context context = vertx.getOrCreateContext();
+            sendWhen.onComplete(ar -> context.runOnContext(v -> start(ar.succeeded())));
+        }
+        return promise.future();
+    }
+
+    private void start(boolean send) {
+        if (send) {
+            pump();
+        } else {
+            stopSending = true;
+        }
+    }
+
+    /** Sends chunks while the credits allow and sending has not stopped. */
+    protected abstract void pump();
+
+    /** The exchange ended, completed or failed: the client forgets it. */
+    protected abstract void ended();
+
+    /** The server refused a chunk (closed, excluded, bad chunk): stop sending; the result still comes. */
+    public void refused(String why) {
+        stopSending = true;
+        if (refusal == null) {
+            refusal = why;
+        }
+    }
+
+    /** The round's summary: a failed round fails the exchange, a completed one announces its chunks. */
+    public void summary(JsonObject s) {
+        summary = s;
+        stopSending = true;
+        if (!"completed".equals(s.getString("status"))) {
+            fail(new WorkerClient.RoundFailedException("round " + round + " failed: " + s.getString("reason",
+                    s.getJsonObject("record", new JsonObject()).getString("error", "unknown"))));
+            return;
+        }
+        completeIfDone();
+    }
+
+    /** One aggregate chunk; the returned future completes when the sink took it (then acknowledge it). */
+    public Future<Void> chunk(Buffer frame, ChunkFrame.Header h) {
+        if (summary == null) {
+            return Future.succeededFuture();
+        }
+        ChunkFrame.readPayload(frame, h, chunk, 0);
+        Future<Void> accepted;
+        try {
+            accepted = sink.accept(h.offset(), chunk, h.count());
+        } catch (RuntimeException e) {
+            accepted = Future.failedFuture(e);
+        }
+        return accepted.onSuccess(v -> {
+            received++;
+            completeIfDone();
+        }).onFailure(this::fail);
+    }
+
+    private void completeIfDone() {
+        if (summary != null && received == summary.getInteger("chunks")) {
+            end();
+            String reason = summary.getString("reason");
+            promise.tryComplete(new WorkerClient.Aggregate(round, null, summary.getBoolean("included"),
+                    reason == null ? refusal : reason, summary.getJsonObject("record")));
+        }
+    }
+
+    public void fail(Throwable cause) {
+        end();
+        promise.tryFail(cause);
+    }
+
+    private void end() {
+        stopSending = true;
+        vertx.cancelTimer(timer);
+        ended();
+    }
+}
