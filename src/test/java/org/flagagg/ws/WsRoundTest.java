@@ -9,16 +9,22 @@ import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.PemTrustOptions;
 import io.vertx.junit5.VertxExtension;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.assertj.core.data.Offset;
 import org.flagagg.bus.ChunkFrame;
 import org.flagagg.bus.WorkerClient;
 import org.flagagg.round.JobConfig;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -73,6 +79,69 @@ class WsRoundTest {
             }
             assertThat(server.gateway.stats().getInteger("max_unacked_results")).isBetween(1, job.credits());
             assertThat(server.store.stats().bytesInMemory()).isZero();
+        }
+    }
+
+    /** A worker in a Python process using client/python, as a training script would. */
+    private static final String PYTHON_WORKER = String.join("\n",
+            "import sys, numpy as np, flagagg",
+            "url, token, slot, round_id, gradient, out = sys.argv[1:7]",
+            "with flagagg.Client(url, token, slot=int(slot)) as c:",
+            "    c.exchange(int(round_id), np.fromfile(gradient, dtype='<f4')).astype('<f4').tofile(out)",
+            "    print('included' if c.last_result['included'] else 'not included')");
+
+    @Test
+    void aRoundOfBusJavaWebSocketAndPythonWorkersMatchesTheOfflineRule(Vertx vertx) throws Exception {
+        Path client = Path.of("client/python").toAbsolutePath();
+        ProcessBuilder probe = new ProcessBuilder("python3", "-c", "import flagagg, numpy, websockets")
+                .redirectErrorStream(true);
+        probe.environment().put("PYTHONPATH", client.toString());
+        Process check = probe.start();
+        boolean usable = check.waitFor(60, TimeUnit.SECONDS) && check.exitValue() == 0;
+        Assumptions.assumeTrue(usable, "python3 with numpy and websockets is needed "
+                + "(.ci/run installs client/python before the Maven tests)");
+
+        JobConfig job = WsServer.job(new JsonObject().put("workers", 4)
+                .put("rule", new JsonObject().put("name", "flag")), dir);
+        try (WsServer server = WsServer.start(vertx, job, GatewayConfig.defaults())) {
+            float[][] g = WsServer.gradients(4, (int) job.dim(), 40);
+            WsServer.Client bus = server.busClient(0);
+            WsServer.Client javaWs = server.wsClient(1);
+            List<Process> pythons = new ArrayList<>();
+            for (int w = 2; w < 4; w++) {
+                Path gradient = dir.resolve("g" + w + ".f32");
+                java.nio.ByteBuffer bytes = ByteBuffer.allocate(4 * g[w].length)
+                        .order(ByteOrder.LITTLE_ENDIAN);
+                for (float v : g[w]) {
+                    bytes.putFloat(v);
+                }
+                Files.write(gradient, bytes.array());
+                ProcessBuilder python = new ProcessBuilder("python3", "-c", PYTHON_WORKER, server.url,
+                        server.token(w), Integer.toString(w), "0", gradient.toString(),
+                        dir.resolve("a" + w + ".f32").toString()).redirectErrorStream(true)
+                        .redirectOutput(dir.resolve("py" + w + ".log").toFile());
+                python.environment().put("PYTHONPATH", client.toString());
+                pythons.add(python.start());
+            }
+            List<CompletableFuture<WorkerClient.Aggregate>> results = List.of(bus.exchange(0, g[0]), javaWs.exchange(0, g[1]));
+            float[] expected = server.offline(g);
+            for (CompletableFuture<WorkerClient.Aggregate> result : results) {
+                assertSameAggregate(WsServer.get(result).values(), expected);
+            }
+            for (int w = 2; w < 4; w++) {
+                Process python = pythons.get(w - 2);
+                assertThat(python.waitFor(60, TimeUnit.SECONDS)).isTrue();
+                String log = Files.readString(dir.resolve("py" + w + ".log"));
+                assertThat(python.exitValue()).as(log).isZero();
+                assertThat(log).contains("included").doesNotContain("not included");
+                java.nio.FloatBuffer aggregate = ByteBuffer.wrap(Files.readAllBytes(
+                        dir.resolve("a" + w + ".f32"))).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+                float[] values = new float[aggregate.remaining()];
+                aggregate.get(values);
+                assertSameAggregate(values, expected);
+            }
+            JsonObject record = WsServer.get(server.recordOf(0));
+            assertThat(record.getJsonArray("participants")).containsExactlyInAnyOrder("w0", "w1", "w2", "w3");
         }
     }
 
