@@ -162,6 +162,15 @@ final class VectorKernels implements Kernels {
         add(out, count, i + 3, j, s3, a3, b, bound, to);
     }
 
+    /**
+     * The lanes' sum in a fixed order. reduceLanes(ADD) leaves the order open, and the JIT's intrinsic and
+     * the Vector API's Java fallback (run before C2 compiles a kernel) sum differently: the same chunk then
+     * gave partials a bit apart depending on the JIT's state (seen on JDK 25), and G lost reproducibility.
+     */
+    private static double sumLanes(DoubleVector v) {
+        return (v.lane(0) + v.lane(1)) + (v.lane(2) + v.lane(3));
+    }
+
     /** Vector dot product in double with two accumulators, scalar tail. */
     private static double dot(float[] a, float[] b, int from, int to) {
         DoubleVector s = DoubleVector.zero(D4), t = s;
@@ -175,13 +184,13 @@ final class VectorKernels implements Kernels {
             s = widen(a, k).fma(widen(b, k), s);
             k += 4;
         }
-        return s.add(t).reduceLanes(VectorOperators.ADD) + ScalarKernels.dot(a, b, k, to);
+        return sumLanes(s.add(t)) + ScalarKernels.dot(a, b, k, to);
     }
 
     /** Reduces an accumulator, adds the scalar tail [k, to) of the pair, and adds both to out. */
     private static void add(double[] out, int count, int i, int j, DoubleVector sum,
                             float[] a, float[] b, int k, int to) {
-        double s = sum.reduceLanes(VectorOperators.ADD);
+        double s = sumLanes(sum);
         for (; k < to; k++) {
             s += (double) a[k] * b[k];
         }
