@@ -85,9 +85,9 @@ class DemoQuickTest {
 
     @Test
     void underLieFaStillLearnsButNotWithinFivePoints() {
-        // The claim (FA within 5 points of the no-attack baseline under lie) is marginal on this task:
-        // -4.8 points in one build, -7.7 after a change in the last bits of G (docs/demo.md). What holds
-        // robustly: FA under lie learns, far above chance, and stays within 15 points of the baseline.
+        // The claim (FA within 5 points of the no-attack baseline under lie) does not hold on this task
+        // (-8 points in the default run, and the figure moves with the last bits of G: docs/demo.md). What
+        // holds robustly: FA under lie learns, far above chance, and stays within 15 points of the baseline.
         double flagLie = accuracy("flag", "lie");
         assertThat(flagLie).isGreaterThan(0.6);
         assertThat(flagLie).isGreaterThan(accuracy("mean", "none") - 0.15);
