@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
-import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import org.flagagg.round.JobConfig;
@@ -30,35 +29,6 @@ class AggregatorVerticleTest {
 
     @TempDir
     Path dir;
-
-    /** p gradients of dimension n: most near a shared direction, the last two far off (Byzantine-like). */
-    static float[][] gradients(int p, int n, long seed) {
-        SplittableRandom random = new SplittableRandom(seed);
-        float[] direction = new float[n];
-        for (int k = 0; k < n; k++) {
-            direction[k] = (float) random.nextGaussian();
-        }
-        float[][] g = new float[p][n];
-        for (int i = 0; i < p; i++) {
-            for (int k = 0; k < n; k++) {
-                g[i][k] = i < p - 2 ? direction[k] + 0.3f * (float) random.nextGaussian() : -5f * direction[k]
-                        + (float) random.nextGaussian();
-            }
-        }
-        return g;
-    }
-
-    static void assertSameAggregate(float[] actual, float[] expected) {
-        assertThat(actual).hasSameSizeAs(expected);
-        double scale = 1;
-        for (float e : expected) {
-            scale = Math.max(scale, Math.abs(e));
-        }
-        for (int k = 0; k < expected.length; k++) {
-            assertThat((double) actual[k]).as("coordinate " + k).isCloseTo(expected[k],
-                    org.assertj.core.data.Offset.offset(1e-5 * scale));
-        }
-    }
 
     static float[][] firstRows(float[][] g, int count) {
         float[][] rows = new float[count][];
@@ -81,7 +51,7 @@ class AggregatorVerticleTest {
                 clients.add(engine.client("w" + w, w));
             }
             for (long round = 0; round < 2; round++) {
-                float[][] g = gradients(7, (int) job.dim(), 10 + round);
+                float[][] g = Engine.gradients(7, (int) job.dim(), 10 + round);
                 List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
                 for (int w = 0; w < 7; w++) {
                     results.add(clients.get(w).exchange(round, g[w]));
@@ -91,7 +61,7 @@ class AggregatorVerticleTest {
                     WorkerClient.Aggregate a = Engine.get(result);
                     assertThat(a.round()).isEqualTo(round);
                     assertThat(a.included()).isTrue();
-                    assertSameAggregate(a.values(), expected);
+                    Engine.assertSameAggregate(a.values(), expected);
                 }
                 JsonObject record = Engine.get(engine.recordOf(round));
                 assertThat(record.getString("status")).isEqualTo("completed");
@@ -113,7 +83,7 @@ class AggregatorVerticleTest {
     void chunksInRandomOrderInterleavedAcrossWorkersGiveTheSameAggregate(Vertx vertx) throws Exception {
         JobConfig job = Engine.job(new JsonObject().put("workers", 4).put("rule", new JsonObject().put("name", "flag")), dir);
         try (Engine engine = Engine.start(vertx, job)) {
-            float[][] g = gradients(4, (int) job.dim(), 3);
+            float[][] g = Engine.gradients(4, (int) job.dim(), 3);
             List<RawWorker> workers = new ArrayList<>();
             List<Buffer> frames = new ArrayList<>();
             for (int w = 0; w < 4; w++) {
@@ -129,7 +99,7 @@ class AggregatorVerticleTest {
             }
             float[] expected = engine.offline(g);
             for (RawWorker worker : workers) {
-                assertSameAggregate(Engine.get(worker.result(0).aggregate), expected);
+                Engine.assertSameAggregate(Engine.get(worker.result(0).aggregate), expected);
             }
         }
     }
@@ -139,7 +109,7 @@ class AggregatorVerticleTest {
         JobConfig job = Engine.job(new JsonObject().put("workers", 4).put("quorum", 3)
                 .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 100).put("max_ms", 400)), dir);
         try (Engine engine = Engine.start(vertx, job)) {
-            float[][] g = gradients(4, (int) job.dim(), 4);
+            float[][] g = Engine.gradients(4, (int) job.dim(), 4);
             List<Engine.Client> clients = new ArrayList<>();
             for (int w = 0; w < 3; w++) {
                 clients.add(engine.client("w" + w, w));
@@ -156,12 +126,12 @@ class AggregatorVerticleTest {
             }
             float[] expected = engine.offline(firstRows(g, 3));
             for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-                assertSameAggregate(Engine.get(result).values(), expected);
+                Engine.assertSameAggregate(Engine.get(result).values(), expected);
             }
             JsonObject summary = Engine.get(straggler.result(0).summary);
             assertThat(summary.getBoolean("included")).isFalse();
             assertThat(summary.getString("reason")).startsWith("straggler");
-            assertSameAggregate(Engine.get(straggler.result(0).aggregate), expected);
+            Engine.assertSameAggregate(Engine.get(straggler.result(0).aggregate), expected);
 
             JsonObject record = Engine.get(engine.recordOf(0));
             assertThat(record.getString("trigger")).startsWith("deadline");
@@ -185,7 +155,7 @@ class AggregatorVerticleTest {
             for (int w = 0; w < 4; w++) {
                 clients.add(engine.client("w" + w, w));
             }
-            float[][] g = gradients(4, (int) job.dim(), 6);
+            float[][] g = Engine.gradients(4, (int) job.dim(), 6);
             CompletableFuture<WorkerClient.Aggregate> first = clients.get(0).exchange(0, g[0]);
             CompletableFuture<WorkerClient.Aggregate> second = clients.get(1).exchange(0, g[1]);
             for (CompletableFuture<WorkerClient.Aggregate> f : List.of(first, second)) {
@@ -196,14 +166,14 @@ class AggregatorVerticleTest {
             assertThat(failed.getString("status")).isEqualTo("failed");
             assertThat(failed.getString("error")).contains("quorum not reached: 2 of 4");
 
-            float[][] next = gradients(4, (int) job.dim(), 7);
+            float[][] next = Engine.gradients(4, (int) job.dim(), 7);
             List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
             for (int w = 0; w < 4; w++) {
                 results.add(clients.get(w).exchange(1, next[w]));
             }
             float[] expected = engine.offline(next);
             for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-                assertSameAggregate(Engine.get(result).values(), expected);
+                Engine.assertSameAggregate(Engine.get(result).values(), expected);
             }
             Engine.get(engine.releasedOf(0));
             Engine.get(engine.releasedOf(1));
@@ -217,7 +187,7 @@ class AggregatorVerticleTest {
     void aFaultyWorkerIsExcludedWithItsReasonAndTheRoundGoesOn(String fault, Vertx vertx) throws Exception {
         JobConfig job = Engine.job(new JsonObject().put("workers", 5).put("quorum", 4), dir);
         try (Engine engine = Engine.start(vertx, job)) {
-            float[][] g = gradients(5, (int) job.dim(), 8);
+            float[][] g = Engine.gradients(5, (int) job.dim(), 8);
             List<Engine.Client> clients = new ArrayList<>();
             for (int w = 0; w < 4; w++) {
                 clients.add(engine.client("w" + w, w));
@@ -277,7 +247,7 @@ class AggregatorVerticleTest {
             }
             float[] expected = engine.offline(firstRows(g, 4));
             for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-                assertSameAggregate(Engine.get(result).values(), expected);
+                Engine.assertSameAggregate(Engine.get(result).values(), expected);
             }
             JsonObject record = Engine.get(engine.recordOf(0));
             assertThat(record.getString("trigger")).isEqualTo("all workers delivered");
@@ -285,7 +255,7 @@ class AggregatorVerticleTest {
             JsonObject summary = Engine.get(faulty.result(0).summary);
             assertThat(summary.getBoolean("included")).isFalse();
             assertThat(summary.getString("reason")).startsWith("excluded: ").contains(expectedReason);
-            assertSameAggregate(Engine.get(faulty.result(0).aggregate), expected);
+            Engine.assertSameAggregate(Engine.get(faulty.result(0).aggregate), expected);
 
             // Nothing leaks: every chunk of the round, the faulty worker's included, is freed.
             Engine.get(engine.releasedOf(0));
@@ -300,7 +270,7 @@ class AggregatorVerticleTest {
     void anIdenticalRetryIsAcknowledgedAndTheWorkerStaysIn(Vertx vertx) throws Exception {
         JobConfig job = Engine.job(new JsonObject().put("workers", 2).put("rule", new JsonObject().put("name", "mean")), dir);
         try (Engine engine = Engine.start(vertx, job)) {
-            float[][] g = gradients(2, (int) job.dim(), 9);
+            float[][] g = Engine.gradients(2, (int) job.dim(), 9);
             RawWorker a = RawWorker.join(vertx, job.job(), "a", job.dim(), 0);
             RawWorker b = RawWorker.join(vertx, job.job(), "b", job.dim(), 1);
             for (int k = 0; k < a.chunks(); k++) {
@@ -309,7 +279,7 @@ class AggregatorVerticleTest {
                 assertThat(b.sendChunk(0, k, g[1])).isNull();
             }
             assertThat(Engine.get(a.result(0).summary).getBoolean("included")).isTrue();
-            assertSameAggregate(Engine.get(a.result(0).aggregate), engine.offline(g));
+            Engine.assertSameAggregate(Engine.get(a.result(0).aggregate), engine.offline(g));
             JsonObject record = Engine.get(engine.recordOf(0));
             assertThat(record.getJsonObject("rejected").getInteger("duplicate_retry")).isEqualTo(a.chunks());
             assertThat(record.getJsonObject("excluded")).isEmpty();
@@ -320,7 +290,7 @@ class AggregatorVerticleTest {
     void badRequestsAreRefusedWithAReasonAndHarmNothing(Vertx vertx) throws Exception {
         JobConfig job = Engine.job(new JsonObject().put("workers", 2).put("max_open_rounds", 1), dir);
         try (Engine engine = Engine.start(vertx, job)) {
-            float[][] g = gradients(2, (int) job.dim(), 11);
+            float[][] g = Engine.gradients(2, (int) job.dim(), 11);
             RawWorker a = RawWorker.join(vertx, job.job(), "a", job.dim(), 0);
             // Garbage, a JSON body, an unknown slot, an aggregate frame sent as a gradient.
             byte[] junk = new byte[57];
@@ -348,7 +318,7 @@ class AggregatorVerticleTest {
             for (int k = 0; k < b.chunks(); k++) {
                 assertThat(b.sendChunk(0, k, g[1])).isNull();
             }
-            assertSameAggregate(Engine.get(a.result(0).aggregate), engine.offline(g));
+            Engine.assertSameAggregate(Engine.get(a.result(0).aggregate), engine.offline(g));
             assertThat(Engine.get(engine.recordOf(0)).getJsonObject("excluded")).isEmpty();
             // A chunk for a round that is over.
             assertThat(a.sendChunk(0, 0, g[0])).isEqualTo(Codes.CLOSED);

@@ -1,5 +1,7 @@
 package org.flagagg.bus;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -9,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -120,6 +123,36 @@ public final class Engine implements AutoCloseable {
                     }
                 });
         return out;
+    }
+
+    /** p gradients of dimension n: most near a shared direction, the last two far off (Byzantine-like). */
+    public static float[][] gradients(int p, int n, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        float[] direction = new float[n];
+        for (int k = 0; k < n; k++) {
+            direction[k] = (float) random.nextGaussian();
+        }
+        float[][] g = new float[p][n];
+        for (int i = 0; i < p; i++) {
+            for (int k = 0; k < n; k++) {
+                g[i][k] = i < p - 2 ? direction[k] + 0.3f * (float) random.nextGaussian() : -5f * direction[k]
+                        + (float) random.nextGaussian();
+            }
+        }
+        return g;
+    }
+
+    /** Equal to float precision: within 1e-5 of the largest expected magnitude (at least 1). */
+    public static void assertSameAggregate(float[] actual, float[] expected) {
+        assertThat(actual).hasSameSizeAs(expected);
+        double scale = 1;
+        for (float e : expected) {
+            scale = Math.max(scale, Math.abs(e));
+        }
+        for (int k = 0; k < expected.length; k++) {
+            assertThat((double) actual[k]).as("coordinate " + k).isCloseTo(expected[k],
+                    org.assertj.core.data.Offset.offset(1e-5 * scale));
+        }
     }
 
     @Override

@@ -20,8 +20,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.assertj.core.data.Offset;
 import org.flagagg.bus.ChunkFrame;
+import org.flagagg.bus.Engine;
 import org.flagagg.bus.WorkerClient;
 import org.flagagg.round.JobConfig;
 import org.junit.jupiter.api.Assumptions;
@@ -37,14 +37,7 @@ class WsRoundTest {
     Path dir;
 
     static void assertSameAggregate(float[] actual, float[] expected) {
-        assertThat(actual).hasSameSizeAs(expected);
-        double scale = 1;
-        for (float e : expected) {
-            scale = Math.max(scale, Math.abs(e));
-        }
-        for (int k = 0; k < expected.length; k++) {
-            assertThat((double) actual[k]).as("coordinate " + k).isCloseTo(expected[k], Offset.offset(1e-5 * scale));
-        }
+        Engine.assertSameAggregate(actual, expected);
     }
 
     @Test

@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
@@ -144,19 +143,7 @@ final class WsServer implements AutoCloseable {
 
     /** p gradients of dimension n: most near a shared direction, the last two far off. */
     static float[][] gradients(int p, int n, long seed) {
-        SplittableRandom random = new SplittableRandom(seed);
-        float[] direction = new float[n];
-        for (int k = 0; k < n; k++) {
-            direction[k] = (float) random.nextGaussian();
-        }
-        float[][] g = new float[p][n];
-        for (int i = 0; i < p; i++) {
-            for (int k = 0; k < n; k++) {
-                g[i][k] = i < p - 2 ? direction[k] + 0.3f * (float) random.nextGaussian()
-                        : -5f * direction[k] + (float) random.nextGaussian();
-            }
-        }
-        return g;
+        return Engine.gradients(p, n, seed);
     }
 
     static float[][] rows(float[][] g, int... slots) {
