@@ -27,4 +27,19 @@ public record Addresses(String job) {
     public String released() {
         return "flagagg." + job + ".released";
     }
+
+    /** Request/reply, JSON: where the aggregator's data link listens ({host, port}); see org.flagagg.link. */
+    public String link() {
+        return "flagagg." + job + ".link";
+    }
+
+    /** Request/reply to one worker node's data-link connection: aggregate chunk frames for all its workers. */
+    public String relay(String id) {
+        return relayPrefix() + id;
+    }
+
+    /** Every relay address starts with this; a join may name no other. */
+    public String relayPrefix() {
+        return "flagagg." + job + ".relay.";
+    }
 }

@@ -19,6 +19,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -58,6 +59,8 @@ public final class AggregatorVerticle extends VerticleBase {
     private final Addresses addresses;
     private final int p;
     private final String[] workerIds;
+    /** Where each worker's aggregate chunks go: its node's relay (a data link), or null for its own address. */
+    private final String[] relays;
     private final Map<String, Integer> slotsById = new HashMap<>();
     private final int[] outstanding;
     private final TreeMap<Long, RoundRun> open = new TreeMap<>();
@@ -78,6 +81,7 @@ public final class AggregatorVerticle extends VerticleBase {
         this.addresses = new Addresses(job.job());
         this.p = job.workers();
         this.workerIds = new String[p];
+        this.relays = new String[p];
         this.outstanding = new int[p];
         // Per math thread: one chunk buffer per slot, plus one for the aggregate's values.
         this.scratch = ThreadLocal.withInitial(() -> new float[p + 1][job.chunkCoords()]);
@@ -165,12 +169,19 @@ public final class AggregatorVerticle extends VerticleBase {
         String id;
         long dim;
         Integer wanted;
+        String relay;
         try {
             id = body.getString("worker");
             dim = body.getLong("dim", -1L);
             wanted = body.getInteger("slot");
+            relay = body.getString("relay");
         } catch (ClassCastException e) {
-            msg.fail(Codes.BAD_REQUEST, "join fields have wrong types: worker is a string, dim and slot are integers");
+            msg.fail(Codes.BAD_REQUEST, "join fields have wrong types: worker and relay are strings, dim and slot "
+                    + "are integers");
+            return;
+        }
+        if (relay != null && !relay.startsWith(addresses.relayPrefix())) {
+            msg.fail(Codes.BAD_REQUEST, "relay must be a data-link relay address (" + addresses.relayPrefix() + "...)");
             return;
         }
         if (id == null || id.isBlank() || id.length() > 128) {
@@ -204,6 +215,7 @@ public final class AggregatorVerticle extends VerticleBase {
             msg.fail(Codes.CLOSED, "worker '" + id + "' already holds slot " + slot);
             return;
         }
+        relays[slot] = relay;
         msg.reply(job.session().put("worker", id).put("slot", slot));
     }
 
@@ -603,14 +615,16 @@ public final class AggregatorVerticle extends VerticleBase {
 
     private void streamResults(RoundRun run, JsonObject record) {
         boolean completed = run.round.status() == Round.Status.COMPLETED;
-        List<Integer> slots = new ArrayList<>();
+        // Workers behind one relay (a node's data link) share one stream of the aggregate's chunks.
+        Map<String, List<Integer>> byDestination = new LinkedHashMap<>();
         for (int s = 0; s < p; s++) {
             if (workerIds[s] != null) {
-                slots.add(s);
+                byDestination.computeIfAbsent(relays[s] != null ? relays[s] : addresses.results(s),
+                        d -> new ArrayList<>()).add(s);
             }
         }
-        run.streams = slots.size();
-        run.chunkStreams = completed ? slots.size() : 0;
+        run.streams = byDestination.size();
+        run.chunkStreams = completed ? byDestination.size() : 0;
         if (run.streams == 0) {
             release(run);
             return;
@@ -619,20 +633,24 @@ public final class AggregatorVerticle extends VerticleBase {
         for (int s : run.participants == null ? new int[0] : run.participants) {
             included[s] = true;
         }
-        for (int slot : slots) {
-            JsonObject summary = new JsonObject()
-                    .put("round", run.round.id())
-                    .put("status", record.getString("status"))
-                    .put("included", included[slot])
-                    .put("chunks", completed ? job.chunks() : 0)
-                    .put("record", record);
-            String reason = run.round.excludedReason(slot);
-            if (!included[slot]) {
-                summary.put("reason", reason != null ? "excluded: " + reason
-                        : completed ? "straggler: the round closed without this worker's gradient" : record.getString("error"));
+        byDestination.forEach((destination, slots) -> {
+            List<JsonObject> summaries = new ArrayList<>();
+            for (int slot : slots) {
+                JsonObject summary = new JsonObject()
+                        .put("round", run.round.id())
+                        .put("status", record.getString("status"))
+                        .put("included", included[slot])
+                        .put("chunks", completed ? job.chunks() : 0)
+                        .put("record", record);
+                String reason = run.round.excludedReason(slot);
+                if (!included[slot]) {
+                    summary.put("reason", reason != null ? "excluded: " + reason
+                            : completed ? "straggler: the round closed without this worker's gradient" : record.getString("error"));
+                }
+                summaries.add(summary);
             }
-            new ResultStream(run, slot, completed).start(summary);
-        }
+            new ResultStream(run, destination, slots, completed).start(summaries);
+        });
     }
 
     private void streamDone(RoundRun run) {
@@ -688,10 +706,14 @@ public final class AggregatorVerticle extends VerticleBase {
         }
     }
 
-    /** Streams one worker the round summary, then the aggregate's chunks with at most W unacknowledged. */
+    /**
+     * Streams the round summary to each of its workers, then the aggregate's chunks to their destination
+     * (one worker's address, or the relay of several) with at most W unacknowledged per worker behind it.
+     */
     private final class ResultStream {
         private final RoundRun run;
-        private final int slot;
+        private final String destination;
+        private final List<Integer> slots;
         private final boolean withChunks;
         private final DeliveryOptions chunkOptions;
         private int next;
@@ -699,20 +721,29 @@ public final class AggregatorVerticle extends VerticleBase {
         private int acked;
         private boolean failed;
 
-        ResultStream(RoundRun run, int slot, boolean withChunks) {
+        ResultStream(RoundRun run, String destination, List<Integer> slots, boolean withChunks) {
             this.run = run;
-            this.slot = slot;
+            this.destination = destination;
+            this.slots = slots;
             this.withChunks = withChunks;
             this.chunkOptions = new DeliveryOptions().setSendTimeout(job.resultTimeoutMs()).addHeader("type", "chunk")
                     .setCodecName(FrameCodec.NAME);
         }
 
-        void start(JsonObject summary) {
+        /** Chunks follow once every summary was answered (a worker ignores chunks before its summary). */
+        void start(List<JsonObject> summaries) {
             DeliveryOptions options = new DeliveryOptions().setSendTimeout(job.resultTimeoutMs())
                     .addHeader("type", "summary");
-            bus.request(addresses.results(slot), summary, options).onComplete(ar -> {
-                if (ar.failed()) {
-                    stop("summary not acknowledged: " + ar.cause().getMessage());
+            List<Future<Object>> answered = new ArrayList<>();
+            for (int k = 0; k < slots.size(); k++) {
+                int slot = slots.get(k);
+                answered.add(bus.request(addresses.results(slot), summaries.get(k), options).map(m -> (Object) null)
+                        .onFailure(e -> LOG.warn("round {}: summary to '{}' not acknowledged: {}", run.round.id(),
+                                workerIds[slot], e.getMessage())));
+            }
+            Future.join(answered).onComplete(ar -> {
+                if (answered.stream().allMatch(Future::failed)) {
+                    stop("no summary acknowledged");
                 } else if (withChunks) {
                     pump();
                 } else {
@@ -722,7 +753,7 @@ public final class AggregatorVerticle extends VerticleBase {
         }
 
         private void pump() {
-            while (!failed && inFlight < job.credits() && next < job.chunks()) {
+            while (!failed && inFlight < job.credits() * slots.size() && next < job.chunks()) {
                 int column = next++;
                 inFlight++;
                 load.aggregateChunksInFlight.incrementAndGet();
@@ -730,7 +761,7 @@ public final class AggregatorVerticle extends VerticleBase {
                 aggregateFrame(run, column)
                         .compose(frame -> {
                             frameBytes[0] = frame.length();
-                            return bus.request(addresses.results(slot), frame, chunkOptions);
+                            return bus.request(destination, frame, chunkOptions);
                         })
                         .onComplete(ar -> {
                             inFlight--;
@@ -756,7 +787,8 @@ public final class AggregatorVerticle extends VerticleBase {
         private void stop(String reason) {
             if (!failed) {
                 failed = true;
-                LOG.warn("round {}: stopped streaming the aggregate to '{}': {}", run.round.id(), workerIds[slot], reason);
+                LOG.warn("round {}: stopped streaming the aggregate to {}: {}", run.round.id(),
+                        slots.stream().map(AggregatorVerticle.this::name).toList(), reason);
                 // This stream will not send the columns it has not requested: they must not wait for it.
                 if (withChunks) {
                     run.chunkStreams--;

@@ -1,5 +1,6 @@
 package org.flagagg.bus;
 
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -12,6 +13,7 @@ import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
 import java.util.Map;
+import org.flagagg.link.LinkClient;
 
 /**
  * A worker of a job, for a Java training loop inside the Vert.x cluster: join once, then
@@ -70,10 +72,14 @@ public final class WorkerClient implements GradientExchange {
     private final int credits;
     private final long timeoutMs;
     private final Map<Long, Exchange> exchanges = new HashMap<>();
+    private final LinkClient link;
+    private final Context context;
     private MessageConsumer<Object> results;
 
-    private WorkerClient(Vertx vertx, String job, JsonObject session) {
+    private WorkerClient(Vertx vertx, String job, JsonObject session, LinkClient link) {
         this.vertx = vertx;
+        this.link = link;
+        this.context = vertx.getOrCreateContext();
         this.bus = vertx.eventBus();
         this.addresses = new Addresses(job);
         this.session = session;
@@ -91,18 +97,44 @@ public final class WorkerClient implements GradientExchange {
      * a given slot (reproducible worker order), -1 takes the first free one.
      */
     public static Future<WorkerClient> join(Vertx vertx, String job, String workerId, long dim, int slot) {
+        return join(vertx, job, workerId, dim, slot, null);
+    }
+
+    /**
+     * {@link #join(Vertx, String, String, long, int)} with the gradient and the aggregate's chunks on this
+     * node's data link instead of the event bus (the join, round summaries and records stay on the bus).
+     * The aggregate then comes once per link for all the node's workers.
+     */
+    public static Future<WorkerClient> join(Vertx vertx, String job, String workerId, long dim, int slot,
+            LinkClient link) {
         FrameCodec.register(vertx.eventBus());
         JsonObject request = new JsonObject().put("worker", workerId).put("dim", dim);
         if (slot >= 0) {
             request.put("slot", slot);
         }
+        if (link != null) {
+            request.put("relay", link.relay());
+        }
         return vertx.eventBus().<JsonObject>request(new Addresses(job).join(), request)
-                .map(reply -> new WorkerClient(vertx, job, reply.body()))
+                .map(reply -> new WorkerClient(vertx, job, reply.body(), link))
                 .compose(client -> client.listen().map(client));
     }
 
     private Future<Void> listen() {
         results = bus.consumer(addresses.results(slot), this::onResult);
+        if (link != null) {
+            link.attach(slot, new LinkClient.Receiver() {
+                @Override
+                public Context context() {
+                    return context;
+                }
+
+                @Override
+                public Future<Void> aggregateChunk(Buffer frame, ChunkFrame.Header header) {
+                    return WorkerClient.this.aggregateChunk(frame, header);
+                }
+            });
+        }
         return results.completion();
     }
 
@@ -137,6 +169,9 @@ public final class WorkerClient implements GradientExchange {
     /** Stops listening for results. */
     @Override
     public Future<Void> close() {
+        if (link != null) {
+            link.detach(slot);
+        }
         return results == null ? Future.succeededFuture() : results.unregister();
     }
 
@@ -156,12 +191,11 @@ public final class WorkerClient implements GradientExchange {
                 msg.fail(Codes.BAD_REQUEST, "malformed aggregate frame: " + e.getMessage());
                 return;
             }
-            Exchange exchange = exchanges.get(h.round());
-            if (exchange == null || h.offset() + h.count() > dim || h.count() > chunkCoords) {
+            if (!exchanges.containsKey(h.round())) {
                 msg.fail(Codes.BAD_REQUEST, "unexpected aggregate chunk for round " + h.round());
                 return;
             }
-            exchange.chunk(frame, h).onComplete(ar -> {
+            aggregateChunk(frame, h).onComplete(ar -> {
                 if (ar.succeeded()) {
                     msg.reply(null);
                 } else {
@@ -171,6 +205,18 @@ public final class WorkerClient implements GradientExchange {
         } else {
             msg.fail(Codes.BAD_REQUEST, "unexpected message type " + type);
         }
+    }
+
+    /**
+     * One valid aggregate frame for this worker (from the bus or the node's link): handed to its round's
+     * exchange; one for no exchange of this worker, or out of the job's shape, is refused.
+     */
+    private Future<Void> aggregateChunk(Buffer frame, ChunkFrame.Header h) {
+        Exchange exchange = exchanges.get(h.round());
+        if (exchange == null || h.offset() + h.count() > dim || h.count() > chunkCoords) {
+            return Future.failedFuture(new IllegalArgumentException("unexpected aggregate chunk for round " + h.round()));
+        }
+        return exchange.chunk(frame, h);
     }
 
     /** One round's exchange: chunks out under credits, summary and aggregate chunks in. */
@@ -188,9 +234,11 @@ public final class WorkerClient implements GradientExchange {
                 long offset = (long) index * chunkCoords;
                 int count = (int) Math.min(chunkCoords, dim - offset);
                 gradient.read(offset, count, chunk);
-                Buffer frame = ChunkFrame.toBuffer(ChunkFrame.KIND_GRADIENT, round, slot, index, offset, chunk, 0, count);
                 inFlight++;
-                bus.request(addresses.chunks(), frame, options).onComplete(ar -> {
+                Future<?> sent = link != null ? link.send(round, slot, index, offset, chunk, count)
+                        : bus.request(addresses.chunks(), ChunkFrame.toBuffer(ChunkFrame.KIND_GRADIENT, round, slot,
+                                index, offset, chunk, 0, count), options);
+                sent.onComplete(ar -> {
                     inFlight--;
                     if (ar.succeeded()) {
                         pump();

@@ -14,6 +14,9 @@ import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import org.flagagg.bus.Cluster;
 import org.flagagg.bus.GradientExchange;
+import org.flagagg.bus.WorkerClient;
+import org.flagagg.link.LinkClient;
+import org.flagagg.link.LinkServer;
 import org.flagagg.web.HttpApi;
 import org.flagagg.ws.FlagaggClient;
 import org.flagagg.ws.Gateway;
@@ -54,10 +57,11 @@ abstract class FleetCommand implements Callable<Integer> {
     /** True: with --cluster, start the aggregator in a child JVM; false: it is already in the cluster. */
     abstract boolean startsServer();
 
-    /** How the simulated workers reach the aggregator: "bus" (event bus) or "ws" (the WebSocket gateway). */
-    String transport() {
-        return "bus";
-    }
+    @Option(names = "--transport", paramLabel = "bus|link|ws", description = "How the simulated workers reach the "
+            + "aggregator: the event bus, the data link (TCP beside the bus; the aggregate comes once per JVM) or "
+            + "WebSockets through the gateway (loadtest only; FlagaggClient with generated tokens). Default: link with "
+            + "--cluster, bus embedded.")
+    String transport;
 
     @Override
     public Integer call() throws Exception {
@@ -70,9 +74,10 @@ abstract class FleetCommand implements Callable<Integer> {
         Rules.create(config.rule()).validate(config.workers());
         PrintWriter err = spec.commandLine().getErr();
 
-        boolean ws = transport().equals("ws");
-        if (!ws && !transport().equals("bus")) {
-            throw new InputException("--transport must be bus or ws, got '" + transport() + "'");
+        String via = transport != null ? transport : cluster.enabled ? "link" : "bus";
+        boolean ws = via.equals("ws");
+        if (!List.of("bus", "link", "ws").contains(via)) {
+            throw new InputException("--transport must be bus, link or ws, got '" + via + "'");
         }
         // WebSocket workers w0..w(P-1) get fresh tokens; the aggregator's gateway gets their hashes.
         Map<String, String> tokens = ws ? TokenTable.generate(IntStream.range(0, config.workers())
@@ -81,6 +86,7 @@ abstract class FleetCommand implements Callable<Integer> {
         String wsUrl = null;
         ServerProcess server = null;
         LoadTest.Embedded embedded = null;
+        LinkClient link = null;
         Vertx vertx = null;
         try {
             JsonObject clusterSection = json.getJsonObject("cluster");
@@ -103,6 +109,9 @@ abstract class FleetCommand implements Callable<Integer> {
             vertx = Cluster.start(clusterSection, cluster.enabled).await().vertx();
             if (!cluster.enabled) {
                 embedded = LoadTest.deployEmbedded(vertx, config).await();
+                if (via.equals("link")) {
+                    vertx.deployVerticle(new LinkServer(config, "127.0.0.1", 0)).await();
+                }
                 if (ws) {
                     Gateway gateway = new Gateway(vertx, config, TokenTable.ofTokens(tokens), GatewayConfig.defaults());
                     HttpApi api = new HttpApi(vertx);
@@ -117,6 +126,11 @@ abstract class FleetCommand implements Callable<Integer> {
             }
             LoadTest load = new LoadTest(vertx, config, fleet.toConfig(), fleet.rounds, fleet.verify)
                     .withWarmup(fleet.warmup).onProgress((done, total) -> progress(err, done, total));
+            if (via.equals("link")) {
+                LinkClient node = link = LinkClient.connect(vertx, config.job()).await();
+                load.withWorkers((v, slot) -> WorkerClient.join(v, config.job(), "w" + slot, config.dim(), slot, node)
+                        .map(c -> (GradientExchange) c));
+            }
             if (ws) {
                 String url = wsUrl;
                 load.withWorkers((v, slot) -> FlagaggClient.connect(v, url, tokens.get("w" + slot), config.dim(),
@@ -128,7 +142,7 @@ abstract class FleetCommand implements Callable<Integer> {
             progress(err, 0, fleet.warmup + fleet.rounds);
             JsonObject report = load.run().await();
             err.println();
-            report.put("transport", (cluster.enabled ? "clustered" : "embedded") + (ws ? ", ws workers" : ""));
+            report.put("transport", (cluster.enabled ? "clustered" : "embedded") + ", " + via);
             if (server != null) {
                 report.put("server_peak_rss_mb", server.peakRssMb());
             }
@@ -138,6 +152,9 @@ abstract class FleetCommand implements Callable<Integer> {
             }
             return report.containsKey("error") || report.getBoolean("timed_out", false) ? Main.EXIT_FAILURE : 0;
         } finally {
+            if (link != null) {
+                link.close().await();
+            }
             if (embedded != null) {
                 embedded.close().await();
             }

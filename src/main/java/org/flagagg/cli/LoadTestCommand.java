@@ -12,16 +12,6 @@ import picocli.CommandLine.Option;
                 + "Hazelcast on loopback. Bounded in rounds and time; loopback only."})
 final class LoadTestCommand extends FleetCommand {
 
-    @Option(names = "--transport", paramLabel = "bus|ws", defaultValue = "bus", description = "How the simulated "
-            + "workers reach the aggregator: the event bus (default) or WebSockets through the aggregator's gateway "
-            + "(FlagaggClient, with generated tokens).")
-    String transport;
-
-    @Override
-    String transport() {
-        return transport;
-    }
-
     @Override
     boolean startsServer() {
         return true;

@@ -8,6 +8,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
 import org.flagagg.bus.AggregatorVerticle;
 import org.flagagg.bus.Cluster;
+import org.flagagg.link.LinkServer;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.round.JobConfig;
 import org.flagagg.rules.Rules;
@@ -53,12 +54,17 @@ final class ServerCommand implements Callable<Integer> {
             + "(default: 8080).")
     Integer httpPort;
 
+    @Option(names = "--link-port", paramLabel = "PORT", description = "Port of the data link for worker nodes in "
+            + "other JVMs, on the cluster host; 0 picks a free one, announced over the event bus (default: 0).")
+    Integer linkPort;
+
     @Override
     public Integer call() throws Exception {
         JsonObject json = job.resolve();
         cluster.applyTo(json.getJsonObject("cluster"));
         RuleOptions.putIfSet(json.getJsonObject("http"), "host", httpHost);
         RuleOptions.putIfSet(json.getJsonObject("http"), "port", httpPort);
+        RuleOptions.putIfSet(json.getJsonObject("link"), "port", linkPort);
         JobConfig config = JobConfig.fromJson(json);
         Rules.create(config.rule()).validate(config.workers());
         GatewayConfig wsConfig = ws.resolve(json, System.getenv());
@@ -81,6 +87,9 @@ final class ServerCommand implements Callable<Integer> {
         }, "flagagg-shutdown"));
         AggregatorVerticle aggregator = new AggregatorVerticle(config, store);
         vertx.deployVerticle(aggregator).await();
+        LinkServer link = new LinkServer(config, json.getJsonObject("cluster").getString("host"),
+                json.getJsonObject("link").getInteger("port"));
+        vertx.deployVerticle(link).await();
         JsonObject http = json.getJsonObject("http");
         HttpApi api = new HttpApi(vertx);
         RoundsApi.mount(api.router(), vertx, config.roundLog());
@@ -95,6 +104,8 @@ final class ServerCommand implements Callable<Integer> {
                 http.getString("host"),
                 server.actualPort());
         spec.commandLine().getOut().printf("listening on %s%n", gateway.url(http.getString("host"), server.actualPort()));
+        spec.commandLine().getOut().printf("data link for worker nodes on %s:%d%n",
+                json.getJsonObject("cluster").getString("host"), link.actualPort());
         spec.commandLine().getOut().printf("dashboard at http://%s:%d/ (metrics at /metrics, readiness at /ready)%n",
                 http.getString("host"), server.actualPort());
         spec.commandLine().getOut().flush();

@@ -68,8 +68,11 @@ public final class Fleet {
     private final String attackSpec;
     private final StragglerSpec stragglers;
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
-    /** Longest table: 2^20 floats (4 MiB) per worker, plus one for the direction. */
-    static final int MAX_TABLE = 1 << 20;
+    /**
+     * Longest table: 2^16 floats (256 KiB) per worker, plus one for the direction, so that all of them stay
+     * in the L3 cache and generating a gradient does not take memory bandwidth from the aggregator.
+     */
+    static final int MAX_TABLE = 1 << 16;
     private final int table;
     private final float[] direction;
     private final float[][] noiseTables;

@@ -7,21 +7,23 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The aggregator and the workers in separate JVMs joined by Hazelcast on loopback: `loadtest --cluster`
- * forks `flagagg server --cluster` and runs the workers here; every round is checked against the offline
- * aggregate.
+ * forks `flagagg server --cluster` and runs the workers here, their chunks on the data link (the default
+ * clustered) or on the clustered event bus; every round is checked against the offline aggregate.
  */
 class ClusteredLoadTestTest {
 
     @TempDir
     Path dir;
 
-    @Test
-    void workersInThisJvmAggregateThroughAServerInAnotherJvm() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"link", "bus"})
+    void workersInThisJvmAggregateThroughAServerInAnotherJvm(String transport) throws Exception {
         Path json = dir.resolve("report.json");
         Path log = dir.resolve("rounds.jsonl");
         StringWriter out = new StringWriter();
@@ -29,11 +31,11 @@ class ClusteredLoadTestTest {
         int code = Main.run(new String[] {"loadtest", "--cluster", "--workers", "5", "--dim", "200000",
             "--rounds", "3", "--rule", "flag", "--byzantine", "1", "--attack", "lie", "--chunk-kib", "64",
             "--memory-budget", "32", "--spill-dir", dir.resolve("spill").toString(), "--round-log", log.toString(),
-            "--server-jvm", "-Xmx256m", "--verify", "--json", json.toString()},
+            "--server-jvm", "-Xmx256m", "--transport", transport, "--verify", "--json", json.toString()},
                 new PrintWriter(out, true), new PrintWriter(err, true));
         assertThat(code).as(out + "\n" + err).isZero();
         JsonObject report = new JsonObject(Files.readString(json));
-        assertThat(report.getString("transport")).isEqualTo("clustered");
+        assertThat(report.getString("transport")).isEqualTo("clustered, " + transport);
         assertThat(report.getInteger("completed_rounds")).isEqualTo(3);
         assertThat(report.getInteger("failed_rounds")).isZero();
         assertThat(report.getInteger("verified_rounds")).isEqualTo(3);

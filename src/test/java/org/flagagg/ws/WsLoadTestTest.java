@@ -45,11 +45,11 @@ class WsLoadTestTest {
 
     @Test
     void embeddedWebSocketWorkersMatchTheOfflineAggregate() throws Exception {
-        assertThat(run(false).getString("transport")).isEqualTo("embedded, ws workers");
+        assertThat(run(false).getString("transport")).isEqualTo("embedded, ws");
     }
 
     @Test
     void webSocketWorkersThroughAForkedServerWithATokensFile() throws Exception {
-        assertThat(run(true).getString("transport")).isEqualTo("clustered, ws workers");
+        assertThat(run(true).getString("transport")).isEqualTo("clustered, ws");
     }
 }

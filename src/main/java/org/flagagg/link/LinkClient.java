@@ -1,0 +1,216 @@
+package org.flagagg.link;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.util.ReferenceCountUtil;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
+import io.vertx.core.internal.net.NetSocketInternal;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.NetClient;
+import io.vertx.core.net.NetClientOptions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.flagagg.bus.Addresses;
+import org.flagagg.bus.ChunkFrame;
+import org.flagagg.bus.Codes;
+import org.flagagg.bus.FrameException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A worker node's end of the data link ({@link LinkServer}): one TCP connection to the aggregator's JVM
+ * shared by every worker of this JVM. Gradient chunks are encoded straight into direct buffers and
+ * written with no further copy; each completes when the aggregator's ACK comes back. The aggregate comes
+ * once per node: each aggregate frame is checked once, handed to every attached worker on its own context,
+ * and acknowledged when all of them took it, so the slowest reader of the node paces the stream.
+ *
+ * <p>Thread-safe: workers on different contexts send and attach concurrently; futures complete on the
+ * context that called.
+ */
+public final class LinkClient {
+    private static final Logger LOG = LoggerFactory.getLogger(LinkClient.class);
+    /** Room for the WELCOME record, before the chunk size is known. */
+    private static final int MAX_WELCOME = 64 * 1024;
+    /** Spare record arrays kept: the aggregator has at most credits x workers frames in flight to a node. */
+    private static final int MAX_SPARE = 64;
+
+    /** A worker that receives the node's aggregate frames. */
+    public interface Receiver {
+        /** The context the worker lives on: {@link #aggregateChunk} is called there. */
+        Context context();
+
+        /** One valid aggregate frame; the returned future completes once the worker took it (or gave it up). */
+        Future<Void> aggregateChunk(Buffer frame, ChunkFrame.Header header);
+    }
+
+    private record Pending(Context context, Promise<Void> promise) {
+    }
+
+    private final NetClient netClient;
+    private final NetSocketInternal socket;
+    private final Promise<String> welcome = Promise.promise();
+    private final Map<Integer, Pending> pending = new ConcurrentHashMap<>();
+    private final Map<Integer, Receiver> receivers = new ConcurrentHashMap<>();
+    private final AtomicInteger nextSeq = new AtomicInteger();
+    /** Aggregate records' arrays, reused once every worker of the node took the frame. */
+    private final RecordArrays arrays = new RecordArrays(MAX_SPARE);
+    private final LinkRecords.Reader reader = new LinkRecords.Reader(MAX_WELCOME, arrays::take, this::onRecord);
+    private volatile boolean closed;
+
+    private LinkClient(NetClient netClient, NetSocketInternal socket) {
+        this.netClient = netClient;
+        this.socket = socket;
+    }
+
+    /**
+     * Asks the job's aggregator over the event bus where its data link listens, connects, and completes once
+     * the server's WELCOME arrived. Fails if the aggregator has no data link.
+     */
+    public static Future<LinkClient> connect(Vertx vertx, String job) {
+        Addresses addresses = new Addresses(job);
+        NetClient netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true));
+        return vertx.eventBus().<JsonObject>request(addresses.link(), null)
+                .compose(where -> netClient.connect(where.body().getInteger("port"), where.body().getString("host")))
+                .compose(socket -> new LinkClient(netClient, (NetSocketInternal) socket).start())
+                .onFailure(e -> netClient.close());
+    }
+
+    private Future<LinkClient> start() {
+        socket.messageHandler(msg -> {
+            if (closed || !(msg instanceof ByteBuf in)) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            try {
+                reader.read(in);
+            } catch (RuntimeException e) {
+                LOG.warn("closing the data link: {}", e.getMessage());
+                socket.close();
+                closed(e.getMessage());
+            }
+        });
+        socket.closeHandler(v -> closed("the aggregator closed the data link"));
+        return welcome.future().map(relay -> this);
+    }
+
+    /** The relay address workers of this node join with, so their aggregate comes once over this link. */
+    public String relay() {
+        return welcome.future().result();
+    }
+
+    /** Hands this node's aggregate frames to {@code receiver} (one per slot) until {@link #detach}. */
+    public void attach(int slot, Receiver receiver) {
+        receivers.put(slot, receiver);
+    }
+
+    public void detach(int slot) {
+        receivers.remove(slot);
+    }
+
+    /**
+     * Sends values[0, count) as the gradient chunk (round, slot, chunkIndex, offset). Completes on the calling
+     * context when the aggregator accepted it; fails with a {@link ReplyException} of type RECIPIENT_FAILURE
+     * carrying the aggregator's code when it refused it, and with another exception when the link is gone.
+     */
+    public Future<Void> send(long round, int slot, int chunkIndex, long offset, float[] values, int count) {
+        Context context = Vertx.currentContext();
+        Promise<Void> promise = Promise.promise();
+        if (closed) {
+            return Future.failedFuture(new IllegalStateException("the data link is closed"));
+        }
+        int seq = nextSeq.getAndIncrement();
+        pending.put(seq, new Pending(context, promise));
+        if (closed) {
+            settle(seq, -1, "the data link is closed");
+            return promise.future();
+        }
+        ByteBuf record = LinkRecords.frame(seq, ChunkFrame.KIND_GRADIENT, round, slot, chunkIndex, offset, values, count);
+        socket.writeMessage(record).onFailure(e -> settle(seq, -1, "cannot write to the data link: " + e.getMessage()));
+        return promise.future();
+    }
+
+    /** Closes the connection; pending sends fail. */
+    public Future<Void> close() {
+        closed("closed by this worker node");
+        return socket.close().eventually(netClient::close);
+    }
+
+    private void onRecord(LinkRecords.Record record) {
+        switch (record.type()) {
+            case LinkRecords.WELCOME -> {
+                JsonObject json = new JsonObject(record.text());
+                reader.limit(json.getInteger("max_record"));
+                arrays.reuse(json.getInteger("max_record"));
+                welcome.tryComplete(json.getString("relay"));
+            }
+            case LinkRecords.ACK -> settle(record.seq(), record.code(), record.text());
+            case LinkRecords.FRAME -> deliver(record);
+            default -> throw new LinkRecords.LinkException("record type " + record.type() + " is not WELCOME, FRAME or ACK");
+        }
+    }
+
+    /** code 0: accepted; > 0: refused by the aggregator; < 0: the link failed. */
+    private void settle(int seq, int code, String reason) {
+        Pending p = pending.remove(seq);
+        if (p == null) {
+            return;
+        }
+        Runnable outcome = () -> {
+            if (code == 0) {
+                p.promise().complete();
+            } else if (code > 0) {
+                p.promise().fail(new ReplyException(ReplyFailure.RECIPIENT_FAILURE, code, reason));
+            } else {
+                p.promise().fail(new IllegalStateException(reason));
+            }
+        };
+        if (p.context() == null) {
+            outcome.run();
+        } else {
+            p.context().runOnContext(v -> outcome.run());
+        }
+    }
+
+    /** An aggregate frame: checked once, handed to every worker of the node, acknowledged when all took it. */
+    private void deliver(LinkRecords.Record record) {
+        int seq = record.seq();
+        Buffer frame = record.frame();
+        ChunkFrame.Header h;
+        try {
+            h = ChunkFrame.parse(frame);
+        } catch (FrameException e) {
+            socket.writeMessage(LinkRecords.ack(seq, Codes.BAD_REQUEST, "malformed aggregate frame: " + e.getMessage()));
+            return;
+        }
+        List<Future<Void>> taken = new ArrayList<>();
+        for (Receiver receiver : receivers.values()) {
+            Promise<Void> done = Promise.promise();
+            // A worker's own failure is its own (its exchange fails); the node's other workers go on.
+            receiver.context().runOnContext(v -> receiver.aggregateChunk(frame, h).onComplete(ar -> done.complete()));
+            taken.add(done.future());
+        }
+        Future.all(taken).onComplete(ar -> {
+            arrays.give(record.bytes());
+            socket.writeMessage(LinkRecords.ack(seq, 0, null));
+        });
+    }
+
+    private void closed(String reason) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        welcome.tryFail(reason);
+        for (Integer seq : List.copyOf(pending.keySet())) {
+            settle(seq, -1, "data link closed: " + reason);
+        }
+    }
+}

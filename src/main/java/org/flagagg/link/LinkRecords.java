@@ -1,0 +1,171 @@
+package org.flagagg.link;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.buffer.BufferInternal;
+import java.nio.charset.StandardCharsets;
+import org.flagagg.bus.ChunkFrame;
+
+/**
+ * The records of the data link (docs/protocol.md, "Data link"): on one TCP connection each way, a record
+ * is {@code u32 length} (of what follows), {@code u8 type}, {@code u32 seq}, then the body, all
+ * little-endian. WELCOME carries the server's JSON, FRAME one chunk frame, ACK the answer to a FRAME.
+ */
+public final class LinkRecords {
+    /** Server to client, once, first: JSON {"version", "relay", "max_record"}. */
+    public static final int WELCOME = 1;
+    /** One chunk frame: a gradient's (client to server) or the aggregate's (server to client). */
+    public static final int FRAME = 2;
+    /** The answer to the FRAME with the same seq: i32 code (0 = accepted, else docs/protocol.md's codes) + UTF-8 reason. */
+    public static final int ACK = 3;
+    public static final int VERSION = 1;
+    /** Bytes before the body: u32 length, u8 type, u32 seq. */
+    public static final int PREFIX_BYTES = 9;
+
+    private LinkRecords() {
+    }
+
+    /** Largest record (after the length field) a peer accepts for chunks of {@code chunkCoords} values. */
+    public static int maxRecord(int chunkCoords) {
+        return PREFIX_BYTES - 4 + ChunkFrame.frameBytes(chunkCoords);
+    }
+
+    /**
+     * A FRAME record holding a chunk frame encoded straight into a pooled direct buffer: the one copy of
+     * the values on their way to the socket (Netty releases the buffer once written).
+     */
+    public static ByteBuf frame(int seq, int kind, long round, int slot, int chunkIndex, long offset,
+            float[] values, int count) {
+        int frameBytes = ChunkFrame.frameBytes(count);
+        ByteBuf out = PooledByteBufAllocator.DEFAULT.directBuffer(PREFIX_BYTES + frameBytes);
+        try {
+            out.writeIntLE(PREFIX_BYTES - 4 + frameBytes).writeByte(FRAME).writeIntLE(seq);
+            ChunkFrame.encode(kind, round, slot, chunkIndex, offset, values, 0, count,
+                    out.nioBuffer(PREFIX_BYTES, frameBytes));
+            out.writerIndex(PREFIX_BYTES + frameBytes);
+            return out;
+        } catch (RuntimeException e) {
+            out.release();
+            throw e;
+        }
+    }
+
+    /** A FRAME record around an already encoded frame (the aggregate's, shared by every stream): no copy. */
+    public static ByteBuf frame(int seq, Buffer frame) {
+        ByteBuf prefix = Unpooled.buffer(PREFIX_BYTES).writeIntLE(PREFIX_BYTES - 4 + frame.length())
+                .writeByte(FRAME).writeIntLE(seq);
+        return Unpooled.wrappedBuffer(prefix, ((BufferInternal) frame).getByteBuf());
+    }
+
+    public static ByteBuf ack(int seq, int code, String reason) {
+        byte[] text = reason == null ? new byte[0] : reason.getBytes(StandardCharsets.UTF_8);
+        return Unpooled.buffer(PREFIX_BYTES + 4 + text.length).writeIntLE(PREFIX_BYTES + text.length)
+                .writeByte(ACK).writeIntLE(seq).writeIntLE(code).writeBytes(text);
+    }
+
+    public static ByteBuf welcome(String json) {
+        byte[] text = json.getBytes(StandardCharsets.UTF_8);
+        return Unpooled.buffer(PREFIX_BYTES + text.length).writeIntLE(PREFIX_BYTES - 4 + text.length)
+                .writeByte(WELCOME).writeIntLE(0).writeBytes(text);
+    }
+
+    /** One received record in bytes[0, length): the type, then the seq, then the body. */
+    public record Record(byte[] bytes, int length) {
+        public int type() {
+            return bytes[0] & 0xff;
+        }
+
+        public int seq() {
+            return (bytes[1] & 0xff) | (bytes[2] & 0xff) << 8 | (bytes[3] & 0xff) << 16 | (bytes[4] & 0xff) << 24;
+        }
+
+        /** A FRAME's chunk frame, over this record's bytes (no copy). */
+        public Buffer frame() {
+            return BufferInternal.buffer(Unpooled.unreleasableBuffer(
+                    Unpooled.wrappedBuffer(bytes, PREFIX_BYTES - 4, length - (PREFIX_BYTES - 4))));
+        }
+
+        /** An ACK's code. */
+        public int code() {
+            int at = PREFIX_BYTES - 4;
+            return (bytes[at] & 0xff) | (bytes[at + 1] & 0xff) << 8 | (bytes[at + 2] & 0xff) << 16
+                    | (bytes[at + 3] & 0xff) << 24;
+        }
+
+        /** An ACK's reason, or a WELCOME's JSON. */
+        public String text() {
+            int at = type() == ACK ? PREFIX_BYTES : PREFIX_BYTES - 4;
+            return new String(bytes, at, length - at, StandardCharsets.UTF_8);
+        }
+    }
+
+    /**
+     * Cuts a TCP byte stream into records, copying each received byte once, straight from Netty's buffer
+     * into the record's array (Vert.x's {@code NetSocket.handler} would copy to the heap first). Confined
+     * to the connection's event loop.
+     */
+    public static final class Reader {
+        private final java.util.function.IntFunction<byte[]> allocate;
+        private final java.util.function.Consumer<Record> onRecord;
+        private int maxRecord;
+        private int length = -1;
+        private int lengthBytes;
+        private byte[] record;
+        private int filled;
+
+        /** Records go into arrays from {@code allocate} (at least as long as asked: a pool may recycle them). */
+        public Reader(int maxRecord, java.util.function.IntFunction<byte[]> allocate,
+                java.util.function.Consumer<Record> onRecord) {
+            this.maxRecord = maxRecord;
+            this.allocate = allocate;
+            this.onRecord = onRecord;
+        }
+
+        /** From now on, records longer than {@code maxRecord} are refused. */
+        public void limit(int maxRecord) {
+            this.maxRecord = maxRecord;
+        }
+
+        /** Consumes and releases {@code in}; throws {@link LinkException} on a record that cannot be valid. */
+        public void read(ByteBuf in) {
+            try {
+                while (in.isReadable()) {
+                    if (record == null) {
+                        length = lengthBytes == 0 ? in.readUnsignedByte() : length | in.readUnsignedByte() << (8 * lengthBytes);
+                        if (++lengthBytes < 4) {
+                            continue;
+                        }
+                        lengthBytes = 0;
+                        if (length < PREFIX_BYTES - 4 || length > maxRecord) {
+                            throw new LinkException("record length " + Integer.toUnsignedString(length)
+                                    + " is outside [" + (PREFIX_BYTES - 4) + ", " + maxRecord + "]");
+                        }
+                        record = allocate.apply(length);
+                        filled = 0;
+                    }
+                    int n = Math.min(in.readableBytes(), length - filled);
+                    in.readBytes(record, filled, n);
+                    filled += n;
+                    if (filled == length) {
+                        Record done = new Record(record, length);
+                        record = null;
+                        onRecord.accept(done);
+                    }
+                }
+            } finally {
+                in.release();
+            }
+        }
+    }
+
+    /** Thrown by {@link Reader} for a byte stream that is not a sequence of records: the peer is closed. */
+    public static final class LinkException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        public LinkException(String message) {
+            super(message);
+        }
+    }
+}
