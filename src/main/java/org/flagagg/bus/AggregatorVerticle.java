@@ -66,6 +66,8 @@ public final class AggregatorVerticle extends VerticleBase {
     private final TreeMap<Long, RoundRun> open = new TreeMap<>();
     private final ArrayDeque<Long> latenciesMs = new ArrayDeque<>();
     private final ThreadLocal<float[][]> scratch;
+    /** Arrays of full aggregate frames, reused across columns and rounds. */
+    private final ByteArrays frameArrays;
     private long highestClosed = -1;
     private final Load load = new Load();
     private WorkerExecutor math;
@@ -85,6 +87,9 @@ public final class AggregatorVerticle extends VerticleBase {
         this.outstanding = new int[p];
         // Per math thread: one chunk buffer per slot, plus one for the aggregate's values.
         this.scratch = ThreadLocal.withInitial(() -> new float[p + 1][job.chunkCoords()]);
+        // At most credits frames in flight per worker, and the cached ones.
+        this.frameArrays = new ByteArrays(job.credits() * (p + 4));
+        frameArrays.reuse(ChunkFrame.frameBytes(job.chunkCoords()));
     }
 
     /**
@@ -676,33 +681,54 @@ public final class AggregatorVerticle extends VerticleBase {
     /**
      * The aggregate's frame for a column, encoded once and shared by every worker's stream (frames are never
      * modified, and carry slot 0 whoever receives them). At most 4 x credits frames are cached per round; a
-     * frame leaves the cache once every stream has sent it, and a stream far behind re-encodes its own.
+     * frame leaves the cache once every stream has sent it, and a stream far behind encodes its own. Each
+     * frame's array goes back to {@link #frameArrays} once every send of it was acknowledged (a consumer is
+     * done with a frame when it answers; after a failure or timeout it may still be reading it).
      */
-    private Future<Buffer> aggregateFrame(RoundRun run, int column) {
-        Future<Buffer> frame = run.frames.get(column);
-        if (frame != null) {
-            return frame;
+    private SharedFrame aggregateFrame(RoundRun run, int column) {
+        SharedFrame cached = run.frames.get(column);
+        if (cached != null) {
+            return cached;
         }
         long round = run.round.id();
-        frame = math.executeBlocking(() -> {
+        boolean cache = run.frames.size() < 4 * job.credits();
+        SharedFrame shared = new SharedFrame(cache ? run.chunkStreams : 1);
+        shared.frame = math.executeBlocking(() -> {
             float[] values = scratch.get()[p];
             int len = store.read(new ChunkKey(round, p, column), values, 0);
-            return ChunkFrame.toBuffer(ChunkFrame.KIND_AGGREGATE, round, 0, column,
-                    (long) column * job.chunkCoords(), values, 0, len);
+            byte[] bytes = frameArrays.take(ChunkFrame.frameBytes(len));
+            ChunkFrame.encode(ChunkFrame.KIND_AGGREGATE, round, 0, column, (long) column * job.chunkCoords(),
+                    values, 0, len, bytes, 0);
+            shared.bytes = bytes;
+            return ChunkFrame.wrap(bytes);
         }, false);
-        if (run.frames.size() < 4 * job.credits()) {
-            run.frames.put(column, frame);
-            run.frameSends.put(column, run.chunkStreams);
+        if (cache) {
+            run.frames.put(column, shared);
         }
-        return frame;
+        return shared;
     }
 
-    /** One stream is done with a column's frame (sent or given up): the last one evicts it. */
-    private void frameSent(RoundRun run, int column) {
-        Integer left = run.frameSends.computeIfPresent(column, (k, n) -> n - 1);
-        if (left != null && left <= 0) {
-            run.frameSends.remove(column);
-            run.frames.remove(column);
+    /** One stream is done with a column's frame (sent, failed, or given up): the last one releases it. */
+    private void frameDone(RoundRun run, int column, SharedFrame shared, boolean acknowledged) {
+        shared.lost |= !acknowledged;
+        if (--shared.uses == 0) {
+            run.frames.remove(column, shared);
+            if (!shared.lost && shared.bytes != null) {
+                frameArrays.give(shared.bytes);
+            }
+        }
+    }
+
+    /** An aggregate frame and the streams that will still send it. */
+    private static final class SharedFrame {
+        Future<Buffer> frame;
+        /** Written by the math thread that encoded it, read after {@link #frame} completed. */
+        volatile byte[] bytes;
+        int uses;
+        boolean lost;
+
+        SharedFrame(int uses) {
+            this.uses = uses;
         }
     }
 
@@ -758,14 +784,15 @@ public final class AggregatorVerticle extends VerticleBase {
                 inFlight++;
                 load.aggregateChunksInFlight.incrementAndGet();
                 int[] frameBytes = new int[1];
-                aggregateFrame(run, column)
+                SharedFrame shared = aggregateFrame(run, column);
+                shared.frame
                         .compose(frame -> {
                             frameBytes[0] = frame.length();
                             return bus.request(destination, frame, chunkOptions);
                         })
                         .onComplete(ar -> {
                             inFlight--;
-                            frameSent(run, column);
+                            frameDone(run, column, shared, ar.succeeded());
                             load.aggregateChunksInFlight.decrementAndGet();
                             if (ar.succeeded()) {
                                 load.aggregateChunksSent.incrementAndGet();
@@ -792,9 +819,9 @@ public final class AggregatorVerticle extends VerticleBase {
                 // This stream will not send the columns it has not requested: they must not wait for it.
                 if (withChunks) {
                     run.chunkStreams--;
-                    for (Integer column : List.copyOf(run.frameSends.keySet())) {
-                        if (column >= next) {
-                            frameSent(run, column);
+                    for (Map.Entry<Integer, SharedFrame> cached : List.copyOf(run.frames.entrySet())) {
+                        if (cached.getKey() >= next) {
+                            frameDone(run, cached.getKey(), cached.getValue(), true);
                         }
                     }
                 }
@@ -827,8 +854,7 @@ public final class AggregatorVerticle extends VerticleBase {
         int[] participants;
         int streams;
         int chunkStreams;
-        final Map<Integer, Future<Buffer>> frames = new HashMap<>();
-        final Map<Integer, Integer> frameSends = new HashMap<>();
+        final Map<Integer, SharedFrame> frames = new HashMap<>();
         Future<Void> logged = Future.succeededFuture();
 
         RoundRun(Round round, GramAccumulator gram) {

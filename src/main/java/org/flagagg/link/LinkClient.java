@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.flagagg.bus.Addresses;
+import org.flagagg.bus.ByteArrays;
 import org.flagagg.bus.ChunkFrame;
 import org.flagagg.bus.Codes;
 import org.flagagg.bus.FrameException;
@@ -61,7 +62,7 @@ public final class LinkClient {
     private final Map<Integer, Receiver> receivers = new ConcurrentHashMap<>();
     private final AtomicInteger nextSeq = new AtomicInteger();
     /** Aggregate records' arrays, reused once every worker of the node took the frame. */
-    private final RecordArrays arrays = new RecordArrays(MAX_SPARE);
+    private final ByteArrays arrays = new ByteArrays(MAX_SPARE);
     private final LinkRecords.Reader reader = new LinkRecords.Reader(MAX_WELCOME, arrays::take, this::onRecord);
     private volatile boolean closed;
 

@@ -52,11 +52,18 @@ public final class LinkRecords {
         }
     }
 
-    /** A FRAME record around an already encoded frame (the aggregate's, shared by every stream): no copy. */
-    public static ByteBuf frame(int seq, Buffer frame) {
-        ByteBuf prefix = Unpooled.buffer(PREFIX_BYTES).writeIntLE(PREFIX_BYTES - 4 + frame.length())
-                .writeByte(FRAME).writeIntLE(seq);
-        return Unpooled.wrappedBuffer(prefix, ((BufferInternal) frame).getByteBuf());
+    /**
+     * The prefix of a FRAME record around an already encoded frame (the aggregate's, shared by every stream):
+     * write it, then the frame itself ({@link #body}), rather than one composite that Netty would merge.
+     */
+    public static ByteBuf framePrefix(int seq, Buffer frame) {
+        return Unpooled.buffer(PREFIX_BYTES).writeIntLE(PREFIX_BYTES - 4 + frame.length()).writeByte(FRAME)
+                .writeIntLE(seq);
+    }
+
+    /** The frame's bytes as a buffer Netty may write and release (the frame itself is never released). */
+    public static ByteBuf body(Buffer frame) {
+        return ((BufferInternal) frame).getByteBuf();
     }
 
     public static ByteBuf ack(int seq, int code, String reason) {

@@ -18,6 +18,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
 import org.flagagg.bus.Addresses;
+import org.flagagg.bus.ByteArrays;
 import org.flagagg.bus.Codes;
 import org.flagagg.bus.FrameCodec;
 import org.flagagg.round.JobConfig;
@@ -88,7 +89,7 @@ public final class LinkServer extends VerticleBase {
         private final Map<Integer, Message<Object>> unacked = new HashMap<>();
         private final int maxRecord = LinkRecords.maxRecord(job.chunkCoords());
         /** Record arrays of full chunks, reused once the aggregator answered their frame. */
-        private final RecordArrays arrays = new RecordArrays(maxForwarding + 1);
+        private final ByteArrays arrays = new ByteArrays(maxForwarding + 1);
         private MessageConsumer<Object> relayConsumer;
         private int forwarding;
         private int nextSeq;
@@ -179,7 +180,8 @@ public final class LinkServer extends VerticleBase {
             }
             int seq = nextSeq++;
             unacked.put(seq, msg);
-            socket.writeMessage(LinkRecords.frame(seq, frame));
+            socket.writeMessage(LinkRecords.framePrefix(seq, frame));
+            socket.writeMessage(LinkRecords.body(frame));
         }
 
         private void fail(String reason) {
