@@ -49,6 +49,10 @@ public final class LinkClient {
 
         /** One valid aggregate frame; the returned future completes once the worker took it (or gave it up). */
         Future<Void> aggregateChunk(Buffer frame, ChunkFrame.Header header);
+
+        /** The link closed: no aggregate frame will come any more. Called on {@link #context()}. */
+        default void linkClosed(String reason) {
+        }
     }
 
     private record Pending(Context context, Promise<Void> promise) {
@@ -211,6 +215,9 @@ public final class LinkClient {
         welcome.tryFail(reason);
         for (Integer seq : List.copyOf(pending.keySet())) {
             settle(seq, -1, "data link closed: " + reason);
+        }
+        for (Receiver receiver : receivers.values()) {
+            receiver.context().runOnContext(v -> receiver.linkClosed("data link closed: " + reason));
         }
     }
 }

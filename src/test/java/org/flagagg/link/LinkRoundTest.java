@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.ReplyException;
@@ -500,6 +501,56 @@ class LinkRoundTest {
             assertThat(engine.store.stats().bytesInMemory()).isZero();
             Engine.await(a.close());
             Engine.await(b2.close());
+        }
+    }
+
+    @Test
+    void aNodeClosedWhileItsWorkersReceiveTheAggregateFailsTheirExchanges(Vertx vertx) throws Exception {
+        JobConfig job = job(new JsonObject().put("workers", 4));
+        try (Engine engine = Engine.start(vertx, job)) {
+            deployLink(vertx, job);
+            LinkClient a = connect(vertx, job);
+            LinkClient b = connect(vertx, job);
+            List<Engine.Client> clients = List.of(engine.client("w0", 0, a), engine.client("w1", 1, a),
+                    engine.client("w2", 2, b), engine.client("w3", 3, b));
+            float[][] g = Engine.gradients(4, (int) job.dim(), 90);
+            List<CompletableFuture<WorkerClient.Aggregate>> onA = List.of(clients.get(0).exchange(0, g[0]),
+                    clients.get(1).exchange(0, g[1]));
+            // B's workers send their whole gradient, then hold the aggregate chunks they get (slow readers)
+            // until B has closed: the node cannot ACK them, so it is mid-aggregate when it closes.
+            CompletableFuture<Void> firstChunkOnB = new CompletableFuture<>();
+            Promise<Void> closedB = Promise.promise();
+            List<CompletableFuture<WorkerClient.Aggregate>> onB = new ArrayList<>();
+            for (int w = 2; w < 4; w++) {
+                float[] gradient = g[w];
+                Engine.Client client = clients.get(w);
+                onB.add(Engine.on(client.context(), () -> client.worker().exchange(0,
+                        (offset, count, dst) -> System.arraycopy(gradient, (int) offset, dst, 0, count),
+                        (offset, values, count) -> {
+                            firstChunkOnB.complete(null);
+                            return closedB.future();
+                        }, Future.succeededFuture())));
+            }
+            JsonObject record = Engine.get(engine.recordOf(0));
+            assertThat(record.getString("trigger")).isEqualTo("all workers delivered");
+            assertAggregates(onA, 0, engine.offline(g));
+            Engine.get(firstChunkOnB);
+            assertThat(onB).noneMatch(CompletableFuture::isDone);
+
+            Engine.await(b.close());
+            closedB.complete(); // B's workers now wait on nothing but the link
+            // The rest of the aggregate can no longer reach them: their exchanges fail now, not at their timeout.
+            for (CompletableFuture<WorkerClient.Aggregate> f : onB) {
+                assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                        .cause().isInstanceOf(IllegalStateException.class)
+                        .hasMessageContaining("data link").hasMessageContaining("closed");
+            }
+            // The aggregator gives B's stream up (its unacknowledged frames fail) and frees the round.
+            Engine.get(engine.releasedOf(0));
+            assertThat(engine.store.stats().bytesInMemory()).isZero();
+            assertThat(engine.aggregator.load().aggregateChunksInFlight()).isZero();
+            assertThat(engine.aggregator.load().aggregateChunksSent()).isEqualTo(job.chunks());
+            Engine.await(a.close());
         }
     }
 }
