@@ -2,6 +2,8 @@ package org.flagagg.link;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.flagagg.link.RawNode.concat;
+import static org.flagagg.link.RawNode.le32;
 
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -13,14 +15,6 @@ import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.net.SocketException;
-import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -325,18 +319,6 @@ class LinkRoundTest {
         }
     }
 
-    static byte[] le32(long v) {
-        return new byte[] {(byte) v, (byte) (v >> 8), (byte) (v >> 16), (byte) (v >> 24)};
-    }
-
-    static byte[] concat(byte[]... parts) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (byte[] p : parts) {
-            out.writeBytes(p);
-        }
-        return out.toByteArray();
-    }
-
     static byte[] drain(io.netty.buffer.ByteBuf record) {
         byte[] bytes = new byte[record.readableBytes()];
         record.readBytes(bytes);
@@ -352,36 +334,9 @@ class LinkRoundTest {
                 Arguments.of("length 4, under 5", concat(le32(4), new byte[] {2, 0, 0, 0})),
                 Arguments.of("length max_record + 1", concat(le32(max + 1), new byte[] {2})),
                 Arguments.of("an HTTP request", "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII)),
-                Arguments.of("an unknown record type", concat(le32(5), new byte[] {9, 0, 0, 0, 0})),
+                Arguments.of("an unknown record type", RawNode.record(9, 0, new byte[0])),
                 Arguments.of("a WELCOME from the node", drain(LinkRecords.welcome("{}"))),
                 Arguments.of("an ACK for no aggregate frame", drain(LinkRecords.ack(42, 0, null))));
-    }
-
-    /** Reads one record from a raw connection: u32 length, then that many bytes. */
-    static byte[] readRecord(DataInputStream in) throws IOException {
-        byte[] prefix = in.readNBytes(4);
-        assertThat(prefix).hasSize(4);
-        int length = (prefix[0] & 0xFF) | (prefix[1] & 0xFF) << 8 | (prefix[2] & 0xFF) << 16 | (prefix[3] & 0xFF) << 24;
-        assertThat(length).isBetween(5, 64 * 1024);
-        byte[] record = in.readNBytes(length);
-        assertThat(record).hasSize(length);
-        return record;
-    }
-
-    /** Reads until the peer closes; the bytes that came first. Fails if the connection stays open. */
-    static byte[] readUntilClosed(InputStream in) throws IOException {
-        ByteArrayOutputStream got = new ByteArrayOutputStream();
-        byte[] buffer = new byte[4096];
-        try {
-            for (int n; (n = in.read(buffer)) >= 0;) {
-                got.write(buffer, 0, n);
-            }
-        } catch (SocketTimeoutException e) {
-            throw new AssertionError("the server kept the connection open", e);
-        } catch (SocketException reset) {
-            // Closed with our bytes unread: a reset, as good as an end of stream here.
-        }
-        return got.toByteArray();
     }
 
     @ParameterizedTest(name = "{0}")
@@ -393,21 +348,13 @@ class LinkRoundTest {
             LinkClient node = connect(vertx, job);
             List<Engine.Client> clients = List.of(engine.client("w0", 0, node), engine.client("w1", 1, node));
 
-            try (Socket raw = new Socket()) {
-                raw.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
-                raw.setSoTimeout(10_000);
-                DataInputStream in = new DataInputStream(raw.getInputStream());
-                byte[] welcome = readRecord(in);
-                assertThat(welcome[0]).isEqualTo((byte) LinkRecords.WELCOME);
-                JsonObject json = new JsonObject(new String(welcome, 5, welcome.length - 5, StandardCharsets.UTF_8));
-                assertThat(json.getInteger("version")).isEqualTo(LinkRecords.VERSION);
-                assertThat(json.getInteger("max_record")).isEqualTo(LinkRecords.maxRecord(CHUNK));
-                assertThat(json.getString("relay")).startsWith(new Addresses(job.job()).relayPrefix())
+            try (RawNode raw = RawNode.connect(port)) {
+                assertThat(raw.welcome.getInteger("version")).isEqualTo(LinkRecords.VERSION);
+                assertThat(raw.welcome.getInteger("max_record")).isEqualTo(LinkRecords.maxRecord(CHUNK));
+                assertThat(raw.welcome.getString("relay")).startsWith(new Addresses(job.job()).relayPrefix())
                         .isNotEqualTo(node.relay());
-
-                raw.getOutputStream().write(garbage);
-                raw.getOutputStream().flush();
-                assertThat(readUntilClosed(in)).as("bytes the server sent after " + what).isEmpty();
+                raw.write(garbage);
+                assertThat(raw.readUntilClosed()).as("bytes the server sent after " + what).isEmpty();
             }
 
             // The aggregator and the other node's connection are untouched.
@@ -551,6 +498,77 @@ class LinkRoundTest {
             assertThat(engine.aggregator.load().aggregateChunksInFlight()).isZero();
             assertThat(engine.aggregator.load().aggregateChunksSent()).isEqualTo(job.chunks());
             Engine.await(a.close());
+        }
+    }
+
+    /**
+     * Joins slot 0 for a raw node (its aggregate goes to the node's relay) and answers slot 0's summaries on
+     * the bus, as a worker of that node would; the summary of the round comes out.
+     */
+    static CompletableFuture<JsonObject> joinRaw(Vertx vertx, JobConfig job, RawNode node) throws Exception {
+        Addresses addresses = new Addresses(job.job());
+        CompletableFuture<JsonObject> summary = new CompletableFuture<>();
+        Engine.await(vertx.eventBus().consumer(addresses.results(0), m -> {
+            if (m.body() instanceof JsonObject s) {
+                m.reply(null);
+                summary.complete(s);
+            } else {
+                m.fail(Codes.BAD_REQUEST, "the raw node's aggregate comes over its link");
+            }
+        }).completion());
+        Engine.await(vertx.eventBus().request(addresses.join(), new JsonObject().put("worker", "raw").put("dim", job.dim())
+                .put("slot", 0).put("relay", node.welcome.getString("relay"))));
+        return summary;
+    }
+
+    /** Sends the raw node's gradient one FRAME record at a time, each answered by an ACK with code 0. */
+    static void sendGradient(RawNode node, JobConfig job, long round, float[] gradient) throws Exception {
+        for (int k = 0; k < job.chunks(); k++) {
+            int offset = k * CHUNK;
+            int count = Math.min(CHUNK, gradient.length - offset);
+            int seq = 100 + k;
+            node.write(RawNode.record(LinkRecords.FRAME, seq,
+                    ChunkFrame.toBytes(ChunkFrame.KIND_GRADIENT, round, 0, k, offset, gradient, offset, count)));
+            RawNode.Rec ack = node.read();
+            assertThat(ack.type()).isEqualTo(LinkRecords.ACK);
+            assertThat(ack.seq()).isEqualTo(seq);
+            assertThat(ack.code()).as(ack.text()).isZero();
+            assertThat(ack.body()).as("an accepting ACK has no reason").hasSize(4);
+        }
+    }
+
+    @Test
+    void aNodeWrittenFromTheRecordLayoutAloneGetsTheAggregate(Vertx vertx) throws Exception {
+        JobConfig job = job(new JsonObject().put("workers", 2).put("dim", 1000).put("rule", new JsonObject().put("name", "mean")));
+        try (Engine engine = Engine.start(vertx, job); RawNode node = RawNode.connect(deployLink(vertx, job))) {
+            CompletableFuture<JsonObject> summary = joinRaw(vertx, job, node);
+            Engine.Client busWorker = engine.client("w1", 1);
+            float[][] g = Engine.gradients(2, (int) job.dim(), 100);
+            CompletableFuture<WorkerClient.Aggregate> other = busWorker.exchange(0, g[1]);
+            sendGradient(node, job, 0, g[0]);
+
+            assertThat(Engine.get(summary).getInteger("chunks")).isEqualTo(job.chunks());
+            float[] aggregate = new float[(int) job.dim()];
+            boolean[] seen = new boolean[job.chunks()];
+            for (int k = 0; k < job.chunks(); k++) {
+                RawNode.Rec frame = node.read();
+                assertThat(frame.type()).isEqualTo(LinkRecords.FRAME);
+                ChunkFrame.Header h = ChunkFrame.parse(frame.body(), 0, frame.body().length);
+                assertThat(h.kind()).isEqualTo(ChunkFrame.KIND_AGGREGATE);
+                assertThat(h.round()).isZero();
+                assertThat(seen[h.chunkIndex()]).as("chunk " + h.chunkIndex() + " twice").isFalse();
+                seen[h.chunkIndex()] = true;
+                float[] values = new float[h.count()];
+                ChunkFrame.readPayload(java.nio.ByteBuffer.wrap(frame.body()), h, values, 0);
+                System.arraycopy(values, 0, aggregate, (int) h.offset(), h.count());
+                node.write(RawNode.ack(frame.seq(), 0));
+            }
+            float[] expected = engine.offline(g);
+            Engine.assertSameAggregate(aggregate, expected);
+            Engine.assertSameAggregate(Engine.get(other).values(), expected);
+            Engine.get(engine.releasedOf(0));
+            assertThat(engine.aggregator.load().aggregateChunksSent()).isEqualTo(2L * job.chunks());
+            assertThat(engine.store.stats().bytesInMemory()).isZero();
         }
     }
 }
