@@ -571,4 +571,23 @@ class LinkRoundTest {
             assertThat(engine.store.stats().bytesInMemory()).isZero();
         }
     }
+
+    @Test
+    void anAckWithoutItsCodeClosesTheConnectionAndTheAggregatorGivesUpAtOnce(Vertx vertx) throws Exception {
+        // result_timeout_ms is 30 s: a frame left unanswered would hold the round that long.
+        JobConfig job = job(new JsonObject().put("workers", 1).put("dim", 1000).put("rule", new JsonObject().put("name", "mean")));
+        try (Engine engine = Engine.start(vertx, job); RawNode node = RawNode.connect(deployLink(vertx, job))) {
+            CompletableFuture<JsonObject> summary = joinRaw(vertx, job, node);
+            sendGradient(node, job, 0, Engine.gradients(1, (int) job.dim(), 110)[0]);
+            assertThat(Engine.get(summary).getString("status")).isEqualTo("completed");
+            RawNode.Rec frame = node.read();
+            assertThat(frame.type()).isEqualTo(LinkRecords.FRAME);
+
+            node.write(RawNode.record(LinkRecords.ACK, frame.seq(), new byte[0]));
+            node.readUntilClosed();
+            engine.releasedOf(0).get(10, TimeUnit.SECONDS);
+            assertThat(engine.store.stats().bytesInMemory()).isZero();
+            assertThat(engine.aggregator.load().aggregateChunksInFlight()).isZero();
+        }
+    }
 }
