@@ -151,7 +151,8 @@ public final class LinkClient {
         switch (record.type()) {
             case LinkRecords.WELCOME -> {
                 JsonObject json = new JsonObject(record.text());
-                reader.limit(json.getInteger("max_record"));
+                // Not below MAX_WELCOME: with small chunks an ACK's reason is longer than a chunk's record.
+                reader.limit(Math.max(json.getInteger("max_record"), MAX_WELCOME));
                 arrays.reuse(json.getInteger("max_record"));
                 welcome.tryComplete(json.getString("relay"));
             }

@@ -590,4 +590,35 @@ class LinkRoundTest {
             assertThat(engine.aggregator.load().aggregateChunksInFlight()).isZero();
         }
     }
+
+    @Test
+    void smallChunksRefusedWithLongReasonsKeepTheLinkUp(Vertx vertx) throws Exception {
+        // max_record is 5 + 40 + 4 x 4 = 61 bytes: less than an ACK carrying a refusal's reason.
+        JobConfig job = Engine.job(new JsonObject().put("workers", 3).put("quorum", 2).put("dim", 200).put("chunk_coords", 4), dir);
+        try (Engine engine = Engine.start(vertx, job)) {
+            deployLink(vertx, job);
+            LinkClient node = connect(vertx, job);
+            List<Engine.Client> clients = new ArrayList<>();
+            for (int w = 0; w < 3; w++) {
+                clients.add(engine.client("w" + w, w, node));
+            }
+            float[][] g = Engine.gradients(3, (int) job.dim(), 120);
+            float[] poisoned = g[2].clone();
+            poisoned[1] = Float.NaN;
+            List<CompletableFuture<WorkerClient.Aggregate>> results = List.of(clients.get(0).exchange(0, g[0]),
+                    clients.get(1).exchange(0, g[1]));
+            CompletableFuture<WorkerClient.Aggregate> faulty = clients.get(2).exchange(0, poisoned);
+            float[] expected = engine.offline(firstRows(g, 2));
+            assertAggregates(results, 0, expected);
+            assertThat(Engine.get(faulty).included()).isFalse();
+            // Refusals whose reasons are longer than a chunk's record arrive as such, on a link still up.
+            Future<Void> misplaced = node.send(1, 0, 0, 8, Arrays.copyOf(g[0], 4), 4);
+            assertThat(code(misplaced)).isEqualTo(Codes.BAD_CHUNK);
+            assertThat(misplaced.cause().getMessage()).startsWith("wrong shape")
+                    .hasSizeGreaterThan(LinkRecords.maxRecord(4));
+            Future<Void> after = node.send(1, 0, 1, 4, Arrays.copyOf(g[0], 4), 4);
+            assertThat(code(after)).isEqualTo(Codes.EXCLUDED);
+            assertThat(after.cause().getMessage()).hasSizeGreaterThan(LinkRecords.maxRecord(4));
+        }
+    }
 }
