@@ -621,4 +621,20 @@ class LinkRoundTest {
             assertThat(after.cause().getMessage()).hasSizeGreaterThan(LinkRecords.maxRecord(4));
         }
     }
+
+    @Test
+    void undeployingTheLinkServerClosesItsConnections(Vertx vertx) throws Exception {
+        JobConfig job = job(new JsonObject().put("workers", 1).put("rule", new JsonObject().put("name", "mean")));
+        try (Engine engine = Engine.start(vertx, job)) {
+            String link = Engine.await(vertx.deployVerticle(new LinkServer(job, "127.0.0.1", 0)));
+            LinkClient node = connect(vertx, job);
+            Engine.Client client = engine.client("w0", 0, node);
+            Engine.await(vertx.undeploy(link));
+            CompletableFuture<WorkerClient.Aggregate> f = client.exchange(0, Engine.gradients(1, (int) job.dim(), 130)[0]);
+            assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                    .cause().isInstanceOf(IllegalStateException.class).hasMessageContaining("data link");
+            assertThatThrownBy(() -> Engine.await(LinkClient.connect(vertx, job.job())))
+                    .as("no link announced any more").isInstanceOf(ExecutionException.class);
+        }
+    }
 }
