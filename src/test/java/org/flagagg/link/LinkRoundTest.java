@@ -492,8 +492,9 @@ class LinkRoundTest {
                         .cause().isInstanceOf(IllegalStateException.class)
                         .hasMessageContaining("data link").hasMessageContaining("closed");
             }
-            // The aggregator gives B's stream up (its unacknowledged frames fail) and frees the round.
-            Engine.get(engine.releasedOf(0));
+            // The aggregator gives B's stream up at once (its unacknowledged frames fail with 410) and frees
+            // the round: well before result_timeout_ms (30 s), which would free it too.
+            engine.releasedOf(0).get(10, TimeUnit.SECONDS);
             assertThat(engine.store.stats().bytesInMemory()).isZero();
             assertThat(engine.aggregator.load().aggregateChunksInFlight()).isZero();
             assertThat(engine.aggregator.load().aggregateChunksSent()).isEqualTo(job.chunks());
