@@ -319,13 +319,6 @@ class LinkRoundTest {
         }
     }
 
-    static byte[] drain(io.netty.buffer.ByteBuf record) {
-        byte[] bytes = new byte[record.readableBytes()];
-        record.readBytes(bytes);
-        record.release();
-        return bytes;
-    }
-
     static Stream<Arguments> garbage() {
         int max = LinkRecords.maxRecord(CHUNK);
         return Stream.of(
@@ -335,8 +328,8 @@ class LinkRoundTest {
                 Arguments.of("length max_record + 1", concat(le32(max + 1), new byte[] {2})),
                 Arguments.of("an HTTP request", "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII)),
                 Arguments.of("an unknown record type", RawNode.record(9, 0, new byte[0])),
-                Arguments.of("a WELCOME from the node", drain(LinkRecords.welcome("{}"))),
-                Arguments.of("an ACK for no aggregate frame", drain(LinkRecords.ack(42, 0, null))));
+                Arguments.of("a WELCOME from the node", LinkRecordsTest.drain(LinkRecords.welcome("{}"))),
+                Arguments.of("an ACK for no aggregate frame", LinkRecordsTest.drain(LinkRecords.ack(42, 0, null))));
     }
 
     @ParameterizedTest(name = "{0}")
