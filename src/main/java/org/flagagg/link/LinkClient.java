@@ -9,10 +9,15 @@ import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
+import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.internal.net.NetClientInternal;
 import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.ConnectOptions;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
+import io.vertx.core.net.NetSocket;
+import io.vertx.core.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -82,9 +87,24 @@ public final class LinkClient {
         Addresses addresses = new Addresses(job);
         NetClient netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true));
         return vertx.eventBus().<JsonObject>request(addresses.link(), null)
-                .compose(where -> netClient.connect(where.body().getInteger("port"), where.body().getString("host")))
-                .compose(socket -> new LinkClient(netClient, (NetSocketInternal) socket).start())
+                .compose(where -> connect(vertx, netClient, where.body().getInteger("port"), where.body().getString("host")))
                 .onFailure(e -> netClient.close());
+    }
+
+    /**
+     * The server writes its WELCOME as soon as it accepts, so the record handler must be on the socket before
+     * the socket's first read. NetClient.connect's future sometimes calls back in a later event-loop task,
+     * after that read, whose bytes then went to no handler and were lost: connect waited forever. A promise
+     * without a context is completed right in the channel's handlerAdded, before anything is read.
+     */
+    private static Future<LinkClient> connect(Vertx vertx, NetClient netClient, int port, String host) {
+        Promise<NetSocket> connected = Promise.promise();
+        Future<LinkClient> started = connected.future()
+                .compose(socket -> new LinkClient(netClient, (NetSocketInternal) socket).start());
+        ((NetClientInternal) netClient).connectInternal(new ConnectOptions()
+                .setRemoteAddress(SocketAddress.inetSocketAddress(port, host)).setHost(host).setPort(port),
+                connected, (ContextInternal) vertx.getOrCreateContext());
+        return started;
     }
 
     private Future<LinkClient> start() {
