@@ -12,6 +12,7 @@ import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.flagagg.link.LinkClient;
 
@@ -132,6 +133,12 @@ public final class WorkerClient implements GradientExchange {
                 @Override
                 public Future<Void> aggregateChunk(Buffer frame, ChunkFrame.Header header) {
                     return WorkerClient.this.aggregateChunk(frame, header);
+                }
+
+                @Override
+                public void linkClosed(String reason) {
+                    // The aggregate's chunks cannot come any more: the exchanges fail now, not at their timeout.
+                    List.copyOf(exchanges.values()).forEach(e -> e.fail(new IllegalStateException(reason)));
                 }
             });
         }

@@ -9,10 +9,15 @@ import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
+import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.internal.net.NetClientInternal;
 import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.ConnectOptions;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
+import io.vertx.core.net.NetSocket;
+import io.vertx.core.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -50,6 +55,10 @@ public final class LinkClient {
 
         /** One valid aggregate frame; the returned future completes once the worker took it (or gave it up). */
         Future<Void> aggregateChunk(Buffer frame, ChunkFrame.Header header);
+
+        /** The link closed: no aggregate frame will come any more. Called on {@link #context()}. */
+        default void linkClosed(String reason) {
+        }
     }
 
     private record Pending(Context context, Promise<Void> promise) {
@@ -79,9 +88,24 @@ public final class LinkClient {
         Addresses addresses = new Addresses(job);
         NetClient netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true));
         return vertx.eventBus().<JsonObject>request(addresses.link(), null)
-                .compose(where -> netClient.connect(where.body().getInteger("port"), where.body().getString("host")))
-                .compose(socket -> new LinkClient(netClient, (NetSocketInternal) socket).start())
+                .compose(where -> connect(vertx, netClient, where.body().getInteger("port"), where.body().getString("host")))
                 .onFailure(e -> netClient.close());
+    }
+
+    /**
+     * The server writes its WELCOME as soon as it accepts, so the record handler must be on the socket before
+     * the socket's first read. NetClient.connect's future sometimes calls back in a later event-loop task,
+     * after that read, whose bytes then went to no handler and were lost: connect waited forever. A promise
+     * without a context is completed right in the channel's handlerAdded, before anything is read.
+     */
+    private static Future<LinkClient> connect(Vertx vertx, NetClient netClient, int port, String host) {
+        Promise<NetSocket> connected = Promise.promise();
+        Future<LinkClient> started = connected.future()
+                .compose(socket -> new LinkClient(netClient, (NetSocketInternal) socket).start());
+        ((NetClientInternal) netClient).connectInternal(new ConnectOptions()
+                .setRemoteAddress(SocketAddress.inetSocketAddress(port, host)).setHost(host).setPort(port),
+                connected, (ContextInternal) vertx.getOrCreateContext());
+        return started;
     }
 
     private Future<LinkClient> start() {
@@ -148,7 +172,8 @@ public final class LinkClient {
         switch (record.type()) {
             case LinkRecords.WELCOME -> {
                 JsonObject json = new JsonObject(record.text());
-                reader.limit(json.getInteger("max_record"));
+                // Not below MAX_WELCOME: with small chunks an ACK's reason is longer than a chunk's record.
+                reader.limit(Math.max(json.getInteger("max_record"), MAX_WELCOME));
                 arrays.reuse(json.getInteger("max_record"));
                 welcome.tryComplete(json.getString("relay"));
             }
@@ -212,6 +237,9 @@ public final class LinkClient {
         welcome.tryFail(reason);
         for (Integer seq : List.copyOf(pending.keySet())) {
             settle(seq, -1, "data link closed: " + reason);
+        }
+        for (Receiver receiver : receivers.values()) {
+            receiver.context().runOnContext(v -> receiver.linkClosed("data link closed: " + reason));
         }
     }
 }

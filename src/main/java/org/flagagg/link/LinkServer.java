@@ -126,6 +126,9 @@ public final class LinkServer extends VerticleBase {
             switch (record.type()) {
                 case LinkRecords.FRAME -> forward(record);
                 case LinkRecords.ACK -> {
+                    if (record.length() < LinkRecords.PREFIX_BYTES) {
+                        throw new LinkRecords.LinkException("ACK of " + record.length() + " bytes has no code");
+                    }
                     Message<Object> msg = unacked.remove(record.seq());
                     if (msg == null) {
                         throw new LinkRecords.LinkException("ACK for seq " + record.seq() + ", which awaits none");

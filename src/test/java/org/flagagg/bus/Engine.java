@@ -16,6 +16,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import org.flagagg.link.LinkClient;
 import org.flagagg.round.Aggregation;
 import org.flagagg.round.ArraySource;
 import org.flagagg.round.ChunkStore;
@@ -27,8 +28,10 @@ public final class Engine implements AutoCloseable {
     static final long WAIT_S = 60;
 
     final Vertx vertx;
-    final JobConfig job;
-    final ChunkStore store;
+    public final JobConfig job;
+    public final ChunkStore store;
+    /** The deployed engine: its {@link AggregatorVerticle#load()} counts what it sent. */
+    public final AggregatorVerticle aggregator;
     final List<JsonObject> records = Collections.synchronizedList(new ArrayList<>());
     final Map<Long, CompletableFuture<JsonObject>> recordOf = new ConcurrentHashMap<>();
     final Map<Long, CompletableFuture<Void>> releasedOf = new ConcurrentHashMap<>();
@@ -37,10 +40,11 @@ public final class Engine implements AutoCloseable {
         this.vertx = vertx;
         this.job = job;
         this.store = store;
+        this.aggregator = new AggregatorVerticle(job, store);
     }
 
     /** A job from JSON overrides on top of small test defaults. */
-    static JobConfig job(JsonObject overrides, Path dir) {
+    public static JobConfig job(JsonObject overrides, Path dir) {
         JsonObject json = new JsonObject()
                 .put("job", "t" + Long.toHexString(System.nanoTime()))
                 .put("workers", 4).put("dim", 1000).put("chunk_coords", 64)
@@ -51,7 +55,7 @@ public final class Engine implements AutoCloseable {
         return JobConfig.fromJson(json.mergeIn(overrides, true));
     }
 
-    static Engine start(Vertx vertx, JobConfig job) throws Exception {
+    public static Engine start(Vertx vertx, JobConfig job) throws Exception {
         ChunkStore store = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir());
         Engine engine = new Engine(vertx, job, store);
         Addresses addresses = new Addresses(job.job());
@@ -62,27 +66,32 @@ public final class Engine implements AutoCloseable {
         var released = vertx.eventBus().<Long>consumer(addresses.released(),
                 m -> engine.releasedOf(m.body()).complete(null));
         await(Future.all(records.completion(), released.completion()));
-        await(vertx.deployVerticle(new AggregatorVerticle(job, store)));
+        await(vertx.deployVerticle(engine.aggregator));
         return engine;
     }
 
-    CompletableFuture<JsonObject> recordOf(long round) {
+    public CompletableFuture<JsonObject> recordOf(long round) {
         return recordOf.computeIfAbsent(round, r -> new CompletableFuture<>());
     }
 
-    CompletableFuture<Void> releasedOf(long round) {
+    public CompletableFuture<Void> releasedOf(long round) {
         return releasedOf.computeIfAbsent(round, r -> new CompletableFuture<>());
     }
 
     /** A WorkerClient living on its own event-loop context, as in a worker verticle. */
-    Client client(String id, int slot) throws Exception {
+    public Client client(String id, int slot) throws Exception {
+        return client(id, slot, null);
+    }
+
+    /** {@link #client(String, int)} whose chunks go over a worker node's data link (null: the event bus only). */
+    public Client client(String id, int slot, LinkClient link) throws Exception {
         Context context = vertx.getOrCreateContext();
-        WorkerClient client = get(on(context, () -> WorkerClient.join(vertx, job.job(), id, job.dim(), slot)));
+        WorkerClient client = get(on(context, () -> WorkerClient.join(vertx, job.job(), id, job.dim(), slot, link)));
         return new Client(context, client);
     }
 
-    record Client(Context context, WorkerClient worker) {
-        CompletableFuture<WorkerClient.Aggregate> exchange(long round, float[] gradient) {
+    public record Client(Context context, WorkerClient worker) {
+        public CompletableFuture<WorkerClient.Aggregate> exchange(long round, float[] gradient) {
             return on(context, () -> worker.exchange(round, gradient));
         }
     }
@@ -109,7 +118,7 @@ public final class Engine implements AutoCloseable {
     }
 
     /** The offline aggregate of these gradients (rows in slot order) with the job's rule, as float32. */
-    float[] offline(float[][] gradients) throws Exception {
+    public float[] offline(float[][] gradients) throws Exception {
         return offline(job, gradients);
     }
 
