@@ -9,15 +9,10 @@ import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
-import io.vertx.core.internal.ContextInternal;
-import io.vertx.core.internal.net.NetClientInternal;
 import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.json.JsonObject;
-import io.vertx.core.net.ConnectOptions;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
-import io.vertx.core.net.NetSocket;
-import io.vertx.core.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -43,8 +38,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class LinkClient {
     private static final Logger LOG = LoggerFactory.getLogger(LinkClient.class);
-    /** Room for the WELCOME record, before the chunk size is known. */
-    private static final int MAX_WELCOME = 64 * 1024;
     /** Spare record arrays kept: the aggregator has at most credits x workers frames in flight to a node. */
     private static final int MAX_SPARE = 64;
 
@@ -72,7 +65,7 @@ public final class LinkClient {
     private final AtomicInteger nextSeq = new AtomicInteger();
     /** Aggregate records' arrays, reused once every worker of the node took the frame. */
     private final ByteArrays arrays = new ByteArrays(MAX_SPARE);
-    private final LinkRecords.Reader reader = new LinkRecords.Reader(MAX_WELCOME, arrays::take, this::onRecord);
+    private final LinkRecords.Reader reader = new LinkRecords.Reader(LinkRecords.MIN_READ_LIMIT, arrays::take, this::onRecord);
     private volatile boolean closed;
 
     private LinkClient(NetClient netClient, NetSocketInternal socket) {
@@ -88,24 +81,9 @@ public final class LinkClient {
         Addresses addresses = new Addresses(job);
         NetClient netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true));
         return vertx.eventBus().<JsonObject>request(addresses.link(), null)
-                .compose(where -> connect(vertx, netClient, where.body().getInteger("port"), where.body().getString("host")))
+                .compose(where -> netClient.connect(where.body().getInteger("port"), where.body().getString("host")))
+                .compose(socket -> new LinkClient(netClient, (NetSocketInternal) socket).start())
                 .onFailure(e -> netClient.close());
-    }
-
-    /**
-     * The server writes its WELCOME as soon as it accepts, so the record handler must be on the socket before
-     * the socket's first read. NetClient.connect's future sometimes calls back in a later event-loop task,
-     * after that read, whose bytes then went to no handler and were lost: connect waited forever. A promise
-     * without a context is completed right in the channel's handlerAdded, before anything is read.
-     */
-    private static Future<LinkClient> connect(Vertx vertx, NetClient netClient, int port, String host) {
-        Promise<NetSocket> connected = Promise.promise();
-        Future<LinkClient> started = connected.future()
-                .compose(socket -> new LinkClient(netClient, (NetSocketInternal) socket).start());
-        ((NetClientInternal) netClient).connectInternal(new ConnectOptions()
-                .setRemoteAddress(SocketAddress.inetSocketAddress(port, host)).setHost(host).setPort(port),
-                connected, (ContextInternal) vertx.getOrCreateContext());
-        return started;
     }
 
     private Future<LinkClient> start() {
@@ -123,6 +101,8 @@ public final class LinkClient {
             }
         });
         socket.closeHandler(v -> closed("the aggregator closed the data link"));
+        // The server speaks only after HELLO, so nothing it sends can arrive before the handler above.
+        socket.writeMessage(LinkRecords.hello(new JsonObject().put("version", LinkRecords.VERSION).encode()));
         return welcome.future().map(relay -> this);
     }
 
@@ -172,8 +152,7 @@ public final class LinkClient {
         switch (record.type()) {
             case LinkRecords.WELCOME -> {
                 JsonObject json = new JsonObject(record.text());
-                // Not below MAX_WELCOME: with small chunks an ACK's reason is longer than a chunk's record.
-                reader.limit(Math.max(json.getInteger("max_record"), MAX_WELCOME));
+                reader.limit(Math.max(json.getInteger("max_record"), LinkRecords.MIN_READ_LIMIT));
                 arrays.reuse(json.getInteger("max_record"));
                 welcome.tryComplete(json.getString("relay"));
             }

@@ -11,15 +11,21 @@ import org.flagagg.bus.ChunkFrame;
 /**
  * The records of the data link (docs/protocol.md, "Data link"): on one TCP connection each way, a record
  * is {@code u32 length} (of what follows), {@code u8 type}, {@code u32 seq}, then the body, all
- * little-endian. WELCOME carries the server's JSON, FRAME one chunk frame, ACK the answer to a FRAME.
+ * little-endian. HELLO opens the connection (node to server), WELCOME answers it with the server's JSON,
+ * FRAME carries one chunk frame, ACK the answer to a FRAME.
  */
 public final class LinkRecords {
-    /** Server to client, once, first: JSON {"version", "relay", "max_record"}. */
+    /** Server to client, once, the answer to HELLO: JSON {"version", "relay", "max_record"}. */
     public static final int WELCOME = 1;
     /** One chunk frame: a gradient's (client to server) or the aggregate's (server to client). */
     public static final int FRAME = 2;
     /** The answer to the FRAME with the same seq: i32 code (0 = accepted, else docs/protocol.md's codes) + UTF-8 reason. */
     public static final int ACK = 3;
+    /**
+     * Client to server, once, first: JSON {"version"}. The server speaks only after it, so a node has its
+     * record handler in place before any byte can come back.
+     */
+    public static final int HELLO = 4;
     public static final int VERSION = 1;
     /** Bytes before the body: u32 length, u8 type, u32 seq. */
     public static final int PREFIX_BYTES = 9;
@@ -27,10 +33,21 @@ public final class LinkRecords {
     private LinkRecords() {
     }
 
-    /** Largest record (after the length field) a peer accepts for chunks of {@code chunkCoords} values. */
+    /** Largest FRAME record (after the length field) for chunks of {@code chunkCoords} values. */
     public static int maxRecord(int chunkCoords) {
         return PREFIX_BYTES - 4 + ChunkFrame.frameBytes(chunkCoords);
     }
+
+    /**
+     * Longest record a peer accepts: a full FRAME, and never under 64 KiB, since with small chunks an ACK's
+     * reason or a control record is longer than a FRAME.
+     */
+    public static int readLimit(int chunkCoords) {
+        return Math.max(maxRecord(chunkCoords), MIN_READ_LIMIT);
+    }
+
+    /** What a peer accepts before it knows the chunk size, and at least ever after. */
+    public static final int MIN_READ_LIMIT = 64 * 1024;
 
     /**
      * A FRAME record holding a chunk frame encoded straight into a pooled direct buffer: the one copy of
@@ -73,9 +90,17 @@ public final class LinkRecords {
     }
 
     public static ByteBuf welcome(String json) {
+        return text(WELCOME, json);
+    }
+
+    public static ByteBuf hello(String json) {
+        return text(HELLO, json);
+    }
+
+    private static ByteBuf text(int type, String json) {
         byte[] text = json.getBytes(StandardCharsets.UTF_8);
         return Unpooled.buffer(PREFIX_BYTES + text.length).writeIntLE(PREFIX_BYTES - 4 + text.length)
-                .writeByte(WELCOME).writeIntLE(0).writeBytes(text);
+                .writeByte(type).writeIntLE(0).writeBytes(text);
     }
 
     /** One received record in bytes[0, length): the type, then the seq, then the body. */
@@ -101,7 +126,7 @@ public final class LinkRecords {
                     | (bytes[at + 3] & 0xff) << 24;
         }
 
-        /** An ACK's reason, or a WELCOME's JSON. */
+        /** An ACK's reason, or a WELCOME's or HELLO's JSON. */
         public String text() {
             int at = type() == ACK ? PREFIX_BYTES : PREFIX_BYTES - 4;
             return new String(bytes, at, length - at, StandardCharsets.UTF_8);

@@ -102,7 +102,8 @@ public final class LinkServer extends VerticleBase {
 
         void start() {
             arrays.reuse(maxRecord);
-            LinkRecords.Reader reader = new LinkRecords.Reader(maxRecord, arrays::take, this::onRecord);
+            LinkRecords.Reader reader = new LinkRecords.Reader(LinkRecords.readLimit(job.chunkCoords()), arrays::take,
+                    this::onRecord);
             socket.messageHandler(msg -> {
                 if (closed || !(msg instanceof ByteBuf in)) {
                     io.netty.util.ReferenceCountUtil.release(msg);
@@ -115,6 +116,23 @@ public final class LinkServer extends VerticleBase {
                 }
             });
             socket.closeHandler(v -> closed());
+        }
+
+        /** The node's HELLO: its relay is registered, then the WELCOME tells the node its address. */
+        private void hello(LinkRecords.Record record) {
+            if (relayConsumer != null) {
+                throw new LinkRecords.LinkException("a second HELLO");
+            }
+            Integer version;
+            try {
+                version = new JsonObject(record.text()).getInteger("version");
+            } catch (RuntimeException e) {
+                throw new LinkRecords.LinkException("HELLO is not a JSON object with an integer version");
+            }
+            if (version == null || version != LinkRecords.VERSION) {
+                throw new LinkRecords.LinkException("HELLO asks for version " + version + ", this server speaks "
+                        + LinkRecords.VERSION);
+            }
             relayConsumer = bus.consumer(relay, this::onAggregateFrame);
             relayConsumer.completion().onSuccess(v -> socket.writeMessage(LinkRecords.welcome(new JsonObject()
                     .put("version", LinkRecords.VERSION).put("relay", relay)
@@ -123,7 +141,11 @@ public final class LinkServer extends VerticleBase {
         }
 
         private void onRecord(LinkRecords.Record record) {
+            if (relayConsumer == null && record.type() != LinkRecords.HELLO) {
+                throw new LinkRecords.LinkException("record type " + record.type() + " before HELLO");
+            }
             switch (record.type()) {
+                case LinkRecords.HELLO -> hello(record);
                 case LinkRecords.FRAME -> forward(record);
                 case LinkRecords.ACK -> {
                     if (record.length() < LinkRecords.PREFIX_BYTES) {
@@ -139,7 +161,7 @@ public final class LinkServer extends VerticleBase {
                         msg.fail(record.code(), record.text());
                     }
                 }
-                default -> throw new LinkRecords.LinkException("record type " + record.type() + " is not FRAME or ACK");
+                default -> throw new LinkRecords.LinkException("record type " + record.type() + " is not HELLO, FRAME or ACK");
             }
         }
 
@@ -198,7 +220,9 @@ public final class LinkServer extends VerticleBase {
                 return;
             }
             closed = true;
-            relayConsumer.unregister();
+            if (relayConsumer != null) {
+                relayConsumer.unregister();
+            }
             unacked.values().forEach(m -> m.fail(GONE, "data link closed"));
             unacked.clear();
         }

@@ -320,16 +320,46 @@ class LinkRoundTest {
     }
 
     static Stream<Arguments> garbage() {
-        int max = LinkRecords.maxRecord(CHUNK);
+        int max = LinkRecords.readLimit(CHUNK);
         return Stream.of(
                 Arguments.of("length 0xFFFFFFFF", concat(le32(0xFFFFFFFFL), new byte[] {2, 0, 0, 0, 0})),
                 Arguments.of("length 0", concat(le32(0), new byte[16])),
                 Arguments.of("length 4, under 5", concat(le32(4), new byte[] {2, 0, 0, 0})),
-                Arguments.of("length max_record + 1", concat(le32(max + 1), new byte[] {2})),
+                Arguments.of("length over the read limit", concat(le32(max + 1), new byte[] {2})),
                 Arguments.of("an HTTP request", "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII)),
                 Arguments.of("an unknown record type", RawNode.record(9, 0, new byte[0])),
                 Arguments.of("a WELCOME from the node", LinkRecordsTest.drain(LinkRecords.welcome("{}"))),
+                Arguments.of("a second HELLO", RawNode.hello(LinkRecords.VERSION)),
                 Arguments.of("an ACK for no aggregate frame", LinkRecordsTest.drain(LinkRecords.ack(42, 0, null))));
+    }
+
+    static Stream<Arguments> badOpenings() {
+        return Stream.of(
+                Arguments.of("a FRAME before HELLO", LinkRecordsTest.drain(LinkRecords.frame(0, ChunkFrame.KIND_GRADIENT,
+                        0, 0, 0, 0, new float[CHUNK], CHUNK))),
+                Arguments.of("an ACK before HELLO", RawNode.ack(0, 0)),
+                Arguments.of("a HELLO for version 2", RawNode.hello(2)),
+                Arguments.of("a HELLO that is not JSON", RawNode.record(LinkRecords.HELLO, 0, new byte[] {'{'})));
+    }
+
+    /** The server speaks only after a HELLO it understands: anything else first gets the connection closed, unanswered. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("badOpenings")
+    void aNodeMustOpenWithAHelloOfThisVersion(String what, byte[] opening, Vertx vertx) throws Exception {
+        JobConfig job = job(new JsonObject().put("workers", 2).put("dim", 1000).put("rule", new JsonObject().put("name", "mean")));
+        try (Engine engine = Engine.start(vertx, job)) {
+            int port = deployLink(vertx, job);
+            try (java.net.Socket raw = RawNode.open(port)) {
+                raw.getOutputStream().write(opening);
+                raw.getOutputStream().flush();
+                assertThat(RawNode.readUntilClosed(raw.getInputStream())).as("bytes the server sent after " + what)
+                        .isEmpty();
+            }
+            // A proper node still gets in.
+            try (RawNode ok = RawNode.connect(port)) {
+                assertThat(ok.welcome.getInteger("version")).isEqualTo(LinkRecords.VERSION);
+            }
+        }
     }
 
     @ParameterizedTest(name = "{0}")

@@ -43,16 +43,27 @@ final class RawNode implements AutoCloseable {
     private RawNode(Socket socket) throws IOException {
         this.socket = socket;
         this.in = new DataInputStream(socket.getInputStream());
+        write(hello(LinkRecords.VERSION));
         Rec first = read();
         assertThat(first.type()).as("the server's first record").isEqualTo(LinkRecords.WELCOME);
         this.welcome = new JsonObject(first.text());
     }
 
+    /** Connects and says HELLO; the server's WELCOME is in {@link #welcome}. */
     static RawNode connect(int port) throws IOException {
+        return new RawNode(open(port));
+    }
+
+    /** A plain connection to the link port: nothing sent yet. */
+    static Socket open(int port) throws IOException {
         Socket socket = new Socket();
         socket.connect(new InetSocketAddress("127.0.0.1", port), TIMEOUT_MS);
         socket.setSoTimeout(TIMEOUT_MS);
-        return new RawNode(socket);
+        return socket;
+    }
+
+    static byte[] hello(int version) {
+        return record(LinkRecords.HELLO, 0, ("{\"version\":" + version + "}").getBytes(StandardCharsets.UTF_8));
     }
 
     static int int32(byte[] b, int at) {
