@@ -79,7 +79,8 @@ public final class LinkClient {
      */
     public static Future<LinkClient> connect(Vertx vertx, String job) {
         Addresses addresses = new Addresses(job);
-        NetClient netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true));
+        NetClient netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true)
+                .setReceiveBufferSize(LinkRecords.RECEIVE_BUFFER_BYTES));
         return vertx.eventBus().<JsonObject>request(addresses.link(), null)
                 .compose(where -> netClient.connect(where.body().getInteger("port"), where.body().getString("host")))
                 .compose(socket -> new LinkClient(netClient, (NetSocketInternal) socket).start())

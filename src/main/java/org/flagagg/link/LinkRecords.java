@@ -46,6 +46,13 @@ public final class LinkRecords {
         return Math.max(maxRecord(chunkCoords), MIN_READ_LIMIT);
     }
 
+    /**
+     * Socket receive buffer of both ends, and the size of each read: Netty's adaptive reads stop at 64 KiB,
+     * and reading up to 1 MiB at a time measured ~4% more throughput (fewer reads, fewer pipeline events).
+     * A fixed size turns off the kernel's autotuning, which is fine on a LAN.
+     */
+    public static final int RECEIVE_BUFFER_BYTES = 1 << 20;
+
     /** What a peer accepts before it knows the chunk size, and at least ever after. */
     public static final int MIN_READ_LIMIT = 64 * 1024;
 

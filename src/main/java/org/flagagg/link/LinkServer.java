@@ -67,7 +67,8 @@ public final class LinkServer extends VerticleBase {
     public Future<?> start() {
         bus = vertx.eventBus();
         FrameCodec.register(bus);
-        server = vertx.createNetServer(new NetServerOptions().setHost(host).setPort(port).setTcpNoDelay(true));
+        server = vertx.createNetServer(new NetServerOptions().setHost(host).setPort(port).setTcpNoDelay(true)
+                .setReceiveBufferSize(LinkRecords.RECEIVE_BUFFER_BYTES));
         server.connectHandler(socket -> new Connection((NetSocketInternal) socket).start());
         return server.listen().compose(s -> bus.consumer(addresses.link(), msg -> msg.reply(
                 new JsonObject().put("host", host).put("port", s.actualPort()))).completion());
