@@ -127,6 +127,16 @@ class LinkRoundTest {
                 .hasSize(spy.chunks).containsOnly(1);
     }
 
+    /** Worker w sends g[w] for the round; the futures of their aggregates, in worker order. */
+    static List<CompletableFuture<WorkerClient.Aggregate>> exchangeAll(List<Engine.Client> clients, long round,
+            float[][] g) {
+        List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+        for (int w = 0; w < clients.size(); w++) {
+            results.add(clients.get(w).exchange(round, g[w]));
+        }
+        return results;
+    }
+
     static void assertAggregates(List<CompletableFuture<WorkerClient.Aggregate>> results, long round, float[] expected)
             throws Exception {
         for (CompletableFuture<WorkerClient.Aggregate> result : results) {
@@ -151,11 +161,7 @@ class LinkRoundTest {
             }
             for (long round = 0; round < 2; round++) {
                 float[][] g = Engine.gradients(5, (int) job.dim(), 30 + round);
-                List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
-                for (int w = 0; w < 5; w++) {
-                    results.add(clients.get(w).exchange(round, g[w]));
-                }
-                assertAggregates(results, round, engine.offline(g));
+                assertAggregates(exchangeAll(clients, round, g), round, engine.offline(g));
 
                 JsonObject record = Engine.get(engine.recordOf(round));
                 assertThat(record.getString("status")).isEqualTo("completed");
@@ -191,11 +197,7 @@ class LinkRoundTest {
                     engine.client("w2", 2, b), engine.client("w3", 3, b), engine.client("w4", 4));
             for (long round = 0; round < 2; round++) {
                 float[][] g = Engine.gradients(5, (int) job.dim(), 40 + round);
-                List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
-                for (int w = 0; w < 5; w++) {
-                    results.add(clients.get(w).exchange(round, g[w]));
-                }
-                assertAggregates(results, round, engine.offline(g));
+                assertAggregates(exchangeAll(clients, round, g), round, engine.offline(g));
                 JsonObject record = Engine.get(engine.recordOf(round));
                 assertThat(record.getString("status")).isEqualTo("completed");
                 assertThat(record.getJsonArray("participants")).containsExactly("w0", "w1", "w2", "w3", "w4");
