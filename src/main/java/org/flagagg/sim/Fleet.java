@@ -9,7 +9,7 @@ import org.flagagg.round.GradientSource;
  *
  * <p>True gradient of worker w in round r at coordinate i:
  * {@code g = D[(i + s_r) mod T] + noise * E_w[(i + s_{r,w}) mod T]}, where the shared direction table D and
- * the per-worker noise tables E_w hold T = min(dim, 2^20) approximately standard normal values (sum of four
+ * the per-worker noise tables E_w hold T = min(dim, 2^16) approximately standard normal values (sum of four
  * 16-bit uniforms of one SplitMix64 output, rescaled to mean 0 and variance 1: bounded by +-3.46, exact to
  * reproduce), drawn once per fleet, and the shifts s move with the round. The honest workers agree on the
  * direction, which is the structure FA and the robust rules should recover. Tables make a chunk two reads
