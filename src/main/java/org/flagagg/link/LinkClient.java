@@ -1,6 +1,7 @@
 package org.flagagg.link;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.util.ReferenceCountUtil;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -13,6 +14,7 @@ import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -38,7 +40,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class LinkClient {
     private static final Logger LOG = LoggerFactory.getLogger(LinkClient.class);
-    /** Spare record arrays kept: the aggregator has at most credits x workers frames in flight to a node. */
+    /**
+     * Spare record arrays, and spare direct buffers for gradient records, kept: at most credits x workers
+     * frames are in flight either way.
+     */
     private static final int MAX_SPARE = 64;
 
     /** A worker that receives the node's aggregate frames. */
@@ -65,6 +70,12 @@ public final class LinkClient {
     private final AtomicInteger nextSeq = new AtomicInteger();
     /** Aggregate records' arrays, reused once every worker of the node took the frame. */
     private final ByteArrays arrays = new ByteArrays(MAX_SPARE);
+    /**
+     * Gradient records' direct buffers, reused once written. Netty's pool does not cache chunk-sized buffers
+     * per thread, so it kept allocating, zeroing and freeing them: 4% of the worker node's CPU.
+     */
+    private final ArrayDeque<ByteBuf> spareRecords = new ArrayDeque<>();
+    private volatile int recordCapacity;
     private final LinkRecords.Reader reader = new LinkRecords.Reader(LinkRecords.MIN_READ_LIMIT, arrays::take, this::onRecord);
     private volatile boolean closed;
 
@@ -138,9 +149,44 @@ public final class LinkClient {
             settle(seq, -1, "the data link is closed");
             return promise.future();
         }
-        ByteBuf record = LinkRecords.frame(seq, ChunkFrame.KIND_GRADIENT, round, slot, chunkIndex, offset, values, count);
-        socket.writeMessage(record).onFailure(e -> settle(seq, -1, "cannot write to the data link: " + e.getMessage()));
+        ByteBuf record = LinkRecords.frame(takeRecordBuffer(LinkRecords.frameRecordBytes(count)), seq,
+                ChunkFrame.KIND_GRADIENT, round, slot, chunkIndex, offset, values, count);
+        // Retained so the buffer outlives Netty's release once written, and comes back here.
+        socket.writeMessage(record.retain()).onComplete(ar -> {
+            recycle(record);
+            if (ar.failed()) {
+                settle(seq, -1, "cannot write to the data link: " + ar.cause().getMessage());
+            }
+        });
         return promise.future();
+    }
+
+    private ByteBuf takeRecordBuffer(int bytes) {
+        ByteBuf spare;
+        synchronized (spareRecords) {
+            spare = spareRecords.poll();
+        }
+        if (spare != null && spare.capacity() >= bytes) {
+            return spare;
+        }
+        if (spare != null) {
+            spare.release();
+        }
+        return Unpooled.directBuffer(Math.max(bytes, recordCapacity));
+    }
+
+    /** A written record's buffer: kept for the next send, unless enough are spare or the link is closed. */
+    private void recycle(ByteBuf record) {
+        if (record.refCnt() > 1) {
+            record.release(record.refCnt() - 1);  // the write failed before Netty took it
+        }
+        synchronized (spareRecords) {
+            if (!closed && spareRecords.size() < MAX_SPARE) {
+                spareRecords.push(record);
+                return;
+            }
+        }
+        record.release();
     }
 
     /** Closes the connection; pending sends fail. */
@@ -155,6 +201,7 @@ public final class LinkClient {
                 JsonObject json = new JsonObject(record.text());
                 reader.limit(Math.max(json.getInteger("max_record"), LinkRecords.MIN_READ_LIMIT));
                 arrays.reuse(json.getInteger("max_record"));
+                recordCapacity = 4 + json.getInteger("max_record");  // max_record leaves out the length field
                 welcome.tryComplete(json.getString("relay"));
             }
             case LinkRecords.ACK -> settle(record.seq(), record.code(), record.text());
@@ -220,6 +267,10 @@ public final class LinkClient {
         }
         for (Receiver receiver : receivers.values()) {
             receiver.context().runOnContext(v -> receiver.linkClosed("data link closed: " + reason));
+        }
+        synchronized (spareRecords) {
+            spareRecords.forEach(ByteBuf::release);
+            spareRecords.clear();
         }
     }
 }

@@ -1,7 +1,6 @@
 package org.flagagg.link;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.buffer.BufferInternal;
@@ -57,23 +56,22 @@ public final class LinkRecords {
     public static final int MIN_READ_LIMIT = 64 * 1024;
 
     /**
-     * A FRAME record holding a chunk frame encoded straight into a pooled direct buffer: the one copy of
-     * the values on their way to the socket (Netty releases the buffer once written).
+     * Writes a FRAME record holding a chunk frame encoded straight into {@code out} (cleared first): the one
+     * copy of the values on their way to the socket. Returns {@code out}.
      */
-    public static ByteBuf frame(int seq, int kind, long round, int slot, int chunkIndex, long offset,
+    public static ByteBuf frame(ByteBuf out, int seq, int kind, long round, int slot, int chunkIndex, long offset,
             float[] values, int count) {
         int frameBytes = ChunkFrame.frameBytes(count);
-        ByteBuf out = PooledByteBufAllocator.DEFAULT.directBuffer(PREFIX_BYTES + frameBytes);
-        try {
-            out.writeIntLE(PREFIX_BYTES - 4 + frameBytes).writeByte(FRAME).writeIntLE(seq);
-            ChunkFrame.encode(kind, round, slot, chunkIndex, offset, values, 0, count,
-                    out.nioBuffer(PREFIX_BYTES, frameBytes));
-            out.writerIndex(PREFIX_BYTES + frameBytes);
-            return out;
-        } catch (RuntimeException e) {
-            out.release();
-            throw e;
-        }
+        out.clear().ensureWritable(PREFIX_BYTES + frameBytes);
+        out.writeIntLE(PREFIX_BYTES - 4 + frameBytes).writeByte(FRAME).writeIntLE(seq);
+        ChunkFrame.encode(kind, round, slot, chunkIndex, offset, values, 0, count,
+                out.nioBuffer(PREFIX_BYTES, frameBytes));
+        return out.writerIndex(PREFIX_BYTES + frameBytes);
+    }
+
+    /** The size of the FRAME record holding a frame of {@code count} values. */
+    public static int frameRecordBytes(int count) {
+        return PREFIX_BYTES + ChunkFrame.frameBytes(count);
     }
 
     /**

@@ -80,7 +80,10 @@ class LinkRecordsTest {
     static Sample frameSample(int seq, int kind, long round, int slot, int chunkIndex, int count, long seed) {
         float[] v = values(count, seed);
         long offset = (long) chunkIndex * CHUNK;
-        byte[] bytes = drain(LinkRecords.frame(seq, kind, round, slot, chunkIndex, offset, v, count));
+        // Into a buffer that held another, full-length record first: senders reuse their buffers.
+        ByteBuf used = LinkRecords.frame(Unpooled.buffer(), seq + 1, kind, round + 1, slot, chunkIndex, offset,
+                values(CHUNK, seed + 1), CHUNK);
+        byte[] bytes = drain(LinkRecords.frame(used, seq, kind, round, slot, chunkIndex, offset, v, count));
         int crc = ChunkFrame.parse(ChunkFrame.toBytes(kind, round, slot, chunkIndex, offset, v, 0, count), 0,
                 ChunkFrame.frameBytes(count)).crc();
         return new Sample(bytes, new Seen(LinkRecords.FRAME, seq, 0, null,
@@ -195,7 +198,7 @@ class LinkRecordsTest {
         byte[] welcome = drain(LinkRecords.welcome("{}"));
         assertThat(welcome).containsExactly(7, 0, 0, 0, LinkRecords.WELCOME, 0, 0, 0, 0, '{', '}');
         float[] v = values(CHUNK, 5);
-        byte[] frame = drain(LinkRecords.frame(258, ChunkFrame.KIND_GRADIENT, 1, 2, 3, 3L * CHUNK, v, CHUNK));
+        byte[] frame = drain(LinkRecords.frame(Unpooled.buffer(), 258, ChunkFrame.KIND_GRADIENT, 1, 2, 3, 3L * CHUNK, v, CHUNK));
         byte[] expected = ChunkFrame.toBytes(ChunkFrame.KIND_GRADIENT, 1, 2, 3, 3L * CHUNK, v, 0, CHUNK);
         assertThat(frame).hasSize(LinkRecords.PREFIX_BYTES + expected.length);
         assertThat(java.util.Arrays.copyOf(frame, LinkRecords.PREFIX_BYTES))

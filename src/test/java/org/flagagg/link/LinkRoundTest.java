@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.flagagg.link.RawNode.concat;
 import static org.flagagg.link.RawNode.le32;
 
+import io.netty.buffer.Unpooled;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -337,7 +338,7 @@ class LinkRoundTest {
 
     static Stream<Arguments> badOpenings() {
         return Stream.of(
-                Arguments.of("a FRAME before HELLO", LinkRecordsTest.drain(LinkRecords.frame(0, ChunkFrame.KIND_GRADIENT,
+                Arguments.of("a FRAME before HELLO", LinkRecordsTest.drain(LinkRecords.frame(Unpooled.buffer(), 0, ChunkFrame.KIND_GRADIENT,
                         0, 0, 0, 0, new float[CHUNK], CHUNK))),
                 Arguments.of("an ACK before HELLO", RawNode.ack(0, 0)),
                 Arguments.of("a HELLO for version 2", RawNode.hello(2)),
