@@ -372,15 +372,14 @@ public final class AggregatorVerticle extends VerticleBase {
         });
     }
 
-    /** Worker thread: decodes, rejects non-finite values, stores. Returns a rejection reason or null. */
+    /** Worker thread: rejects non-finite values, stores the payload as it came. Returns a rejection reason or null. */
     private String checkAndStore(ChunkKey key, ChunkFrame.Header h, ByteBuffer frame) {
-        float[] values = scratch.get()[0];
-        ChunkFrame.readPayload(frame, h, values, 0);
-        int bad = kernels.firstNonFinite(values, 0, h.count());
+        ByteBuffer payload = ChunkFrame.payload(frame, h);
+        int bad = kernels.firstNonFinite(payload, h.count());
         if (bad >= 0) {
-            return "non-finite value " + values[bad] + " at coordinate " + (h.offset() + bad);
+            return "non-finite value " + payload.getFloat(4 * bad) + " at coordinate " + (h.offset() + bad);
         }
-        store.put(key, values, 0, h.count());
+        store.put(key, payload);
         return null;
     }
 

@@ -302,6 +302,18 @@ public final class ChunkFrame {
         view.asFloatBuffer().get(dst, dstOffset, count);
     }
 
+    /**
+     * The payload of a frame that {@link #parse(ByteBuffer)} accepted, as a little-endian buffer over the same
+     * bytes (no copy): {@code header.count()} float32 values between its position and limit.
+     */
+    public static ByteBuffer payload(ByteBuffer frame, Header header) {
+        if (frame.remaining() != header.frameBytes()) {
+            throw new IllegalArgumentException("frame has " + frame.remaining() + " bytes, the header says "
+                    + header.frameBytes() + ": not the frame that was parsed");
+        }
+        return frame.slice(frame.position() + HEADER_BYTES, 4 * header.count()).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
     /** {@link #readPayload(ByteBuffer, Header, float[], int)} from a Vert.x Buffer, through {@link #view}. */
     public static void readPayload(Buffer frame, Header header, float[] dst, int dstOffset) {
         readPayload(view(frame), header, dst, dstOffset);

@@ -34,6 +34,12 @@ public interface Kernels {
     /** Index of the first NaN or infinite value in a[from, to), or -1 if all are finite. */
     int firstNonFinite(float[] a, int from, int to);
 
+    /**
+     * Index of the first NaN or infinite value among the {@code count} little-endian float32 values from
+     * src's position, or -1 if all are finite. Checks encoded chunks without decoding them; src is unchanged.
+     */
+    int firstNonFinite(ByteBuffer src, int count);
+
     /** The fastest implementation available in this JVM (logged once if that is the scalar fallback). */
     static Kernels best() {
         return KernelSelector.BEST;

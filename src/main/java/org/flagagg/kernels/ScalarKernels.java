@@ -1,5 +1,7 @@
 package org.flagagg.kernels;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
@@ -19,6 +21,11 @@ final class ScalarKernels implements Kernels {
      * (see GramAccumulator's error bound). Multiple of 32 so vector loops divide it evenly.
      */
     static final int TILE = 2048;
+
+    /** Little-endian int32 loads from byte arrays (C2 compiles them to plain loads). */
+    private static final VarHandle LE_INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+    /** A float32's exponent bits: all ones exactly for NaN and the infinities. */
+    private static final int EXPONENT = 0x7f800000;
 
     private ScalarKernels() {
     }
@@ -198,6 +205,28 @@ final class ScalarKernels implements Kernels {
         // The plain early-exit loop: C2 unrolls it to ~13 GB/s here, faster than a branch-free
         // max-of-exponent-bits reduction over blocks (~7.6 GB/s: the float-to-bits move is not vectorised).
         return scan(a, from, to);
+    }
+
+    @Override
+    public int firstNonFinite(ByteBuffer src, int count) {
+        if (src.hasArray()) {
+            byte[] a = src.array();
+            int base = src.arrayOffset() + src.position();
+            for (int k = 0; k < count; k++) {
+                if (((int) LE_INT.get(a, base + 4 * k) & EXPONENT) == EXPONENT) {
+                    return k;
+                }
+            }
+            return -1;
+        }
+        ByteBuffer le = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        int base = src.position();
+        for (int k = 0; k < count; k++) {
+            if ((le.getInt(base + 4 * k) & EXPONENT) == EXPONENT) {
+                return k;
+            }
+        }
+        return -1;
     }
 
     /** Plain scan, also used by the vector kernels once a block is known to hold a non-finite value. */

@@ -239,6 +239,11 @@ final class VectorKernels implements Kernels {
     }
 
     @Override
+    public int firstNonFinite(ByteBuffer src, int count) {
+        return ScalarKernels.INSTANCE.firstNonFinite(src, count);
+    }
+
+    @Override
     public int firstNonFinite(float[] a, int from, int to) {
         // |x| <= MAX_VALUE is false exactly for NaN and the infinities. Four vectors per test and branch;
         // the block that fails is scanned one by one for the first offender.

@@ -94,6 +94,15 @@ class ChunkFrameTest {
         ChunkFrame.readPayload(frame, header, out, 0);
         assertBitExact(out, 0, values, 0, count);
         assertThat(frame.position()).as("readPayload leaves the position alone").isEqualTo(13);
+
+        ByteBuffer payload = ChunkFrame.payload(frame, header);
+        assertThat(payload.remaining()).isEqualTo(4 * count);
+        for (int k = 0; k < count; k++) {
+            assertThat(Float.floatToRawIntBits(payload.getFloat(4 * k))).isEqualTo(Float.floatToRawIntBits(values[k]));
+        }
+        assertThat(frame.position()).as("payload leaves the position alone").isEqualTo(13);
+        assertThatThrownBy(() -> ChunkFrame.payload(frame.duplicate().limit(13 + written - 4), header))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 
     @ParameterizedTest

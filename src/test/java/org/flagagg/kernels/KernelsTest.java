@@ -213,6 +213,14 @@ class KernelsTest {
                     assertThat(kernels.firstNonFinite(a, range[0], range[1]))
                             .as("%s %s at %d in [%d, %d)", kernels.name(), special, position, range[0], range[1])
                             .isEqualTo(expected);
+                    for (boolean direct : new boolean[] {false, true}) {
+                        ByteBuffer encoded = encoded(a, range[0], range[1], direct);
+                        assertThat(kernels.firstNonFinite(encoded, range[1] - range[0]))
+                                .as("%s encoded (direct %s) %s at %d in [%d, %d)", kernels.name(), direct, special,
+                                        position, range[0], range[1])
+                                .isEqualTo(expected < 0 ? -1 : expected - range[0]);
+                        assertThat(encoded.position()).isEqualTo(3);
+                    }
                 }
             }
         }
@@ -222,6 +230,21 @@ class KernelsTest {
         two[40] = Float.NaN;
         assertThat(kernels.firstNonFinite(two, 0, n)).isEqualTo(40);
         assertThat(kernels.firstNonFinite(two, 41, n)).isEqualTo(150);
+    }
+
+    /**
+     * a[from, to) as little-endian float32 at position 3 of a heap or direct buffer (not 4-aligned), between
+     * bytes that are not float data: three of 0xff before, a NaN after (a scan past count would report it).
+     */
+    private static ByteBuffer encoded(float[] a, int from, int to, boolean direct) {
+        int bytes = 3 + 4 * (to - from) + 4;
+        ByteBuffer b = (direct ? ByteBuffer.allocateDirect(bytes) : ByteBuffer.allocate(bytes)).order(ByteOrder.BIG_ENDIAN);
+        b.put((byte) -1).put((byte) -1).put((byte) -1);
+        for (int k = from; k < to; k++) {
+            b.putInt(Integer.reverseBytes(Float.floatToRawIntBits(a[k])));
+        }
+        b.putFloat(Float.NaN);
+        return b.position(3);
     }
 
     @ParameterizedTest
@@ -268,6 +291,8 @@ class KernelsTest {
             int position = call % len;
             scan[position] = Float.NaN;
             assertThat(kernels.firstNonFinite(scan, 0, len)).isEqualTo(position);
+            ByteBuffer encoded = encoded(scan, 0, len, call % 2 == 0);
+            assertThat(kernels.firstNonFinite(encoded, len)).isEqualTo(position);
             scan[position] = rows[0][position];
         }
     }
