@@ -67,7 +67,7 @@ public final class AggregatorVerticle extends VerticleBase {
     private final ArrayDeque<Long> latenciesMs = new ArrayDeque<>();
     private final ThreadLocal<float[][]> scratch;
     /** Arrays of full aggregate frames, reused across columns and rounds. */
-    private final ByteArrays frameArrays;
+    private final ArrayPool<byte[]> frameArrays;
     private long highestClosed = -1;
     private final Load load = new Load();
     private WorkerExecutor math;
@@ -88,7 +88,7 @@ public final class AggregatorVerticle extends VerticleBase {
         // Per math thread: one chunk buffer per slot, plus one for the aggregate's values.
         this.scratch = ThreadLocal.withInitial(() -> new float[p + 1][job.chunkCoords()]);
         // At most credits frames in flight per worker, and the cached ones.
-        this.frameArrays = new ByteArrays(job.credits() * (p + 4));
+        this.frameArrays = ArrayPool.bytes(job.credits() * (p + 4));
         frameArrays.reuse(ChunkFrame.frameBytes(job.chunkCoords()));
     }
 

@@ -95,9 +95,17 @@ public abstract class RoundExchange {
             return Future.succeededFuture();
         }
         ChunkFrame.readPayload(frame, h, chunk, 0);
+        return chunk(h, chunk);
+    }
+
+    /** {@link #chunk(Buffer, ChunkFrame.Header)} already decoded: values[0, h.count()), only read. */
+    public Future<Void> chunk(ChunkFrame.Header h, float[] values) {
+        if (summary == null) {
+            return Future.succeededFuture();
+        }
         Future<Void> accepted;
         try {
-            accepted = sink.accept(h.offset(), chunk, h.count());
+            accepted = sink.accept(h.offset(), values, h.count());
         } catch (RuntimeException e) {
             accepted = Future.failedFuture(e);
         }

@@ -46,7 +46,8 @@ public final class WorkerClient implements GradientExchange {
     /**
      * A {@link ResultSink} that acknowledges a chunk (returns the credit to the aggregator) only when the
      * returned future completes: a slow or back-pressured reader. values[0, count) are valid only during
-     * the call. A failed future refuses the chunk, and the aggregator stops streaming to this worker.
+     * the call, and only to read (the workers of one node may be handed the same array). A failed future
+     * refuses the chunk, and the aggregator stops streaming to this worker.
      */
     @FunctionalInterface
     public interface AsyncResultSink {
@@ -131,8 +132,9 @@ public final class WorkerClient implements GradientExchange {
                 }
 
                 @Override
-                public Future<Void> aggregateChunk(Buffer frame, ChunkFrame.Header header) {
-                    return WorkerClient.this.aggregateChunk(frame, header);
+                public Future<Void> aggregateChunk(ChunkFrame.Header header, float[] values) {
+                    Exchange exchange = exchangeFor(header);
+                    return exchange == null ? unexpected(header) : exchange.chunk(header, values);
                 }
 
                 @Override
@@ -215,15 +217,22 @@ public final class WorkerClient implements GradientExchange {
     }
 
     /**
-     * One valid aggregate frame for this worker (from the bus or the node's link): handed to its round's
-     * exchange; one for no exchange of this worker, or out of the job's shape, is refused.
+     * One valid aggregate frame for this worker from the bus: handed to its round's exchange; one for no
+     * exchange of this worker, or out of the job's shape, is refused.
      */
     private Future<Void> aggregateChunk(Buffer frame, ChunkFrame.Header h) {
+        Exchange exchange = exchangeFor(h);
+        return exchange == null ? unexpected(h) : exchange.chunk(frame, h);
+    }
+
+    /** The exchange an aggregate frame belongs to, or null if none of this worker or out of the job's shape. */
+    private Exchange exchangeFor(ChunkFrame.Header h) {
         Exchange exchange = exchanges.get(h.round());
-        if (exchange == null || h.offset() + h.count() > dim || h.count() > chunkCoords) {
-            return Future.failedFuture(new IllegalArgumentException("unexpected aggregate chunk for round " + h.round()));
-        }
-        return exchange.chunk(frame, h);
+        return exchange == null || h.offset() + h.count() > dim || h.count() > chunkCoords ? null : exchange;
+    }
+
+    private static Future<Void> unexpected(ChunkFrame.Header h) {
+        return Future.failedFuture(new IllegalArgumentException("unexpected aggregate chunk for round " + h.round()));
     }
 
     /** One round's exchange: chunks out under credits, summary and aggregate chunks in. */

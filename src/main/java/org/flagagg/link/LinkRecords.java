@@ -37,6 +37,11 @@ public final class LinkRecords {
         return PREFIX_BYTES - 4 + ChunkFrame.frameBytes(chunkCoords);
     }
 
+    /** The chunk size behind a WELCOME's max_record: the inverse of {@link #maxRecord}. */
+    public static int chunkCoords(int maxRecord) {
+        return Math.max(0, maxRecord - maxRecord(0)) / 4;
+    }
+
     /**
      * Longest record a peer accepts: a full FRAME, and never under 64 KiB, since with small chunks an ACK's
      * reason or a control record is longer than a FRAME.

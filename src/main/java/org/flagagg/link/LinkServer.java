@@ -17,7 +17,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
 import org.flagagg.bus.Addresses;
-import org.flagagg.bus.ByteArrays;
+import org.flagagg.bus.ArrayPool;
 import org.flagagg.bus.Codes;
 import org.flagagg.bus.FrameCodec;
 import org.flagagg.round.JobConfig;
@@ -89,7 +89,7 @@ public final class LinkServer extends VerticleBase {
         private final Map<Integer, Message<Object>> unacked = new HashMap<>();
         private final int maxRecord = LinkRecords.maxRecord(job.chunkCoords());
         /** Record arrays of full chunks, reused once the aggregator answered their frame. */
-        private final ByteArrays arrays = new ByteArrays(maxForwarding + 1);
+        private final ArrayPool<byte[]> arrays = ArrayPool.bytes(maxForwarding + 1);
         private MessageConsumer<Object> relayConsumer;
         private int forwarding;
         private int nextSeq;

@@ -11,7 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.IntFunction;
-import org.flagagg.bus.ByteArrays;
+import org.flagagg.bus.ArrayPool;
 import org.flagagg.bus.ChunkFrame;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -143,7 +143,7 @@ class LinkRecordsTest {
     static final class Harness {
         final List<Seen> seen = new ArrayList<>();
         final List<ByteBuf> handed = new ArrayList<>();
-        final ByteArrays arrays = new ByteArrays(2);
+        final ArrayPool<byte[]> arrays = ArrayPool.bytes(2);
         final LinkRecords.Reader reader;
 
         Harness(int maxRecord) {

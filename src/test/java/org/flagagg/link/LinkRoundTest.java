@@ -103,9 +103,9 @@ class LinkRoundTest {
         }
 
         @Override
-        public synchronized Future<Void> aggregateChunk(Buffer frame, ChunkFrame.Header h) {
+        public synchronized Future<Void> aggregateChunk(ChunkFrame.Header h, float[] values) {
             if (h.kind() != ChunkFrame.KIND_AGGREGATE || h.chunkIndex() >= chunks
-                    || h.offset() != (long) h.chunkIndex() * CHUNK || ChunkFrame.parse(frame).crc() != h.crc()) {
+                    || h.offset() != (long) h.chunkIndex() * CHUNK || values.length < h.count()) {
                 wrong.add(h.toString());
             } else {
                 frames.computeIfAbsent(h.round(), r -> new int[chunks])[h.chunkIndex()]++;

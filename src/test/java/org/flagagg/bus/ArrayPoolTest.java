@@ -5,11 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-class ByteArraysTest {
+class ArrayPoolTest {
 
     @Test
     void reusesOnlyArraysOfTheReusedLengthAndKeepsAtMostMax() {
-        ByteArrays arrays = new ByteArrays(2);
+        ArrayPool<byte[]> arrays = ArrayPool.bytes(2);
         byte[] early = arrays.take(8);
         arrays.give(early);
         assertThat(arrays.take(8)).as("no length is reused before reuse()").isNotSameAs(early);
