@@ -51,6 +51,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class AggregatorVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorVerticle.class);
+    /**
+     * Coordinates the fold and the output pass take from the store per step: the rows of one step (16 x 64 KiB
+     * at p = 16) stay in the cache however large the chunks. Whole 4 MiB chunks were 64 MiB per column, read
+     * from the store, written to scratch and read again from memory.
+     */
+    private static final int BLOCK = 8 * Kernels.TILE;
 
     private final JobConfig job;
     private final ChunkStore store;
@@ -409,18 +415,25 @@ public final class AggregatorVerticle extends VerticleBase {
         });
     }
 
-    /** Worker thread: reads one column's chunks of the given slots from the store and folds them. */
+    /** Worker thread: reads one column's chunks of the given slots from the store, block by block, and folds them. */
     private void foldColumn(RoundRun run, int column, boolean[] rows) {
         long t0 = System.nanoTime();
         float[][] buffers = scratch.get();
         float[][] live = new float[p][];
+        ChunkKey[] keys = new ChunkKey[p];
         for (int s = 0; s < p; s++) {
             if (rows[s]) {
-                store.read(new ChunkKey(run.round.id(), s, column), buffers[s], 0);
                 live[s] = buffers[s];
+                keys[s] = new ChunkKey(run.round.id(), s, column);
             }
         }
-        run.gram.fold(live, job.chunkLength(column));
+        run.gram.fold(live, job.chunkLength(column), BLOCK, (from, count) -> {
+            for (int s = 0; s < p; s++) {
+                if (keys[s] != null) {
+                    store.read(keys[s], from, count, buffers[s], 0);
+                }
+            }
+        });
         run.addFoldNanos(System.nanoTime() - t0);
     }
 
@@ -506,17 +519,20 @@ public final class AggregatorVerticle extends VerticleBase {
             parts.add(math.executeBlocking(() -> {
                 float[][] buffers = scratch.get();
                 float[][] rows = new float[selected.length][];
-                double[] out = new double[job.chunkCoords()];
+                double[] out = new double[BLOCK];
                 for (int column = first; column < job.chunks(); column += tasks) {
                     int len = job.chunkLength(column);
-                    for (int k = 0; k < selected.length; k++) {
-                        rows[k] = buffers[k];
-                        store.read(new ChunkKey(run.round.id(), selected[k], column), rows[k], 0);
-                    }
-                    solution.apply(rows, len, out, 0);
                     float[] values = buffers[p];
-                    for (int i = 0; i < len; i++) {
-                        values[i] = (float) out[i];
+                    for (int from = 0; from < len; from += BLOCK) {
+                        int n = Math.min(BLOCK, len - from);
+                        for (int k = 0; k < selected.length; k++) {
+                            rows[k] = buffers[k];
+                            store.read(new ChunkKey(run.round.id(), selected[k], column), from, n, rows[k], 0);
+                        }
+                        solution.apply(rows, n, out, 0);
+                        for (int i = 0; i < n; i++) {
+                            values[from + i] = (float) out[i];
+                        }
                     }
                     store.put(new ChunkKey(run.round.id(), p, column), values, 0, len);
                 }

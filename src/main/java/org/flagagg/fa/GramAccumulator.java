@@ -54,11 +54,29 @@ public final class GramAccumulator {
 
     /** Folds one chunk of {@code len} coordinates; rows.length == p, null rows are absent workers. */
     public void fold(float[][] rows, int len) {
+        fold(rows, len, Math.max(len, 1), (from, count) -> { });
+    }
+
+    /** Fills rows[i][0, count) with coordinates [from, from + count) of the chunk, for every present row i. */
+    @FunctionalInterface
+    public interface BlockReader {
+        void read(int from, int count);
+    }
+
+    /**
+     * Folds one chunk of {@code len} coordinates that {@code reader} brings into {@code rows} one block of
+     * {@code block} coordinates at a time (a multiple of {@link Kernels#TILE}), so that a chunk larger than the
+     * cache is read once into a cached block: the same bits as folding the whole chunk at once.
+     */
+    public void fold(float[][] rows, int len, int block, BlockReader reader) {
         if (rows.length != p) {
             throw new IllegalArgumentException("chunk has " + rows.length + " rows, accumulator has p = " + p);
         }
         if (len < 0) {
             throw new IllegalArgumentException("chunk length must be >= 0, got " + len);
+        }
+        if (block < len && (block <= 0 || block % Kernels.TILE != 0)) {
+            throw new IllegalArgumentException("block must be a positive multiple of " + Kernels.TILE + ", got " + block);
         }
         int count = 0;
         float[][] present = rows;
@@ -78,15 +96,20 @@ public final class GramAccumulator {
                 }
             }
         }
+        int widest = Math.min(len, block);
         for (int c = 0; c < count; c++) {
-            if (present[c].length < len) {
+            if (present[c].length < widest) {
                 int worker = index == null ? c : index[c];
                 throw new IllegalArgumentException("row " + worker + " has " + present[c].length
-                        + " values, fewer than the chunk length " + len);
+                        + " values, fewer than the " + (block < len ? "block" : "chunk") + " length " + widest);
             }
         }
         double[] partial = new double[count * count];
-        kernels.gramFold(present, count, len, partial);
+        for (int from = 0; from < len; from += block) {
+            int n = Math.min(block, len - from);
+            reader.read(from, n);
+            kernels.gramFold(present, count, n, partial);
+        }
         synchronized (gram) {
             for (int a = 0; a < count; a++) {
                 int i = index == null ? a : index[a];

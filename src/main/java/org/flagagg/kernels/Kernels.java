@@ -9,6 +9,12 @@ import java.nio.ByteBuffer;
  */
 public interface Kernels {
 
+    /**
+     * Coordinates per tile of {@link #gramFold} (see ScalarKernels.TILE): folding a block in consecutive
+     * parts of whole tiles into the same {@code out} gives the same bits as folding it at once.
+     */
+    int TILE = 2048;
+
     /** Name for logs and benchmark tables: "scalar" or "vector". */
     String name();
 

@@ -20,7 +20,7 @@ final class ScalarKernels implements Kernels {
      * block streaming the whole chunk from memory again. Also bounds the longest sequential double sum
      * (see GramAccumulator's error bound). Multiple of 32 so vector loops divide it evenly.
      */
-    static final int TILE = 2048;
+    static final int TILE = Kernels.TILE;
 
     /** Little-endian int32 loads from byte arrays (C2 compiles them to plain loads). */
     private static final VarHandle LE_INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);

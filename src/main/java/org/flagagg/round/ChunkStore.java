@@ -201,6 +201,18 @@ public final class ChunkStore implements AutoCloseable {
      * @throws UncheckedIOException     if reading the spill file fails
      */
     public int read(ChunkKey key, float[] dst, int dstOffset) {
+        return read(key, 0, Integer.MAX_VALUE, dst, dstOffset);
+    }
+
+    /**
+     * Copies floats [from, from + count) of chunk {@code key}, clipped to its length, into dst[dstOffset ..]
+     * and returns how many it copied: a chunk larger than the cache can be worked through block by block.
+     *
+     * @throws NoSuchElementException   if the chunk is not stored (never put, or its round was released)
+     * @throws IllegalArgumentException if from is outside [0, chunk length] or dst has no room at dstOffset
+     * @throws UncheckedIOException     if reading the spill file fails
+     */
+    public int read(ChunkKey key, int from, int count, float[] dst, int dstOffset) {
         RoundChunks round = rounds.get(key.round());
         if (round == null) {
             throw unknown(key);
@@ -211,16 +223,21 @@ public final class ChunkStore implements AutoCloseable {
             if (at == null) {
                 throw unknown(key);
             }
-            if (dstOffset < 0 || (long) dstOffset + at.count > dst.length) {
-                throw new IllegalArgumentException("chunk " + key + " has " + at.count + " floats: no room in dst (length "
+            if (from < 0 || from > at.count || count < 0) {
+                throw new IllegalArgumentException("chunk " + key + " has " + at.count + " floats: cannot read "
+                        + count + " from " + from);
+            }
+            int n = Math.min(count, at.count - from);
+            if (dstOffset < 0 || (long) dstOffset + n > dst.length) {
+                throw new IllegalArgumentException("chunk " + key + ": no room for " + n + " floats in dst (length "
                         + dst.length + ") at offset " + dstOffset);
             }
             if (at.slab != null) {
-                at.slab.floats().get(at.offset / 4, dst, dstOffset, at.count);
+                at.slab.floats().get(at.offset / 4 + from, dst, dstOffset, n);
             } else {
-                round.readSpilled(dst, dstOffset, at.count, at.filePosition);
+                round.readSpilled(dst, dstOffset, n, at.filePosition + 4L * from);
             }
-            return at.count;
+            return n;
         } finally {
             round.lifecycle.readLock().unlock();
         }

@@ -204,6 +204,40 @@ class GramAccumulatorTest {
         assertThat(concurrent.coordinates()).isEqualTo(N);
     }
 
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void foldingAChunkInBlocksGivesTheSameBitsAsFoldingItWhole(Kernels kernels) {
+        int p = 6, len = 3 * Kernels.TILE + 517;
+        float[][] chunk = gradients(new SplittableRandom(43), p, len);
+        chunk[2] = null; // an absent worker
+        GramAccumulator whole = new GramAccumulator(p, kernels);
+        whole.fold(chunk, len);
+        for (int block : new int[] {Kernels.TILE, 2 * Kernels.TILE, 4 * Kernels.TILE}) {
+            float[][] buffers = new float[p][];
+            for (int i = 0; i < p; i++) {
+                buffers[i] = chunk[i] == null ? null : new float[block];
+            }
+            List<Integer> starts = new ArrayList<>();
+            GramAccumulator blocked = new GramAccumulator(p, kernels);
+            blocked.fold(buffers, len, block, (from, count) -> {
+                starts.add(from);
+                for (int i = 0; i < p; i++) {
+                    if (chunk[i] != null) {
+                        Arrays.fill(buffers[i], Float.NaN); // a stale value left in a block would show
+                        System.arraycopy(chunk[i], from, buffers[i], 0, count);
+                    }
+                }
+            });
+            assertThat(starts).as("block %d", block).hasSize((len + block - 1) / block).startsWith(0);
+            assertThat(Arrays.stream(blocked.gram()).mapToLong(Double::doubleToRawLongBits).toArray())
+                    .as("block %d", block)
+                    .isEqualTo(Arrays.stream(whole.gram()).mapToLong(Double::doubleToRawLongBits).toArray());
+            assertThat(blocked.coordinates()).isEqualTo(len);
+        }
+        assertThatThrownBy(() -> whole.fold(new float[p][Kernels.TILE + 1], 2 * Kernels.TILE, Kernels.TILE + 1,
+                (from, count) -> { })).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("multiple of");
+    }
+
     @Test
     void badShapesAreRejectedWithActionableMessages() {
         GramAccumulator acc = new GramAccumulator(3, Kernels.scalar());

@@ -66,6 +66,16 @@ class ChunkStoreTest {
         float[] dst = new float[expected.length + 7];
         assertThat(store.read(key, dst, 5)).as("length of %s", key).isEqualTo(expected.length);
         assertThat(bits(dst, 5, expected.length)).as("bits of %s", key).isEqualTo(bits(expected, 0, expected.length));
+        // Block by block, as the fold and the output pass read: the last block is clipped to the chunk.
+        int block = 4099;
+        float[] blocks = new float[expected.length];
+        for (int from = 0; from < expected.length; from += block) {
+            assertThat(store.read(key, from, block, dst, 2)).isEqualTo(Math.min(block, expected.length - from));
+            System.arraycopy(dst, 2, blocks, from, Math.min(block, expected.length - from));
+        }
+        assertThat(bits(blocks, 0, expected.length)).as("bits of %s in blocks", key)
+                .isEqualTo(bits(expected, 0, expected.length));
+        assertThat(store.read(key, expected.length, block, dst, 0)).isZero();
     }
 
     static List<Path> files(Path dir) throws IOException {
