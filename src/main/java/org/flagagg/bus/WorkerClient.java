@@ -69,6 +69,8 @@ public final class WorkerClient implements GradientExchange {
     private final JsonObject session;
     private final int slot;
     private final int chunkCoords;
+    /** One chunk's values, for every exchange of this worker (see {@link RoundExchange#chunk}). */
+    private final float[] scratch;
     private final int chunks;
     private final long dim;
     private final int credits;
@@ -87,6 +89,7 @@ public final class WorkerClient implements GradientExchange {
         this.session = session;
         this.slot = session.getInteger("slot");
         this.chunkCoords = session.getInteger("chunk_coords");
+        this.scratch = new float[chunkCoords];
         this.chunks = session.getInteger("chunks");
         this.dim = session.getLong("dim");
         this.credits = session.getInteger("credits");
@@ -240,7 +243,7 @@ public final class WorkerClient implements GradientExchange {
         final DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeoutMs).setCodecName(FrameCodec.NAME);
 
         Exchange(long round, GradientReader gradient, AsyncResultSink sink) {
-            super(vertx, round, gradient, sink, chunkCoords);
+            super(vertx, round, gradient, sink, scratch);
         }
 
         @Override

@@ -25,7 +25,7 @@ final class ScalarKernels implements Kernels {
     /** Little-endian int32 loads from byte arrays (C2 compiles them to plain loads). */
     private static final VarHandle LE_INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
     /** A float32's exponent bits: all ones exactly for NaN and the infinities. */
-    private static final int EXPONENT = 0x7f800000;
+    static final int EXPONENT = 0x7f800000;
 
     private ScalarKernels() {
     }
@@ -210,19 +210,25 @@ final class ScalarKernels implements Kernels {
     @Override
     public int firstNonFinite(ByteBuffer src, int count) {
         if (src.hasArray()) {
-            byte[] a = src.array();
-            int base = src.arrayOffset() + src.position();
-            for (int k = 0; k < count; k++) {
-                if (((int) LE_INT.get(a, base + 4 * k) & EXPONENT) == EXPONENT) {
-                    return k;
-                }
-            }
-            return -1;
+            return scan(src.array(), src.arrayOffset() + src.position(), 0, count);
         }
         ByteBuffer le = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         int base = src.position();
         for (int k = 0; k < count; k++) {
             if ((le.getInt(base + 4 * k) & EXPONENT) == EXPONENT) {
+                return k;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Index of the first non-finite among the little-endian float32 values k in [from, to) at a[base + 4k],
+     * or -1. Also used by the vector kernels once a block is known to hold one.
+     */
+    static int scan(byte[] a, int base, int from, int to) {
+        for (int k = from; k < to; k++) {
+            if (((int) LE_INT.get(a, base + 4 * k) & EXPONENT) == EXPONENT) {
                 return k;
             }
         }

@@ -2,8 +2,10 @@ package org.flagagg.kernels;
 
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -25,6 +27,7 @@ final class VectorKernels implements Kernels {
     private static final VectorSpecies<Float> F4 = FloatVector.SPECIES_128;
     private static final VectorSpecies<Double> D4 = DoubleVector.SPECIES_256;
     private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
     private static final int TILE = ScalarKernels.TILE;
 
     private VectorKernels() {
@@ -240,7 +243,29 @@ final class VectorKernels implements Kernels {
 
     @Override
     public int firstNonFinite(ByteBuffer src, int count) {
-        return ScalarKernels.INSTANCE.firstNonFinite(src, count);
+        if (!src.hasArray()) {
+            return ScalarKernels.INSTANCE.firstNonFinite(src, count);
+        }
+        // Bytes reinterpreted as int lanes (little-endian, as the Vector API defines it): exponent bits all
+        // ones is NaN or infinite. 32 values per test, as for float arrays; the scalar loop took 3% of a run.
+        byte[] a = src.array();
+        int base = src.arrayOffset() + src.position();
+        int k = 0;
+        int bound = count & ~31;
+        for (; k < bound; k += 32) {
+            int at = base + 4 * k;
+            if (nonFinite(a, at).or(nonFinite(a, at + 32)).or(nonFinite(a, at + 64)).or(nonFinite(a, at + 96))
+                    .anyTrue()) {
+                return ScalarKernels.scan(a, base, k, k + 32);
+            }
+        }
+        return ScalarKernels.scan(a, base, k, count);
+    }
+
+    /** Lanes of the eight little-endian float32 values at a[at ..] that are NaN or infinite. */
+    private static VectorMask<Integer> nonFinite(byte[] a, int at) {
+        IntVector bits = (IntVector) ByteVector.fromArray(B32, a, at).reinterpretAsInts();
+        return bits.and(ScalarKernels.EXPONENT).compare(VectorOperators.EQ, ScalarKernels.EXPONENT);
     }
 
     @Override

@@ -80,6 +80,8 @@ public final class FlagaggClient implements GradientExchange {
     private JsonObject session;
     private int slot;
     private int chunkCoords;
+    /** One chunk's values, for every exchange of this client (see {@link RoundExchange#chunk}). */
+    private float[] scratch;
     private int chunks;
     private long dim;
     private int credits;
@@ -234,6 +236,7 @@ public final class FlagaggClient implements GradientExchange {
         session = msg;
         slot = msg.getInteger("slot");
         chunkCoords = msg.getInteger("chunk_coords");
+        scratch = new float[chunkCoords];
         chunks = msg.getInteger("chunks");
         dim = msg.getLong("dim");
         credits = msg.getInteger("credits");
@@ -285,7 +288,7 @@ public final class FlagaggClient implements GradientExchange {
     /** One round's exchange: chunks out under credits and the write queue, the result and aggregate in. */
     private final class Exchange extends RoundExchange {
         Exchange(long round, GradientReader gradient, AsyncResultSink sink) {
-            super(vertx, round, gradient, sink, chunkCoords);
+            super(vertx, round, gradient, sink, scratch);
         }
 
         @Override
