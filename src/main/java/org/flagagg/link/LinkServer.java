@@ -82,8 +82,10 @@ public final class LinkServer extends VerticleBase {
     private final class Connection {
         private final NetSocketInternal socket;
         private final String relay = addresses.relay(UUID.randomUUID().toString());
+        // Local only: the frames are for the aggregator of this JVM, never another node that registered the
+        // address, and the clustered bus need not look the address up in the cluster for every chunk.
         private final DeliveryOptions chunkOptions = new DeliveryOptions().setCodecName(FrameCodec.NAME)
-                .setSendTimeout(job.deadline().maxMs() + job.resultTimeoutMs());
+                .setSendTimeout(job.deadline().maxMs() + job.resultTimeoutMs()).setLocalOnly(true);
         private final int maxForwarding = job.workers() * job.credits();
         /** Aggregate frames written to the node, by seq, until its ACK answers them. */
         private final Map<Integer, Message<Object>> unacked = new HashMap<>();

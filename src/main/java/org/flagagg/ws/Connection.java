@@ -57,8 +57,9 @@ final class Connection {
         this.worker = worker;
         this.bucket = new TokenBucket(gateway.config.controlRate(), gateway.config.controlBurst());
         this.credits = gateway.job.credits();
+        // Local only: the gateway runs beside its aggregator; see LinkServer.
         this.chunkOptions = new DeliveryOptions().setCodecName(FrameCodec.NAME)
-                .setSendTimeout(gateway.job.deadline().maxMs() + gateway.job.resultTimeoutMs());
+                .setSendTimeout(gateway.job.deadline().maxMs() + gateway.job.resultTimeoutMs()).setLocalOnly(true);
     }
 
     /** Closes a socket that never became a session. */
