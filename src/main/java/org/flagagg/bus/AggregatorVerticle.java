@@ -91,8 +91,14 @@ public final class AggregatorVerticle extends VerticleBase {
         this.workerIds = new String[p];
         this.relays = new String[p];
         this.outstanding = new int[p];
-        // Per math thread: one chunk buffer per slot, plus one for the aggregate's values.
-        this.scratch = ThreadLocal.withInitial(() -> new float[p + 1][job.chunkCoords()]);
+        // Per math thread: one block per slot (the fold and the output pass read the store block by block),
+        // plus one whole chunk for the aggregate's values.
+        int block = Math.min(BLOCK, job.chunkCoords());
+        this.scratch = ThreadLocal.withInitial(() -> {
+            float[][] buffers = new float[p + 1][];
+            Arrays.setAll(buffers, s -> new float[s < p ? block : job.chunkCoords()]);
+            return buffers;
+        });
         // At most credits frames in flight per worker, and the cached ones.
         this.frameArrays = ArrayPool.bytes(job.credits() * (p + 4));
         frameArrays.reuse(ChunkFrame.frameBytes(job.chunkCoords()));
