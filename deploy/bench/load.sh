@@ -5,7 +5,7 @@
 # against model size at a fixed store budget. Each run measures 8 rounds after 16 unmeasured ones: the JIT
 # still compiles through the first dozen 640 MB rounds, and on 2 cores that shows in every figure.
 # Run from the repository root after `mvn -B -q package -DskipTests`, on an otherwise idle machine:
-#   bash deploy/bench/load.sh [OUT_DIR]      (about 40 minutes on 2 cores; results as JSON in OUT_DIR)
+#   bash deploy/bench/load.sh [OUT_DIR]      (about 50 minutes on 2 cores; results as JSON in OUT_DIR)
 set -euo pipefail
 out="${1:-target/bench}"
 jar="target/flagagg.jar"
@@ -28,7 +28,7 @@ for rep in 1 2 3; do
   done
 done
 for rep in 1 2 3; do
-  for kib in 256 1024 4096; do
+  for kib in 64 256 1024 4096; do
     for rule in mean flag; do run clustered "$kib" "$rule" "$rep"; done
   done
   for rule in mean flag; do run clustered-bus 256 "$rule" "$rep"; done
@@ -43,7 +43,7 @@ import glob, json, statistics, sys
 out = sys.argv[1]
 def runs(pattern):
     return [json.load(open(f)) for f in sorted(glob.glob(f"{out}/{pattern}"))]
-for transport, kibs in (("embedded", (64, 256, 1024, 4096)), ("clustered", (256, 1024, 4096)), ("clustered-bus", (256,))):
+for transport, kibs in (("embedded", (64, 256, 1024, 4096)), ("clustered", (64, 256, 1024, 4096)), ("clustered-bus", (256,))):
     for kib in kibs:
         flag, mean = runs(f"load/{transport}-{kib}-flag-*.json"), runs(f"load/{transport}-{kib}-mean-*.json")
         ratios = [f["latency_ms"]["p50"] / m["latency_ms"]["p50"] for f, m in zip(flag, mean)]

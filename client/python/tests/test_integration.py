@@ -6,8 +6,9 @@ import flagagg
 
 from conftest import offline_aggregate, run_workers
 
-# Three chunks of the default 65536 coordinates, the last one short.
+# Three chunks of 65536 coordinates (256 KiB, smaller than the default), the last one short.
 DIM = 2 * 65536 + 4321
+CHUNK = ["--chunk-kib", "256"]
 
 
 def honest_gradients(p, dim, seed):
@@ -39,7 +40,7 @@ def exchange_all(srv, rounds):
 @pytest.mark.parametrize("rule", ["mean", "flag"])
 def test_round_matches_the_offline_aggregate(start_server, jar, tmp_path, rule):
     p = 5
-    srv = start_server(rule=rule, workers=p, dim=DIM)
+    srv = start_server(rule=rule, workers=p, dim=DIM, args=CHUNK)
     round1 = honest_gradients(p, DIM, seed=1)
     round2 = honest_gradients(p, DIM, seed=2)
     round2[4] = (-10 * round2[4]).astype(np.float32)  # one attacker in the second round
@@ -89,7 +90,7 @@ def test_wrong_dimension_is_refused(start_server):
 def test_nan_gradient_excludes_that_worker_and_the_round_completes(start_server, jar, tmp_path):
     p = 3
     # Quorum 2: the round may close without the excluded worker (the default quorum is every worker).
-    srv = start_server(rule="mean", workers=p, dim=DIM, args=["--quorum", "2"])
+    srv = start_server(rule="mean", workers=p, dim=DIM, args=[*CHUNK, "--quorum", "2"])
     grads = honest_gradients(p, DIM, seed=3)
     grads[1][70000] = np.nan  # in chunk 1
     round2 = honest_gradients(p, DIM, seed=4)
@@ -142,7 +143,7 @@ def test_wss_round_with_a_test_key_store(start_server, tmp_path):
     subprocess.run([keytool, "-exportcert", "-rfc", "-alias", "flagagg", "-keystore", str(ks), "-storepass",
                     "test-pass", "-file", str(pem)], check=True, capture_output=True, timeout=60)
     srv = start_server(rule="mean", workers=2, dim=DIM,
-                       args=["--tls-keystore", str(ks), "--tls-password", "test-pass"])
+                       args=[*CHUNK, "--tls-keystore", str(ks), "--tls-password", "test-pass"])
     assert srv.url.startswith("wss://")
     context = ssl.create_default_context(cafile=str(pem))
     grads = honest_gradients(2, DIM, seed=5)

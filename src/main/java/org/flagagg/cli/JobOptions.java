@@ -37,7 +37,7 @@ final class JobOptions {
             + "(default: adaptive, 3 x the median of recent rounds, within 1000..60000 ms).")
     Long deadlineMs;
 
-    @Option(names = "--chunk-kib", paramLabel = "K", description = "Chunk size in KiB of float32 (default: 256).")
+    @Option(names = "--chunk-kib", paramLabel = "K", description = "Chunk size in KiB of float32 (default: 1024).")
     Integer chunkKib;
 
     @Option(names = "--credits", paramLabel = "W", description = "Most chunks a worker may have unacknowledged, "
