@@ -70,6 +70,7 @@ abstract class FleetCommand implements Callable<Integer> {
             json.put("round_log", "");
         }
         cluster.applyTo(json.getJsonObject("cluster"));
+        Configuration.check(json);
         JobConfig config = JobConfig.fromJson(json);
         Rules.create(config.rule()).validate(config.workers());
         PrintWriter err = spec.commandLine().getErr();
