@@ -223,6 +223,52 @@ class HttpAttackTest {
     }
 
     @Test
+    void theServerCommandGuardsItsPortsWithReadTokens() throws Exception {
+        String token = TokenTable.newToken();
+        Path readers = dir.resolve("readers.txt");
+        Files.writeString(readers, TokenTable.line("ops", token) + "\n");
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString()), "-Xmx256m",
+                "--add-modules=jdk.incubator.vector", "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "server", "--job", "guarded", "--workers", "2", "--dim", "100", "--memory-budget", "4",
+                "--round-log", dir.resolve("rounds.jsonl").toString(), "--port", "0", "--read-tokens", readers.toString(),
+                "--metrics-open"));
+        Process process = new ProcessBuilder(command).redirectError(dir.resolve("server.err").toFile()).start();
+        try {
+            CompletableFuture<Integer> port = new CompletableFuture<>();
+            Thread reader = new Thread(() -> {
+                try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream(),
+                        StandardCharsets.UTF_8))) {
+                    for (String line = out.readLine(); line != null; line = out.readLine()) {
+                        var m = java.util.regex.Pattern.compile("dashboard at http://127.0.0.1:(\\d+)/").matcher(line);
+                        if (m.find()) {
+                            port.complete(Integer.parseInt(m.group(1)));
+                        }
+                    }
+                    port.completeExceptionally(new IllegalStateException("the server exited: "
+                            + Files.readString(dir.resolve("server.err"))));
+                } catch (Exception e) {
+                    port.completeExceptionally(e);
+                }
+            });
+            reader.setDaemon(true);
+            reader.start();
+            int p = Engine.get(port);
+            assertThat(get(p, "/rounds").statusCode()).isEqualTo(401);
+            assertThat(get(p, "/dashboard/").statusCode()).isEqualTo(401);
+            assertThat(get(p, "/rounds", "Authorization", "Bearer " + token).statusCode()).isEqualTo(200);
+            assertThat(get(p, "/metrics").statusCode()).as("--metrics-open").isEqualTo(200);
+            assertThat(get(p, "/health").statusCode()).isEqualTo(200);
+            assertThat(get(p, "/ready").statusCode()).isEqualTo(200);
+            assertThat(get(p, "/v1/workers").body()).as("workers authenticate with their own tokens")
+                    .doesNotContain("read token");
+        } finally {
+            process.destroy();
+            process.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
     void withoutReadTokensEverythingStaysOpen(Vertx vertx) throws Exception {
         HttpApi api = new HttpApi(vertx).readTokens(TokenTable.empty());
         RoundsApi.mount(api.router(), vertx, dir.resolve("rounds.jsonl"));
