@@ -24,7 +24,7 @@ import java.util.List;
  */
 public final class RoundLog {
     /** Most bytes one {@link #tail} reads from the end of the log (the answer may then hold fewer lines). */
-    public static final int MAX_TAIL_BYTES = 32 << 20;
+    public static final int MAX_TAIL_BYTES = 8 << 20;
     private static final int BLOCK = 64 << 10;
 
     /** The last complete lines of the log, as records, and how many of those lines were not records. */

@@ -7,6 +7,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.flagagg.round.RoundLog;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,16 +24,19 @@ public final class RoundsApi {
     public static final String SKIPPED_HEADER = "Flagagg-Skipped-Lines";
     static final int DEFAULT_LAST = 100;
     static final int MAX_LAST = 10_000;
+    /** Reads of the log at once (each holds up to {@link RoundLog#MAX_TAIL_BYTES} a few times over); more get 503. */
+    static final int MAX_READS = 4;
 
     private RoundsApi() {
     }
 
     /** Mounts the route on {@code router}; a null log answers 404 with the reason. */
     public static void mount(Router router, Vertx vertx, Path roundLog) {
-        router.get("/rounds").handler(ctx -> rounds(vertx, roundLog, ctx));
+        AtomicInteger reads = new AtomicInteger();
+        router.get("/rounds").handler(ctx -> rounds(vertx, roundLog, reads, ctx));
     }
 
-    private static void rounds(Vertx vertx, Path roundLog, RoutingContext ctx) {
+    private static void rounds(Vertx vertx, Path roundLog, AtomicInteger reads, RoutingContext ctx) {
         int last;
         try {
             String param = ctx.request().getParam("last");
@@ -48,7 +52,15 @@ public final class RoundsApi {
             HttpApi.json(ctx, 404, new JsonObject().put("error", "the round log is off (round_log is empty)"));
             return;
         }
+        if (reads.incrementAndGet() > MAX_READS) {
+            reads.decrementAndGet();
+            ctx.response().putHeader("Retry-After", "1");
+            HttpApi.json(ctx, 503, new JsonObject().put("error", "too many round log reads at once (max " + MAX_READS
+                    + "), retry"));
+            return;
+        }
         vertx.executeBlocking(() -> RoundLog.tail(roundLog, last), false).onComplete(ar -> {
+            reads.decrementAndGet();
             if (ar.failed()) {
                 LOG.warn("GET /rounds: cannot read the round log {}: {}", roundLog, ar.cause().toString());
                 HttpApi.json(ctx, 500, new JsonObject().put("error", "cannot read the round log: " + ar.cause().getMessage()));

@@ -37,4 +37,13 @@ class ConfigurationTest {
                 .isInstanceOf(InputException.class)
                 .hasMessage("configuration key 'deadline.max_ms' must be a number, got \"soon\"");
     }
+
+    @Test
+    void onlyLoopbackHostsGoWithoutTheReadTokenWarning() {
+        assertThat(ServerCommand.isLoopback("127.0.0.1")).isTrue();
+        assertThat(ServerCommand.isLoopback("localhost")).isTrue();
+        assertThat(ServerCommand.isLoopback("::1")).isTrue();
+        assertThat(ServerCommand.isLoopback("0.0.0.0")).isFalse();
+        assertThat(ServerCommand.isLoopback("no-such-host.invalid")).isFalse();
+    }
 }
