@@ -157,6 +157,52 @@ class HttpAttackTest {
         assertThat(tail.skipped()).isZero();
     }
 
+    @Test
+    void roundLogReadsAtOnceAreBounded(Vertx vertx) throws Exception {
+        // A FIFO as the log: each read blocks in open() until the test lets it go, so reads stay in flight.
+        Path fifo = dir.resolve("rounds.fifo");
+        assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+        HttpApi api = new HttpApi(vertx);
+        RoundsApi.mount(api.router(), vertx, fifo);
+        int port = listen(api).actualPort();
+        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(WAIT).build();
+        List<CompletableFuture<HttpResponse<String>>> replies = new ArrayList<>();
+        try {
+            for (int i = 0; i < 8; i++) {
+                replies.add(client.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/rounds"))
+                        .timeout(WAIT).build(), HttpResponse.BodyHandlers.ofString()));
+            }
+            // Whatever the order, four reads hold the four places and the other four are refused at once.
+            List<HttpResponse<String>> refused = new ArrayList<>();
+            long until = System.nanoTime() + WAIT.toNanos();
+            while (refused.size() < 4 && System.nanoTime() < until) {
+                CompletableFuture.anyOf(replies.stream().filter(r -> !r.isDone()).toArray(CompletableFuture[]::new))
+                        .get(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+                refused = replies.stream().filter(CompletableFuture::isDone).map(CompletableFuture::join).toList();
+            }
+            assertThat(refused).hasSize(4).allSatisfy(r -> {
+                assertThat(r.statusCode()).isEqualTo(503);
+                assertThat(r.body()).contains("too many round log reads at once");
+            });
+        } finally {
+            // Opening both ends never blocks: the reads waiting in open() go on and see an empty log. Again
+            // (bounded) for a read that reached open() only after the last release.
+            CompletableFuture<?> all = CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new));
+            for (int i = 0; i < 30 && !all.isDone(); i++) {
+                new java.io.RandomAccessFile(fifo.toFile(), "rw").close();
+                try {
+                    all.get(1, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (java.util.concurrent.TimeoutException e) {
+                    // Not all released yet: release again.
+                }
+            }
+        }
+        for (CompletableFuture<HttpResponse<String>> reply : replies) {
+            assertThat(Engine.get(reply).statusCode()).isIn(200, 503);
+        }
+        assertThat(replies.stream().filter(r -> r.join().statusCode() == 200)).hasSize(4);
+    }
+
     // ---------------------------------------------------------------------------------------------------
     // Item 7: malformed queries, read tokens
 
