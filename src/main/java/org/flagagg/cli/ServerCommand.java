@@ -90,6 +90,11 @@ final class ServerCommand implements Callable<Integer> {
         TokenTable tokens = WsOptions.tokenTable(wsConfig);
         String readers = http.getString("read_tokens");
         TokenTable readTable = readers.isEmpty() ? null : TokenTable.read(Path.of(readers));
+        if (readTable != null && readTable.size() == 0) {
+            // An empty file must not leave open what the operator meant to close.
+            throw new InputException("--read-tokens " + readers + ": the file lists no tokens ('flagagg token NAME' "
+                    + "makes a line)");
+        }
         String host = http.getString("host");
         if (readTable == null && !isLoopback(host)) {
             spec.commandLine().getErr().printf("server: warning: the HTTP server binds %s without read tokens: the "

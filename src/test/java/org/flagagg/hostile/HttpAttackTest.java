@@ -396,6 +396,16 @@ class HttpAttackTest {
     }
 
     @Test
+    void readTokensThatCannotProtectAreRefused() throws Exception {
+        Path empty = Files.writeString(dir.resolve("readers.txt"), "# nobody yet\n");
+        assertOneLineRefusal(server("--read-tokens", empty.toString()), "--read-tokens " + empty
+                + ": the file lists no tokens");
+        assertOneLineRefusal(server("--read-tokens", dir.resolve("absent.txt").toString()), "absent.txt: no such tokens file");
+        Path plain = Files.writeString(dir.resolve("plain.txt"), "ops not-a-hash\n");
+        assertOneLineRefusal(server("--read-tokens", plain.toString()), "plain.txt:1:");
+    }
+
+    @Test
     void aPortInUseSaysWhichHostAndPort() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             int port = taken.getLocalPort();
