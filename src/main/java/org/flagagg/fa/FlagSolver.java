@@ -80,7 +80,7 @@ public final class FlagSolver {
                 flag.trace(),
                 flag.trace().length - 1,
                 r,
-                flag.step().a()[0].length);
+                flag.a()[0].length);
     }
 
     /** The final flag and E at the start and after each accepted step. */
@@ -343,7 +343,7 @@ public final class FlagSolver {
         for (int j = 0; j < k; j++) {
             System.arraycopy(z.vectors()[j], 0, zr[j], 0, columns);
         }
-        int m = rootT.length == 0 ? basis.invRoot().length : rootT[0].length;
+        int m = basis.invRoot().length;
         double[] residuals = new double[m];
         for (int rest = columns; rest < k; rest++) {
             for (int i = 0; i < m; i++) {
