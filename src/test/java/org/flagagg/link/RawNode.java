@@ -13,14 +13,20 @@ import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.HexFormat;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 
 /**
- * A test worker node that speaks the data link by hand on a blocking socket, with the record layout written
- * out here (u32 length, u8 type, u32 seq, body; little-endian) rather than taken from {@link LinkRecords}: it
- * sends whatever bytes a test builds and reads what the server answers.
+ * A test worker node that speaks the data link by hand on a blocking socket, with the record layout and the
+ * authentication written out here (u32 length, u8 type, u32 seq, body; little-endian; HMAC-SHA256 over
+ * length-prefixed fields) rather than taken from {@link LinkRecords} and JobSecret, as docs/protocol.md
+ * describes them: it sends whatever bytes a test builds and reads what the server answers.
  */
 final class RawNode implements AutoCloseable {
     static final int TIMEOUT_MS = 10_000;
+    /** The job secret of the tests' links. */
+    static final String SECRET = "raw-node-test-secret-0123456789";
 
     /** One record as received: the type, the seq and the body after them. */
     record Rec(int type, int seq, byte[] body) {
@@ -30,8 +36,8 @@ final class RawNode implements AutoCloseable {
         }
 
         String text() {
-            return new String(body, type == LinkRecords.ACK ? 4 : 0, body.length - (type == LinkRecords.ACK ? 4 : 0),
-                    StandardCharsets.UTF_8);
+            int at = type == LinkRecords.ACK || type == LinkRecords.BYE ? 4 : 0;
+            return new String(body, at, body.length - at, StandardCharsets.UTF_8);
         }
     }
 
@@ -40,18 +46,50 @@ final class RawNode implements AutoCloseable {
     /** The server's WELCOME JSON: version, relay, max_record. */
     final JsonObject welcome;
 
-    private RawNode(Socket socket) throws IOException {
+    private RawNode(Socket socket, String job, String secret) throws IOException {
         this.socket = socket;
         this.in = new DataInputStream(socket.getInputStream());
-        write(hello(LinkRecords.VERSION));
+        String nodeNonce = "ab".repeat(32);
+        write(hello(LinkRecords.VERSION, job, nodeNonce));
+        Rec challenge = read();
+        assertThat(challenge.type()).as("the server's first record: " + challenge.text()).isEqualTo(LinkRecords.CHALLENGE);
+        String serverNonce = new JsonObject(challenge.text()).getString("nonce");
+        write(auth(hmac(secret, "flagagg-link-node", job, nodeNonce, serverNonce)));
         Rec first = read();
-        assertThat(first.type()).as("the server's first record").isEqualTo(LinkRecords.WELCOME);
+        assertThat(first.type()).as("the server's answer to AUTH: " + first.text()).isEqualTo(LinkRecords.WELCOME);
         this.welcome = new JsonObject(first.text());
+        assertThat(welcome.getString("proof")).as("the server's proof").isEqualTo(hmac(secret, "flagagg-link-server",
+                job, nodeNonce, serverNonce, welcome.getString("relay")));
     }
 
-    /** Connects and says HELLO; the server's WELCOME is in {@link #welcome}. */
-    static RawNode connect(int port) throws IOException {
-        return new RawNode(open(port));
+    /** Connects and authenticates for {@code job} with {@link #SECRET}; the server's WELCOME is in {@link #welcome}. */
+    static RawNode connect(int port, String job) throws IOException {
+        return new RawNode(open(port), job, SECRET);
+    }
+
+    /** HMAC-SHA256 in hex, keyed with the secret's UTF-8 bytes, over each field as u32 LE byte length + bytes. */
+    static String hmac(String secret, String... fields) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
+            for (String field : fields) {
+                byte[] bytes = field.getBytes(StandardCharsets.UTF_8);
+                mac.update(le32(bytes.length));
+                mac.update(bytes);
+            }
+            return HexFormat.of().formatHex(mac.doFinal());
+        } catch (java.security.GeneralSecurityException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    static byte[] hello(int version, String job, String nonce) {
+        return record(LinkRecords.HELLO, 0, new JsonObject().put("version", version).put("job", job).put("nonce", nonce)
+                .encode().getBytes(StandardCharsets.UTF_8));
+    }
+
+    static byte[] auth(String proof) {
+        return record(LinkRecords.AUTH, 0, new JsonObject().put("proof", proof).encode().getBytes(StandardCharsets.UTF_8));
     }
 
     /** A plain connection to the link port: nothing sent yet. */
@@ -63,7 +101,7 @@ final class RawNode implements AutoCloseable {
     }
 
     static byte[] hello(int version) {
-        return record(LinkRecords.HELLO, 0, ("{\"version\":" + version + "}").getBytes(StandardCharsets.UTF_8));
+        return hello(version, "default", "ab".repeat(32));
     }
 
     static int int32(byte[] b, int at) {
@@ -103,6 +141,14 @@ final class RawNode implements AutoCloseable {
         byte[] rest = in.readNBytes(length);
         assertThat(rest).hasSize(length);
         return new Rec(rest[0] & 0xFF, int32(rest, 1), Arrays.copyOfRange(rest, 5, length));
+    }
+
+    /** The BYE the server sent before it closed: the reason it gave, with its code first. */
+    static String refusal(byte[] closingBytes) {
+        assertThat(closingBytes.length).as("a BYE record came before the close").isGreaterThanOrEqualTo(13);
+        int length = int32(closingBytes, 0);
+        assertThat(closingBytes[4] & 0xFF).as("record type").isEqualTo(LinkRecords.BYE);
+        return int32(closingBytes, 9) + " " + new String(closingBytes, 13, length - 9, StandardCharsets.UTF_8);
     }
 
     /** Reads until the server closes the connection; returns what came first. Fails if it stays open. */
