@@ -91,6 +91,13 @@ class LinkAttackTest {
         return ack.code() + " " + ack.text();
     }
 
+    /** The BYE's code and reason, on a connection whose HELLO got a CHALLENGE first. */
+    static String refusalAfterChallenge(Socket socket) throws Exception {
+        byte[] got = RawNode.readUntilClosed(socket.getInputStream());
+        assertThat(got[4]).as("the first record's type").isEqualTo((byte) LinkRecords.CHALLENGE);
+        return RawNode.refusal(Arrays.copyOfRange(got, 4 + RawNode.int32(got, 0), got.length));
+    }
+
     /** Waits (bounded) until the aggregator has a round open: an attack then meets a round in progress. */
     static void awaitOpenRound(Vertx vertx, Engine engine) throws Exception {
         CompletableFuture<Void> open = new CompletableFuture<>();
@@ -204,11 +211,7 @@ class LinkAttackTest {
                 stalled.getOutputStream().write(RawNode.hello(LinkRecords.VERSION, job.job(), "cd".repeat(32)));
                 assertThat(RawNode.refusal(RawNode.readUntilClosed(silent.getInputStream())))
                         .isEqualTo(Codes.TIMEOUT + " not authenticated within 300 ms (link.auth_timeout_ms)");
-                byte[] got = RawNode.readUntilClosed(stalled.getInputStream());
-                // The CHALLENGE came first, then the BYE.
-                int challenge = 4 + RawNode.int32(got, 0);
-                assertThat(got[4]).isEqualTo((byte) LinkRecords.CHALLENGE);
-                assertThat(RawNode.refusal(Arrays.copyOfRange(got, challenge, got.length))).startsWith(Codes.TIMEOUT + " ");
+                assertThat(refusalAfterChallenge(stalled)).startsWith(Codes.TIMEOUT + " ");
             }
             assertThat(System.nanoTime() - started).as("closed well before the test's own timeouts")
                     .isLessThan(TimeUnit.SECONDS.toNanos(RawNode.TIMEOUT_MS / 1000));
@@ -284,9 +287,7 @@ class LinkAttackTest {
             try (Socket replay = RawNode.open(port)) {
                 replay.getOutputStream().write(RawNode.concat(RawNode.hello(LinkRecords.VERSION, job.job(), nodeNonce),
                         RawNode.auth(seenProof)));
-                byte[] got = RawNode.readUntilClosed(replay.getInputStream());
-                int challenge = 4 + RawNode.int32(got, 0);
-                assertThat(RawNode.refusal(Arrays.copyOfRange(got, challenge, got.length))).isEqualTo(Codes.UNAUTHORIZED
+                assertThat(refusalAfterChallenge(replay)).isEqualTo(Codes.UNAUTHORIZED
                         + " authentication failed: the node's proof does not match this job's secret (cluster.secret)");
             }
 
