@@ -6,12 +6,15 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.HexFormat;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The job secret: what worker nodes in other JVMs prove they hold, on the data link and when they join over
@@ -26,6 +29,7 @@ import javax.crypto.spec.SecretKeySpec;
 public final class JobSecret {
     /** Shortest secret accepted, in characters. */
     public static final int MIN_CHARS = 16;
+    private static final Logger LOG = LoggerFactory.getLogger(JobSecret.class);
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final HexFormat HEX = HexFormat.of();
 
@@ -45,11 +49,23 @@ public final class JobSecret {
         } catch (IOException | java.io.UncheckedIOException e) {
             throw new IllegalArgumentException("cannot read the job secret file " + file + ": " + e.getMessage());
         }
+        warnIfOthersCanRead(file);
         try {
             return of(line);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("job secret file " + file + ": the first line " + e.getMessage()
                     + " (create one with 'flagagg certs')");
+        }
+    }
+
+    private static void warnIfOthersCanRead(Path file) {
+        try {
+            var permissions = Files.getPosixFilePermissions(file);
+            if (permissions.contains(PosixFilePermission.OTHERS_READ) || permissions.contains(PosixFilePermission.GROUP_READ)) {
+                LOG.warn("job secret file {} can be read by other users: chmod 600 it", file);
+            }
+        } catch (IOException | UnsupportedOperationException e) {
+            // Not a POSIX file system: nothing to check.
         }
     }
 
