@@ -33,6 +33,11 @@ final class ClusterOptions {
             + "(default: the packaged conf/cluster.xml).")
     Path config;
 
+    @Option(names = "--cluster-secret", paramLabel = "FILE", description = "File whose first line is the job secret "
+            + "that worker nodes in other JVMs prove on the data link and when they join (at least 16 characters; "
+            + "'flagagg certs' writes one). Needed with --cluster.")
+    Path secret;
+
     /** Lays these flags over the configuration's "cluster" section. */
     void applyTo(JsonObject cluster) {
         RuleOptions.putIfSet(cluster, "host", host);
@@ -40,5 +45,6 @@ final class ClusterOptions {
         RuleOptions.putIfSet(cluster, "port", port);
         RuleOptions.putIfSet(cluster, "name", name);
         RuleOptions.putIfSet(cluster, "config", config == null ? null : config.toString());
+        RuleOptions.putIfSet(cluster, "secret", secret == null ? null : secret.toString());
     }
 }

@@ -14,6 +14,7 @@ import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import org.flagagg.bus.Cluster;
 import org.flagagg.bus.GradientExchange;
+import org.flagagg.bus.JobSecret;
 import org.flagagg.bus.WorkerClient;
 import org.flagagg.link.LinkClient;
 import org.flagagg.link.LinkServer;
@@ -83,6 +84,7 @@ abstract class FleetCommand implements Callable<Integer> {
         Map<String, String> tokens = ws ? TokenTable.generate(IntStream.range(0, config.workers())
                 .mapToObj(s -> "w" + s).toList()) : Map.of();
         Path tokensFile = null;
+        Path secretFile = null;
         String wsUrl = null;
         ServerProcess server = null;
         LoadTest.Embedded embedded = null;
@@ -90,6 +92,14 @@ abstract class FleetCommand implements Callable<Integer> {
         Vertx vertx = null;
         try {
             JsonObject clusterSection = json.getJsonObject("cluster");
+            if (cluster.enabled && startsServer() && JobSecret.fromConfig(clusterSection) == null) {
+                // The child server and these workers share a secret made for this run.
+                secretFile = Files.createTempFile("flagagg-secret-", ".txt");
+                Files.writeString(secretFile, JobSecret.newSecretText() + "\n");
+                clusterSection.put("secret", secretFile.toString());
+            }
+            // Workers in this JVM prove the secret; an embedded data link gets one that lives in memory.
+            JobSecret secret = cluster.enabled ? ServerCommand.jobSecret(json, true) : JobSecret.random();
             if (cluster.enabled && startsServer()) {
                 String name = "flagagg-load-" + ProcessHandle.current().pid();
                 JsonObject serverConfig = json.copy();
@@ -110,7 +120,7 @@ abstract class FleetCommand implements Callable<Integer> {
             if (!cluster.enabled) {
                 embedded = LoadTest.deployEmbedded(vertx, config).await();
                 if (via.equals("link")) {
-                    vertx.deployVerticle(new LinkServer(config, "127.0.0.1", 0)).await();
+                    vertx.deployVerticle(new LinkServer(config, secret, "127.0.0.1", 0)).await();
                 }
                 if (ws) {
                     Gateway gateway = new Gateway(vertx, config, TokenTable.ofTokens(tokens), GatewayConfig.defaults());
@@ -127,9 +137,12 @@ abstract class FleetCommand implements Callable<Integer> {
             LoadTest load = new LoadTest(vertx, config, fleet.toConfig(), fleet.rounds, fleet.verify)
                     .withWarmup(fleet.warmup).onProgress((done, total) -> progress(err, done, total));
             if (via.equals("link")) {
-                LinkClient node = link = LinkClient.connect(vertx, config.job()).await();
+                LinkClient node = link = LinkClient.connect(vertx, config.job(), secret).await();
                 load.withWorkers((v, slot) -> WorkerClient.join(v, config.job(), "w" + slot, config.dim(), slot, node)
                         .map(c -> (GradientExchange) c));
+            } else if (via.equals("bus") && cluster.enabled) {
+                load.withWorkers((v, slot) -> WorkerClient.join(v, config.job(), "w" + slot, config.dim(), slot, null,
+                        secret).map(c -> (GradientExchange) c));
             }
             if (ws) {
                 String url = wsUrl;
@@ -166,6 +179,9 @@ abstract class FleetCommand implements Callable<Integer> {
             }
             if (tokensFile != null) {
                 Files.deleteIfExists(tokensFile);
+            }
+            if (secretFile != null) {
+                Files.deleteIfExists(secretFile);
             }
         }
     }

@@ -8,6 +8,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
 import org.flagagg.bus.AggregatorVerticle;
 import org.flagagg.bus.Cluster;
+import org.flagagg.bus.JobSecret;
 import org.flagagg.link.LinkServer;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.round.JobConfig;
@@ -69,6 +70,8 @@ final class ServerCommand implements Callable<Integer> {
         Rules.create(config.rule()).validate(config.workers());
         GatewayConfig wsConfig = ws.resolve(json, System.getenv());
         TokenTable tokens = WsOptions.tokenTable(wsConfig);
+        JobSecret secret = jobSecret(json, cluster.enabled);
+        LinkServer.Limits linkLimits = LinkServer.Limits.fromJson(json.getJsonObject("link"));
 
         ChunkStore store = new ChunkStore(config.memoryBudget(), config.slabBytes(), config.spillDir());
         Metrics metrics = new Metrics();
@@ -85,11 +88,14 @@ final class ServerCommand implements Callable<Integer> {
                 stopped.countDown();
             }
         }, "flagagg-shutdown"));
-        AggregatorVerticle aggregator = new AggregatorVerticle(config, store);
+        AggregatorVerticle aggregator = new AggregatorVerticle(config, store, secret);
         vertx.deployVerticle(aggregator).await();
-        LinkServer link = new LinkServer(config, json.getJsonObject("cluster").getString("host"),
-                json.getJsonObject("link").getInteger("port"));
-        vertx.deployVerticle(link).await();
+        // The data link is for worker nodes in other JVMs: only a cluster member has any.
+        LinkServer link = cluster.enabled ? new LinkServer(config, secret, json.getJsonObject("cluster").getString("host"),
+                json.getJsonObject("link").getInteger("port"), linkLimits) : null;
+        if (link != null) {
+            vertx.deployVerticle(link).await();
+        }
         JsonObject http = json.getJsonObject("http");
         HttpApi api = new HttpApi(vertx);
         RoundsApi.mount(api.router(), vertx, config.roundLog());
@@ -104,12 +110,33 @@ final class ServerCommand implements Callable<Integer> {
                 http.getString("host"),
                 server.actualPort());
         spec.commandLine().getOut().printf("listening on %s%n", gateway.url(http.getString("host"), server.actualPort()));
-        spec.commandLine().getOut().printf("data link for worker nodes on %s:%d%n",
-                json.getJsonObject("cluster").getString("host"), link.actualPort());
+        if (link != null) {
+            spec.commandLine().getOut().printf("data link for worker nodes on %s:%d%n",
+                    json.getJsonObject("cluster").getString("host"), link.actualPort());
+        }
         spec.commandLine().getOut().printf("dashboard at http://%s:%d/ (metrics at /metrics, readiness at /ready)%n",
                 http.getString("host"), server.actualPort());
         spec.commandLine().getOut().flush();
         stopped.await();
         return 0;
+    }
+
+    /**
+     * The job secret of cluster.secret; a clustered server refuses to start without one, since workers in
+     * other JVMs could then neither join nor use the data link (and none of them must join unproven).
+     */
+    static JobSecret jobSecret(JsonObject json, boolean clustered) {
+        JobSecret secret;
+        try {
+            secret = JobSecret.fromConfig(json.getJsonObject("cluster"));
+        } catch (IllegalArgumentException e) {
+            throw new InputException(e.getMessage());
+        }
+        if (secret == null && clustered) {
+            throw new InputException("--cluster needs the job secret that worker nodes prove: --cluster-secret FILE "
+                    + "(or cluster.secret, FLAGAGG_CLUSTER__SECRET), a file whose first line is at least "
+                    + JobSecret.MIN_CHARS + " characters; 'flagagg certs' writes one");
+        }
+        return secret;
     }
 }
