@@ -1,5 +1,7 @@
 package org.flagagg.cli;
 
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -14,6 +16,7 @@ import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import org.flagagg.bus.Cluster;
 import org.flagagg.bus.GradientExchange;
+import org.flagagg.bus.JobServer;
 import org.flagagg.bus.WorkerClient;
 import org.flagagg.link.LinkClient;
 import org.flagagg.link.LinkServer;
@@ -106,7 +109,15 @@ abstract class FleetCommand implements Callable<Integer> {
                 wsUrl = server.wsUrl();
                 clusterSection.put("name", name).put("members", new JsonArray().add(server.member())).put("port", 0);
             }
-            vertx = Cluster.start(clusterSection, cluster.enabled).await().vertx();
+            Cluster.Node member = Cluster.start(clusterSection, cluster.enabled).await();
+            vertx = member.vertx();
+            // Clustered, the job's server is in another JVM: find it (bounded) and stop if it leaves the cluster.
+            Future<String> serverGone = Promise.<String>promise().future();
+            if (cluster.enabled) {
+                long waitMs = clusterSection.getLong("server_wait_s", 30L) * 1000;
+                JobServer.Holder holder = JobServer.find(member, config.job(), waitMs).await();
+                serverGone = JobServer.gone(member, config.job(), holder);
+            }
             if (!cluster.enabled) {
                 embedded = LoadTest.deployEmbedded(vertx, config).await();
                 if (via.equals("link")) {
@@ -140,8 +151,15 @@ abstract class FleetCommand implements Callable<Integer> {
                 load.withStore(embedded.store());
             }
             progress(err, 0, fleet.warmup + fleet.rounds);
-            JsonObject report = load.run().await();
-            err.println();
+            Promise<JsonObject> outcome = Promise.promise();
+            load.run().onComplete(outcome);
+            serverGone.onSuccess(reason -> outcome.tryFail(new IllegalStateException(reason)));
+            JsonObject report;
+            try {
+                report = outcome.future().await();
+            } finally {
+                err.println();
+            }
             report.put("transport", (cluster.enabled ? "clustered" : "embedded") + ", " + via);
             if (server != null) {
                 report.put("server_peak_rss_mb", server.peakRssMb());
