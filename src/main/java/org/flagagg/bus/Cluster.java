@@ -59,9 +59,16 @@ public final class Cluster {
      * else nulls.
      */
     public record Node(Vertx vertx, String member, HazelcastClusterManager manager) {
-        /** This member's node id (Hazelcast's member UUID), or null when embedded. */
-        public String nodeId() {
-            return manager == null ? null : manager.getNodeId();
+        /** This member's Hazelcast UUID, or null when embedded. */
+        public String memberId() {
+            return manager == null ? null
+                    : manager.getHazelcastInstance().getCluster().getLocalMember().getUuid().toString();
+        }
+
+        /** True when the member with this Hazelcast UUID is in the cluster now. */
+        public boolean hasMember(String memberId) {
+            return manager.getHazelcastInstance().getCluster().getMembers().stream()
+                    .anyMatch(m -> m.getUuid().toString().equals(memberId));
         }
     }
 

@@ -17,15 +17,15 @@ import java.util.UUID;
  * {@link #gone watch} its membership, so they stop when it dies instead of waiting for ever.
  */
 public final class JobServer {
-    /** The cluster map of job name to its server: {"member": "host:port", "node": node id}. */
+    /** The cluster map of job name to its server: {"member": "host:port", "id": Hazelcast member UUID}. */
     static final String MAP = "flagagg.servers";
     /** How long a claim waits for the lock: long enough for a lock free now, short of a held one's release. */
     private static final long CLAIM_WAIT_MS = 2_000;
     /** How often {@link #find} looks again while the job has no server. */
     private static final long FIND_POLL_MS = 250;
 
-    /** The server holding a job: its Hazelcast member address and Vert.x node id. */
-    public record Holder(String member, String node) {
+    /** The server holding a job: its Hazelcast member address ("host:port") and UUID. */
+    public record Holder(String member, String id) {
     }
 
     private JobServer() {
@@ -41,10 +41,10 @@ public final class JobServer {
                 .recover(e -> holder(node, job).transform(h -> Future.failedFuture(new IllegalStateException(
                         "job '" + job + "' already has a server in this cluster: "
                         + (h.succeeded() && h.result() != null ? "member " + h.result().member()
-                                + " (node " + h.result().node() + ")" : "its lock is held")
+                                + " (" + h.result().id() + ")" : "its lock is held")
                         + "; stop it or use another job name"))))
                 .compose(lock -> servers(node).compose(map -> map.put(job, new JsonObject()
-                        .put("member", node.member()).put("node", node.nodeId())))
+                        .put("member", node.member()).put("id", node.memberId())))
                         .map(lock)
                         .onFailure(e -> lock.release()));
     }
@@ -62,7 +62,7 @@ public final class JobServer {
 
     private static void look(Cluster.Node node, String job, long deadline, long waitMs, Promise<Holder> found) {
         holder(node, job).onComplete(h -> {
-            if (h.succeeded() && h.result() != null && node.manager().getNodes().contains(h.result().node())) {
+            if (h.succeeded() && h.result() != null && node.hasMember(h.result().id())) {
                 found.complete(h.result());
             } else if (System.nanoTime() - deadline >= 0) {
                 found.fail(new IllegalStateException("no aggregator for job '" + job + "' answered within "
@@ -90,12 +90,12 @@ public final class JobServer {
 
             @Override
             public void memberRemoved(MembershipEvent event) {
-                if (event.getMember().getUuid().toString().equals(holder.node())) {
+                if (event.getMember().getUuid().toString().equals(holder.id())) {
                     left.tryComplete(reason);
                 }
             }
         });
-        if (!node.manager().getNodes().contains(holder.node())) {
+        if (!node.hasMember(holder.id())) {
             left.tryComplete(reason);
         }
         return left.future().onComplete(r -> cluster.removeMembershipListener(id));
@@ -103,7 +103,7 @@ public final class JobServer {
 
     private static Future<Holder> holder(Cluster.Node node, String job) {
         return servers(node).compose(map -> map.get(job))
-                .map(json -> json == null ? null : new Holder(json.getString("member"), json.getString("node")));
+                .map(json -> json == null ? null : new Holder(json.getString("member"), json.getString("id")));
     }
 
     private static Future<AsyncMap<String, JsonObject>> servers(Cluster.Node node) {
