@@ -165,6 +165,11 @@ abstract class FleetCommand implements Callable<Integer> {
                 report.put("server_peak_rss_mb", server.peakRssMb());
             }
             printTable(spec.commandLine().getOut(), report);
+            if (report.getBoolean("timed_out", false) && !report.containsKey("error")) {
+                err.printf("%s: timed out after %.0f s waiting for round %d's aggregate from the aggregator of job '%s' "
+                        + "(%d of %d rounds done)%n", spec.name(), report.getDouble("wall_s"), report.getInteger("rounds"),
+                        config.job(), report.getInteger("rounds"), report.getInteger("rounds_requested"));
+            }
             if (fleet.json != null) {
                 Files.writeString(fleet.json, report.encodePrettily() + "\n");
             }
