@@ -6,6 +6,7 @@ import io.vertx.core.json.JsonObject;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.io.Writer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -46,14 +47,19 @@ class WorkerLivenessTest {
         assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start)).isLessThan(EXIT_WAIT_S);
     }
 
+    /** Server and worker JVMs on the cluster's mutual TLS, as `flagagg certs` sets it up. */
     @Test
     void aWorkerJvmNoticesItsServerJvmDyingAndExitsWithTheReason() throws Exception {
         String name = clusterName();
+        Path certs = dir.resolve("certs");
+        assertThat(Main.run(new String[] {"certs", "--out", certs.toString()}, new PrintWriter(new StringWriter()),
+                new PrintWriter(new StringWriter()))).isZero();
+        JsonObject tls = new JsonObject(Files.readString(certs.resolve(CertsCommand.CONFIG))).getJsonObject("cluster");
         JsonObject config = JobConfig.defaults().put("job", "crash").put("workers", 2).put("dim", 1000)
                 .put("chunk_coords", 256).put("memory_budget_mb", 8).put("slab_kib", 64)
                 .put("spill_dir", dir.resolve("spill").toString())
                 .put("round_log", dir.resolve("rounds.jsonl").toString());
-        config.getJsonObject("cluster").put("name", name).put("port", 0);
+        config.getJsonObject("cluster").mergeIn(tls).put("name", name).put("port", 0);
         config.getJsonObject("http").put("port", 0);
         try (ServerProcess server = ServerProcess.start(config, List.of("-Xmx256m"))) {
             CompletableFuture<Void> roundDone = new CompletableFuture<>();
@@ -78,6 +84,8 @@ class WorkerLivenessTest {
             StringWriter out = new StringWriter();
             CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> Main.run(new String[] {"worker",
                 "--cluster", "--cluster-name", name, "--cluster-members", server.member(), "--cluster-port", "0",
+                "--cluster-tls-keystore", tls.getString("tls_keystore"), "--cluster-tls-truststore",
+                tls.getString("tls_truststore"), "--cluster-tls-password-file", tls.getString("tls_password_file"),
                 "--job", "crash", "--workers", "2", "--dim", "1000", "--chunk-kib", "1", "--rounds", "100000"},
                     new PrintWriter(out, true), new PrintWriter(watching, true)));
             roundDone.get(EXIT_WAIT_S, TimeUnit.SECONDS);
