@@ -41,10 +41,6 @@ final class ClusterOptions {
             + "the stores' password (or cluster.tls_password, FLAGAGG_CLUSTER__TLS_PASSWORD).")
     Path tlsPasswordFile;
 
-    @Option(names = "--server-wait", paramLabel = "S", description = "worker: how long to wait for the job's "
-            + "aggregator to be in the cluster before giving up (default: 30).")
-    Integer serverWait;
-
     @Option(names = "--cluster-config", paramLabel = "FILE", description = "Hazelcast XML configuration "
             + "(default: the packaged conf/cluster.xml).")
     Path config;
@@ -59,6 +55,5 @@ final class ClusterOptions {
         RuleOptions.putIfSet(cluster, "tls_keystore", tlsKeystore == null ? null : tlsKeystore.toString());
         RuleOptions.putIfSet(cluster, "tls_truststore", tlsTruststore == null ? null : tlsTruststore.toString());
         RuleOptions.putIfSet(cluster, "tls_password_file", tlsPasswordFile == null ? null : tlsPasswordFile.toString());
-        RuleOptions.putIfSet(cluster, "server_wait_s", serverWait);
     }
 }

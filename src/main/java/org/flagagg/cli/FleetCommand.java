@@ -57,6 +57,10 @@ abstract class FleetCommand implements Callable<Integer> {
                     + "-XX:MaxDirectMemorySize of the memory budget + 256 MiB).")
     List<String> serverJvm;
 
+    @Option(names = "--server-wait", paramLabel = "S", description = "With --cluster: how long to wait for the "
+            + "job's aggregator to be in the cluster before giving up (default: 30, cluster.server_wait_s).")
+    Integer serverWait;
+
     /** True: with --cluster, start the aggregator in a child JVM; false: it is already in the cluster. */
     abstract boolean startsServer();
 
@@ -73,6 +77,11 @@ abstract class FleetCommand implements Callable<Integer> {
             json.put("round_log", "");
         }
         cluster.applyTo(json.getJsonObject("cluster"));
+        RuleOptions.putIfSet(json.getJsonObject("cluster"), "server_wait_s", serverWait);
+        long serverWaitS = json.getJsonObject("cluster").getLong("server_wait_s", 30L);
+        if (serverWaitS < 1) {
+            throw new InputException("cluster.server_wait_s (--server-wait) must be >= 1, got " + serverWaitS);
+        }
         JobConfig config = JobConfig.fromJson(json);
         Rules.create(config.rule()).validate(config.workers());
         PrintWriter err = spec.commandLine().getErr();
@@ -114,8 +123,7 @@ abstract class FleetCommand implements Callable<Integer> {
             // Clustered, the job's server is in another JVM: find it (bounded) and stop if it leaves the cluster.
             Future<String> serverGone = Promise.<String>promise().future();
             if (cluster.enabled) {
-                long waitMs = clusterSection.getLong("server_wait_s", 30L) * 1000;
-                JobServer.Holder holder = JobServer.find(member, config.job(), waitMs).await();
+                JobServer.Holder holder = JobServer.find(member, config.job(), serverWaitS * 1000).await();
                 serverGone = JobServer.gone(member, config.job(), holder);
             }
             if (!cluster.enabled) {
