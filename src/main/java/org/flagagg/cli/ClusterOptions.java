@@ -26,8 +26,20 @@ final class ClusterOptions {
     Integer port;
 
     @Option(names = "--cluster-name", paramLabel = "NAME", description = "Cluster name: members with another name "
-            + "never join (default: flagagg).")
+            + "never join; required off loopback (default on loopback: flagagg-local).")
     String name;
+
+    @Option(names = "--cluster-tls-keystore", paramLabel = "FILE", description = "PKCS12 key store of this member's "
+            + "certificate: the event bus speaks mutual TLS (required off loopback; 'flagagg certs' makes it).")
+    Path tlsKeystore;
+
+    @Option(names = "--cluster-tls-truststore", paramLabel = "FILE", description = "PKCS12 trust store with the "
+            + "cluster's CA: only members with a certificate it signed can connect.")
+    Path tlsTruststore;
+
+    @Option(names = "--cluster-tls-password-file", paramLabel = "FILE", description = "File whose first line is "
+            + "the stores' password (or cluster.tls_password, FLAGAGG_CLUSTER__TLS_PASSWORD).")
+    Path tlsPasswordFile;
 
     @Option(names = "--cluster-config", paramLabel = "FILE", description = "Hazelcast XML configuration "
             + "(default: the packaged conf/cluster.xml).")
@@ -46,5 +58,8 @@ final class ClusterOptions {
         RuleOptions.putIfSet(cluster, "name", name);
         RuleOptions.putIfSet(cluster, "config", config == null ? null : config.toString());
         RuleOptions.putIfSet(cluster, "secret", secret == null ? null : secret.toString());
+        RuleOptions.putIfSet(cluster, "tls_keystore", tlsKeystore == null ? null : tlsKeystore.toString());
+        RuleOptions.putIfSet(cluster, "tls_truststore", tlsTruststore == null ? null : tlsTruststore.toString());
+        RuleOptions.putIfSet(cluster, "tls_password_file", tlsPasswordFile == null ? null : tlsPasswordFile.toString());
     }
 }

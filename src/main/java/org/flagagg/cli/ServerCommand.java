@@ -9,6 +9,7 @@ import java.util.concurrent.Callable;
 import org.flagagg.bus.AggregatorVerticle;
 import org.flagagg.bus.Cluster;
 import org.flagagg.bus.JobSecret;
+import org.flagagg.bus.JobServer;
 import org.flagagg.link.LinkServer;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.round.JobConfig;
@@ -77,6 +78,16 @@ final class ServerCommand implements Callable<Integer> {
         Metrics metrics = new Metrics();
         Cluster.Node node = metrics.startVertx(json.getJsonObject("cluster"), cluster.enabled).await();
         Vertx vertx = node.vertx();
+        if (cluster.enabled) {
+            // One server per job and cluster: a second one would share the joins round-robin with the first.
+            try {
+                JobServer.claim(node, config.job()).await();
+            } catch (RuntimeException e) {
+                vertx.close().await();
+                store.close();
+                throw e;
+            }
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
