@@ -56,6 +56,14 @@ public final class AggregatorVerticle extends VerticleBase {
      * from the store, written to scratch and read again from memory.
      */
     private static final int BLOCK = 8 * Kernels.TILE;
+    /** Header of a data link's chunk requests: the relay of the connection the frame came on. */
+    public static final String RELAY_HEADER = "relay";
+    /** Header of a chunk from another JVM: the chunk_token its slot's join was given. */
+    public static final String TOKEN_HEADER = "chunk_token";
+    /** Label of a join's proof: HMAC(secret, label, job, worker, dim, slot, relay, nonce). */
+    public static final String JOIN_PROOF = "flagagg-join";
+    /** How long a join nonce is good for after this aggregator issued it. */
+    static final long NONCE_TTL_MS = 30_000;
 
     private final JobConfig job;
     private final ChunkStore store;
@@ -67,6 +75,14 @@ public final class AggregatorVerticle extends VerticleBase {
     /** Where each worker's aggregate chunks go: its node's relay (a data link), or null for its own address. */
     private final String[] relays;
     private final Map<String, Integer> slotsById = new HashMap<>();
+    /** The job secret workers in other JVMs prove on join, or null: then none can join. */
+    private final JobSecret secret;
+    /** Tags this aggregator's join nonces, so it keeps no state for a nonce until a join spends it. */
+    private final JobSecret nonceKey = JobSecret.random();
+    /** Nonces spent by joins with a valid proof, and when they were issued; pruned after NONCE_TTL_MS. */
+    private final Map<String, Long> spentNonces = new HashMap<>();
+    /** Per slot, the token its chunks from another JVM must carry; null when it joined in this JVM. */
+    private final String[] chunkTokens;
     private final int[] outstanding;
     private final TreeMap<Long, RoundRun> open = new TreeMap<>();
     private final ArrayDeque<Long> latenciesMs = new ArrayDeque<>();
@@ -78,8 +94,17 @@ public final class AggregatorVerticle extends VerticleBase {
     private WorkerExecutor math;
     private EventBus bus;
 
-    /** The chunk store is the server's (shared by rounds, possibly by jobs); the verticle does not close it. */
+    /** An aggregator that only workers in this JVM can join (embedded, or a cluster without a job secret). */
     public AggregatorVerticle(JobConfig job, ChunkStore store) {
+        this(job, store, null);
+    }
+
+    /**
+     * The chunk store is the server's (shared by rounds, possibly by jobs); the verticle does not close it.
+     * Workers in other JVMs join only with a proof of {@code secret} (null: they cannot join).
+     */
+    public AggregatorVerticle(JobConfig job, ChunkStore store, JobSecret secret) {
+        this.secret = secret;
         this.job = job;
         this.store = store;
         this.kernels = Kernels.best();
@@ -89,6 +114,7 @@ public final class AggregatorVerticle extends VerticleBase {
         this.p = job.workers();
         this.workerIds = new String[p];
         this.relays = new String[p];
+        this.chunkTokens = new String[p];
         this.outstanding = new int[p];
         // Per math thread: one block per slot (the fold and the output pass read the store block by block),
         // plus one whole chunk for the aggregate's values.
@@ -182,6 +208,11 @@ public final class AggregatorVerticle extends VerticleBase {
             msg.fail(Codes.BAD_REQUEST, "join expects a JSON object {worker, dim[, slot]}");
             return;
         }
+        if (body.containsKey("challenge")) {
+            msg.reply(new JsonObject().put("nonce", issueNonce()));
+            return;
+        }
+        boolean remote = fromOtherMember(msg);
         String id;
         long dim;
         Integer wanted;
@@ -213,6 +244,12 @@ public final class AggregatorVerticle extends VerticleBase {
             msg.fail(Codes.BAD_REQUEST, "slot must be in 0.." + (p - 1) + ", got " + wanted);
             return;
         }
+        String unproven = remote ? checkJoinProof(body, id, dim, wanted, relay) : null;
+        if (unproven != null) {
+            LOG.warn("refused the join of '{}' from another JVM: {}", id, unproven);
+            msg.fail(Codes.UNAUTHORIZED, unproven);
+            return;
+        }
         Integer slot = slotsById.get(id);
         if (slot == null) {
             slot = wanted != null ? wanted : freeSlot();
@@ -232,7 +269,71 @@ public final class AggregatorVerticle extends VerticleBase {
             return;
         }
         relays[slot] = relay;
-        msg.reply(job.session().put("worker", id).put("slot", slot));
+        // A new join of the slot voids the old token; a worker of this JVM needs none.
+        chunkTokens[slot] = remote ? JobSecret.nonce() : null;
+        msg.reply(withToken(job.session().put("worker", id).put("slot", slot), slot));
+    }
+
+    private JsonObject withToken(JsonObject session, int slot) {
+        return chunkTokens[slot] == null ? session : session.put(TOKEN_HEADER, chunkTokens[slot]);
+    }
+
+    /** True for a message from another JVM of the cluster, whose sender proves nothing by reaching us. */
+    static boolean fromOtherMember(Message<?> msg) {
+        return msg instanceof io.vertx.core.eventbus.impl.clustered.ClusteredMessage<?, ?> m && m.isFromWire();
+    }
+
+    /** A fresh join nonce, "issued-ms.random.tag": checked and spent by the join that proves the secret with it. */
+    private String issueNonce() {
+        String issued = Long.toString(System.currentTimeMillis());
+        String random = JobSecret.nonce();
+        return issued + "." + random + "." + nonceKey.mac("flagagg-join-nonce", issued, random);
+    }
+
+    /** Null when the join proves the job secret over a fresh nonce of this aggregator (then spent); else why not. */
+    private String checkJoinProof(JsonObject body, String id, long dim, Integer wanted, String relay) {
+        if (secret == null) {
+            return "this aggregator has no job secret (cluster.secret): workers in other JVMs cannot join";
+        }
+        if (!(body.getValue("nonce") instanceof String nonce) || !(body.getValue("proof") instanceof String proof)) {
+            return "a join from another JVM must prove the job secret: ask for a nonce with {challenge: true}, then "
+                    + "join with {nonce, proof} (docs/protocol.md)";
+        }
+        String[] parts = nonce.split("\\.", -1);
+        long now = System.currentTimeMillis();
+        long issued;
+        try {
+            issued = parts.length == 3 ? Long.parseLong(parts[0]) : -1;
+        } catch (NumberFormatException e) {
+            issued = -1;
+        }
+        if (issued < 0 || now - issued > NONCE_TTL_MS || issued > now
+                || !nonceKey.verify(parts[2], "flagagg-join-nonce", parts[0], parts[1]) || spentNonces.containsKey(nonce)) {
+            return "the join's nonce was not issued by this aggregator in the last " + NONCE_TTL_MS / 1000
+                    + " s, or was already used";
+        }
+        if (!secret.verify(proof, JOIN_PROOF, job.job(), id, Long.toString(dim), wanted == null ? "" : wanted.toString(),
+                relay == null ? "" : relay, nonce)) {
+            return "authentication failed: the join's proof does not match this job's secret (cluster.secret)";
+        }
+        spentNonces.values().removeIf(at -> now - at > NONCE_TTL_MS);
+        spentNonces.put(nonce, issued);
+        return null;
+    }
+
+    /**
+     * Null when this chunk's sender may act for {@code slot}; else why not. A chunk from another JVM carries
+     * the token of the slot's join; one from a data link the relay the slot joined with. Other chunks come
+     * from this JVM (the WebSocket gateway binds its sessions itself).
+     */
+    private String senderRefusal(Message<Object> msg, int slot) {
+        if (fromOtherMember(msg)) {
+            return JobSecret.same(msg.headers().get(TOKEN_HEADER), chunkTokens[slot]) ? null
+                    : "slot " + slot + " was not granted to this sender: its join's chunk_token is missing or wrong";
+        }
+        String relay = msg.headers().get(RELAY_HEADER);
+        return relay == null || relay.equals(relays[slot]) ? null
+                : "slot " + slot + " did not join through this data link; its frames are refused here";
     }
 
     private Integer freeSlot() {
@@ -259,7 +360,7 @@ public final class AggregatorVerticle extends VerticleBase {
         } catch (FrameException e) {
             String reason = "malformed frame (" + e.reason() + "): " + e.getMessage();
             msg.fail(Codes.BAD_REQUEST, reason);
-            excludeSender(frame, reason);
+            excludeSender(msg, frame, reason);
             return;
         }
         if (h.kind() != ChunkFrame.KIND_GRADIENT) {
@@ -269,6 +370,11 @@ public final class AggregatorVerticle extends VerticleBase {
         int slot = h.slot();
         if (slot >= p || workerIds[slot] == null) {
             msg.fail(Codes.UNKNOWN_WORKER, "slot " + slot + " has not joined job '" + job.job() + "'");
+            return;
+        }
+        String refused = senderRefusal(msg, slot);
+        if (refused != null) {
+            msg.fail(Codes.FORBIDDEN, refused);
             return;
         }
         if (outstanding[slot] >= job.credits()) {
@@ -294,10 +400,10 @@ public final class AggregatorVerticle extends VerticleBase {
     }
 
     /**
-     * A frame that failed validation cannot be trusted, but the event bus has no sender identity other than
-     * the header: if the header still names a joined slot and an open round, that slot is excluded from it.
+     * A frame that failed validation cannot be trusted: if the header still names a joined slot and an open
+     * round, and the sender may act for that slot ({@link #senderRefusal}), that slot is excluded from it.
      */
-    private void excludeSender(ByteBuffer frame, String reason) {
+    private void excludeSender(Message<Object> msg, ByteBuffer frame, String reason) {
         if (frame.remaining() < ChunkFrame.HEADER_BYTES) {
             return;
         }
@@ -308,7 +414,8 @@ public final class AggregatorVerticle extends VerticleBase {
         }
         RoundRun run = open.get(header.getLong(at + 8));
         int slot = header.getInt(at + 16);
-        if (run != null && run.round.status() == Round.Status.OPEN && slot >= 0 && slot < p && workerIds[slot] != null) {
+        if (run != null && run.round.status() == Round.Status.OPEN && slot >= 0 && slot < p && workerIds[slot] != null
+                && senderRefusal(msg, slot) == null) {
             run.round.count("malformed");
             exclude(run, slot, reason);
         }

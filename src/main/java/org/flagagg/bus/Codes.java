@@ -4,10 +4,16 @@ package org.flagagg.bus;
 public final class Codes {
     /** Malformed frame or request. */
     public static final int BAD_REQUEST = 400;
+    /** The peer did not prove it holds the job secret (join or data link). */
+    public static final int UNAUTHORIZED = 401;
+    /** A sender acting for a slot it was not granted (another worker's, or one that joined elsewhere). */
+    public static final int FORBIDDEN = 403;
     /** The worker is excluded from this round; later chunks are refused. */
     public static final int EXCLUDED = 403;
     /** Unknown worker slot, or the worker has not joined. */
     public static final int UNKNOWN_WORKER = 404;
+    /** A data-link peer did not authenticate in time. */
+    public static final int TIMEOUT = 408;
     /** The round is closed (a straggler's chunk) or the job is full. */
     public static final int CLOSED = 409;
     /** The chunk broke the round's rules (shape, duplicate, NaN/Inf): the worker is now excluded. */

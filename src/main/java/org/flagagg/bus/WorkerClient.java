@@ -108,10 +108,21 @@ public final class WorkerClient implements GradientExchange {
     /**
      * {@link #join(Vertx, String, String, long, int)} with the gradient and the aggregate's chunks on this
      * node's data link instead of the event bus (the join, round summaries and records stay on the bus).
-     * The aggregate then comes once per link for all the node's workers.
+     * The aggregate then comes once per link for all the node's workers. The join proves the link's job
+     * secret.
      */
     public static Future<WorkerClient> join(Vertx vertx, String job, String workerId, long dim, int slot,
             LinkClient link) {
+        return join(vertx, job, workerId, dim, slot, link, link == null ? null : link.secret());
+    }
+
+    /**
+     * The general join: with a {@code secret}, the worker first asks the aggregator for a nonce and joins with
+     * its proof (needed from another JVM of the cluster; docs/protocol.md, "Joining from another JVM"), and
+     * its bus chunks carry the chunk_token the join gave it. {@code link} may be null (chunks on the bus).
+     */
+    public static Future<WorkerClient> join(Vertx vertx, String job, String workerId, long dim, int slot,
+            LinkClient link, JobSecret secret) {
         FrameCodec.register(vertx.eventBus());
         JsonObject request = new JsonObject().put("worker", workerId).put("dim", dim);
         if (slot >= 0) {
@@ -120,7 +131,15 @@ public final class WorkerClient implements GradientExchange {
         if (link != null) {
             request.put("relay", link.relay());
         }
-        return vertx.eventBus().<JsonObject>request(new Addresses(job).join(), request)
+        String address = new Addresses(job).join();
+        Future<JsonObject> proven = secret == null ? Future.succeededFuture(request)
+                : vertx.eventBus().<JsonObject>request(address, new JsonObject().put("challenge", true)).map(reply -> {
+                    String nonce = reply.body().getString("nonce");
+                    return request.put("nonce", nonce).put("proof", secret.mac(AggregatorVerticle.JOIN_PROOF, job,
+                            workerId, Long.toString(dim), slot >= 0 ? Integer.toString(slot) : "",
+                            link != null ? link.relay() : "", nonce));
+                });
+        return proven.compose(r -> vertx.eventBus().<JsonObject>request(address, r))
                 .map(reply -> new WorkerClient(vertx, job, reply.body(), link))
                 .compose(client -> client.listen().map(client));
     }
@@ -176,6 +195,12 @@ public final class WorkerClient implements GradientExchange {
         Exchange exchange = new Exchange(round, gradient, aggregate);
         exchanges.put(round, exchange);
         return exchange.begin(timeoutMs * 2, sendWhen);
+    }
+
+    /** Chunks from another JVM carry the token this worker's join was given (none in the aggregator's JVM). */
+    private DeliveryOptions withToken(DeliveryOptions options) {
+        String token = session.getString(AggregatorVerticle.TOKEN_HEADER);
+        return token == null ? options : options.addHeader(AggregatorVerticle.TOKEN_HEADER, token);
     }
 
     /** Stops listening for results. */
@@ -240,7 +265,8 @@ public final class WorkerClient implements GradientExchange {
 
     /** One round's exchange: chunks out under credits, summary and aggregate chunks in. */
     private final class Exchange extends RoundExchange {
-        final DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeoutMs).setCodecName(FrameCodec.NAME);
+        final DeliveryOptions options = withToken(new DeliveryOptions().setSendTimeout(timeoutMs)
+                .setCodecName(FrameCodec.NAME));
 
         Exchange(long round, GradientReader gradient, AsyncResultSink sink) {
             super(vertx, round, gradient, sink, scratch);

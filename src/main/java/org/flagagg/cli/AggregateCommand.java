@@ -37,7 +37,8 @@ import picocli.CommandLine.Model.CommandSpec;
             "Text input: one gradient per line, values separated by commas and/or spaces.",
             "Binary input (--binary --dim N): little-endian float32, gradients back to back; streamed in chunks, "
                 + "so files larger than the heap work.",
-            "Gradients with NaN or infinite values are dropped and reported (--report); they do not fail the command.",
+            "Gradients with NaN or infinite values (and, for flag, zero ones) are dropped with one line each on "
+                + "stderr and in --report; they do not fail the command.",
             "Exit codes: 0 done, 2 bad input or parameters, 1 other failure."})
 final class AggregateCommand implements Callable<Integer> {
 
@@ -81,6 +82,8 @@ final class AggregateCommand implements Callable<Integer> {
         try (GradientSource source = open(); Output output = openOutput()) {
             result = aggregation.run(source, output);
         }
+        result.dropped().forEach((worker, reason) ->
+                spec.commandLine().getErr().println("aggregate: worker " + worker + " dropped: " + reason));
         if (report != null) {
             JsonObject json = result.toJson()
                     .put("parameters", new JsonObject()

@@ -1,5 +1,7 @@
 package org.flagagg.cli;
 
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -14,6 +16,8 @@ import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import org.flagagg.bus.Cluster;
 import org.flagagg.bus.GradientExchange;
+import org.flagagg.bus.JobSecret;
+import org.flagagg.bus.JobServer;
 import org.flagagg.bus.WorkerClient;
 import org.flagagg.link.LinkClient;
 import org.flagagg.link.LinkServer;
@@ -54,6 +58,10 @@ abstract class FleetCommand implements Callable<Integer> {
                     + "-XX:MaxDirectMemorySize of the memory budget + 256 MiB).")
     List<String> serverJvm;
 
+    @Option(names = "--server-wait", paramLabel = "S", description = "With --cluster: how long to wait for the "
+            + "job's aggregator to be in the cluster before giving up (default: 30, cluster.server_wait_s).")
+    Integer serverWait;
+
     /** True: with --cluster, start the aggregator in a child JVM; false: it is already in the cluster. */
     abstract boolean startsServer();
 
@@ -70,6 +78,11 @@ abstract class FleetCommand implements Callable<Integer> {
             json.put("round_log", "");
         }
         cluster.applyTo(json.getJsonObject("cluster"));
+        RuleOptions.putIfSet(json.getJsonObject("cluster"), "server_wait_s", serverWait);
+        long serverWaitS = json.getJsonObject("cluster").getLong("server_wait_s", 30L);
+        if (serverWaitS < 1) {
+            throw new InputException("cluster.server_wait_s (--server-wait) must be >= 1, got " + serverWaitS);
+        }
         Configuration.check(json);
         JobConfig config = JobConfig.fromJson(json);
         Rules.create(config.rule()).validate(config.workers());
@@ -84,6 +97,7 @@ abstract class FleetCommand implements Callable<Integer> {
         Map<String, String> tokens = ws ? TokenTable.generate(IntStream.range(0, config.workers())
                 .mapToObj(s -> "w" + s).toList()) : Map.of();
         Path tokensFile = null;
+        Path secretFile = null;
         String wsUrl = null;
         ServerProcess server = null;
         LoadTest.Embedded embedded = null;
@@ -91,6 +105,14 @@ abstract class FleetCommand implements Callable<Integer> {
         Vertx vertx = null;
         try {
             JsonObject clusterSection = json.getJsonObject("cluster");
+            if (cluster.enabled && startsServer() && JobSecret.fromConfig(clusterSection) == null) {
+                // The child server and these workers share a secret made for this run.
+                secretFile = Files.createTempFile("flagagg-secret-", ".txt");
+                Files.writeString(secretFile, JobSecret.newSecretText() + "\n");
+                clusterSection.put("secret", secretFile.toString());
+            }
+            // Workers in this JVM prove the secret; an embedded data link gets one that lives in memory.
+            JobSecret secret = cluster.enabled ? ServerCommand.jobSecret(json, true) : JobSecret.random();
             if (cluster.enabled && startsServer()) {
                 String name = "flagagg-load-" + ProcessHandle.current().pid();
                 JsonObject serverConfig = json.copy();
@@ -107,11 +129,18 @@ abstract class FleetCommand implements Callable<Integer> {
                 wsUrl = server.wsUrl();
                 clusterSection.put("name", name).put("members", new JsonArray().add(server.member())).put("port", 0);
             }
-            vertx = Cluster.start(clusterSection, cluster.enabled).await().vertx();
+            Cluster.Node member = Cluster.start(clusterSection, cluster.enabled).await();
+            vertx = member.vertx();
+            // Clustered, the job's server is in another JVM: find it (bounded) and stop if it leaves the cluster.
+            Future<String> serverGone = Promise.<String>promise().future();
+            if (cluster.enabled) {
+                JobServer.Holder holder = JobServer.find(member, config.job(), serverWaitS * 1000).await();
+                serverGone = JobServer.gone(member, config.job(), holder);
+            }
             if (!cluster.enabled) {
                 embedded = LoadTest.deployEmbedded(vertx, config).await();
                 if (via.equals("link")) {
-                    vertx.deployVerticle(new LinkServer(config, "127.0.0.1", 0)).await();
+                    vertx.deployVerticle(new LinkServer(config, secret, "127.0.0.1", 0)).await();
                 }
                 if (ws) {
                     Gateway gateway = new Gateway(vertx, config, TokenTable.ofTokens(tokens), GatewayConfig.defaults());
@@ -128,9 +157,12 @@ abstract class FleetCommand implements Callable<Integer> {
             LoadTest load = new LoadTest(vertx, config, fleet.toConfig(), fleet.rounds, fleet.verify)
                     .withWarmup(fleet.warmup).onProgress((done, total) -> progress(err, done, total));
             if (via.equals("link")) {
-                LinkClient node = link = LinkClient.connect(vertx, config.job()).await();
+                LinkClient node = link = LinkClient.connect(vertx, config.job(), secret).await();
                 load.withWorkers((v, slot) -> WorkerClient.join(v, config.job(), "w" + slot, config.dim(), slot, node)
                         .map(c -> (GradientExchange) c));
+            } else if (via.equals("bus") && cluster.enabled) {
+                load.withWorkers((v, slot) -> WorkerClient.join(v, config.job(), "w" + slot, config.dim(), slot, null,
+                        secret).map(c -> (GradientExchange) c));
             }
             if (ws) {
                 String url = wsUrl;
@@ -141,13 +173,25 @@ abstract class FleetCommand implements Callable<Integer> {
                 load.withStore(embedded.store());
             }
             progress(err, 0, fleet.warmup + fleet.rounds);
-            JsonObject report = load.run().await();
-            err.println();
+            Promise<JsonObject> outcome = Promise.promise();
+            load.run().onComplete(outcome);
+            serverGone.onSuccess(reason -> outcome.tryFail(new IllegalStateException(reason)));
+            JsonObject report;
+            try {
+                report = outcome.future().await();
+            } finally {
+                err.println();
+            }
             report.put("transport", (cluster.enabled ? "clustered" : "embedded") + ", " + via);
             if (server != null) {
                 report.put("server_peak_rss_mb", server.peakRssMb());
             }
             printTable(spec.commandLine().getOut(), report);
+            if (report.getBoolean("timed_out", false) && !report.containsKey("error")) {
+                err.printf("%s: timed out after %.0f s waiting for round %d's aggregate from the aggregator of job '%s' "
+                        + "(%d of %d rounds done)%n", spec.name(), report.getDouble("wall_s"), report.getInteger("rounds"),
+                        config.job(), report.getInteger("rounds"), report.getInteger("rounds_requested"));
+            }
             if (fleet.json != null) {
                 Files.writeString(fleet.json, report.encodePrettily() + "\n");
             }
@@ -167,6 +211,9 @@ abstract class FleetCommand implements Callable<Integer> {
             }
             if (tokensFile != null) {
                 Files.deleteIfExists(tokensFile);
+            }
+            if (secretFile != null) {
+                Files.deleteIfExists(secretFile);
             }
         }
     }

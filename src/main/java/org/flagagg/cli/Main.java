@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 @Command(name = "flagagg", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Byzantine-robust gradient aggregation: the Flag Aggregator and classic rules.",
         subcommands = {DemoCommand.class, AggregateCommand.class, ServerCommand.class, WorkerCommand.class,
-            LoadTestCommand.class, TokenCommand.class,
+            LoadTestCommand.class, TokenCommand.class, CertsCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main {
 

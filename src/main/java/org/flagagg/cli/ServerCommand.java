@@ -14,6 +14,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
 import org.flagagg.bus.AggregatorVerticle;
 import org.flagagg.bus.Cluster;
+import org.flagagg.bus.JobSecret;
+import org.flagagg.bus.JobServer;
 import org.flagagg.link.LinkServer;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.round.JobConfig;
@@ -88,6 +90,8 @@ final class ServerCommand implements Callable<Integer> {
         Rules.create(config.rule()).validate(config.workers());
         GatewayConfig wsConfig = ws.resolve(json, System.getenv());
         TokenTable tokens = WsOptions.tokenTable(wsConfig);
+        JobSecret secret = jobSecret(json, cluster.enabled);
+        LinkServer.Limits linkLimits = LinkServer.Limits.fromJson(json.getJsonObject("link"));
         String readers = http.getString("read_tokens");
         TokenTable readTable = readers.isEmpty() ? null : TokenTable.read(Path.of(readers));
         if (readTable != null && readTable.size() == 0) {
@@ -106,6 +110,16 @@ final class ServerCommand implements Callable<Integer> {
         Metrics metrics = new Metrics();
         Cluster.Node node = metrics.startVertx(json.getJsonObject("cluster"), cluster.enabled).await();
         Vertx vertx = node.vertx();
+        if (cluster.enabled) {
+            // One server per job and cluster: a second one would share the joins round-robin with the first.
+            try {
+                JobServer.claim(node, config.job()).await();
+            } catch (RuntimeException e) {
+                vertx.close().await();
+                store.close();
+                throw e;
+            }
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             try {
@@ -122,12 +136,15 @@ final class ServerCommand implements Callable<Integer> {
         LinkServer link;
         Gateway gateway;
         try {
-            AggregatorVerticle aggregator = new AggregatorVerticle(config, store);
+            AggregatorVerticle aggregator = new AggregatorVerticle(config, store, secret);
             vertx.deployVerticle(aggregator).await();
+            // The data link is for worker nodes in other JVMs: only a cluster member has any.
             String linkHost = json.getJsonObject("cluster").getString("host");
-            link = new LinkServer(config, linkHost, json.getJsonObject("link").getInteger("port"));
-            listening(vertx.deployVerticle(link), "data link", linkHost, json.getJsonObject("link").getInteger("port"))
-                    .await();
+            int linkPort = json.getJsonObject("link").getInteger("port");
+            link = cluster.enabled ? new LinkServer(config, secret, linkHost, linkPort, linkLimits) : null;
+            if (link != null) {
+                listening(vertx.deployVerticle(link), "data link", linkHost, linkPort).await();
+            }
             HttpApi api = new HttpApi(vertx).readTokens(readTable).open("/ready").open(Gateway.PATH);
             if (http.getBoolean("metrics_open")) {
                 api.open("/metrics");
@@ -149,8 +166,10 @@ final class ServerCommand implements Callable<Integer> {
                 node.member() == null ? "embedded" : "cluster member " + node.member(), wsConfig.tls() ? "https" : "http",
                 host, server.actualPort());
         spec.commandLine().getOut().printf("listening on %s%n", gateway.url(host, server.actualPort()));
-        spec.commandLine().getOut().printf("data link for worker nodes on %s:%d%n",
-                json.getJsonObject("cluster").getString("host"), link.actualPort());
+        if (link != null) {
+            spec.commandLine().getOut().printf("data link for worker nodes on %s:%d%n",
+                    json.getJsonObject("cluster").getString("host"), link.actualPort());
+        }
         spec.commandLine().getOut().printf("dashboard at http://%s:%d/ (metrics at /metrics, readiness at /ready)%n",
                 host, server.actualPort());
         spec.commandLine().getOut().flush();
@@ -174,5 +193,24 @@ final class ServerCommand implements Callable<Integer> {
         } catch (UnknownHostException e) {
             return false;
         }
+    }
+
+    /**
+     * The job secret of cluster.secret; a clustered server refuses to start without one, since workers in
+     * other JVMs could then neither join nor use the data link (and none of them must join unproven).
+     */
+    static JobSecret jobSecret(JsonObject json, boolean clustered) {
+        JobSecret secret;
+        try {
+            secret = JobSecret.fromConfig(json.getJsonObject("cluster"));
+        } catch (IllegalArgumentException e) {
+            throw new InputException(e.getMessage());
+        }
+        if (secret == null && clustered) {
+            throw new InputException("--cluster needs the job secret that worker nodes prove: --cluster-secret FILE "
+                    + "(or cluster.secret, FLAGAGG_CLUSTER__SECRET), a file whose first line is at least "
+                    + JobSecret.MIN_CHARS + " characters; 'flagagg certs' writes one");
+        }
+        return secret;
     }
 }

@@ -113,6 +113,11 @@ final class ServerProcess implements AutoCloseable {
         return -1;
     }
 
+    /** Kills it at once (SIGKILL: no shutdown hook runs), as a crash would. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly().waitFor();
+    }
+
     /** Stops it (SIGTERM, its shutdown hook closes Vert.x and the store; forcibly after 15 s). */
     @Override
     public void close() throws IOException {

@@ -74,8 +74,8 @@ public final class FlagSolver {
         }
         return new FlagSolution(
                 spread(p, kept, u, norms),
-                qualities(p, kept, flag.proj()),
-                finalWeights(p, kept, flag.proj(), options.eps()),
+                qualities(p, kept, flag.residuals()),
+                finalWeights(p, kept, flag.residuals(), options.eps()),
                 Collections.unmodifiableMap(dropped),
                 flag.trace(),
                 flag.trace().length - 1,
@@ -83,26 +83,40 @@ public final class FlagSolver {
                 flag.a()[0].length);
     }
 
-    /** The final flag Y = X a, its projections P, and E at the start and after each accepted step. */
-    private record Flag(double[][] a, double[][] proj, double[] trace) {
+    /** The final flag and E at the start and after each accepted step. */
+    private record Flag(Step step, double[] trace) {
+        double[][] a() {
+            return step.a();
+        }
+
+        double[] residuals() {
+            return step.residuals();
+        }
     }
 
-    /** Starts at the flag mean (C = I), then takes IRLS steps while they lower the objective. */
+    /**
+     * A rise of E by at most this counts as no change: the step is kept and IRLS has converged. E is computed
+     * to about 1e-15 (see {@link #subspace}) and moves by about 1e-13 between chunkings of the same data (G's
+     * rounding bound, GramAccumulator), so a converged step's change of E is noise of either sign; without
+     * this the sign of that noise would decide whether the step counts. It is 100 times below tol, so a
+     * real rise is still refused.
+     */
+    static final double NO_CHANGE = 1e-12;
+
+    /** Starts at the flag mean (C = I), then takes IRLS steps while they do not raise the objective. */
     private static Flag irls(double[][] k, Basis basis, int r, FlagOptions options) {
-        double[][] a = subspace(basis, identity(k.length), r);
-        double[][] proj = projections(k, a);
-        double e = objective(proj);
+        Step step = subspace(basis, identity(k.length), r);
+        double e = objective(step.residuals());
         List<Double> trace = new ArrayList<>();
         trace.add(e);
-        for (int step = 0; step < options.iterations(); step++) {
-            double[][] next = subspace(basis, stepMatrix(proj, options.lambda(), options.eps()), r);
-            double[][] nextProj = projections(k, next);
-            double nextE = objective(nextProj);
-            if (!(nextE <= e)) {
+        for (int t = 0; t < options.iterations(); t++) {
+            double[][] proj = options.lambda() > 0 ? projections(k, step.a()) : null; // only the pairs need P
+            Step next = subspace(basis, stepMatrix(proj, step.residuals(), options.lambda(), options.eps()), r);
+            double nextE = objective(next.residuals());
+            if (!(nextE <= e + NO_CHANGE)) {
                 break; // the step raised E: keep the previous flag
             }
-            a = next;
-            proj = nextProj;
+            step = next;
             trace.add(nextE);
             boolean converged = e - nextE <= options.tol();
             e = nextE;
@@ -110,7 +124,7 @@ public final class FlagSolver {
                 break;
             }
         }
-        return new Flag(a, proj, trace.stream().mapToDouble(Double::doubleValue).toArray());
+        return new Flag(step, trace.stream().mapToDouble(Double::doubleValue).toArray());
     }
 
     // ---- input checks ----
@@ -263,14 +277,15 @@ public final class FlagSolver {
     }
 
     /**
-     * The weighting C = B B^T of one IRLS step from the current projections P: diag(w_i^2) for the worker
-     * columns w_i x_i, plus v_ij^2 (e_i - e_j)(e_i - e_j)^T for every ordered pair column v_ij (x_i - x_j).
+     * The weighting C = B B^T of one IRLS step from the current flag: diag(w_i^2) for the worker columns
+     * w_i x_i, plus v_ij^2 (e_i - e_j)(e_i - e_j)^T for every ordered pair column v_ij (x_i - x_j), whose
+     * distances come from the projections P (needed only when lambda > 0).
      */
-    private static double[][] stepMatrix(double[][] proj, double lambda, double eps) {
-        int m = proj.length;
+    private static double[][] stepMatrix(double[][] proj, double[] residuals, double lambda, double eps) {
+        int m = residuals.length;
         double[][] c = new double[m][m];
         for (int i = 0; i < m; i++) {
-            double w = weight(proj[i][i], eps);
+            double w = weight(residuals[i], eps);
             c[i][i] = w * w;
         }
         if (lambda > 0 && m > 1) {
@@ -291,10 +306,23 @@ public final class FlagSolver {
     }
 
     /**
-     * A with Y = X A the top-r eigenvectors of X C X^T: S = L^(1/2) Q^T C Q L^(1/2) = Z Sigma Z^T, then
-     * A = Q L^(-1/2) Z_r, keeping at most the non-zero part of Sigma.
+     * A flag Y = X A, and each worker's residual 1 - ||Y^T x_i||^2 (the squared sine of its angle to the
+     * flag, within the span of X).
      */
-    private static double[][] subspace(Basis basis, double[][] c, int r) {
+    private record Step(double[][] a, double[] residuals) {
+    }
+
+    /**
+     * The flag of a weighting C: Y = X A the top-r eigenvectors of X C X^T. S = L^(1/2) Q^T C Q L^(1/2) =
+     * Z Sigma Z^T, then A = Q L^(-1/2) Z_r, keeping at most the non-zero part of Sigma.
+     *
+     * <p>The residuals are computed without cancellation: in the orthonormal basis U = X Q L^(-1/2) of
+     * span(X), x_i has coordinates c_i = L^(1/2) Q^T e_i (column i of rootT) and Y = U Z_r, so
+     * 1 - ||Y^T x_i||^2 = ||c_i||^2 - ||Z_r^T c_i||^2 = ||Z_rest^T c_i||^2 over the columns of Z not kept.
+     * Forming 1 - q_i instead loses everything below ~1e-16 in q_i, which the square root in E turns into
+     * ~1e-8 for a worker inside the flag: a hundred times tol.
+     */
+    private static Step subspace(Basis basis, double[][] c, int r) {
         double[][] rootT = basis.rootT();
         int k = basis.rank();
         double[][] cRootT = new double[k][]; // (C Q L^(1/2))^T = (Q L^(1/2))^T C, as C is symmetric
@@ -315,7 +343,18 @@ public final class FlagSolver {
         for (int j = 0; j < k; j++) {
             System.arraycopy(z.vectors()[j], 0, zr[j], 0, columns);
         }
-        return multiply(basis.invRoot(), zr);
+        int m = basis.invRoot().length;
+        double[] residuals = new double[m];
+        for (int rest = columns; rest < k; rest++) {
+            for (int i = 0; i < m; i++) {
+                double along = 0; // z_rest . c_i
+                for (int a = 0; a < k; a++) {
+                    along += z.vectors()[a][rest] * rootT[a][i];
+                }
+                residuals[i] += along * along;
+            }
+        }
+        return new Step(multiply(basis.invRoot(), zr), residuals);
     }
 
     /** P = K A A^T K: P_ii = ||Y^T x_i||^2 and P_ij = (Y^T x_i) . (Y^T x_j). Exactly symmetric. */
@@ -332,26 +371,18 @@ public final class FlagSolver {
         return proj;
     }
 
-    /**
-     * Residuals 1 - q_i below this count as 0 in the objective. Near q_i = 1 the square root turns rounding
-     * in G (~1e-13, which depends on the order chunks were summed) into ~1e-7 of noise in E, far above tol,
-     * so the stopping test would depend on chunk order. Below 1e-6 (an angle under 0.06 degrees) a gradient
-     * counts as lying in the flag. E only decides when to stop; the IRLS weights use q_i unchanged.
-     */
-    static final double RESIDUAL_FLOOR = 1e-6;
-
-    /** E = sum_i sqrt(1 - ||Y^T x_i||^2), the sum of the sines of the angles to the flag (see RESIDUAL_FLOOR). */
-    private static double objective(double[][] proj) {
+    /** E = sum_i sqrt(1 - ||Y^T x_i||^2), the sum of the sines of the angles to the flag. */
+    private static double objective(double[] residuals) {
         double e = 0;
-        for (int i = 0; i < proj.length; i++) {
-            double residual = 1 - proj[i][i];
-            e += residual > RESIDUAL_FLOOR ? Math.sqrt(residual) : 0;
+        for (double residual : residuals) {
+            e += Math.sqrt(residual);
         }
         return e;
     }
 
-    private static double weight(double projection, double eps) {
-        return Math.pow(Math.abs(1 - projection) + eps, -0.25);
+    /** w_i = (|1 - q_i| + eps)^(-1/4), from the residual 1 - q_i (never negative here). */
+    private static double weight(double residual, double eps) {
+        return Math.pow(residual + eps, -0.25);
     }
 
     /** v^T M for a row vector v. */
@@ -451,22 +482,22 @@ public final class FlagSolver {
         return c;
     }
 
-    /** q_i = P_ii, clamped to [0, 1] against rounding; NaN for dropped inputs. */
-    private static double[] qualities(int p, int[] kept, double[][] proj) {
+    /** q_i = 1 - residual_i, clamped to [0, 1]; NaN for dropped inputs. */
+    private static double[] qualities(int p, int[] kept, double[] residuals) {
         double[] q = new double[p];
         Arrays.fill(q, Double.NaN);
         for (int i = 0; i < kept.length; i++) {
-            q[kept[i]] = Math.min(1, Math.max(0, proj[i][i]));
+            q[kept[i]] = Math.max(0, 1 - residuals[i]);
         }
         return q;
     }
 
     /** The IRLS weight each input would get from the final flag; NaN for dropped inputs. */
-    private static double[] finalWeights(int p, int[] kept, double[][] proj, double eps) {
+    private static double[] finalWeights(int p, int[] kept, double[] residuals, double eps) {
         double[] w = new double[p];
         Arrays.fill(w, Double.NaN);
         for (int i = 0; i < kept.length; i++) {
-            w[kept[i]] = weight(proj[i][i], eps);
+            w[kept[i]] = weight(residuals[i], eps);
         }
         return w;
     }

@@ -25,6 +25,7 @@ import org.flagagg.bus.ArrayPool;
 import org.flagagg.bus.ChunkFrame;
 import org.flagagg.bus.Codes;
 import org.flagagg.bus.FrameException;
+import org.flagagg.bus.JobSecret;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -67,6 +68,11 @@ public final class LinkClient {
 
     private final NetClient netClient;
     private final NetSocketInternal socket;
+    private final String job;
+    private final JobSecret secret;
+    /** This node's nonce in HELLO, and the server's from its CHALLENGE (null before). */
+    private final String nodeNonce = JobSecret.nonce();
+    private volatile String serverNonce;
     private final Promise<String> welcome = Promise.promise();
     private final Map<Integer, Pending> pending = new ConcurrentHashMap<>();
     private final Map<Integer, Receiver> receivers = new ConcurrentHashMap<>();
@@ -85,22 +91,25 @@ public final class LinkClient {
     private final LinkRecords.Reader reader = new LinkRecords.Reader(LinkRecords.MIN_READ_LIMIT, arrays::take, this::onRecord);
     private volatile boolean closed;
 
-    private LinkClient(NetClient netClient, NetSocketInternal socket) {
+    private LinkClient(NetClient netClient, NetSocketInternal socket, String job, JobSecret secret) {
         this.netClient = netClient;
         this.socket = socket;
+        this.job = job;
+        this.secret = secret;
     }
 
     /**
-     * Asks the job's aggregator over the event bus where its data link listens, connects, and completes once
-     * the server's WELCOME arrived. Fails if the aggregator has no data link.
+     * Asks the job's aggregator over the event bus where its data link listens, connects, authenticates with
+     * the job secret (and checks the server's proof), and completes once the server's WELCOME arrived. Fails
+     * if the aggregator has no data link, or refused this node (the server's reason).
      */
-    public static Future<LinkClient> connect(Vertx vertx, String job) {
+    public static Future<LinkClient> connect(Vertx vertx, String job, JobSecret secret) {
         Addresses addresses = new Addresses(job);
         NetClient netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true)
                 .setReceiveBufferSize(LinkRecords.RECEIVE_BUFFER_BYTES));
         return vertx.eventBus().<JsonObject>request(addresses.link(), null)
                 .compose(where -> netClient.connect(where.body().getInteger("port"), where.body().getString("host")))
-                .compose(socket -> new LinkClient(netClient, (NetSocketInternal) socket).start())
+                .compose(socket -> new LinkClient(netClient, (NetSocketInternal) socket, job, secret).start())
                 .onFailure(e -> netClient.close());
     }
 
@@ -120,8 +129,14 @@ public final class LinkClient {
         });
         socket.closeHandler(v -> closed("the aggregator closed the data link"));
         // The server speaks only after HELLO, so nothing it sends can arrive before the handler above.
-        socket.writeMessage(LinkRecords.hello(new JsonObject().put("version", LinkRecords.VERSION).encode()));
+        socket.writeMessage(LinkRecords.text(LinkRecords.HELLO, new JsonObject().put("version", LinkRecords.VERSION)
+                .put("job", job).put("nonce", nodeNonce).encode()));
         return welcome.future().map(relay -> this);
+    }
+
+    /** The job secret this node authenticated with: its workers prove it when they join. */
+    public JobSecret secret() {
+        return secret;
     }
 
     /** The relay address workers of this node join with, so their aggregate comes once over this link. */
@@ -202,9 +217,31 @@ public final class LinkClient {
     }
 
     private void onRecord(LinkRecords.Record record) {
+        if (!welcome.future().isComplete() && record.type() != LinkRecords.CHALLENGE
+                && record.type() != LinkRecords.WELCOME && record.type() != LinkRecords.BYE) {
+            throw new LinkRecords.LinkException("record type " + record.type() + " before WELCOME");
+        }
         switch (record.type()) {
+            case LinkRecords.CHALLENGE -> {
+                if (serverNonce != null) {
+                    throw new LinkRecords.LinkException("a second CHALLENGE");
+                }
+                String nonce = new JsonObject(record.text()).getString("nonce");
+                if (nonce == null) {
+                    throw new LinkRecords.LinkException("a CHALLENGE without a nonce");
+                }
+                serverNonce = nonce;
+                socket.writeMessage(LinkRecords.text(LinkRecords.AUTH, new JsonObject()
+                        .put("proof", secret.mac(LinkRecords.NODE_PROOF, job, nodeNonce, serverNonce)).encode()));
+            }
+            case LinkRecords.BYE -> throw new LinkRecords.LinkException("the aggregator refused this node: "
+                    + record.code() + " " + record.text());
             case LinkRecords.WELCOME -> {
                 JsonObject json = new JsonObject(record.text());
+                if (serverNonce == null || welcome.future().isComplete() || !secret.verify(json.getString("proof"),
+                        LinkRecords.SERVER_PROOF, job, nodeNonce, serverNonce, json.getString("relay"))) {
+                    throw new LinkRecords.LinkException("the server's WELCOME does not prove it holds the job secret");
+                }
                 reader.limit(Math.max(json.getInteger("max_record"), LinkRecords.MIN_READ_LIMIT));
                 arrays.reuse(json.getInteger("max_record"));
                 recordCapacity = 4 + json.getInteger("max_record");  // max_record leaves out the length field
@@ -214,7 +251,8 @@ public final class LinkClient {
             }
             case LinkRecords.ACK -> settle(record.seq(), record.code(), record.text());
             case LinkRecords.FRAME -> deliver(record);
-            default -> throw new LinkRecords.LinkException("record type " + record.type() + " is not WELCOME, FRAME or ACK");
+            default -> throw new LinkRecords.LinkException("record type " + record.type()
+                    + " is not CHALLENGE, WELCOME, FRAME, ACK or BYE");
         }
     }
 

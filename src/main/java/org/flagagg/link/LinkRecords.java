@@ -10,22 +10,38 @@ import org.flagagg.bus.ChunkFrame;
 /**
  * The records of the data link (docs/protocol.md, "Data link"): on one TCP connection each way, a record
  * is {@code u32 length} (of what follows), {@code u8 type}, {@code u32 seq}, then the body, all
- * little-endian. HELLO opens the connection (node to server), WELCOME answers it with the server's JSON,
- * FRAME carries one chunk frame, ACK the answer to a FRAME.
+ * little-endian. The node opens with HELLO, the server answers with a CHALLENGE, the node proves it holds
+ * the job secret with AUTH and the server with WELCOME (its JSON); then FRAME carries one chunk frame, ACK the
+ * answer to a FRAME. BYE is the server's refusal, just before it closes the connection.
  */
 public final class LinkRecords {
-    /** Server to client, once, the answer to HELLO: JSON {"version", "relay", "max_record"}. */
+    /** Server to client, once, the answer to a valid AUTH: JSON {"version", "relay", "max_record", "proof"}. */
     public static final int WELCOME = 1;
     /** One chunk frame: a gradient's (client to server) or the aggregate's (server to client). */
     public static final int FRAME = 2;
     /** The answer to the FRAME with the same seq: i32 code (0 = accepted, else docs/protocol.md's codes) + UTF-8 reason. */
     public static final int ACK = 3;
     /**
-     * Client to server, once, first: JSON {"version"}. The server speaks only after it, so a node has its
-     * record handler in place before any byte can come back.
+     * Client to server, once, first: JSON {"version", "job", "nonce"}. The server speaks only after it (or to
+     * refuse), so a node has its record handler in place before any byte can come back.
      */
     public static final int HELLO = 4;
-    public static final int VERSION = 1;
+    /** Server to client, once, the answer to HELLO: JSON {"nonce"}, the server's fresh nonce. */
+    public static final int CHALLENGE = 5;
+    /** Client to server, once, the answer to CHALLENGE: JSON {"proof"}, see {@link #NODE_PROOF}. */
+    public static final int AUTH = 6;
+    /** Server to client, last: i32 code + UTF-8 reason, why the server closes the connection. */
+    public static final int BYE = 7;
+    public static final int VERSION = 2;
+    /** The label of the node's proof: HMAC(secret, label, job, node nonce, server nonce). */
+    public static final String NODE_PROOF = "flagagg-link-node";
+    /** The label of the server's proof in WELCOME: HMAC(secret, label, job, node nonce, server nonce, relay). */
+    public static final String SERVER_PROOF = "flagagg-link-server";
+    /**
+     * Longest record the server accepts before the node authenticated (HELLO and AUTH are far shorter): a
+     * peer without the secret can make it allocate no more than this per connection.
+     */
+    public static final int MAX_UNAUTHENTICATED_RECORD = 1024;
     /** Bytes before the body: u32 length, u8 type, u32 seq. */
     public static final int PREFIX_BYTES = 9;
 
@@ -103,11 +119,14 @@ public final class LinkRecords {
         return text(WELCOME, json);
     }
 
-    public static ByteBuf hello(String json) {
-        return text(HELLO, json);
+    /** The server's refusal: an ACK's body (code, reason) under its own type. */
+    public static ByteBuf bye(int code, String reason) {
+        ByteBuf record = ack(0, code, reason);
+        return record.setByte(4, BYE);
     }
 
-    private static ByteBuf text(int type, String json) {
+    /** A record of {@code type} (HELLO, CHALLENGE, AUTH, WELCOME) whose body is {@code json}, seq 0. */
+    public static ByteBuf text(int type, String json) {
         byte[] text = json.getBytes(StandardCharsets.UTF_8);
         return Unpooled.buffer(PREFIX_BYTES + text.length).writeIntLE(PREFIX_BYTES - 4 + text.length)
                 .writeByte(type).writeIntLE(0).writeBytes(text);
@@ -129,16 +148,16 @@ public final class LinkRecords {
                     Unpooled.wrappedBuffer(bytes, PREFIX_BYTES - 4, length - (PREFIX_BYTES - 4))));
         }
 
-        /** An ACK's code. */
+        /** An ACK's or BYE's code. */
         public int code() {
             int at = PREFIX_BYTES - 4;
             return (bytes[at] & 0xff) | (bytes[at + 1] & 0xff) << 8 | (bytes[at + 2] & 0xff) << 16
                     | (bytes[at + 3] & 0xff) << 24;
         }
 
-        /** An ACK's reason, or a WELCOME's or HELLO's JSON. */
+        /** An ACK's or BYE's reason, or the JSON of the other records. */
         public String text() {
-            int at = type() == ACK ? PREFIX_BYTES : PREFIX_BYTES - 4;
+            int at = type() == ACK || type() == BYE ? PREFIX_BYTES : PREFIX_BYTES - 4;
             return new String(bytes, at, length - at, StandardCharsets.UTF_8);
         }
     }
@@ -205,9 +224,20 @@ public final class LinkRecords {
     /** Thrown by {@link Reader} for a byte stream that is not a sequence of records: the peer is closed. */
     public static final class LinkException extends RuntimeException {
         private static final long serialVersionUID = 1L;
+        private final int code;
 
         public LinkException(String message) {
+            this(org.flagagg.bus.Codes.BAD_REQUEST, message);
+        }
+
+        public LinkException(int code, String message) {
             super(message);
+            this.code = code;
+        }
+
+        /** The code of the BYE the server sends before it closes the connection. */
+        public int code() {
+            return code;
         }
     }
 }

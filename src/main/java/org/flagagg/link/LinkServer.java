@@ -17,9 +17,11 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
 import org.flagagg.bus.Addresses;
+import org.flagagg.bus.AggregatorVerticle;
 import org.flagagg.bus.ArrayPool;
 import org.flagagg.bus.Codes;
 import org.flagagg.bus.FrameCodec;
+import org.flagagg.bus.JobSecret;
 import org.flagagg.round.JobConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,28 +34,82 @@ import org.slf4j.LoggerFactory;
  * that address once for all of them; it is written to the node as a FRAME, and the node's ACK answers the
  * event-bus request, so the aggregator's credit limit holds across the link.
  *
- * <p>Worker nodes find the server by asking {@link Addresses#link()} over the event bus. Bounds: a
- * connection stops reading while {@code workers x credits} of its frames await the aggregator's reply (a
- * well-behaved node never has more), records are at most one chunk frame long, and at most {@code credits}
- * aggregate frames per relay stream await the node's ACK (the aggregator's own limit).
+ * <p>Every connection authenticates first: HELLO, CHALLENGE, AUTH (the node's HMAC over both nonces with the
+ * {@link JobSecret}), WELCOME (the server's). Until then records are at most
+ * {@link LinkRecords#MAX_UNAUTHENTICATED_RECORD} bytes, at most {@link Limits#maxUnauthenticated} such
+ * connections are open and each is closed after {@link Limits#authTimeoutMs}; at most
+ * {@link Limits#maxConnections} are open in all. A FRAME goes to the aggregator with the connection's relay,
+ * and is refused unless its slot joined through that relay.
+ *
+ * <p>Worker nodes find the server by asking {@link Addresses#link()} over the event bus. Bounds once
+ * authenticated: a connection stops reading while {@code workers x credits} of its frames await the
+ * aggregator's reply (a well-behaved node never has more), records are at most one chunk frame long, and at
+ * most {@code credits} aggregate frames per relay stream await the node's ACK (the aggregator's own limit).
  */
 public final class LinkServer extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(LinkServer.class);
     /** Failure code for aggregate frames that could not be delivered because the link closed. */
     static final int GONE = 410;
 
+    /**
+     * Connection bounds, from the configuration's "link" section: {@code max_connections} open in all,
+     * {@code max_unauthenticated} of them before AUTH, each closed if not authenticated after
+     * {@code auth_timeout_ms}.
+     */
+    public record Limits(int maxConnections, int maxUnauthenticated, long authTimeoutMs) {
+        public Limits {
+            if (maxConnections < 1 || maxUnauthenticated < 1 || authTimeoutMs < 1) {
+                throw new IllegalArgumentException("link.max_connections, link.max_unauthenticated and "
+                        + "link.auth_timeout_ms must be >= 1, got " + maxConnections + ", " + maxUnauthenticated
+                        + ", " + authTimeoutMs);
+            }
+        }
+
+        public static Limits defaults() {
+            return new Limits(64, 8, 5_000);
+        }
+
+        /** The limits of a "link" section; missing keys take the defaults. */
+        public static Limits fromJson(JsonObject link) {
+            Limits d = defaults();
+            try {
+                return new Limits(link.getInteger("max_connections", d.maxConnections()),
+                        link.getInteger("max_unauthenticated", d.maxUnauthenticated()),
+                        link.getLong("auth_timeout_ms", d.authTimeoutMs()));
+            } catch (ClassCastException e) {
+                throw new IllegalArgumentException("link.max_connections, link.max_unauthenticated and "
+                        + "link.auth_timeout_ms must be integers");
+            }
+        }
+    }
+
     private final JobConfig job;
+    private final JobSecret secret;
     private final String host;
     private final int port;
+    private final Limits limits;
     private final Addresses addresses;
     private NetServer server;
     private EventBus bus;
+    /** Open connections, and those not authenticated yet; on the verticle's event loop. */
+    private int connections;
+    private int unauthenticated;
 
-    /** Listens on {@code host:port} (0 picks a free port; the address is announced over the bus). */
-    public LinkServer(JobConfig job, String host, int port) {
+    /** {@link #LinkServer(JobConfig, JobSecret, String, int, Limits)} with the default limits. */
+    public LinkServer(JobConfig job, JobSecret secret, String host, int port) {
+        this(job, secret, host, port, Limits.defaults());
+    }
+
+    /**
+     * Listens on {@code host:port} (0 picks a free port; the address is announced over the bus) for nodes
+     * that hold {@code secret}.
+     */
+    public LinkServer(JobConfig job, JobSecret secret, String host, int port, Limits limits) {
         this.job = job;
+        this.secret = java.util.Objects.requireNonNull(secret, "the data link needs the job secret");
         this.host = host;
         this.port = port;
+        this.limits = limits;
         this.addresses = new Addresses(job.job());
     }
 
@@ -68,7 +124,18 @@ public final class LinkServer extends VerticleBase {
         FrameCodec.register(bus);
         server = vertx.createNetServer(new NetServerOptions().setHost(host).setPort(port).setTcpNoDelay(true)
                 .setReceiveBufferSize(LinkRecords.RECEIVE_BUFFER_BYTES));
-        server.connectHandler(socket -> new Connection((NetSocketInternal) socket).start());
+        server.connectHandler(socket -> {
+            if (connections >= limits.maxConnections() || unauthenticated >= limits.maxUnauthenticated()) {
+                String reason = connections >= limits.maxConnections()
+                        ? "the data link has its " + limits.maxConnections() + " connections (link.max_connections)"
+                        : limits.maxUnauthenticated() + " connections are authenticating (link.max_unauthenticated)";
+                LOG.warn("refusing a data-link connection from {}: {}", socket.remoteAddress(), reason);
+                ((NetSocketInternal) socket).writeMessage(LinkRecords.bye(Codes.TOO_MANY, reason))
+                        .onComplete(ar -> socket.close());
+                return;
+            }
+            new Connection((NetSocketInternal) socket).start();
+        });
         return server.listen().compose(s -> bus.consumer(addresses.link(), msg -> msg.reply(
                 new JsonObject().put("host", host).put("port", s.actualPort()))).completion());
     }
@@ -84,15 +151,25 @@ public final class LinkServer extends VerticleBase {
         private final String relay = addresses.relay(UUID.randomUUID().toString());
         // Local only: the frames are for the aggregator of this JVM, never another node that registered the
         // address, and the clustered bus need not look the address up in the cluster for every chunk.
+        // The relay header binds the frame to this connection: the aggregator refuses slots that joined elsewhere.
         private final DeliveryOptions chunkOptions = new DeliveryOptions().setCodecName(FrameCodec.NAME)
-                .setSendTimeout(job.deadline().maxMs() + job.resultTimeoutMs()).setLocalOnly(true);
+                .setSendTimeout(job.deadline().maxMs() + job.resultTimeoutMs()).setLocalOnly(true)
+                .addHeader(AggregatorVerticle.RELAY_HEADER, relay);
         private final int maxForwarding = job.workers() * job.credits();
         /** Aggregate frames written to the node, by seq, until its ACK answers them. */
         private final Map<Integer, Message<Object>> unacked = new HashMap<>();
         private final int maxRecord = LinkRecords.maxRecord(job.chunkCoords());
         /** Record arrays of full chunks, reused once the aggregator answered their frame. */
         private final ArrayPool<byte[]> arrays = ArrayPool.bytes(maxForwarding + 1);
+        /** Until AUTH: records of at most {@link LinkRecords#MAX_UNAUTHENTICATED_RECORD} bytes. */
+        private final LinkRecords.Reader reader = new LinkRecords.Reader(LinkRecords.MAX_UNAUTHENTICATED_RECORD,
+                arrays::take, this::onRecord);
+        private final long authTimer;
         private MessageConsumer<Object> relayConsumer;
+        /** The node's nonce from HELLO, then the server's from CHALLENGE; null before. */
+        private String nodeNonce;
+        private String serverNonce;
+        private boolean authenticated;
         private int forwarding;
         private int nextSeq;
         private boolean paused;
@@ -100,12 +177,17 @@ public final class LinkServer extends VerticleBase {
 
         Connection(NetSocketInternal socket) {
             this.socket = socket;
+            connections++;
+            unauthenticated++;
+            this.authTimer = vertx.setTimer(limits.authTimeoutMs(), t -> {
+                if (!authenticated) {
+                    fail(Codes.TIMEOUT, "not authenticated within " + limits.authTimeoutMs() + " ms (link.auth_timeout_ms)");
+                }
+            });
         }
 
         void start() {
             arrays.reuse(maxRecord);
-            LinkRecords.Reader reader = new LinkRecords.Reader(LinkRecords.readLimit(job.chunkCoords()), arrays::take,
-                    this::onRecord);
             socket.messageHandler(msg -> {
                 if (closed || !(msg instanceof ByteBuf in)) {
                     io.netty.util.ReferenceCountUtil.release(msg);
@@ -114,40 +196,76 @@ public final class LinkServer extends VerticleBase {
                 try {
                     reader.read(in);
                 } catch (LinkRecords.LinkException e) {
-                    fail(e.getMessage());
+                    fail(e.code(), e.getMessage());
                 }
             });
             socket.closeHandler(v -> closed());
         }
 
-        /** The node's HELLO: its relay is registered, then the WELCOME tells the node its address. */
-        private void hello(LinkRecords.Record record) {
-            if (relayConsumer != null) {
-                throw new LinkRecords.LinkException("a second HELLO");
-            }
-            Integer version;
+        private JsonObject json(LinkRecords.Record record, String what) {
             try {
-                version = new JsonObject(record.text()).getInteger("version");
+                return new JsonObject(record.text());
             } catch (RuntimeException e) {
-                throw new LinkRecords.LinkException("HELLO is not a JSON object with an integer version");
+                throw new LinkRecords.LinkException(what + " is not a JSON object");
             }
-            if (version == null || version != LinkRecords.VERSION) {
+        }
+
+        /** The node's HELLO: version, job and nonce checked, the CHALLENGE carries the server's nonce. */
+        private void hello(LinkRecords.Record record) {
+            JsonObject hello = json(record, "HELLO");
+            Object version = hello.getValue("version");
+            if (!(version instanceof Integer v) || v != LinkRecords.VERSION) {
                 throw new LinkRecords.LinkException("HELLO asks for version " + version + ", this server speaks "
                         + LinkRecords.VERSION);
             }
+            if (!job.job().equals(hello.getValue("job"))) {
+                throw new LinkRecords.LinkException("this data link serves job '" + job.job() + "', not "
+                        + hello.getValue("job"));
+            }
+            if (!(hello.getValue("nonce") instanceof String nonce) || !nonce.matches("[0-9a-f]{64}")) {
+                throw new LinkRecords.LinkException("HELLO's nonce must be 64 lower-case hex characters");
+            }
+            nodeNonce = nonce;
+            serverNonce = JobSecret.nonce();
+            socket.writeMessage(LinkRecords.text(LinkRecords.CHALLENGE, new JsonObject().put("nonce", serverNonce)
+                    .encode()));
+        }
+
+        /** The node's AUTH: its proof checked, its relay registered, then the WELCOME with the server's proof. */
+        private void auth(LinkRecords.Record record) {
+            if (!(json(record, "AUTH").getValue("proof") instanceof String proof)
+                    || !secret.verify(proof, LinkRecords.NODE_PROOF, job.job(), nodeNonce, serverNonce)) {
+                throw new LinkRecords.LinkException(Codes.UNAUTHORIZED, "authentication failed: the node's proof "
+                        + "does not match this job's secret (cluster.secret)");
+            }
+            authenticated = true;
+            unauthenticated--;
+            vertx.cancelTimer(authTimer);
+            reader.limit(LinkRecords.readLimit(job.chunkCoords()));
             relayConsumer = bus.consumer(relay, this::onAggregateFrame);
             relayConsumer.completion().onSuccess(v -> socket.writeMessage(LinkRecords.welcome(new JsonObject()
                     .put("version", LinkRecords.VERSION).put("relay", relay)
-                    .put("max_record", LinkRecords.maxRecord(job.chunkCoords())).encode())))
-                    .onFailure(e -> fail("cannot register the relay: " + e.getMessage()));
+                    .put("max_record", LinkRecords.maxRecord(job.chunkCoords()))
+                    .put("proof", secret.mac(LinkRecords.SERVER_PROOF, job.job(), nodeNonce, serverNonce, relay))
+                    .encode())))
+                    .onFailure(e -> fail(Codes.SERVER_ERROR, "cannot register the relay: " + e.getMessage()));
         }
 
         private void onRecord(LinkRecords.Record record) {
-            if (relayConsumer == null && record.type() != LinkRecords.HELLO) {
-                throw new LinkRecords.LinkException("record type " + record.type() + " before HELLO");
+            if (nodeNonce == null || !authenticated) {
+                int expected = nodeNonce == null ? LinkRecords.HELLO : LinkRecords.AUTH;
+                if (record.type() != expected) {
+                    throw new LinkRecords.LinkException("record type " + record.type() + " before "
+                            + (nodeNonce == null ? "HELLO" : "AUTH"));
+                }
+                if (nodeNonce == null) {
+                    hello(record);
+                } else {
+                    auth(record);
+                }
+                return;
             }
             switch (record.type()) {
-                case LinkRecords.HELLO -> hello(record);
                 case LinkRecords.FRAME -> forward(record);
                 case LinkRecords.ACK -> {
                     if (record.length() < LinkRecords.PREFIX_BYTES) {
@@ -163,7 +281,7 @@ public final class LinkServer extends VerticleBase {
                         msg.fail(record.code(), record.text());
                     }
                 }
-                default -> throw new LinkRecords.LinkException("record type " + record.type() + " is not HELLO, FRAME or ACK");
+                default -> throw new LinkRecords.LinkException("record type " + record.type() + " is not FRAME or ACK");
             }
         }
 
@@ -211,9 +329,13 @@ public final class LinkServer extends VerticleBase {
             socket.writeMessage(LinkRecords.body(frame));
         }
 
-        private void fail(String reason) {
+        /** Tells the node why in a BYE, then closes. */
+        private void fail(int code, String reason) {
+            if (closed) {
+                return;
+            }
             LOG.warn("closing data link from {}: {}", socket.remoteAddress(), reason);
-            socket.close();
+            socket.writeMessage(LinkRecords.bye(code, reason)).onComplete(ar -> socket.close());
             closed();
         }
 
@@ -222,6 +344,11 @@ public final class LinkServer extends VerticleBase {
                 return;
             }
             closed = true;
+            connections--;
+            if (!authenticated) {
+                unauthenticated--;
+                vertx.cancelTimer(authTimer);
+            }
             if (relayConsumer != null) {
                 relayConsumer.unregister();
             }

@@ -36,11 +36,11 @@ public final class Engine implements AutoCloseable {
     final Map<Long, CompletableFuture<JsonObject>> recordOf = new ConcurrentHashMap<>();
     final Map<Long, CompletableFuture<Void>> releasedOf = new ConcurrentHashMap<>();
 
-    private Engine(Vertx vertx, JobConfig job, ChunkStore store) {
+    private Engine(Vertx vertx, JobConfig job, ChunkStore store, JobSecret secret) {
         this.vertx = vertx;
         this.job = job;
         this.store = store;
-        this.aggregator = new AggregatorVerticle(job, store);
+        this.aggregator = new AggregatorVerticle(job, store, secret);
     }
 
     /** A job from JSON overrides on top of small test defaults. */
@@ -56,8 +56,13 @@ public final class Engine implements AutoCloseable {
     }
 
     public static Engine start(Vertx vertx, JobConfig job) throws Exception {
+        return start(vertx, job, null);
+    }
+
+    /** An engine that workers in other JVMs join with a proof of {@code secret} (null: they cannot). */
+    public static Engine start(Vertx vertx, JobConfig job, JobSecret secret) throws Exception {
         ChunkStore store = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir());
-        Engine engine = new Engine(vertx, job, store);
+        Engine engine = new Engine(vertx, job, store, secret);
         Addresses addresses = new Addresses(job.job());
         var records = vertx.eventBus().<JsonObject>consumer(addresses.rounds(), m -> {
             engine.records.add(m.body());

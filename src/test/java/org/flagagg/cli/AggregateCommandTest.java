@@ -80,6 +80,20 @@ class AggregateCommandTest {
         assertThat(workers.getJsonObject(1).getString("reason")).contains("non-finite").contains("coordinate 0");
         assertThat(workers.getJsonObject(2).getString("reason")).contains("coordinate 1");
         assertThat(workers.getJsonObject(0).getString("status")).isEqualTo("selected");
+        assertThat(r.err().lines().toList()).containsExactly(
+                "aggregate: worker 1 dropped: " + workers.getJsonObject(1).getString("reason"),
+                "aggregate: worker 2 dropped: " + workers.getJsonObject(2).getString("reason"));
+    }
+
+    @Test
+    void everyDroppedWorkerGetsOneLineOnStderrWithoutAReport() throws IOException {
+        Path file = text("g.txt", "1 2\n0 0\n3 nan\n5 7\n");
+        Run r = run("aggregate", "--rule", "flag", file.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(parseLines(r.out())).hasSize(2);
+        assertThat(r.err().lines().toList()).containsExactly(
+                "aggregate: worker 1 dropped: zero gradient",
+                "aggregate: worker 2 dropped: non-finite value NaN at coordinate 1");
     }
 
     @Test

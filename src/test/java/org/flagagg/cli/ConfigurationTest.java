@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.Vertx;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -45,5 +48,19 @@ class ConfigurationTest {
         assertThat(ServerCommand.isLoopback("::1")).isTrue();
         assertThat(ServerCommand.isLoopback("0.0.0.0")).isFalse();
         assertThat(ServerCommand.isLoopback("no-such-host.invalid")).isFalse();
+    }
+
+    @Test
+    void aPortInUseIsNamedForTheDataLinkToo() throws Exception {
+        Vertx vertx = Vertx.vertx();
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            int port = taken.getLocalPort();
+            assertThatThrownBy(() -> ServerCommand.listening(vertx.createNetServer().connectHandler(s -> s.close())
+                    .listen(port, "127.0.0.1"), "data link", "127.0.0.1", port).await())
+                    .isInstanceOf(InputException.class)
+                    .hasMessageStartingWith("cannot listen on 127.0.0.1:" + port + " for the data link: address already in use");
+        } finally {
+            vertx.close().await();
+        }
     }
 }

@@ -248,16 +248,17 @@ class FlagSolverTest {
         assertThat(trace).hasSize(solution.iterations() + 1);
         assertThat(solution.iterations()).isBetween(1, 25);
         for (int t = 1; t < trace.length; t++) {
-            assertThat(trace[t]).isLessThanOrEqualTo(trace[t - 1]);
+            assertThat(trace[t]).isLessThanOrEqualTo(trace[t - 1] + 1e-12); // a rise under 1e-12 is no change
         }
         double objective = 0;
         for (int i = 0; i < g.length; i++) {
             double q = solution.quality()[i];
             assertThat(q).isBetween(0.0, 1.0);
             assertThat(solution.weight()[i]).isCloseTo(Math.pow(1 - q + options.eps(), -0.25), within(1e-6));
-            objective += 1 - q > 1e-6 ? Math.sqrt(1 - q) : 0; // residuals under 1e-6 count as 0
+            objective += Math.sqrt(1 - q);
         }
-        assertThat(trace[trace.length - 1]).isCloseTo(objective, within(1e-6));
+        // sqrt turns the ~1e-16 rounding of q near 1 into ~1e-8 per worker
+        assertThat(trace[trace.length - 1]).isCloseTo(objective, within(1e-7));
         assertThat(solution.rank()).isEqualTo(5);
         assertThat(solution.columns()).isEqualTo(5);
     }

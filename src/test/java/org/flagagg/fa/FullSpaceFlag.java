@@ -9,30 +9,40 @@ import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
 import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
 
 /**
- * FA exactly as the paper states it, in the gradients' own n-dimensional space: SVDs of the n x p column
- * matrix (and of the n x (p + p(p-1)) matrix with the pair columns). The reference the Gram-space solver is
- * checked against; it shares no code with it. Takes only usable (finite, non-zero) gradients.
+ * FA exactly as flag-aggregator-math.md states it, in the gradients' own n-dimensional space: SVDs of the
+ * n x p column matrix (and of the n x (p + p(p-1)) matrix with the pair columns). The reference the
+ * Gram-space solver is checked against; it shares no code with it. Takes only usable (finite, non-zero)
+ * gradients.
  *
- * <p>Like the solver, it works on the numerical span of X: the directions whose singular value is at or
- * below SINGULAR_CUTOFF times the largest are treated as exact zeros, i.e. every weighted column matrix is
- * projected onto the span of X's remaining left singular vectors before its SVD. Without that, float
- * rounding of a (near) dependent worker, e.g. one reversing the others' mean x10, leaks into the flag at the
- * ~1e-8 level.
+ * <p>Two numerical conventions complete the note, both stated in docs/algorithm.md:
+ * <ul>
+ *   <li>It works on the numerical span of X: directions whose singular value is at or below
+ *   SINGULAR_CUTOFF times the largest are exact zeros (rank loss), so every weighted column matrix is
+ *   projected onto the span of X's remaining left singular vectors before its SVD, and the objective
+ *   measures each x_i's residual within that span. Without that, float rounding of a (near) dependent
+ *   worker, e.g. one reversing the others' mean x10, leaks into the flag at the ~1e-8 level.</li>
+ *   <li>The residual 1 - ||Y^T x_i||^2 is computed as the squared norm of the vector x_i - Y Y^T x_i (the
+ *   same number for a unit x_i and orthonormal Y), so a worker inside the flag gives ~1e-30, not the
+ *   ~1e-16 rounding of 1 - q_i, which the square root would turn into 1e-8 of E.</li>
+ *   <li>A rise of E by at most NO_CHANGE is no change: the step is kept and IRLS stops.</li>
+ * </ul>
  */
 final class FullSpaceFlag {
 
     /** Singular values at or below this fraction of the largest count as zero (the square root of 1e-12). */
     static final double SINGULAR_CUTOFF = 1e-6;
 
+    /** A rise of E smaller than this is rounding: the step counts as converged, not as a rise. */
+    static final double NO_CHANGE = 1e-12;
+
     /**
      * @param aggregate  a = (1/r) sum_i Y Y^T x_i
      * @param quality    ||Y^T x_i||^2 at the final Y
+     * @param residual   1 - ||Y^T x_i||^2 within the span of X, at the final Y
      * @param objective  E at the start and after each accepted step
-     * @param qualities  the qualities behind each objective entry
      * @param columns    columns of the final Y
      */
-    record Result(double[] aggregate, double[] quality, double[] objective, List<double[]> qualities,
-            int columns) {
+    record Result(double[] aggregate, double[] quality, double[] residual, double[] objective, int columns) {
         int iterations() {
             return objective.length - 1;
         }
@@ -57,42 +67,71 @@ final class FullSpaceFlag {
         }
 
         DMatrixRMaj span = topLeftSingularVectors(columns(x, p, n), p); // numerical span of X
+        double[][] inSpan = new double[p][];
+        for (int i = 0; i < p; i++) {
+            inSpan[i] = apply(span, projection(span, x[i]));
+        }
         DMatrixRMaj y = firstColumns(span, r); // the flag mean
-        double[] q = qualities(y, x);
-        double e = objective(q);
+        double[] residual = residuals(y, x, inSpan);
+        double e = objective(residual);
         List<Double> trace = new ArrayList<>(List.of(e));
-        List<double[]> qualityTrace = new ArrayList<>(List.of(q));
         for (int step = 0; step < iterations; step++) {
             DMatrixRMaj next = topLeftSingularVectors(project(span, weightedColumns(x, y, lambda, eps)), r);
-            double[] nextQ = qualities(next, x);
-            double nextE = objective(nextQ);
-            if (nextE > e) {
+            double[] nextResidual = residuals(next, x, inSpan);
+            double nextE = objective(nextResidual);
+            if (nextE > e + NO_CHANGE) {
                 break;
             }
             double decrease = e - nextE;
             y = next;
-            q = nextQ;
+            residual = nextResidual;
             e = nextE;
             trace.add(e);
-            qualityTrace.add(q);
             if (decrease <= tol) {
                 break;
             }
         }
 
         double[] aggregate = new double[n];
+        double[] quality = new double[p];
         for (int i = 0; i < p; i++) {
             double[] coordinates = projection(y, x[i]); // Y^T x_i
+            quality[i] = squaredNorm(coordinates);
+            double[] projected = apply(y, coordinates);
             for (int t = 0; t < n; t++) {
-                double sum = 0;
-                for (int c = 0; c < coordinates.length; c++) {
-                    sum += y.get(t, c) * coordinates[c];
-                }
-                aggregate[t] += sum / r;
+                aggregate[t] += projected[t] / r;
             }
         }
-        return new Result(aggregate, q, trace.stream().mapToDouble(Double::doubleValue).toArray(), qualityTrace,
+        return new Result(aggregate, quality, residual, trace.stream().mapToDouble(Double::doubleValue).toArray(),
                 y.numCols);
+    }
+
+    /** ||P_span x_i - Y Y^T x_i||^2 for every i: 1 - ||Y^T x_i||^2 within span(X), without cancellation. */
+    private static double[] residuals(DMatrixRMaj y, double[][] x, double[][] inSpan) {
+        double[] out = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            double[] projected = apply(y, projection(y, x[i]));
+            double s = 0;
+            for (int t = 0; t < projected.length; t++) {
+                double d = inSpan[i][t] - projected[t];
+                s += d * d;
+            }
+            out[i] = s;
+        }
+        return out;
+    }
+
+    /** Y c for coordinates c on Y's columns. */
+    private static double[] apply(DMatrixRMaj y, double[] coordinates) {
+        double[] out = new double[y.numRows];
+        for (int t = 0; t < y.numRows; t++) {
+            double sum = 0;
+            for (int c = 0; c < coordinates.length; c++) {
+                sum += y.get(t, c) * coordinates[c];
+            }
+            out[t] = sum;
+        }
+        return out;
     }
 
     private static DMatrixRMaj columns(double[][] x, int p, int n) {
@@ -198,20 +237,11 @@ final class FullSpaceFlag {
         return s;
     }
 
-    private static double[] qualities(DMatrixRMaj y, double[][] x) {
-        double[] q = new double[x.length];
-        for (int i = 0; i < x.length; i++) {
-            q[i] = squaredNorm(projection(y, x[i]));
-        }
-        return q;
-    }
-
-    /** E as specified, with residuals under 1e-6 counted as exact fits (docs/algorithm.md, "Objective"). */
-    private static double objective(double[] q) {
+    /** E = sum_i sqrt(max(0, 1 - ||Y^T x_i||^2)). */
+    private static double objective(double[] residual) {
         double e = 0;
-        for (double qi : q) {
-            double residual = 1 - qi;
-            e += residual > 1e-6 ? Math.sqrt(residual) : 0;
+        for (double d : residual) {
+            e += Math.sqrt(Math.max(0, d));
         }
         return e;
     }

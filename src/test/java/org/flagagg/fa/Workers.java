@@ -71,6 +71,68 @@ final class Workers {
         return out;
     }
 
+    /**
+     * The case that exposed the objective's old residual floor: eight Gaussian workers and one uniform in
+     * [0, 1), whose common offset makes it the one a low-rank flag captures (1 - q_i reaches ~1e-11).
+     */
+    static float[][] oneUniform(long seed, int n) {
+        float[][] g = gaussian(seed, 9, n, 1);
+        java.util.Random random = new java.util.Random(seed + 1);
+        for (int t = 0; t < n; t++) {
+            g[8][t] = random.nextFloat();
+        }
+        return g;
+    }
+
+    /** p workers spread over only {@code directions} distinct directions (scaled copies, signs included). */
+    static float[][] fewDirections(long seed, int p, int directions, int n) {
+        float[][] base = gaussian(seed, directions, n, 1);
+        float[] factors = {1, 2, -0.5f, 4, -3};
+        float[][] g = new float[p][];
+        for (int i = 0; i < p; i++) {
+            g[i] = scaled(base[i % directions], factors[(i / directions) % factors.length]);
+        }
+        return g;
+    }
+
+    /** Five random workers, then g0 + g1 and g2 - 0.5 g3: combinations of others, rounded to float. */
+    static float[][] combinations(long seed, int n) {
+        float[][] g = new float[7][];
+        System.arraycopy(gaussian(seed, 5, n, 1), 0, g, 0, 5);
+        g[5] = new float[n];
+        g[6] = new float[n];
+        for (int t = 0; t < n; t++) {
+            g[5][t] = g[0][t] + g[1][t];
+            g[6][t] = g[2][t] - 0.5f * g[3][t];
+        }
+        return g;
+    }
+
+    /**
+     * Six workers in the span of three directions, each pushed off it by a random direction of relative
+     * size 1e-5, 1e-4 or 1e-3 (so 1 - q_i for the 3-flag is ~1e-10, 1e-8, 1e-6), and two unrelated ones.
+     */
+    static float[][] nearFlag(long seed, int n) {
+        float[][] base = gaussian(seed, 3, n, 1);
+        float[][] off = gaussian(seed + 1, 6, n, 1);
+        java.util.Random random = new java.util.Random(seed + 2);
+        double[] sizes = {1e-5, 1e-4, 1e-3};
+        float[][] g = new float[8][];
+        for (int i = 0; i < 6; i++) {
+            double[] mix = {random.nextGaussian(), random.nextGaussian(), random.nextGaussian()};
+            double size = sizes[i % 3];
+            g[i] = new float[n];
+            for (int t = 0; t < n; t++) {
+                double inFlag = mix[0] * base[0][t] + mix[1] * base[1][t] + mix[2] * base[2][t];
+                g[i][t] = (float) (inFlag + size * off[i][t]);
+            }
+        }
+        float[][] others = gaussian(seed + 3, 2, n, 1);
+        g[6] = others[0];
+        g[7] = others[1];
+        return g;
+    }
+
     static float[] scaled(float[] v, float factor) {
         float[] out = new float[v.length];
         for (int t = 0; t < v.length; t++) {

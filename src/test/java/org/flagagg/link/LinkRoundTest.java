@@ -30,6 +30,7 @@ import java.util.stream.Stream;
 import org.flagagg.bus.Addresses;
 import org.flagagg.bus.ChunkFrame;
 import org.flagagg.bus.Codes;
+import org.flagagg.bus.JobSecret;
 import org.flagagg.bus.Engine;
 import org.flagagg.bus.WorkerClient;
 import org.flagagg.round.JobConfig;
@@ -55,6 +56,9 @@ class LinkRoundTest {
     /** A slot no worker holds: a spy attached there sees every aggregate frame its node receives. */
     static final int SPY_SLOT = 1_000;
 
+    /** The job secret of every link in these tests (RawNode authenticates with the same text). */
+    static final JobSecret SECRET = JobSecret.of(RawNode.SECRET);
+
     @TempDir
     Path dir;
 
@@ -65,14 +69,14 @@ class LinkRoundTest {
 
     /** Deploys the data link beside the engine's aggregator, on a free loopback port; returns the port. */
     static int deployLink(Vertx vertx, JobConfig job) throws Exception {
-        LinkServer server = new LinkServer(job, "127.0.0.1", 0);
+        LinkServer server = new LinkServer(job, SECRET, "127.0.0.1", 0);
         Engine.await(vertx.deployVerticle(server));
         return server.actualPort();
     }
 
     /** A worker node: finds the link over the bus, connects, waits for the WELCOME. */
     static LinkClient connect(Vertx vertx, JobConfig job) throws Exception {
-        return Engine.await(LinkClient.connect(vertx, job.job()));
+        return Engine.await(LinkClient.connect(vertx, job.job(), SECRET));
     }
 
     static float[][] firstRows(float[][] g, int count) {
@@ -341,11 +345,14 @@ class LinkRoundTest {
                 Arguments.of("a FRAME before HELLO", LinkRecordsTest.drain(LinkRecords.frame(Unpooled.buffer(), 0, ChunkFrame.KIND_GRADIENT,
                         0, 0, 0, 0, new float[CHUNK], CHUNK))),
                 Arguments.of("an ACK before HELLO", RawNode.ack(0, 0)),
-                Arguments.of("a HELLO for version 2", RawNode.hello(2)),
+                Arguments.of("a HELLO for version 1", RawNode.hello(1)),
+                Arguments.of("a HELLO for another job", RawNode.hello(LinkRecords.VERSION, "other", "ab".repeat(32))),
+                Arguments.of("a HELLO without a nonce", RawNode.record(LinkRecords.HELLO, 0,
+                        ("{\"version\":" + LinkRecords.VERSION + ",\"job\":\"default\"}").getBytes(StandardCharsets.UTF_8))),
                 Arguments.of("a HELLO that is not JSON", RawNode.record(LinkRecords.HELLO, 0, new byte[] {'{'})));
     }
 
-    /** The server speaks only after a HELLO it understands: anything else first gets the connection closed, unanswered. */
+    /** The server answers only a HELLO it understands: anything else first gets a BYE with the reason, and the close. */
     @ParameterizedTest(name = "{0}")
     @MethodSource("badOpenings")
     void aNodeMustOpenWithAHelloOfThisVersion(String what, byte[] opening, Vertx vertx) throws Exception {
@@ -355,11 +362,11 @@ class LinkRoundTest {
             try (java.net.Socket raw = RawNode.open(port)) {
                 raw.getOutputStream().write(opening);
                 raw.getOutputStream().flush();
-                assertThat(RawNode.readUntilClosed(raw.getInputStream())).as("bytes the server sent after " + what)
-                        .isEmpty();
+                assertThat(RawNode.refusal(RawNode.readUntilClosed(raw.getInputStream())))
+                        .as("the refusal after " + what).startsWith(Codes.BAD_REQUEST + " ");
             }
             // A proper node still gets in.
-            try (RawNode ok = RawNode.connect(port)) {
+            try (RawNode ok = RawNode.connect(port, job.job())) {
                 assertThat(ok.welcome.getInteger("version")).isEqualTo(LinkRecords.VERSION);
             }
         }
@@ -374,13 +381,14 @@ class LinkRoundTest {
             LinkClient node = connect(vertx, job);
             List<Engine.Client> clients = List.of(engine.client("w0", 0, node), engine.client("w1", 1, node));
 
-            try (RawNode raw = RawNode.connect(port)) {
+            try (RawNode raw = RawNode.connect(port, job.job())) {
                 assertThat(raw.welcome.getInteger("version")).isEqualTo(LinkRecords.VERSION);
                 assertThat(raw.welcome.getInteger("max_record")).isEqualTo(LinkRecords.maxRecord(CHUNK));
                 assertThat(raw.welcome.getString("relay")).startsWith(new Addresses(job.job()).relayPrefix())
                         .isNotEqualTo(node.relay());
                 raw.write(garbage);
-                assertThat(raw.readUntilClosed()).as("bytes the server sent after " + what).isEmpty();
+                assertThat(RawNode.refusal(raw.readUntilClosed())).as("the refusal after " + what)
+                        .startsWith(Codes.BAD_REQUEST + " ");
             }
 
             // The aggregator and the other node's connection are untouched.
@@ -567,7 +575,7 @@ class LinkRoundTest {
     @Test
     void aNodeWrittenFromTheRecordLayoutAloneGetsTheAggregate(Vertx vertx) throws Exception {
         JobConfig job = job(new JsonObject().put("workers", 2).put("dim", 1000).put("rule", new JsonObject().put("name", "mean")));
-        try (Engine engine = Engine.start(vertx, job); RawNode node = RawNode.connect(deployLink(vertx, job))) {
+        try (Engine engine = Engine.start(vertx, job); RawNode node = RawNode.connect(deployLink(vertx, job), job.job())) {
             CompletableFuture<JsonObject> summary = joinRaw(vertx, job, node);
             Engine.Client busWorker = engine.client("w1", 1);
             float[][] g = Engine.gradients(2, (int) job.dim(), 100);
@@ -603,7 +611,7 @@ class LinkRoundTest {
     void anAckWithoutItsCodeClosesTheConnectionAndTheAggregatorGivesUpAtOnce(Vertx vertx) throws Exception {
         // result_timeout_ms is 30 s: a frame left unanswered would hold the round that long.
         JobConfig job = job(new JsonObject().put("workers", 1).put("dim", 1000).put("rule", new JsonObject().put("name", "mean")));
-        try (Engine engine = Engine.start(vertx, job); RawNode node = RawNode.connect(deployLink(vertx, job))) {
+        try (Engine engine = Engine.start(vertx, job); RawNode node = RawNode.connect(deployLink(vertx, job), job.job())) {
             CompletableFuture<JsonObject> summary = joinRaw(vertx, job, node);
             sendGradient(node, job, 0, Engine.gradients(1, (int) job.dim(), 110)[0]);
             assertThat(Engine.get(summary).getString("status")).isEqualTo("completed");
@@ -653,14 +661,14 @@ class LinkRoundTest {
     void undeployingTheLinkServerClosesItsConnections(Vertx vertx) throws Exception {
         JobConfig job = job(new JsonObject().put("workers", 1).put("rule", new JsonObject().put("name", "mean")));
         try (Engine engine = Engine.start(vertx, job)) {
-            String link = Engine.await(vertx.deployVerticle(new LinkServer(job, "127.0.0.1", 0)));
+            String link = Engine.await(vertx.deployVerticle(new LinkServer(job, SECRET, "127.0.0.1", 0)));
             LinkClient node = connect(vertx, job);
             Engine.Client client = engine.client("w0", 0, node);
             Engine.await(vertx.undeploy(link));
             CompletableFuture<WorkerClient.Aggregate> f = client.exchange(0, Engine.gradients(1, (int) job.dim(), 130)[0]);
             assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
                     .cause().isInstanceOf(IllegalStateException.class).hasMessageContaining("data link");
-            assertThatThrownBy(() -> Engine.await(LinkClient.connect(vertx, job.job())))
+            assertThatThrownBy(() -> Engine.await(LinkClient.connect(vertx, job.job(), SECRET)))
                     .as("no link announced any more").isInstanceOf(ExecutionException.class);
         }
     }
