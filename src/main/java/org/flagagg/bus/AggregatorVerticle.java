@@ -929,7 +929,8 @@ public final class AggregatorVerticle extends VerticleBase {
             if (done || failed) {
                 return;
             }
-            JsonObject notice = new JsonObject().put("round", run.round.id()).put("reason", reason);
+            JsonObject notice = new JsonObject().put("round", run.round.id()).put("code", Codes.RESULTS_DROPPED)
+                    .put("reason", reason);
             DeliveryOptions options = new DeliveryOptions().addHeader("type", "dropped");
             for (int slot : slots) {
                 bus.send(addresses.results(slot), notice, options);

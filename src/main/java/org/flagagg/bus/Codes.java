@@ -20,6 +20,11 @@ public final class Codes {
     /** The chunk broke the round's rules (shape, duplicate, NaN/Inf): the worker is now excluded. */
     public static final int BAD_CHUNK = 422;
     /**
+     * Code of a "dropped" notice: the worker's result stream of a round was stopped (it held the round's results
+     * past result_timeout_ms after the close, or more than max_result_rounds rounds of them).
+     */
+    public static final int RESULTS_DROPPED = 408;
+    /**
      * The round is ahead of the job's schedule (a round id past the next one, or the next before the current
      * round closed or a quorum of workers started it): the reason names the current round.
      */

@@ -107,8 +107,13 @@ public abstract class RoundExchange {
      * fails with the reason.
      */
     public void dropped(String reason) {
-        fail(new WorkerClient.RoundFailedException("round " + round + ": the server stopped sending its results: "
-                + reason));
+        fail(dropNotice(reason));
+    }
+
+    /** The exception a "dropped" notice fails the exchange with. */
+    protected Throwable dropNotice(String reason) {
+        return new WorkerClient.RoundFailedException("round " + round + ": the server stopped sending its results: "
+                + reason);
     }
 
     /** The round's summary: a failed round fails the exchange, a completed one announces its chunks. */

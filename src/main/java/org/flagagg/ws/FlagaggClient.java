@@ -16,6 +16,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.flagagg.bus.ChunkFrame;
+import org.flagagg.bus.Codes;
 import org.flagagg.bus.FrameException;
 import org.flagagg.bus.GradientExchange;
 import org.flagagg.bus.RoundExchange;
@@ -341,6 +342,12 @@ public final class FlagaggClient implements GradientExchange {
         @Override
         protected Throwable refusal(int code, String reason) {
             return new FlagaggException(code, "round " + round + " refused: " + reason);
+        }
+
+        @Override
+        protected Throwable dropNotice(String reason) {
+            return new FlagaggException(Codes.RESULTS_DROPPED, "round " + round + ": the server stopped sending its "
+                    + "results: " + reason);
         }
 
         @Override

@@ -194,7 +194,8 @@ class WsRoundTest {
             assertThatThrownBy(() -> WsServer.get(result)).isInstanceOf(ExecutionException.class)
                     .cause().isInstanceOf(FlagaggException.class)
                     .satisfies(e -> {
-                        assertThat(((FlagaggException) e).code()).isEqualTo(4408);
+                        // The round's whole stream (408) or one chunk (4408) ran out of result_timeout_ms first.
+                        assertThat(((FlagaggException) e).code()).isIn(408, 4408);
                         assertThat(((FlagaggException) e).reason()).contains("not acknowledged within 1000 ms");
                     });
             // The server had exactly `credits` aggregate frames out to it, never more.
