@@ -225,6 +225,9 @@ public final class FlagaggClient implements GradientExchange {
                 Exchange exchange = msg.containsKey("round") ? exchanges.get(msg.getLong("round")) : null;
                 if (exchange != null) {
                     exchange.refusedChunk(msg.getInteger("code", 0), msg.getString("reason", ""));
+                } else if (msg.containsKey("round")) {
+                    // A late answer for an exchange that ended (refused at once, or its result came first): the
+                    // frames it had in flight are answered too, and must not fail the exchanges after it.
                 } else {
                     failAll(new FlagaggException(msg.getInteger("code", 0), msg.getString("reason", "")));
                 }
