@@ -18,15 +18,21 @@ def test_the_client_follows_the_sessions_round_and_every_result():
         hello = json.loads(ws.recv(timeout=5))
         s = {**session(hello["dim"], 10, 2), "round": 41}  # a worker joining a job under way
         ws.send(json.dumps(s))
-        send_result(ws, s, 41, np.zeros(dim, np.float32), srv=srv)  # a round it skipped: next_round moves on
-        grad, _ = receive_gradient(ws, srv, s)
+        rounds = srv.seen.setdefault("rounds", [])
+        grad, _ = receive_gradient(ws, srv, s, on_frame=lambda h: rounds.append(h.round))
+        send_result(ws, s, 41, grad)
+        grad, _ = receive_gradient(ws, srv, s, on_frame=lambda h: rounds.append(h.round))
+        send_result(ws, s, 50, None, status="failed", reason="a round this worker was not part of")
         send_result(ws, s, 42, grad)
 
     x = gradient(dim, 1)
     with FakeServer(script) as srv, flagagg.Client(srv.url, "t", dim=dim) as c:
         assert c.next_round == 41
-        assert np.array_equal(c.exchange(None, x), x)  # read round 41's result first: this is round 42
-        assert c.last_result["round"] == 42 and c.next_round == 43
+        assert np.array_equal(c.exchange(None, x), x) and c.last_result["round"] == 41
+        assert c.next_round == 42
+        assert np.array_equal(c.exchange(None, x), x) and c.last_result["round"] == 42
+        assert c.next_round == 51  # past round 50's result, which came meanwhile
+    assert set(srv.seen["rounds"]) == {41, 42}
 
 
 @pytest.mark.parametrize("code, reason", [
@@ -82,3 +88,24 @@ def test_a_dropped_result_stream_raises_round_failed_with_the_reason():
         with pytest.raises(flagagg.RoundFailed) as e:
             c.exchange(2, gradient(dim))
         assert "not acknowledged within 5000 ms" in e.value.reason
+
+
+def test_against_the_server_a_restarted_worker_follows_its_round_and_bad_ids_raise_at_once(start_server):
+    """The real server (the jar): round 10^12 and a restart at round 0 are refused at once; next_round works."""
+    srv = start_server(rule="mean", workers=1, dim=10)
+    x = np.arange(10, dtype=np.float32)
+    with flagagg.Client(srv.url, srv.token(0), dim=10) as c:
+        assert c.next_round == 0
+        t0 = time.monotonic()
+        with pytest.raises(flagagg.RoundRefused) as e:
+            c.exchange(10**12, x)
+        assert time.monotonic() - t0 < 5 and e.value.code == 425 and "the current round is 0" in e.value.reason
+        for r in range(2):
+            assert np.array_equal(c.exchange(None, x), x) and c.last_result["round"] == r
+    with flagagg.Client(srv.url, srv.token(0), dim=10) as restarted:  # the same worker, restarted
+        assert restarted.session["round"] == 2 and restarted.next_round == 2
+        t0 = time.monotonic()
+        with pytest.raises(flagagg.RoundRefused) as e:
+            restarted.exchange(0, x)
+        assert time.monotonic() - t0 < 5 and e.value.code == 410 and "the current round is 2" in e.value.reason
+        assert np.array_equal(restarted.exchange(None, x + 1), x + 1) and restarted.last_result["round"] == 2
