@@ -46,8 +46,14 @@ import org.slf4j.LoggerFactory;
  * (stragglers too) under the same credit limit, and the round record is published and logged.
  *
  * <p>Every queue is bounded: a worker has at most {@code credits} chunks being processed (more are
- * refused), the aggregator at most {@code credits} aggregate chunks unacknowledged per worker, at most
- * {@code max_open_rounds} rounds are open, and chunk data lives in the chunk store's budget or on disk.
+ * refused), the aggregator at most {@code credits} aggregate chunks unacknowledged per worker, a worker's
+ * results of a round stream for at most {@code result_timeout_ms} after the round's summary and for at most
+ * {@code max_result_rounds} rounds at once, at most {@code max_open_rounds} rounds are open, and chunk data
+ * lives in the chunk store's budget or on disk.
+ *
+ * <p>Round ids are the server's: chunks are taken for the open rounds and for the next id, which opens only
+ * once the round before it closed or a quorum of workers started it; any other id is refused at once (410
+ * over, 425 ahead) naming the current round, which the join reply names too.
  */
 public final class AggregatorVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorVerticle.class);
