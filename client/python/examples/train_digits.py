@@ -84,7 +84,7 @@ def worker(rank, url, token, args, steps_per_epoch, byzantine, reports):
                             bad *= args.scale * np.linalg.norm(g) / np.linalg.norm(bad)
                         set_flat_grads(model, bad)
                     t = time.monotonic()
-                    exchange_grads(client, round_id, model)
+                    exchange_grads(client, None, model)  # the server's next round
                     exchange_s += time.monotonic() - t
                     opt.step()
                 if rank == 0:

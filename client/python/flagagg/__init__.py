@@ -2,16 +2,16 @@
 
     import flagagg
     with flagagg.Client("ws://127.0.0.1:8080/v1/workers", token) as c:
-        aggregate = c.exchange(round_id, flat_gradient)   # numpy float32, the server's rule
+        aggregate = c.exchange(None, flat_gradient)   # the server's next round; numpy float32, the server's rule
 
 PyTorch (optional): ``flagagg.torch.exchange_grads(client, round_id, model)``.
 """
 from .client import Client, RoundTimeout
 from .errors import (ChunkRejected, ConnectionRefused, ControlError, FlagaggError, ProtocolViolation,
-                     RoundFailed, ServerError)
+                     RoundFailed, RoundRefused, ServerError)
 from .frame import CRC_BACKEND, FrameError
 
 __version__ = "0.1.0"
 
-__all__ = ["Client", "ServerError", "ConnectionRefused", "ControlError", "ChunkRejected", "RoundFailed",
+__all__ = ["Client", "ServerError", "ConnectionRefused", "ControlError", "ChunkRejected", "RoundFailed", "RoundRefused",
            "RoundTimeout", "FlagaggError", "ProtocolViolation", "FrameError", "CRC_BACKEND"]

@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 
 from . import frame as fr
 from .errors import (ChunkRejected, ConnectionRefused, ControlError, FlagaggError, ProtocolViolation,
-                     RoundFailed)
+                     RoundFailed, RoundRefused)
 
 PROTOCOL_VERSION = 1
 # Until the session names chunk_coords, accept frames of up to 64 Mi values; then exactly one chunk frame.
@@ -24,6 +24,8 @@ _DEFAULT_MAX_MESSAGE = fr.HEADER_BYTES + 4 * (1 << 24)
 _MAX_TEXT = 1 << 20
 # Codes after which the worker is out of the round and waits for the result (the protocol's "stop sending").
 _STOP_CODES = (400, 403, 404, 409, 422, 500)
+# The round id is not the server's: 425 ahead of its schedule, 410 over (before this worker took part).
+_TOO_EARLY, _ROUND_OVER = 425, 410
 
 
 class RoundTimeout(FlagaggError, TimeoutError):
@@ -44,7 +46,10 @@ class _Incoming:
 
 
 class Client:
-    """``with Client(url, token) as c: agg = c.exchange(round_id, flat_gradient)``.
+    """``with Client(url, token) as c: agg = c.exchange(None, flat_gradient)``.
+
+    The server owns the round ids: ``next_round`` is the round to exchange (the session's current round,
+    then the one after the latest result); ``exchange(None, ...)`` uses it.
 
     url: ``ws://HOST:PORT/v1/workers`` or ``wss://...`` (then ``ssl_context`` is used, if given).
     dim: send the hello at once with this dimension; otherwise the first exchange sends it with its
@@ -65,6 +70,7 @@ class Client:
         self._retries_429 = retries_429
         self._incoming = {}
         self._sending = None  # round id while this worker's gradient is in flight
+        self._next_round = 0
         self._backoff = 0.0
         kwargs = dict(additional_headers={"Authorization": f"Bearer {token}"}, compression=None,
                       max_size=max_message_bytes, open_timeout=open_timeout)
@@ -127,6 +133,7 @@ class Client:
         if session.get("dim") != int(dim):
             raise ProtocolViolation(f"session dim {session.get('dim')} differs from the hello's {dim}")
         self.session = session
+        self._next_round = max(self._next_round, int(session.get("round", 0)))
         self._encoder = fr.Encoder(int(session["chunk_coords"]))
         # One chunk frame is the largest binary message the server may send us from now on; text messages
         # (a round's result carries its record) may take up to 1 MiB, websockets' default.
@@ -140,9 +147,18 @@ class Client:
 
     # -- a round ----------------------------------------------------------------------------------------
 
+    @property
+    def next_round(self):
+        """The round id to exchange next: the server's current round when this worker joined (a restarted
+        worker follows the job, it does not start at 0), then the one after the latest result received."""
+        return self._next_round
+
     def exchange(self, round_id, gradient, out=None):
         """Sends this worker's gradient for ``round_id`` and returns the round's aggregate (float32, dim).
 
+        ``round_id`` None: ``next_round``, after reading the results that already arrived. A round id that is
+        not the server's (ahead of its schedule, or over before this worker took part) raises RoundRefused at
+        once, with the server's reason; ``next_round`` is then the one to use.
         Raises ChunkRejected if the server took this worker out of the round for its chunks (the aggregate
         of the others is on the exception), RoundFailed if the round failed, ConnectionRefused if the server
         closed the connection. A straggler (its round closed before all its chunks arrived) gets the aggregate
@@ -151,6 +167,9 @@ class Client:
         x = np.ascontiguousarray(gradient, dtype="<f4").reshape(-1)
         if self.session is None:
             self.hello(x.size)
+        if round_id is None:
+            self._drain()  # results of rounds this worker skipped move next_round on
+            round_id = self._next_round
         s = self.session
         if x.size != s["dim"]:
             raise ValueError(f"gradient has {x.size} values, the session's dim is {s['dim']}")
@@ -170,6 +189,7 @@ class Client:
         self._pending = deque(range(len(ranges)))
         self._rejection = None
         self._closed_early = False
+        self._acked_any = False
         self._retries = {}
         timing = {"start": time.monotonic()}
         try:
@@ -249,11 +269,15 @@ class Client:
         if kind == "ack":
             if m.get("round") == self._sending:
                 self._inflight.discard(m.get("chunk"))
+                self._acked_any = True
                 self._backoff = 0.0
         elif kind == "chunk_error":
             self._on_chunk_error(m)
         elif kind == "result":
             self._on_result(m)
+        elif kind == "dropped":
+            if m.get("round") is not None and m.get("round") == self._sending:
+                raise RoundFailed(m["round"], "the server stopped sending its results: " + m.get("reason", ""))
         elif kind == "error":
             raise ControlError(m.get("code"), m.get("reason", ""))
         elif kind == "session":
@@ -278,13 +302,17 @@ class Client:
                 self._backoff = min(0.5, max(0.005, 2 * self._backoff))
                 return
             reason = f"still 429 after {self._retries_429} retries: {reason}"
-        if code == 409:
+        if code == _TOO_EARLY or (code == _ROUND_OVER and not self._acked_any):
+            raise RoundRefused(code, reason, round_id)  # no result will come for this worker: never wait
+        if code in (409, _ROUND_OVER):
             self._closed_early = True  # the round closed before this chunk: a straggler, the result says so
             return
         self._rejection = (code, reason, chunk)
 
     def _on_result(self, m):
         round_id = m.get("round")
+        if isinstance(round_id, int):
+            self._next_round = max(self._next_round, round_id + 1)
         ours = round_id == self._sending
         self._incoming[round_id] = _Incoming(m, self._out if ours else None)
         if not ours and self._incoming[round_id].done():

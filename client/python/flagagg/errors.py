@@ -8,7 +8,10 @@ ServerError (code, reason)
  +- ChunkRejected       {"type": "chunk_error"} that took this worker out of the round (400, 403, 404, 409,
  |                      422, 500, or 429 after the retries ran out); raised once the round's result arrived, so
  |                      the connection is in sync for the next round: .result and .aggregate hold what came
- +- RoundFailed         the round closed with status "failed"
+ +- RoundRefused        the server refused the round id at once (425 ahead of its schedule, 410 over before this
+ |                      worker took part): no result will come; the reason names the current round and
+ |                      Client.next_round is the id to use
+ +- RoundFailed         the round closed with status "failed", or the server stopped sending its results
 ProtocolViolation (not a ServerError): the server sent something this client cannot understand.
 """
 from __future__ import annotations
@@ -44,6 +47,14 @@ class ChunkRejected(ServerError):
         self.chunk = chunk
         self.result = result
         self.aggregate = aggregate
+
+
+class RoundRefused(ServerError):
+    """The server refused ``round`` at once (code 425 or 410, with the reason): use ``Client.next_round``."""
+
+    def __init__(self, code, reason, round_id):
+        super().__init__(code, reason, f"round {round_id} refused with {code}: {reason}")
+        self.round = round_id
 
 
 class RoundFailed(ServerError):

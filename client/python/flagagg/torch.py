@@ -45,7 +45,8 @@ def set_flat_grads(model, flat) -> None:
 
 
 def exchange_grads(client, round_id, model) -> np.ndarray:
-    """Flattens the model's gradients, exchanges them for ``round_id``, writes the aggregate into ``p.grad``.
+    """Flattens the model's gradients, exchanges them for ``round_id`` (None: the client's next_round), writes
+    the aggregate into ``p.grad``.
 
     Returns the aggregate (numpy float32). Errors are the client's (see flagagg.errors); on ChunkRejected the
     gradients are left as they were.

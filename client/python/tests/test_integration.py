@@ -44,14 +44,14 @@ def test_round_matches_the_offline_aggregate(start_server, jar, tmp_path, rule):
     round1 = honest_gradients(p, DIM, seed=1)
     round2 = honest_gradients(p, DIM, seed=2)
     round2[4] = (-10 * round2[4]).astype(np.float32)  # one attacker in the second round
-    results = exchange_all(srv, [(1, round1), (2, round2)])
+    results = exchange_all(srv, [(None, round1), (None, round2)])  # the server's rounds 0, 1
 
     for r, grads in enumerate([round1, round2]):
         expected = offline_aggregate(jar, tmp_path, np.stack(grads), rule)
         for worker in range(p):
             agg, result = results[worker][r]
             assert result["status"] == "completed" and result["included"] is True
-            assert result["round"] == r + 1
+            assert result["round"] == r
             np.testing.assert_allclose(agg, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
         # Every worker got the same bytes.
         assert all(np.array_equal(results[w][r][0], results[0][r][0]) for w in range(p))
@@ -76,7 +76,7 @@ def test_second_connection_with_one_token_is_refused_with_4409(start_server):
         with pytest.raises(flagagg.ConnectionRefused) as e:
             flagagg.Client(srv.url, srv.token(0), dim=10)
         assert e.value.code == 4409
-        agg = first.exchange(1, np.arange(10, dtype=np.float32))  # the first one is unaffected
+        agg = first.exchange(0, np.arange(10, dtype=np.float32))  # the first one is unaffected
         assert np.array_equal(agg, np.arange(10, dtype=np.float32))
 
 
@@ -98,10 +98,10 @@ def test_nan_gradient_excludes_that_worker_and_the_round_completes(start_server,
     def worker(i):
         with flagagg.Client(srv.url, srv.token(i), slot=i) as c:
             try:
-                first = ("ok", c.exchange(1, grads[i]).copy(), c.last_result)
+                first = ("ok", c.exchange(0, grads[i]).copy(), c.last_result)
             except flagagg.ChunkRejected as e:
                 first = ("rejected", e, c.last_result)
-            second = c.exchange(2, round2[i]).copy(), c.last_result  # the excluded worker is back next round
+            second = c.exchange(1, round2[i]).copy(), c.last_result  # the excluded worker is back next round
         return first, second
 
     results, errors = run_workers([lambda i=i: worker(i) for i in range(p)])
@@ -110,7 +110,7 @@ def test_nan_gradient_excludes_that_worker_and_the_round_completes(start_server,
     np.testing.assert_allclose(honest_mean, (grads[0].astype(np.float64) + grads[2]) / 2, rtol=1e-6, atol=1e-6)
 
     kind, err, result = results[1][0]
-    assert kind == "rejected" and err.code == 422 and err.round == 1
+    assert kind == "rejected" and err.code == 422 and err.round == 0
     assert result["included"] is False and result["status"] == "completed"
     np.testing.assert_allclose(err.aggregate, honest_mean, rtol=1e-6, atol=1e-6)
     for i in (0, 2):
@@ -150,7 +150,7 @@ def test_wss_round_with_a_test_key_store(start_server, tmp_path):
 
     def worker(i):
         with flagagg.Client(srv.url, srv.token(i), ssl_context=context) as c:
-            return c.exchange(1, grads[i])
+            return c.exchange(0, grads[i])
 
     results, errors = run_workers([lambda i=i: worker(i) for i in range(2)])
     assert errors == [None, None], errors

@@ -45,8 +45,14 @@ import org.slf4j.LoggerFactory;
  * (stragglers too) under the same credit limit, and the round record is published and logged.
  *
  * <p>Every queue is bounded: a worker has at most {@code credits} chunks being processed (more are
- * refused), the aggregator at most {@code credits} aggregate chunks unacknowledged per worker, at most
- * {@code max_open_rounds} rounds are open, and chunk data lives in the chunk store's budget or on disk.
+ * refused), the aggregator at most {@code credits} aggregate chunks unacknowledged per worker, a worker's
+ * results of a round stream for at most {@code result_timeout_ms} after the round's summary and for at most
+ * {@code max_result_rounds} rounds at once, at most {@code max_open_rounds} rounds are open, and chunk data
+ * lives in the chunk store's budget or on disk.
+ *
+ * <p>Round ids are the server's: chunks are taken for the open rounds and for the next id, which opens only
+ * once the round before it closed or a quorum of workers started it; any other id is refused at once (410
+ * over, 425 ahead) naming the current round, which the join reply names too.
  */
 public final class AggregatorVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorVerticle.class);
@@ -85,11 +91,14 @@ public final class AggregatorVerticle extends VerticleBase {
     private final String[] chunkTokens;
     private final int[] outstanding;
     private final TreeMap<Long, RoundRun> open = new TreeMap<>();
+    /** Unfinished result streams per destination (a worker's address or a node's relay), oldest first. */
+    private final Map<String, ArrayDeque<ResultStream>> streamsTo = new HashMap<>();
     private final ArrayDeque<Long> latenciesMs = new ArrayDeque<>();
     private final ThreadLocal<float[][]> scratch;
     /** Arrays of full aggregate frames, reused across columns and rounds. */
     private final ArrayPool<byte[]> frameArrays;
-    private long highestClosed = -1;
+    /** The id the next round to open gets: ids are the server's, in sequence from 0. */
+    private long nextRound;
     private final Load load = new Load();
     private WorkerExecutor math;
     private EventBus bus;
@@ -271,7 +280,7 @@ public final class AggregatorVerticle extends VerticleBase {
         relays[slot] = relay;
         // A new join of the slot voids the old token; a worker of this JVM needs none.
         chunkTokens[slot] = remote ? JobSecret.nonce() : null;
-        msg.reply(withToken(job.session().put("worker", id).put("slot", slot), slot));
+        msg.reply(withToken(job.session().put("worker", id).put("slot", slot).put("round", currentRound()), slot));
     }
 
     private JsonObject withToken(JsonObject session, int slot) {
@@ -386,7 +395,11 @@ public final class AggregatorVerticle extends VerticleBase {
         if (run == null) {
             return;
         }
+        int startedBefore = run.round.started();
         Round.Verdict verdict = run.round.admit(slot, h.chunkIndex(), h.offset(), h.count(), h.crc());
+        if (startedBefore < job.quorum() && run.round.started() == job.quorum()) {
+            quorumStarted(run);
+        }
         switch (verdict.admission()) {
             case PROCESS -> process(run, msg, h, frame);
             case ACK_DUPLICATE -> msg.reply(null);
@@ -421,14 +434,30 @@ public final class AggregatorVerticle extends VerticleBase {
         }
     }
 
-    /** The open round with this id, opening it if allowed; null after replying with the reason if not. */
+    /**
+     * The open round with this id, opening it if allowed; null after replying with the reason if not. The
+     * server owns the sequence: the only round that can open is {@link #nextRound}, and only once the round
+     * before it closed or a quorum of workers started it, so one worker can neither jump ahead (a round id of
+     * 10^12) nor open the next round before the others finished the current one.
+     */
     private RoundRun roundFor(long id, Message<Object> msg) {
         RoundRun run = open.get(id);
         if (run != null) {
             return run;
         }
-        if (id <= highestClosed) {
-            msg.fail(Codes.CLOSED, "round " + id + " is closed");
+        if (id < nextRound) {
+            msg.fail(Codes.ROUND_OVER, "round " + id + " is over; the current round is " + currentRound());
+            return null;
+        }
+        if (id > nextRound) {
+            msg.fail(Codes.TOO_EARLY, "round " + id + " is ahead of the job's schedule; the current round is "
+                    + currentRound());
+            return null;
+        }
+        RoundRun previous = open.get(id - 1);
+        if (previous != null && previous.round.status() == Round.Status.OPEN && previous.round.started() < job.quorum()) {
+            msg.fail(Codes.TOO_EARLY, "round " + id + " cannot open yet: round " + (id - 1) + " is open and "
+                    + previous.round.started() + " of a quorum of " + job.quorum() + " workers started it");
             return null;
         }
         if (open.size() >= job.maxOpenRounds()) {
@@ -437,16 +466,46 @@ public final class AggregatorVerticle extends VerticleBase {
         }
         run = new RoundRun(new Round(id, job, System.nanoTime()),
                 rule.needsGram() ? new GramAccumulator(p, kernels) : null);
-        long deadline = deadlineMs();
-        RoundRun opened = run;
-        run.timer = vertx.setTimer(deadline, t -> {
-            if (opened.round.status() == Round.Status.OPEN) {
-                close(opened, "deadline " + deadline + " ms");
-            }
-        });
+        // Until a quorum started, the round waits for its workers (deadline.max_ms at most): one early chunk
+        // must not start the clock that closes the round before the others begin.
+        armDeadline(run, job.deadline().adaptive() ? job.deadline().maxMs() : deadlineMs());
         open.put(id, run);
+        nextRound = id + 1;
         load.openRounds.set(open.size());
         return run;
+    }
+
+    /** The round a worker should send now: the oldest one still taking chunks, else the next to open. */
+    private long currentRound() {
+        for (RoundRun run : open.values()) {
+            if (run.round.status() == Round.Status.OPEN) {
+                return run.round.id();
+            }
+        }
+        return nextRound;
+    }
+
+    /** (Re)sets the round's deadline to {@code ms} from now. */
+    private void armDeadline(RoundRun run, long ms) {
+        vertx.cancelTimer(run.timer);
+        run.timer = vertx.setTimer(ms, t -> {
+            if (run.round.status() == Round.Status.OPEN) {
+                close(run, "deadline " + ms + " ms");
+            }
+        });
+    }
+
+    /**
+     * A quorum of workers started the round: the adaptive deadline runs from now (never past deadline.max_ms
+     * after the round opened), and the latency history measures from here too.
+     */
+    private void quorumStarted(RoundRun run) {
+        long now = System.nanoTime();
+        run.clockNanos = now;
+        if (job.deadline().adaptive()) {
+            long left = job.deadline().maxMs() - (now - run.round.openedNanos()) / 1_000_000;
+            armDeadline(run, Math.max(1, Math.min(deadlineMs(), left)));
+        }
     }
 
     private long deadlineMs() {
@@ -662,10 +721,9 @@ public final class AggregatorVerticle extends VerticleBase {
         run.round.finish(completed);
         open.remove(run.round.id());
         load.openRounds.set(open.size());
-        highestClosed = Math.max(highestClosed, run.round.id());
         long latencyMs = (run.closedNanos - run.round.openedNanos()) / 1_000_000;
         if (completed) {
-            latenciesMs.addLast(latencyMs);
+            latenciesMs.addLast((run.closedNanos - run.clockNanos) / 1_000_000);
             while (latenciesMs.size() > job.deadline().history()) {
                 latenciesMs.removeFirst();
             }
@@ -799,8 +857,22 @@ public final class AggregatorVerticle extends VerticleBase {
                 }
                 summaries.add(summary);
             }
-            new ResultStream(run, destination, slots, completed).start(summaries);
+            ResultStream stream = new ResultStream(run, destination, slots, completed);
+            run.resultStreams.add(stream);
+            // A worker (or node) holds at most max_result_rounds rounds' results: the oldest gives way.
+            ArrayDeque<ResultStream> held = streamsTo.computeIfAbsent(destination, d -> new ArrayDeque<>());
+            while (held.size() >= job.maxResultRounds()) {
+                held.peekFirst().drop("results of more than " + job.maxResultRounds()
+                        + " rounds unfinished (max_result_rounds): round " + held.peekFirst().run.round.id() + " gave way");
+            }
+            held.addLast(stream);
+            stream.start(summaries);
         });
+        // The whole result stream, not each message, is bounded in time: a worker that acknowledges just
+        // in time, chunk after chunk, must not keep every round's data.
+        run.resultTimer = vertx.setTimer(job.resultTimeoutMs(), t -> List.copyOf(run.resultStreams)
+                .forEach(stream -> stream.drop("round " + run.round.id() + "'s results not acknowledged within "
+                        + job.resultTimeoutMs() + " ms of its close (result_timeout_ms)")));
     }
 
     private void streamDone(RoundRun run) {
@@ -811,6 +883,7 @@ public final class AggregatorVerticle extends VerticleBase {
 
     /** Frees the round's chunks; then, with its record logged, announces it on the released address. */
     private void release(RoundRun run) {
+        vertx.cancelTimer(run.resultTimer);
         long id = run.round.id();
         vertx.executeBlocking(() -> {
             store.releaseRound(id);
@@ -891,6 +964,7 @@ public final class AggregatorVerticle extends VerticleBase {
         private int inFlight;
         private int acked;
         private boolean failed;
+        private boolean done;
 
         ResultStream(RoundRun run, String destination, List<Integer> slots, boolean withChunks) {
             this.run = run;
@@ -913,12 +987,14 @@ public final class AggregatorVerticle extends VerticleBase {
                                 workerIds[slot], e.getMessage())));
             }
             Future.join(answered).onComplete(ar -> {
-                if (answered.stream().allMatch(Future::failed)) {
+                if (failed) {
+                    return;
+                } else if (answered.stream().allMatch(Future::failed)) {
                     stop("no summary acknowledged");
                 } else if (withChunks) {
                     pump();
                 } else {
-                    streamDone(run);
+                    finish();
                 }
             });
         }
@@ -946,7 +1022,7 @@ public final class AggregatorVerticle extends VerticleBase {
                             if (ar.failed()) {
                                 stop("aggregate chunk " + column + " not acknowledged: " + ar.cause().getMessage());
                             } else if (++acked == job.chunks()) {
-                                streamDone(run);
+                                finish();
                             } else if (failed) {
                                 finishIfDrained();
                             } else {
@@ -959,6 +1035,7 @@ public final class AggregatorVerticle extends VerticleBase {
         private void stop(String reason) {
             if (!failed) {
                 failed = true;
+                unhold();
                 LOG.warn("round {}: stopped streaming the aggregate to {}: {}", run.round.id(),
                         slots.stream().map(AggregatorVerticle.this::name).toList(), reason);
                 // This stream will not send the columns it has not requested: they must not wait for it.
@@ -974,11 +1051,45 @@ public final class AggregatorVerticle extends VerticleBase {
             finishIfDrained();
         }
 
+        /**
+         * Over a bound (time, rounds held): stops the stream and tells its workers why (best effort: a worker
+         * that does not read learns it when its exchange fails).
+         */
+        void drop(String reason) {
+            if (done || failed) {
+                return;
+            }
+            JsonObject notice = new JsonObject().put("round", run.round.id()).put("code", Codes.RESULTS_DROPPED)
+                    .put("reason", reason);
+            DeliveryOptions options = new DeliveryOptions().addHeader("type", "dropped");
+            for (int slot : slots) {
+                bus.send(addresses.results(slot), notice, options);
+            }
+            stop(reason);
+        }
+
         /** A stopped stream is done once its in-flight chunks settled: their encode tasks read the store. */
         private void finishIfDrained() {
             if (inFlight == 0) {
+                finish();
+            }
+        }
+
+        private void finish() {
+            if (!done) {
+                done = true;
+                unhold();
                 streamDone(run);
             }
+        }
+
+        /** No longer counts against its destination's max_result_rounds nor the round's time bound. */
+        private void unhold() {
+            ArrayDeque<ResultStream> held = streamsTo.get(destination);
+            if (held != null && held.remove(this) && held.isEmpty()) {
+                streamsTo.remove(destination);
+            }
+            run.resultStreams.remove(this);
         }
     }
 
@@ -986,12 +1097,14 @@ public final class AggregatorVerticle extends VerticleBase {
     private static final class RoundRun {
         final Round round;
         final GramAccumulator gram;
-        long timer;
+        long timer = -1;
         int pending;
         Promise<Void> idle;
         String trigger;
         String failure;
         long closedNanos;
+        /** When the round's deadline clock started: when a quorum of workers started it, else when it opened. */
+        long clockNanos;
         long solveNanos;
         long outputNanos;
         private final AtomicLong foldNanos = new AtomicLong();
@@ -999,12 +1112,15 @@ public final class AggregatorVerticle extends VerticleBase {
         int[] participants;
         int streams;
         int chunkStreams;
+        final List<ResultStream> resultStreams = new ArrayList<>();
+        long resultTimer = -1;
         final Map<Integer, SharedFrame> frames = new HashMap<>();
         Future<Void> logged = Future.succeededFuture();
 
         RoundRun(Round round, GramAccumulator gram) {
             this.round = round;
             this.gram = gram;
+            this.clockNanos = round.openedNanos();
         }
 
         void addFoldNanos(long nanos) {

@@ -17,6 +17,14 @@ public interface GradientExchange {
     int slot();
 
     /**
+     * The round id to exchange next: the server owns the sequence. It starts at the current round the session
+     * named (a worker joining or rejoining mid-job follows the job, it does not start at 0) and moves past
+     * every round whose result this worker received. An id ahead of the server's schedule, or of a round that
+     * is over, is refused at once ({@link WorkerClient.RoundRefusedException} or the transport's refusal).
+     */
+    long nextRound();
+
+    /**
      * Sends this worker's gradient for {@code round} chunk by chunk and completes with the round's aggregate
      * (streamed to {@code aggregate}; {@link WorkerClient.Aggregate#values()} is null). Sending starts when
      * {@code sendWhen} succeeds; if it fails nothing is sent and the worker still receives the aggregate, as
@@ -40,6 +48,11 @@ public interface GradientExchange {
         return exchange(round, (offset, count, dst) -> System.arraycopy(gradient, (int) offset, dst, 0, count),
                 (offset, values, count) -> System.arraycopy(values, 0, aggregate, (int) offset, count))
                 .map(a -> new WorkerClient.Aggregate(a.round(), aggregate, a.included(), a.reason(), a.record()));
+    }
+
+    /** {@link #exchange(long, float[])} of the {@linkplain #nextRound() next round}. */
+    default Future<WorkerClient.Aggregate> exchange(float[] gradient) {
+        return exchange(nextRound(), gradient);
     }
 
     /**

@@ -30,6 +30,8 @@ public abstract class RoundExchange {
     protected int inFlight;
     protected boolean stopSending;
     private String refusal;
+    /** Whether the server acknowledged a chunk of this round: it was open while this worker sent. */
+    private boolean acknowledged;
     private JsonObject summary;
     private int received;
 
@@ -73,12 +75,45 @@ public abstract class RoundExchange {
     /** The exchange ended, completed or failed: the client forgets it. */
     protected abstract void ended();
 
-    /** The server refused a chunk (closed, excluded, bad chunk): stop sending; the result still comes. */
-    public void refused(String why) {
+    /** The server acknowledged one of this round's chunks. */
+    protected void acknowledged() {
+        acknowledged = true;
+    }
+
+    /**
+     * The server refused a chunk. A round ahead of the server's schedule (425), or one over before this
+     * worker took part (410 before any chunk was acknowledged and before its result), fails the exchange at
+     * once: no result will come for this worker. Any other refusal (closing, excluded, bad chunk) stops
+     * sending; the result still comes.
+     */
+    public void refused(int code, String reason) {
+        if (code == Codes.TOO_EARLY || code == Codes.ROUND_OVER && !acknowledged && summary == null) {
+            fail(refusal(code, reason));
+            return;
+        }
         stopSending = true;
         if (refusal == null) {
-            refusal = why;
+            refusal = code + " " + reason;
         }
+    }
+
+    /** The exception a refusal that ends the exchange at once fails it with. */
+    protected Throwable refusal(int code, String reason) {
+        return new WorkerClient.RoundRefusedException(code, "round " + round + " refused (" + code + "): " + reason);
+    }
+
+    /**
+     * The server stopped streaming this round's results to this worker (it held them too long): the exchange
+     * fails with the reason.
+     */
+    public void dropped(String reason) {
+        fail(dropNotice(reason));
+    }
+
+    /** The exception a "dropped" notice fails the exchange with. */
+    protected Throwable dropNotice(String reason) {
+        return new WorkerClient.RoundFailedException("round " + round + ": the server stopped sending its results: "
+                + reason);
     }
 
     /** The round's summary: a failed round fails the exchange, a completed one announces its chunks. */

@@ -55,11 +55,30 @@ public final class WorkerClient implements GradientExchange {
     }
 
     /** The round failed (below quorum at its deadline, or a server failure): there is no aggregate. */
-    public static final class RoundFailedException extends RuntimeException {
+    public static class RoundFailedException extends RuntimeException {
         private static final long serialVersionUID = 1L;
 
         public RoundFailedException(String message) {
             super(message);
+        }
+    }
+
+    /**
+     * The server refused the round id at once: ahead of its schedule ({@link Codes#TOO_EARLY}) or over before
+     * this worker took part ({@link Codes#ROUND_OVER}); the message names the current round, and
+     * {@link GradientExchange#nextRound()} is the id to use.
+     */
+    public static final class RoundRefusedException extends RoundFailedException {
+        private static final long serialVersionUID = 1L;
+        private final int code;
+
+        public RoundRefusedException(int code, String message) {
+            super(message);
+            this.code = code;
+        }
+
+        public int code() {
+            return code;
         }
     }
 
@@ -79,6 +98,8 @@ public final class WorkerClient implements GradientExchange {
     private final LinkClient link;
     private final Context context;
     private MessageConsumer<Object> results;
+    /** The round to exchange next: the session's current round, then the one after the latest result. */
+    private long nextRound;
 
     private WorkerClient(Vertx vertx, String job, JsonObject session, LinkClient link) {
         this.vertx = vertx;
@@ -95,6 +116,7 @@ public final class WorkerClient implements GradientExchange {
         this.credits = session.getInteger("credits");
         // A chunk unacknowledged this long means the aggregator is gone or wedged.
         this.timeoutMs = session.getLong("deadline_max_ms") + session.getLong("result_timeout_ms");
+        this.nextRound = session.getLong("round", 0L);
     }
 
     /**
@@ -179,6 +201,11 @@ public final class WorkerClient implements GradientExchange {
         return slot;
     }
 
+    @Override
+    public long nextRound() {
+        return nextRound;
+    }
+
     /**
      * The streaming exchange with two hooks (simulated stragglers and slow readers use them): the round is
      * registered at once, so its summary and aggregate are received whenever they come, but sending starts
@@ -215,10 +242,17 @@ public final class WorkerClient implements GradientExchange {
     private void onResult(Message<Object> msg) {
         String type = msg.headers().get("type");
         if ("summary".equals(type) && msg.body() instanceof JsonObject summary) {
-            Exchange exchange = exchanges.get(summary.getLong("round"));
+            long round = summary.getLong("round");
+            nextRound = Math.max(nextRound, round + 1);
+            Exchange exchange = exchanges.get(round);
             msg.reply(null);
             if (exchange != null) {
                 exchange.summary(summary);
+            }
+        } else if ("dropped".equals(type) && msg.body() instanceof JsonObject notice) {
+            Exchange exchange = exchanges.get(notice.getLong("round"));
+            if (exchange != null) {
+                exchange.dropped(notice.getString("reason"));
             }
         } else if ("chunk".equals(type) && msg.body() instanceof Buffer frame) {
             ChunkFrame.Header h;
@@ -286,10 +320,11 @@ public final class WorkerClient implements GradientExchange {
                 sent.onComplete(ar -> {
                     inFlight--;
                     if (ar.succeeded()) {
+                        acknowledged();
                         pump();
                     } else if (ar.cause() instanceof ReplyException e && e.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
                         // Closed, excluded, refused: stop sending; the aggregate still comes (or the failure).
-                        refused(e.failureCode() + " " + e.getMessage());
+                        refused(e.failureCode(), e.getMessage());
                     } else {
                         fail(ar.cause());
                     }

@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
         description = {"Runs the job's P simulated workers for R rounds against an aggregator ('flagagg server "
                 + "--cluster') found through the cluster, and reports like loadtest.",
             "Without --cluster it runs embedded: the aggregator in this JVM too.",
-            "Round ids are 0..R-1: start it against a fresh server."})
+            "Round ids are the server's: the workers start at its current round, so a job under way is joined, not "
+                + "restarted at 0."})
 final class WorkerCommand extends FleetCommand {
     @Override
     boolean startsServer() {

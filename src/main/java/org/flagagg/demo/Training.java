@@ -262,6 +262,7 @@ public final class Training {
                 workers[w] = new DemoWorker(job.job(), d, w);
                 deployments.add(vertx.deployVerticle(workers[w]).await());
             }
+            long roundId = 0;
             for (int round = 0; round < settings.rounds(); round++) {
                 // Each worker's minibatch from its own shard, drawn whatever the rule: same data for every run.
                 IntStream.range(0, p).parallel().forEach(w -> {
@@ -280,9 +281,15 @@ public final class Training {
                     attack(attackConfig, round).apply(0, honest, own, d, attackOut);
                     System.arraycopy(attackOut, 0, sent, 0, f);
                 }
+                // The server's round ids: a round every worker drops out of never opens, and the next keeps its id.
+                long id = roundId;
+                int r = round;
+                if (IntStream.range(0, p).anyMatch(w -> !stragglers.dropsOut(settings.seed(), r, w, p))) {
+                    roundId++;
+                }
                 List<Future<WorkerClient.Aggregate>> exchanges = new ArrayList<>();
                 for (int w = 0; w < p; w++) {
-                    exchanges.add(exchange(workers[w], round, sent[w], aggregates[w], stragglers));
+                    exchanges.add(exchange(workers[w], round, id, sent[w], aggregates[w], stragglers));
                 }
                 Future.join(exchanges).otherwiseEmpty().await();
                 JsonObject record = null;
@@ -361,8 +368,8 @@ public final class Training {
     }
 
     /** One worker's exchange of a round, run on its own context; completes with the aggregate it got. */
-    private Future<WorkerClient.Aggregate> exchange(DemoWorker worker, long round, float[] gradient, float[] into,
-            StragglerSpec stragglers) {
+    private Future<WorkerClient.Aggregate> exchange(DemoWorker worker, long round, long id, float[] gradient,
+            float[] into, StragglerSpec stragglers) {
         int p = settings.workers();
         long delay = stragglers.sendDelayMs(settings.seed(), round, worker.slot, p);
         boolean drops = stragglers.dropsOut(settings.seed(), round, worker.slot, p);
@@ -378,7 +385,7 @@ public final class Training {
             };
             Future<WorkerClient.Aggregate> x;
             try {
-                x = worker.client.exchange(round, reader, sink, sendWhen);
+                x = worker.client.exchange(id, reader, sink, sendWhen);
             } catch (RuntimeException ex) {
                 x = Future.failedFuture(ex);
             }

@@ -25,11 +25,13 @@ import org.flagagg.rules.RuleConfig;
  * @param resultTimeoutMs how long a worker may take to acknowledge an aggregate chunk before the
  *                        aggregator stops streaming to it
  * @param maxOpenRounds  most rounds open at once (stragglers of round r overlap round r + 1)
+ * @param maxResultRounds most rounds whose results a worker (or a data-link node) may have unfinished: a new
+ *                        round's results stop the oldest stream to it
  * @param roundLog       JSON-lines file every round record is appended to, or null for none
  */
 public record JobConfig(String job, RuleConfig rule, int workers, long dim, int chunkCoords, int quorum,
         Deadline deadline, int credits, long memoryBudget, int slabBytes, Path spillDir, long resultTimeoutMs,
-        int maxOpenRounds, Path roundLog) {
+        int maxOpenRounds, int maxResultRounds, Path roundLog) {
 
     /**
      * Round deadline: {@code fixed} uses maxMs always; {@code adaptive} uses factor x the median latency of
@@ -60,6 +62,7 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
                 + 4L * chunkCoords / 1024 + " KiB)");
         require(resultTimeoutMs >= 1, "result_timeout_ms must be >= 1");
         require(maxOpenRounds >= 1, "max_open_rounds must be >= 1");
+        require(maxResultRounds >= 1, "max_result_rounds must be >= 1, got " + maxResultRounds);
         require((dim + chunkCoords - 1) / chunkCoords <= Integer.MAX_VALUE, "dim / chunk_coords is too many chunks");
     }
 
@@ -140,6 +143,7 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
                 Math.max(json.getInteger("slab_kib") << 10, 4 * chunkCoords),
                 spill.isEmpty() ? Path.of(System.getProperty("java.io.tmpdir"), "flagagg-spill") : Path.of(spill),
                 json.getLong("result_timeout_ms"), json.getInteger("max_open_rounds"),
+                json.getInteger("max_result_rounds"),
                 log.isEmpty() ? null : Path.of(log));
     }
 

@@ -44,6 +44,7 @@ public final class Round {
     private final int[] columnCount;
     private final BitSet folded = new BitSet();
     private int active;
+    private int started;
     private Status status = Status.OPEN;
     private long bytesIn;
     private long chunksIn;
@@ -80,6 +81,11 @@ public final class Round {
         return openedNanos;
     }
 
+    /** Slots that had at least one chunk of this round admitted: the workers that started it. */
+    public int started() {
+        return started;
+    }
+
     /**
      * Decides on a chunk whose frame parsed: accept it for processing, acknowledge an identical retry, or
      * reject it. A chunk that breaks the round's shape (wrong index, offset or count, a conflicting
@@ -108,6 +114,9 @@ public final class Round {
                 return Verdict.DUPLICATE;
             }
             return excludeAndReject(slot, "conflicting duplicate of chunk " + chunkIndex, "conflicting_duplicate");
+        }
+        if (received[slot].isEmpty()) {
+            started++;
         }
         received[slot].set(chunkIndex);
         crc[at] = frameCrc;

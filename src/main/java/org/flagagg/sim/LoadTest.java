@@ -238,6 +238,8 @@ public final class LoadTest {
         int completed;
         int failed;
         int verified;
+        /** The server's id of the next round: from the workers' sessions, then one more per round that opened. */
+        long roundId;
         long stragglers;
         long excluded;
         long wallNanos;
@@ -270,6 +272,10 @@ public final class LoadTest {
                             error = "workers could not join job '" + job.job() + "': " + ar.cause().getMessage();
                             finish();
                         } else {
+                            // The server owns the round ids: start at its current round, not at 0.
+                            for (SimWorker worker : workers) {
+                                roundId = Math.max(roundId, worker.client.nextRound());
+                            }
                             nextRound(0);
                         }
                     });
@@ -368,12 +374,12 @@ public final class LoadTest {
                     verifier = slot;
                 }
             }
-            RoundStats stats = new RoundStats(r);
             if (verifier < 0) {
-                // Nobody sends: no round opens on the aggregator, so there is no record either.
+                // Nobody sends: no round opens on the aggregator (the next keeps its id), and there is no record.
                 failed++;
                 return Future.succeededFuture();
             }
+            RoundStats stats = new RoundStats(roundId++);
             List<Future<Long>> exchanges = new ArrayList<>();
             for (int slot = 0; slot < p; slot++) {
                 exchanges.add(exchange(stats, slot, dropped[slot], slot == verifier && verify));
@@ -395,7 +401,7 @@ public final class LoadTest {
                         }
                     }
                 }
-                return recordOf(r);
+                return recordOf(stats.id);
             }).compose(record -> measured ? account(stats, record) : Future.succeededFuture());
         }
 

@@ -286,6 +286,9 @@ final class Connection {
                     msg.fail(GONE, "the result could not be written: " + ar.cause().getMessage());
                 }
             });
+        } else if ("dropped".equals(type) && msg.body() instanceof JsonObject notice) {
+            // The aggregator stopped this worker's result stream of a round (result_timeout_ms, max_result_rounds).
+            send(new JsonObject().put("type", "dropped").mergeIn(notice));
         } else if ("chunk".equals(type) && msg.body() instanceof Buffer frame && frame.length() >= ChunkFrame.HEADER_BYTES) {
             long round = frame.getLongLE(8);
             int chunk = frame.getIntLE(20);

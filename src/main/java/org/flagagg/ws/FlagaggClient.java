@@ -16,6 +16,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.flagagg.bus.ChunkFrame;
+import org.flagagg.bus.Codes;
 import org.flagagg.bus.FrameException;
 import org.flagagg.bus.GradientExchange;
 import org.flagagg.bus.RoundExchange;
@@ -87,6 +88,8 @@ public final class FlagaggClient implements GradientExchange {
     private int credits;
     private long timeoutMs;
     private FlagaggException closedBy;
+    /** The round to exchange next: the session's current round, then the one after the latest result. */
+    private long nextRound;
     private boolean byeSent;
 
     private FlagaggClient(Vertx vertx, WebSocketClient client, WebSocket ws, int maxMessageBytes) {
@@ -166,6 +169,11 @@ public final class FlagaggClient implements GradientExchange {
         return slot;
     }
 
+    @Override
+    public long nextRound() {
+        return nextRound;
+    }
+
     /** Largest number of values per chunk the server accepts (chunk_coords of the session). */
     public int chunkCoords() {
         return chunkCoords;
@@ -216,15 +224,26 @@ public final class FlagaggClient implements GradientExchange {
             case "chunk_error" -> {
                 Exchange exchange = msg.containsKey("round") ? exchanges.get(msg.getLong("round")) : null;
                 if (exchange != null) {
-                    exchange.refused(msg.getInteger("code", 0), msg.getString("reason", ""));
+                    exchange.refusedChunk(msg.getInteger("code", 0), msg.getString("reason", ""));
+                } else if (msg.containsKey("round")) {
+                    // A late answer for an exchange that ended (refused at once, or its result came first): the
+                    // frames it had in flight are answered too, and must not fail the exchanges after it.
                 } else {
                     failAll(new FlagaggException(msg.getInteger("code", 0), msg.getString("reason", "")));
                 }
             }
             case "result" -> {
-                Exchange exchange = exchanges.get(msg.getLong("round", -1L));
+                long round = msg.getLong("round", -1L);
+                nextRound = Math.max(nextRound, round + 1);
+                Exchange exchange = exchanges.get(round);
                 if (exchange != null) {
                     exchange.summary(msg);
+                }
+            }
+            case "dropped" -> {
+                Exchange exchange = exchanges.get(msg.getLong("round", -1L));
+                if (exchange != null) {
+                    exchange.dropped(msg.getString("reason", ""));
                 }
             }
             case "error" -> failAll(new FlagaggException(msg.getInteger("code", 0), msg.getString("reason", "")));
@@ -241,6 +260,7 @@ public final class FlagaggClient implements GradientExchange {
         dim = msg.getLong("dim");
         credits = msg.getInteger("credits");
         timeoutMs = msg.getLong("deadline_max_ms") + msg.getLong("result_timeout_ms");
+        nextRound = msg.getLong("round", 0L);
         connected.tryComplete(this);
     }
 
@@ -313,12 +333,24 @@ public final class FlagaggClient implements GradientExchange {
 
         void acked() {
             inFlight--;
+            acknowledged();
             pump();
         }
 
-        void refused(int code, String reason) {
+        void refusedChunk(int code, String reason) {
             inFlight--;
-            refused(code + " " + reason);
+            refused(code, reason);
+        }
+
+        @Override
+        protected Throwable refusal(int code, String reason) {
+            return new FlagaggException(code, "round " + round + " refused: " + reason);
+        }
+
+        @Override
+        protected Throwable dropNotice(String reason) {
+            return new FlagaggException(Codes.RESULTS_DROPPED, "round " + round + ": the server stopped sending its "
+                    + "results: " + reason);
         }
 
         @Override

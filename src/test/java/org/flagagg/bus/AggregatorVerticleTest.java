@@ -140,7 +140,7 @@ class AggregatorVerticleTest {
             assertThat(record.getJsonArray("stragglers").getJsonObject(0).getInteger("chunks")).isEqualTo(half);
 
             // Its late chunks are refused, never mixed into another round.
-            assertThat(straggler.sendChunk(0, half, g[3])).isEqualTo(Codes.CLOSED);
+            assertThat(straggler.sendChunk(0, half, g[3])).isEqualTo(Codes.ROUND_OVER);
             Engine.get(engine.releasedOf(0));
             assertThat(engine.store.stats().bytesInMemory()).isZero();
         }
@@ -309,19 +309,21 @@ class AggregatorVerticleTest {
             assertThatThrownBy(() -> RawWorker.join(vertx, job.job(), "x", job.dim(), 0)).hasMessageContaining("not free");
             RawWorker b = RawWorker.join(vertx, job.job(), "b", job.dim(), 1);
             assertThatThrownBy(() -> RawWorker.join(vertx, job.job(), "c", job.dim(), -1)).hasMessageContaining("already has");
-            // One round may be open: a chunk of the next is refused until round 0 is done.
+            // Round 1 cannot open before round 0 closed or a quorum (2) started it; then max_open_rounds (1) holds.
             assertThat(a.sendChunk(0, 0, g[0])).isNull();
+            assertThat(a.sendChunk(1, 0, g[0])).isEqualTo(Codes.TOO_EARLY);
+            assertThat(b.sendChunk(0, 0, g[1])).isNull();
             assertThat(a.sendChunk(1, 0, g[0])).isEqualTo(Codes.TOO_MANY);
             for (int k = 1; k < a.chunks(); k++) {
                 assertThat(a.sendChunk(0, k, g[0])).isNull();
             }
-            for (int k = 0; k < b.chunks(); k++) {
+            for (int k = 1; k < b.chunks(); k++) {
                 assertThat(b.sendChunk(0, k, g[1])).isNull();
             }
             Engine.assertSameAggregate(Engine.get(a.result(0).aggregate), engine.offline(g));
             assertThat(Engine.get(engine.recordOf(0)).getJsonObject("excluded")).isEmpty();
             // A chunk for a round that is over.
-            assertThat(a.sendChunk(0, 0, g[0])).isEqualTo(Codes.CLOSED);
+            assertThat(a.sendChunk(0, 0, g[0])).isEqualTo(Codes.ROUND_OVER);
         }
     }
 }

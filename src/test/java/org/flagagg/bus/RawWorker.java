@@ -16,20 +16,20 @@ import java.util.concurrent.TimeUnit;
  * A test worker that speaks the bus protocol by hand: it sends whatever frames a test builds (valid, shuffled,
  * corrupt) and collects the summary and aggregate chunks the aggregator streams back.
  */
-final class RawWorker {
+public final class RawWorker {
     static final long WAIT_S = 60;
 
     final Vertx vertx;
     final Addresses addresses;
-    final int slot;
-    final JsonObject session;
+    public final int slot;
+    public final JsonObject session;
     final Map<Long, Result> results = new ConcurrentHashMap<>();
     private MessageConsumer<Object> consumer;
 
     /** What came back for one round. */
-    static final class Result {
-        final CompletableFuture<JsonObject> summary = new CompletableFuture<>();
-        final CompletableFuture<float[]> aggregate = new CompletableFuture<>();
+    public static final class Result {
+        public final CompletableFuture<JsonObject> summary = new CompletableFuture<>();
+        public final CompletableFuture<float[]> aggregate = new CompletableFuture<>();
         float[] values;
         int chunks;
     }
@@ -41,7 +41,7 @@ final class RawWorker {
         this.session = session;
     }
 
-    static RawWorker join(Vertx vertx, String job, String id, long dim, int slot) throws Exception {
+    public static RawWorker join(Vertx vertx, String job, String id, long dim, int slot) throws Exception {
         JsonObject request = new JsonObject().put("worker", id).put("dim", dim);
         if (slot >= 0) {
             request.put("slot", slot);
@@ -54,7 +54,7 @@ final class RawWorker {
         return worker;
     }
 
-    Result result(long round) {
+    public Result result(long round) {
         return results.computeIfAbsent(round, r -> new Result());
     }
 
@@ -86,25 +86,25 @@ final class RawWorker {
     }
 
     /** Sends one frame and waits for the reply: null when acknowledged, else the failure code. */
-    Integer send(Buffer frame) throws Exception {
+    public Integer send(Buffer frame) throws Exception {
         Future<Integer> reply = vertx.eventBus().request(addresses.chunks(), frame).map(m -> (Integer) null)
                 .recover(e -> e instanceof ReplyException r ? Future.succeededFuture(r.failureCode()) : Future.failedFuture(e));
         return reply.toCompletionStage().toCompletableFuture().get(WAIT_S, TimeUnit.SECONDS);
     }
 
     /** Sends chunk {@code index} of {@code gradient} for {@code round} and returns the reply code (null = ok). */
-    Integer sendChunk(long round, int index, float[] gradient) throws Exception {
+    public Integer sendChunk(long round, int index, float[] gradient) throws Exception {
         return send(frame(round, index, gradient));
     }
 
-    Buffer frame(long round, int index, float[] gradient) {
+    public Buffer frame(long round, int index, float[] gradient) {
         int chunk = session.getInteger("chunk_coords");
         int offset = index * chunk;
         int count = Math.min(chunk, gradient.length - offset);
         return ChunkFrame.toBuffer(ChunkFrame.KIND_GRADIENT, round, slot, index, offset, gradient, offset, count);
     }
 
-    int chunks() {
+    public int chunks() {
         return session.getInteger("chunks");
     }
 }

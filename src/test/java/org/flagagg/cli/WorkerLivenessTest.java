@@ -34,12 +34,13 @@ class WorkerLivenessTest {
     }
 
     @Test
-    void aWorkerWithNoServerInTheClusterGivesUpNamingWhatItWaitedFor() {
+    void aWorkerWithNoServerInTheClusterGivesUpNamingWhatItWaitedFor() throws Exception {
+        Path secret = Files.writeString(dir.resolve("job-secret"), "0123456789abcdef0123456789abcdef\n");
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         long start = System.nanoTime();
         int code = Main.run(new String[] {"worker", "--cluster", "--cluster-name", clusterName(), "--cluster-port", "0",
-            "--job", "lonely", "--server-wait", "2", "--workers", "2", "--dim", "1000", "--rounds", "1"},
+            "--cluster-secret", secret.toString(), "--job", "lonely", "--server-wait", "2", "--workers", "2", "--dim", "1000", "--rounds", "1"},
                 new PrintWriter(out, true), new PrintWriter(err, true));
         assertThat(code).as(err.toString()).isNotZero();
         assertThat(err.toString()).contains("no aggregator for job 'lonely' answered within 2 s");
@@ -86,6 +87,7 @@ class WorkerLivenessTest {
                 "--cluster", "--cluster-name", name, "--cluster-members", server.member(), "--cluster-port", "0",
                 "--cluster-tls-keystore", tls.getString("tls_keystore"), "--cluster-tls-truststore",
                 tls.getString("tls_truststore"), "--cluster-tls-password-file", tls.getString("tls_password_file"),
+                "--cluster-secret", tls.getString("secret"),
                 "--job", "crash", "--workers", "2", "--dim", "1000", "--chunk-kib", "1", "--rounds", "100000"},
                     new PrintWriter(out, true), new PrintWriter(watching, true)));
             roundDone.get(EXIT_WAIT_S, TimeUnit.SECONDS);

@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import org.flagagg.bus.Addresses;
 import org.flagagg.bus.Cluster;
 import org.flagagg.bus.Engine;
+import org.flagagg.bus.JobSecret;
 import org.flagagg.bus.JobServer;
 import org.flagagg.bus.WorkerClient;
 import org.flagagg.cli.Main;
@@ -96,7 +97,8 @@ class ClusterAttackTest {
         String name = name();
         Cluster.Node server = start(section(name, cluster));
         JobConfig job = Engine.job(new JsonObject().put("workers", 2), dir);
-        try (Engine engine = Engine.start(server.vertx(), job)) {
+        JobSecret secret = JobSecret.fromConfig(section(name, cluster));
+        try (Engine engine = Engine.start(server.vertx(), job, secret)) {
             Cluster.Node honest = start(section(name, cluster, server.member()));
             Cluster.Node plain = start(section(name, null, server.member()));
             Cluster.Node otherCa = start(section(name, foreign, server.member()));
@@ -122,7 +124,7 @@ class ClusterAttackTest {
                 int at = s;
                 Context context = honest.vertx().getOrCreateContext();
                 WorkerClient worker = Engine.get(Engine.on(context,
-                        () -> WorkerClient.join(honest.vertx(), job.job(), "w" + at, job.dim(), at)));
+                        () -> WorkerClient.join(honest.vertx(), job.job(), "w" + at, job.dim(), at, null, secret)));
                 workers.add(new Engine.Client(context, worker));
             }
             List<CompletableFuture<WorkerClient.Aggregate>> aggregates = new ArrayList<>();
@@ -148,6 +150,7 @@ class ClusterAttackTest {
         StringWriter err = new StringWriter();
         int code = assertTimeoutPreemptively(Duration.ofSeconds(120), () -> Main.run(new String[] {"server", "--cluster",
             "--cluster-name", name, "--cluster-members", first.member(), "--cluster-port", "0", "--job", "dup",
+            "--cluster-secret", section(name, cluster).getString("secret"),
             "--port", "0", "--workers", "2", "--dim", "1000", "--memory-budget", "8",
             "--spill-dir", dir.resolve("spill").toString(), "--round-log", dir.resolve("rounds.jsonl").toString()},
                 new PrintWriter(out, true), new PrintWriter(err, true)));

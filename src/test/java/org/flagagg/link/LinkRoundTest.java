@@ -302,15 +302,16 @@ class LinkRoundTest {
             JsonObject record = Engine.get(engine.recordOf(0));
             assertThat(record.getString("status")).isEqualTo("completed");
             assertThat(record.getJsonArray("participants")).containsExactly("w1");
-            assertThat(code(sendChunk(node, 0, 1, 0, g[1]))).as("round 0 is closed").isEqualTo(Codes.CLOSED);
-            assertThat(code(sendChunk(node, 5, 1, 0, g[1]))).isNull();
-            assertThat(code(sendChunk(node, 6, 1, 0, g[1]))).isNull();
-            assertThat(code(sendChunk(node, 7, 1, 0, g[1]))).as("max_open_rounds is 2").isEqualTo(Codes.TOO_MANY);
+            assertThat(code(sendChunk(node, 0, 1, 0, g[1]))).as("round 0 is over").isEqualTo(Codes.ROUND_OVER);
+            assertThat(code(sendChunk(node, 5, 1, 0, g[1]))).as("round 5 is ahead").isEqualTo(Codes.TOO_EARLY);
+            assertThat(code(sendChunk(node, 1, 1, 0, g[1]))).isNull();
+            assertThat(code(sendChunk(node, 2, 1, 0, g[1]))).isNull();
+            assertThat(code(sendChunk(node, 3, 1, 0, g[1]))).as("max_open_rounds is 2").isEqualTo(Codes.TOO_MANY);
 
             // Closing the node settles every send still waiting for its ACK: none is left hanging.
             List<Future<Void>> pending = new ArrayList<>();
             for (int k = 1; k < job.chunks(); k++) {
-                pending.add(sendChunk(node, 6, 1, k, g[1]));
+                pending.add(sendChunk(node, 2, 1, k, g[1]));
             }
             Engine.await(node.close());
             for (Future<Void> sent : pending) {
@@ -320,7 +321,7 @@ class LinkRoundTest {
                     assertThat(sent.cause()).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
                 }
             }
-            Future<Void> afterClose = sendChunk(node, 6, 1, 1, g[1]);
+            Future<Void> afterClose = sendChunk(node, 2, 1, 1, g[1]);
             assertThat(afterClose.failed()).as("a send on a closed link fails at once").isTrue();
             assertThat(afterClose.cause()).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
         }

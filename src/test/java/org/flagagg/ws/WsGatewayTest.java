@@ -158,11 +158,11 @@ class WsGatewayTest {
                 ChunkFrame.Header h = ChunkFrame.parse(agg);
                 bad.send(new JsonObject().put("type", "ack").put("round", h.round()).put("chunk", h.chunkIndex()));
             }
-            // Wrong round: round 0 is closed.
+            // Wrong round: round 0 is over.
             bad.send(frame(job.chunkCoords(), v -> v, 0, job.chunkCoords()));
             JsonObject late = bad.next("chunk_error");
-            assertThat(late.getInteger("code")).isEqualTo(409);
-            assertThat(late.getString("reason")).contains("round 0 is closed");
+            assertThat(late.getInteger("code")).isEqualTo(410);
+            assertThat(late.getString("reason")).contains("round 0 is over; the current round is 1");
             WsServer.get(server.releasedOf(0));
         }
     }
