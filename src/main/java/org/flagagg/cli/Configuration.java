@@ -45,6 +45,7 @@ final class Configuration {
             new Range("slab_kib", 1, (Integer.MAX_VALUE >> 10), true),
             new Range("result_timeout_ms", 1, DAY_MS, true),
             new Range("max_open_rounds", 1, 1024, true),
+            new Range("max_result_rounds", 1, 1024, true),
             new Range("deadline.factor", 1, 1000, false),
             new Range("deadline.min_ms", 1, DAY_MS, true),
             new Range("deadline.max_ms", 1, DAY_MS, true),
