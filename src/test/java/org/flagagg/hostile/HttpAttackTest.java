@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.http.RequestOptions;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonArray;
@@ -165,42 +168,47 @@ class HttpAttackTest {
         HttpApi api = new HttpApi(vertx);
         RoundsApi.mount(api.router(), vertx, fifo);
         int port = listen(api).actualPort();
-        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(WAIT).build();
-        List<CompletableFuture<HttpResponse<String>>> replies = new ArrayList<>();
-        try {
-            for (int i = 0; i < 8; i++) {
-                replies.add(client.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/rounds"))
-                        .timeout(WAIT).build(), HttpResponse.BodyHandlers.ofString()));
-            }
-            // Whatever the order, four reads hold the four places and the other four are refused at once.
-            List<HttpResponse<String>> refused = new ArrayList<>();
-            long until = System.nanoTime() + WAIT.toNanos();
-            while (refused.size() < 4 && System.nanoTime() < until) {
-                CompletableFuture.anyOf(replies.stream().filter(r -> !r.isDone()).toArray(CompletableFuture[]::new))
-                        .get(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
-                refused = replies.stream().filter(CompletableFuture::isDone).map(CompletableFuture::join).toList();
-            }
-            assertThat(refused).hasSize(4).allSatisfy(r -> {
-                assertThat(r.statusCode()).isEqualTo(503);
-                assertThat(r.body()).contains("too many round log reads at once");
-            });
-        } finally {
-            // Opening both ends never blocks: the reads waiting in open() go on and see an empty log. Again
-            // (bounded) for a read that reached open() only after the last release.
-            CompletableFuture<?> all = CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new));
-            for (int i = 0; i < 30 && !all.isDone(); i++) {
-                new java.io.RandomAccessFile(fifo.toFile(), "rw").close();
-                try {
-                    all.get(1, java.util.concurrent.TimeUnit.SECONDS);
-                } catch (java.util.concurrent.TimeoutException e) {
-                    // Not all released yet: release again.
-                }
+        // Eight connections at once (Vert.x's client, its pool sized for them).
+        io.vertx.core.http.HttpClient client = vertx.createHttpClient(new HttpClientOptions(),
+                new PoolOptions().setHttp1MaxSize(8));
+        List<CompletableFuture<JsonObject>> replies = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            replies.add(client.request(new RequestOptions().setHost("127.0.0.1").setPort(port).setURI("/rounds")
+                    .setIdleTimeout(WAIT.toMillis()))
+                    .compose(req -> req.send().compose(resp -> resp.body().map(b -> new JsonObject()
+                            .put("status", resp.statusCode()).put("body", b.toString()))))
+                    .toCompletionStage().toCompletableFuture());
+        }
+        // Whatever the order, four reads hold the four places and the other four are refused at once.
+        long until = System.nanoTime() + WAIT.toNanos();
+        List<JsonObject> refused = List.of();
+        while (refused.size() < 4 && System.nanoTime() < until) {
+            CompletableFuture.anyOf(replies.stream().filter(r -> !r.isDone()).toArray(CompletableFuture[]::new))
+                    .get(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+            refused = replies.stream().filter(CompletableFuture::isDone).map(CompletableFuture::join).toList();
+        }
+        List<JsonObject> early = refused;
+        // Opening both ends never blocks: the reads waiting in open() go on and see an empty log. Again
+        // (bounded) for a read that reached open() only after a release.
+        CompletableFuture<?> all = CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new));
+        for (int i = 0; i < 30 && !all.isDone(); i++) {
+            new java.io.RandomAccessFile(fifo.toFile(), "rw").close();
+            try {
+                all.get(1, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                // Not all released yet: release again.
             }
         }
-        for (CompletableFuture<HttpResponse<String>> reply : replies) {
-            assertThat(Engine.get(reply).statusCode()).isIn(200, 503);
+        assertThat(early).hasSize(4).allSatisfy(r -> {
+            assertThat(r.getInteger("status")).isEqualTo(503);
+            assertThat(r.getString("body")).contains("too many round log reads at once");
+        });
+        List<Integer> statuses = new ArrayList<>();
+        for (CompletableFuture<JsonObject> reply : replies) {
+            statuses.add(Engine.get(reply).getInteger("status"));
         }
-        assertThat(replies.stream().filter(r -> r.join().statusCode() == 200)).hasSize(4);
+        assertThat(statuses).filteredOn(code -> code == 200).as("the reads held, answered once released").hasSize(4);
+        assertThat(statuses).filteredOn(code -> code == 503).hasSize(4);
     }
 
     // ---------------------------------------------------------------------------------------------------
