@@ -115,7 +115,7 @@ abstract class FleetCommand implements Callable<Integer> {
                 if (ws) {
                     Gateway gateway = new Gateway(vertx, config, TokenTable.ofTokens(tokens), GatewayConfig.defaults());
                     HttpApi api = new HttpApi(vertx);
-                    gateway.mount(api.router());
+                    gateway.mount(api);
                     HttpServer http = api.listen(gateway.serverOptions(new HttpServerOptions().setHost("127.0.0.1")
                             .setPort(0))).await();
                     wsUrl = gateway.url("127.0.0.1", http.actualPort());

@@ -1,7 +1,9 @@
 package org.flagagg.ws;
 
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.UpgradeRejectedException;
 import io.vertx.core.http.WebSocket;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketClientOptions;
@@ -51,6 +53,29 @@ final class RawWs {
         }
         // Handlers are set on the event loop as the upgrade completes, before a close frame can be processed.
         return WsServer.await(client.connect(connect).map(ws -> new RawWs(client, ws)));
+    }
+
+    /** An upgrade the server refused with an HTTP status: the status, the reason of its {"error"} body. */
+    record Refusal(int status, String reason) {
+    }
+
+    /** Tries to connect with this token (null: no header) and returns the HTTP refusal; fails if upgraded. */
+    static Refusal refused(Vertx vertx, String url, String token) throws Exception {
+        WebSocketClient client = vertx.createWebSocketClient();
+        WebSocketConnectOptions connect = new WebSocketConnectOptions().setAbsoluteURI(url);
+        if (token != null) {
+            connect.addHeader("Authorization", "Bearer " + token);
+        }
+        try {
+            Throwable e = WsServer.get(client.connect(connect).map(ws -> (Throwable) null).recover(Future::succeededFuture)
+                    .toCompletionStage().toCompletableFuture());
+            if (!(e instanceof UpgradeRejectedException rejected)) {
+                throw new AssertionError("expected an HTTP refusal of the upgrade, got " + (e == null ? "a WebSocket" : e));
+            }
+            return new Refusal(rejected.getStatus(), new JsonObject(rejected.getBody()).getString("error"));
+        } finally {
+            WsServer.await(client.close());
+        }
     }
 
     void send(JsonObject msg) throws Exception {

@@ -80,7 +80,7 @@ final class WsServer implements AutoCloseable {
         await(vertx.deployVerticle(new AggregatorVerticle(job, store)));
         Gateway gateway = new Gateway(vertx, job, TokenTable.ofTokens(tokens), config);
         HttpApi api = new HttpApi(vertx);
-        gateway.mount(api.router());
+        gateway.mount(api);
         HttpServer http = await(api.listen(gateway.serverOptions(new HttpServerOptions().setHost("127.0.0.1").setPort(0))));
         WsServer server = new WsServer(vertx, job, store, gateway, http, recordOf, releasedOf);
         server.tokens.putAll(tokens);
