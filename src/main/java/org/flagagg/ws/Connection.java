@@ -8,7 +8,10 @@ import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.vertx.core.http.ServerWebSocket;
-import io.vertx.core.internal.http.WebSocketInternal;
+import io.netty.channel.ChannelHandlerContext;
+import io.vertx.core.http.HttpConnection;
+import io.vertx.core.http.impl.HttpServerConnection;
+import io.vertx.core.net.impl.VertxHandler;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
@@ -45,7 +48,7 @@ final class Connection {
     private final TokenBucket bucket;
     private final Map<Long, Map<Integer, Pending>> unacked = new HashMap<>();
     private final DeliveryOptions chunkOptions;
-    private final Runnable onClosed;
+    private final HttpConnection conn;
     private State state = State.AWAIT_HELLO;
     private int slot = -1;
     private int credits;
@@ -57,9 +60,9 @@ final class Connection {
     private long helloTimer = -1;
     private MessageConsumer<Object> results;
 
-    Connection(Gateway gateway, ServerWebSocket ws, String worker, Runnable onClosed) {
+    Connection(Gateway gateway, HttpConnection conn, ServerWebSocket ws, String worker) {
         this.gateway = gateway;
-        this.onClosed = onClosed;
+        this.conn = conn;
         this.ws = ws;
         this.worker = worker;
         this.bucket = new TokenBucket(gateway.config.controlRate(), gateway.config.controlBurst());
@@ -70,9 +73,56 @@ final class Connection {
     }
 
     /** Closes a socket that never became a session. */
-    static void refuse(Gateway gateway, ServerWebSocket ws, short code, String reason) {
+    static void refuse(Gateway gateway, HttpConnection conn, ServerWebSocket ws, short code, String reason) {
         gateway.closed(code);
+        ws.frameHandler(frame -> pauseIfFull(gateway, ws)); // until it is closed: its pings' pongs
+        closeSocket(gateway, conn, ws, code, reason);
+    }
+
+    /**
+     * Stops reading, sends the close frame and drops the TCP connection after ws.write_stall_ms whatever
+     * happens: Vert.x closes it only once the close frame is written, which never happens behind a queue the
+     * client does not read.
+     */
+    private static void closeSocket(Gateway gateway, HttpConnection conn, ServerWebSocket ws, short code, String reason) {
+        pauseIfFull(gateway, ws);
         ws.close(code, CloseCodes.fit(reason));
+        gateway.vertx.setTimer(gateway.config.writeStallMs(), t -> abort(conn));
+    }
+
+    /**
+     * Stops reading the socket. Vert.x answers each ping with a pong as it reads it, and after handing a ping
+     * to the frame handler asks for one more frame: a pause from the handler of a ping is undone at once, so
+     * it is repeated once that handler returned, if {@code still} says so.
+     */
+    /** After the close frame: nothing more is read while the client is not reading (it is dropped soon). */
+    private static void pauseIfFull(Gateway gateway, ServerWebSocket ws) {
+        if (!ws.isClosed() && ws.writeQueueFull()) {
+            pause(gateway, ws, () -> true);
+        }
+    }
+
+    private static void pause(Gateway gateway, ServerWebSocket ws, java.util.function.BooleanSupplier still) {
+        ws.pause();
+        gateway.vertx.runOnContext(v -> {
+            if (still.getAsBoolean()) {
+                ws.pause();
+            }
+        });
+    }
+
+    /**
+     * Drops the TCP connection at once, dropping what is queued: closes the channel from the WebSocket's own
+     * handler towards the socket (what Vert.x's idle timeout does), past the WebSocket layer that would wait
+     * to write its close frame first.
+     */
+    private static void abort(HttpConnection conn) {
+        if (conn instanceof HttpServerConnection http) {
+            ChannelHandlerContext ws = http.channelHandlerContext().pipeline().context(VertxHandler.class);
+            if (ws != null) {
+                ws.close();
+            }
+        }
     }
 
     void start() {
@@ -101,7 +151,7 @@ final class Connection {
         ws.exceptionHandler(this::onException);
         ws.closeHandler(v -> {
             cleanup();
-            onClosed.run();
+            gateway.untrack(conn);
         });
         long timeoutMs = gateway.config.handshakeTimeoutMs();
         helloTimer = gateway.vertx.setTimer(timeoutMs, t -> {
@@ -130,14 +180,13 @@ final class Connection {
     /** Vert.x answers every ping with a pong by itself: pings take a token and are paced by the write queue. */
     private void onPing() {
         if (state == State.CLOSED) {
-            return;
-        }
-        if (!bucket.tryTake()) {
+            pauseIfFull(gateway, ws); // closing: read on only as long as the pongs go out
+        } else if (!bucket.tryTake()) {
             close(CloseCodes.FLOOD, "more than " + (long) gateway.config.controlRate() + " control messages or pings "
                     + "a second (burst " + gateway.config.controlBurst() + ")");
-            return;
+        } else {
+            watchWrites(true);
         }
-        watchWrites(true);
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -401,9 +450,9 @@ final class Connection {
         if (state == State.CLOSED || ws.isClosed() || !ws.writeQueueFull()) {
             return;
         }
-        if (pauseReading && !paused) {
+        if (pauseReading) {
             paused = true;
-            ws.pause();
+            pause(gateway, ws, () -> paused || state == State.CLOSED);
         }
         if (stallTimer < 0) {
             long stallMs = gateway.config.writeStallMs();
@@ -430,12 +479,7 @@ final class Connection {
     /** The client read nothing for ws.write_stall_ms: closed, and the TCP connection dropped at once. */
     private void stalled(long stallMs) {
         close(CloseCodes.TOO_SLOW, "not reading: the write queue stayed full for " + stallMs + " ms (ws.write_stall_ms)");
-        // The close frame waits behind everything the client does not read, and Vert.x closes the TCP
-        // connection only once that frame is written: close the channel below the WebSocket layer now (what
-        // Vert.x's own idle timeout does), which frees the queue.
-        if (ws instanceof WebSocketInternal internal) {
-            internal.channelHandlerContext().close();
-        }
+        abort(conn); // the close frame would wait behind everything the client does not read
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -450,7 +494,7 @@ final class Connection {
         }
         gateway.closed(code);
         cleanup();
-        ws.close(code, CloseCodes.fit(reason));
+        closeSocket(gateway, conn, ws, code, reason);
     }
 
     /** Unregisters the results consumer, refuses the unacknowledged aggregate chunks, frees the token. */

@@ -8,6 +8,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.KeyStoreOptions;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -90,7 +91,11 @@ public final class Gateway {
         options.setPerMessageWebSocketCompressionSupported(false)
                 .setPerFrameWebSocketCompressionSupported(false)
                 .setMaxWebSocketFrameSize(frameLimit)
-                .setMaxWebSocketMessageSize(frameLimit);
+                .setMaxWebSocketMessageSize(frameLimit)
+                // Without h2c a connection is an HTTP/1.1 connection from its first byte, so the connection
+                // bounds and the handshake timeout see silent sockets too (h2c waits for bytes to decide).
+                .setHttp2ClearTextEnabled(false)
+                .setSslHandshakeTimeout(config.handshakeTimeoutMs()).setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS);
         if (config.tls()) {
             options.setSsl(true).setKeyCertOptions(new KeyStoreOptions().setType("PKCS12")
                     .setPath(config.tlsKeystore().toString()).setPassword(config.tlsPassword()));
@@ -183,9 +188,9 @@ public final class Gateway {
         HttpConnection conn = request.connection();
         request.toWebSocket().onSuccess(ws -> {
             ws.closeHandler(v -> untrack(conn));
-            Connection connection = new Connection(this, ws, worker, () -> untrack(conn));
+            Connection connection = new Connection(this, conn, ws, worker);
             if (live.putIfAbsent(worker, connection) != null) {
-                Connection.refuse(this, ws, CloseCodes.CONFLICT, "worker '" + worker
+                Connection.refuse(this, conn, ws, CloseCodes.CONFLICT, "worker '" + worker
                         + "' already has a live connection with this token");
                 return;
             }
