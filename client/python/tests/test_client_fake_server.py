@@ -274,6 +274,17 @@ def test_http_refusal_of_the_upgrade_is_a_connection_refused():
         assert e.value.code == 401 and "no token" in e.value.reason
 
 
+def test_the_reason_of_a_json_refusal_is_its_error_field():
+    def refuse(connection, request):
+        return connection.respond(HTTPStatus.UNAUTHORIZED, '{"error":"unknown or revoked token"}')
+
+    with FakeServer(lambda ws, srv: None, process_request=refuse) as srv:
+        with pytest.raises(flagagg.ConnectionRefused) as e:
+            flagagg.Client(srv.url, "bad")
+        assert e.value.code == 401 and e.value.reason == "unknown or revoked token"
+        assert "401" in str(e.value)
+
+
 def test_close_mid_round_raises_with_the_close_code():
     def script(ws, srv):
         s = accept_hello(ws, srv, chunk_coords=10, credits=2)
