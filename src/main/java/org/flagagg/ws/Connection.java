@@ -1,19 +1,19 @@
 package org.flagagg.ws;
 
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
-import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
-import io.vertx.core.http.ServerWebSocket;
-import io.netty.channel.ChannelHandlerContext;
 import io.vertx.core.http.HttpConnection;
+import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.impl.HttpServerConnection;
-import io.vertx.core.net.impl.VertxHandler;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.impl.VertxHandler;
 import java.util.HashMap;
 import java.util.Map;
 import org.flagagg.bus.ChunkFrame;
@@ -90,18 +90,18 @@ final class Connection {
         gateway.vertx.setTimer(gateway.config.writeStallMs(), t -> abort(conn));
     }
 
-    /**
-     * Stops reading the socket. Vert.x answers each ping with a pong as it reads it, and after handing a ping
-     * to the frame handler asks for one more frame: a pause from the handler of a ping is undone at once, so
-     * it is repeated once that handler returned, if {@code still} says so.
-     */
-    /** After the close frame: nothing more is read while the client is not reading (it is dropped soon). */
+    /** Once closing: nothing more is read while the client is not reading (it is dropped soon). */
     private static void pauseIfFull(Gateway gateway, ServerWebSocket ws) {
         if (!ws.isClosed() && ws.writeQueueFull()) {
             pause(gateway, ws, () -> true);
         }
     }
 
+    /**
+     * Stops reading the socket. Vert.x answers each ping with a pong as it reads it, and after handing a ping
+     * to the frame handler asks for one more frame: a pause from the handler of a ping is undone at once, so
+     * it is repeated once that handler returned, if {@code still} says so.
+     */
     private static void pause(Gateway gateway, ServerWebSocket ws, java.util.function.BooleanSupplier still) {
         ws.pause();
         gateway.vertx.runOnContext(v -> {

@@ -131,10 +131,13 @@ public final class Gateway {
         int total = open.incrementAndGet();
         if (fromAddress > config.maxConnectionsPerAddress() || total > config.maxConnections()) {
             release(address);
-            refusedConnections.incrementAndGet();
-            LOG.debug("closing a connection from {}: {}", address, fromAddress > config.maxConnectionsPerAddress()
-                    ? "over ws.max_connections_per_address = " + config.maxConnectionsPerAddress()
-                    : "over ws.max_connections = " + config.maxConnections());
+            // Logged once per 1000, not once per connection: a flood would flood the log too.
+            if (refusedConnections.incrementAndGet() % 1000 == 1) {
+                LOG.warn("closing a connection from {}: {} (refused so far: {})", address,
+                        fromAddress > config.maxConnectionsPerAddress()
+                                ? "over ws.max_connections_per_address = " + config.maxConnectionsPerAddress()
+                                : "over ws.max_connections = " + config.maxConnections(), refusedConnections.get());
+            }
             conn.close();
             return;
         }
