@@ -160,7 +160,7 @@ class WsAttackTest {
      */
     @Test
     void aSilentSocketAndAWebSocketWithoutHelloAreClosedAfterTheHandshakeTimeout(Vertx vertx) throws Exception {
-        GatewayConfig config = GatewayConfig.fromJson(new JsonObject().put("handshake_timeout_ms", 300));
+        GatewayConfig config = GatewayConfig.fromJson(new JsonObject().put("handshake_timeout_ms", 1000));
         try (WsServer server = WsServer.start(vertx, job(), config)) {
             try (Socket silent = connect(port(server), "127.0.0.1")) {
                 assertThat(closedByServer(silent)).isTrue();
@@ -168,7 +168,7 @@ class WsAttackTest {
             RawWs noHello = server.raw(server.token(2));
             RawWs.Close closed = noHello.awaitClose();
             assertThat(closed.code()).isEqualTo(4408);
-            assertThat(closed.reason()).contains("no hello within 300 ms");
+            assertThat(closed.reason()).contains("no hello within 1000 ms");
             assertThat(server.gateway.stats().getLong("handshake_timeouts")).isEqualTo(1);
             assertThat(get(port(server), "127.0.0.1", "/health")).isEqualTo("HTTP/1.1 200");
             WsServer.Client[] honest = {server.wsClient(0), server.wsClient(1)};
