@@ -231,6 +231,33 @@ class WsAttackTest {
         }
     }
 
+    /**
+     * Before: an ack's chunk was cut to an int, so chunk 2^32 acknowledged chunk 0 (and round 0.5 round 0).
+     * Now such an ack matches no pending chunk and gets an error; the real ack still releases the round.
+     */
+    @Test
+    void anAckWithAnOutOfRangeChunkOrAFractionalRoundAcknowledgesNothing(Vertx vertx) throws Exception {
+        JobConfig job = WsServer.job(new JsonObject().put("workers", 1).put("dim", 64).put("chunk_coords", 64)
+                .put("rule", new JsonObject().put("name", "mean")), dir);
+        try (WsServer server = WsServer.start(vertx, job, GatewayConfig.defaults())) {
+            RawWs raw = server.raw(server.token(0));
+            raw.hello(64, 0);
+            float[] g = WsServer.gradients(1, 64, 5)[0];
+            raw.send(org.flagagg.bus.ChunkFrame.toBuffer(org.flagagg.bus.ChunkFrame.KIND_GRADIENT, 0, 0, 0, 0, g, 0, 64));
+            assertThat(raw.next("result").getBoolean("included")).isTrue();
+            raw.nextBinary();
+            CompletableFuture<Void> released = server.releasedOf(0);
+            raw.send(new JsonObject().put("type", "ack").put("round", 0).put("chunk", 1L << 32));
+            assertThat(raw.next("error").getString("reason")).contains("no aggregate chunk 0/4294967296 awaits an ack");
+            raw.send(new JsonObject().put("type", "ack").put("round", 0.5).put("chunk", 0));
+            assertThat(raw.next("error").getString("reason")).contains("no aggregate chunk 0.5/0 awaits an ack");
+            assertThat(released).isNotDone();
+            raw.send(new JsonObject().put("type", "ack").put("round", 0).put("chunk", 0));
+            WsServer.get(released);
+            raw.close();
+        }
+    }
+
     static Stream<Arguments> badNumbers() {
         JsonObject hello = new JsonObject().put("type", "hello").put("version", 1);
         return Stream.of(

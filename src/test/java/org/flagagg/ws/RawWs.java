@@ -115,7 +115,7 @@ public final class RawWs {
     }
 
     /** The next text message of this type, skipping others. */
-    JsonObject next(String type) throws Exception {
+    public JsonObject next(String type) throws Exception {
         while (true) {
             JsonObject msg = next();
             if (type.equals(msg.getString("type"))) {
@@ -124,7 +124,7 @@ public final class RawWs {
         }
     }
 
-    Buffer nextBinary() throws Exception {
+    public Buffer nextBinary() throws Exception {
         Buffer b = binaries.poll(WsServer.WAIT_S, TimeUnit.SECONDS);
         if (b == null) {
             throw new TimeoutException("no binary message within " + WsServer.WAIT_S + " s");

@@ -91,7 +91,7 @@ public final class WsServer implements AutoCloseable {
         return records.computeIfAbsent(round, r -> new CompletableFuture<>());
     }
 
-    CompletableFuture<Void> releasedOf(long round) {
+    public CompletableFuture<Void> releasedOf(long round) {
         return released.computeIfAbsent(round, r -> new CompletableFuture<>());
     }
 
