@@ -111,7 +111,7 @@ final class ServerCommand implements Callable<Integer> {
         HttpApi api = new HttpApi(vertx);
         RoundsApi.mount(api.router(), vertx, config.roundLog());
         Gateway gateway = new Gateway(vertx, config, tokens, wsConfig);
-        gateway.mount(api.router());
+        gateway.mount(api);
         Dashboard.mount(api.router(), vertx, config, store, aggregator, metrics).following().await();
         HttpServer server = api.listen(gateway.serverOptions(new HttpServerOptions().setHost(http.getString("host"))
                 .setPort(http.getInteger("port")))).await();
