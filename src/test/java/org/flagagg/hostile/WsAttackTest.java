@@ -1,21 +1,21 @@
 package org.flagagg.hostile;
 
+import org.flagagg.ForkedMain;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
+import java.time.Duration;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -76,23 +76,10 @@ class WsAttackTest {
      */
     @Test
     void anUnauthenticatedPingFloodGets401AndANonReaderIsDroppedInA128MHeapWhileHonestRoundsComplete() throws Exception {
-        List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx128m", "--add-modules=jdk.incubator.vector", "-cp", System.getProperty("java.class.path"),
-                WsFloodMain.class.getName(), dir.toString());
-        Path out = dir.resolve("stdout.txt");
-        Path err = dir.resolve("stderr.txt");
-        Process process = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-        boolean finished = process.waitFor(3, TimeUnit.MINUTES); // a safety limit; the run takes seconds
-        if (!finished) {
-            process.destroyForcibly().waitFor();
-        }
-        String stdout = Files.readString(out);
-        String report = stdout + Files.readString(err);
-        assertThat(finished).as("forked run finished\n" + report).isTrue();
-        assertThat(process.exitValue()).as(report).isZero();
-        Map<String, String> v = new HashMap<>();
-        stdout.lines().map(l -> l.split("=", 2)).filter(kv -> kv.length == 2 && !kv[0].contains(" "))
-                .forEach(kv -> v.put(kv[0], kv[1].trim()));
+        ForkedMain run = ForkedMain.run(dir, Duration.ofMinutes(3),
+                List.of("-Xmx128m", "--add-modules=jdk.incubator.vector"), WsFloodMain.class, dir.toString());
+        String report = run.report();
+        Map<String, String> v = run.values();
 
         assertThat(v.get("anonymous_status")).as(report).startsWith("HTTP/1.1 401");
         assertThat(v.get("anonymous_cut")).as(report).isEqualTo("true");
