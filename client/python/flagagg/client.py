@@ -80,10 +80,15 @@ class Client:
             # Entered as a context manager (websockets >= 17 deprecates using connect() otherwise).
             self._ws = contextlib.ExitStack().enter_context(connect(url, **kwargs))
         except InvalidStatus as e:
+            # The server refuses a missing or unknown token (401) before the upgrade, with {"error": reason}.
             status = e.response.status_code
             body = e.response.body.decode("utf-8", "replace") if e.response.body else ""
-            raise ConnectionRefused(status, body or "HTTP " + str(status),
-                                    f"connection refused: HTTP {status} {body}".strip()) from None
+            try:
+                reason = json.loads(body).get("error", body)
+            except (ValueError, AttributeError):
+                reason = body
+            reason = reason or "HTTP " + str(status)
+            raise ConnectionRefused(status, reason, f"connection refused: HTTP {status} {reason}") from None
         self._slot = slot
         if dim is not None:
             try:

@@ -264,14 +264,20 @@ def test_close_4401_at_connect_is_a_connection_refused_with_code_and_reason():
         c.close()
 
 
-def test_http_refusal_of_the_upgrade_is_a_connection_refused():
+@pytest.mark.parametrize("body, reason", [
+    ("no token\n", "no token\n"),
+    # What the server sends: the reason is the JSON body's "error".
+    ('{"error":"unknown or revoked token"}', "unknown or revoked token"),
+])
+def test_http_refusal_of_the_upgrade_is_a_connection_refused_with_the_reason(body, reason):
     def refuse(connection, request):
-        return connection.respond(HTTPStatus.UNAUTHORIZED, "no token\n")
+        return connection.respond(HTTPStatus.UNAUTHORIZED, body)
 
     with FakeServer(lambda ws, srv: None, process_request=refuse) as srv:
         with pytest.raises(flagagg.ConnectionRefused) as e:
             flagagg.Client(srv.url, "bad")
-        assert e.value.code == 401 and "no token" in e.value.reason
+        assert e.value.code == 401 and e.value.reason == reason
+        assert "401" in str(e.value)
 
 
 def test_close_mid_round_raises_with_the_close_code():

@@ -63,7 +63,11 @@ final class Configuration {
             new Range("cluster.server_wait_s", 1, 86_400, true),
             new Range("cluster.port", 0, 65_535, true),
             new Range("ws.control_rate", 0.001, 1e9, false),
-            new Range("ws.control_burst", 1, 1e9, true));
+            new Range("ws.control_burst", 1, 1e9, true),
+            new Range("ws.handshake_timeout_ms", 1, DAY_MS, true),
+            new Range("ws.write_stall_ms", 1, DAY_MS, true),
+            new Range("ws.max_connections_per_address", 1, 1_000_000, true),
+            new Range("ws.max_connections", 1, 1_000_000, true));
 
     private Configuration() {
     }

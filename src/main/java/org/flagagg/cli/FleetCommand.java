@@ -96,6 +96,13 @@ abstract class FleetCommand implements Callable<Integer> {
         // WebSocket workers w0..w(P-1) get fresh tokens; the aggregator's gateway gets their hashes.
         Map<String, String> tokens = ws ? TokenTable.generate(IntStream.range(0, config.workers())
                 .mapToObj(s -> "w" + s).toList()) : Map.of();
+        if (ws) {
+            // Every simulated worker connects from this host: the gateway's connection bounds must fit them all.
+            JsonObject section = json.getJsonObject("ws");
+            for (String key : List.of("max_connections_per_address", "max_connections")) {
+                section.put(key, Math.max(GatewayConfig.fromJson(section).maxConnections(), config.workers() + 16));
+            }
+        }
         Path tokensFile = null;
         Path secretFile = null;
         String wsUrl = null;
@@ -143,9 +150,10 @@ abstract class FleetCommand implements Callable<Integer> {
                     vertx.deployVerticle(new LinkServer(config, secret, "127.0.0.1", 0)).await();
                 }
                 if (ws) {
-                    Gateway gateway = new Gateway(vertx, config, TokenTable.ofTokens(tokens), GatewayConfig.defaults());
+                    Gateway gateway = new Gateway(vertx, config, TokenTable.ofTokens(tokens),
+                            GatewayConfig.fromJson(json.getJsonObject("ws").copy().put("tls_keystore", "")));
                     HttpApi api = new HttpApi(vertx);
-                    gateway.mount(api.router());
+                    gateway.mount(api);
                     HttpServer http = api.listen(gateway.serverOptions(new HttpServerOptions().setHost("127.0.0.1")
                             .setPort(0))).await();
                     wsUrl = gateway.url("127.0.0.1", http.actualPort());

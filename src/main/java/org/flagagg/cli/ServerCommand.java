@@ -151,7 +151,7 @@ final class ServerCommand implements Callable<Integer> {
             }
             RoundsApi.mount(api.router(), vertx, config.roundLog());
             gateway = new Gateway(vertx, config, tokens, wsConfig);
-            gateway.mount(api.router());
+            gateway.mount(api);
             Dashboard.mount(api.router(), vertx, config, store, aggregator, metrics).following().await();
             server = listening(api.listen(gateway.serverOptions(new HttpServerOptions().setHost(host)
                     .setPort(http.getInteger("port")))), "HTTP server", host, http.getInteger("port")).await();

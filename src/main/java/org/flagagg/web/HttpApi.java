@@ -1,7 +1,9 @@
 package org.flagagg.web;
 
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.Cookie;
 import io.vertx.core.http.CookieSameSite;
@@ -34,6 +36,7 @@ public final class HttpApi {
     private final Router router;
     private final Set<String> open = ConcurrentHashMap.newKeySet();
     private volatile TokenTable readers;
+    private Handler<HttpConnection> connectionHandler;
 
     public HttpApi(Vertx vertx) {
         this.vertx = vertx;
@@ -113,12 +116,22 @@ public final class HttpApi {
         return router;
     }
 
+    /** Called with every new connection to the server (before its first request); set before {@link #listen}. */
+    public HttpApi connectionHandler(Handler<HttpConnection> handler) {
+        this.connectionHandler = handler;
+        return this;
+    }
+
     /** Starts listening; port 0 picks a free port (read it from the returned server). */
     public Future<HttpServer> listen(HttpServerOptions options) {
         // Unknown paths and methods get a JSON error, not an HTML page.
         router.route().last().handler(ctx -> json(ctx, ctx.request().method().name().equals("GET") ? 404 : 405,
                 new JsonObject().put("error", "no such resource: " + ctx.request().method() + " " + ctx.request().path())));
-        return vertx.createHttpServer(options).requestHandler(router).listen();
+        HttpServer server = vertx.createHttpServer(options).requestHandler(router);
+        if (connectionHandler != null) {
+            server.connectionHandler(connectionHandler);
+        }
+        return server.listen();
     }
 
     static void json(RoutingContext ctx, int status, Object body) {

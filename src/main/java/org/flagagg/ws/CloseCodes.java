@@ -8,13 +8,16 @@ public final class CloseCodes {
     public static final short NORMAL = 1000;
     /** The server is shutting down. */
     public static final short GOING_AWAY = 1001;
+    /** A single frame over the WebSocket layer's frame limit (twice one chunk frame). */
+    public static final short MESSAGE_TOO_BIG = 1009;
     /** A server error (the aggregator cannot be reached). */
     public static final short SERVER_ERROR = 1011;
     /** Protocol violation: no hello first, bad hello, wrong version, wrong dimension. */
     public static final short PROTOCOL = 4400;
-    /** Missing, unknown or revoked token. */
-    public static final short UNAUTHORIZED = 4401;
-    /** Too slow acknowledging aggregate chunks (past result_timeout_ms). */
+    /**
+     * Too slow: an aggregate chunk not acknowledged within result_timeout_ms, no hello within
+     * ws.handshake_timeout_ms, or nothing read for ws.write_stall_ms.
+     */
     public static final short TOO_SLOW = 4408;
     /** Another live connection holds this token, or the job has no slot for this worker. */
     public static final short CONFLICT = 4409;

@@ -1,14 +1,19 @@
 package org.flagagg.ws;
 
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.http.impl.HttpServerConnection;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.impl.VertxHandler;
 import java.util.HashMap;
 import java.util.Map;
 import org.flagagg.bus.ChunkFrame;
@@ -43,16 +48,21 @@ final class Connection {
     private final TokenBucket bucket;
     private final Map<Long, Map<Integer, Pending>> unacked = new HashMap<>();
     private final DeliveryOptions chunkOptions;
+    private final HttpConnection conn;
     private State state = State.AWAIT_HELLO;
     private int slot = -1;
     private int credits;
     private int inFlight;
     private int unackedCount;
     private boolean paused;
+    /** Closes the socket if its write queue stays full past ws.write_stall_ms; -1 while it is not full. */
+    private long stallTimer = -1;
+    private long helloTimer = -1;
     private MessageConsumer<Object> results;
 
-    Connection(Gateway gateway, ServerWebSocket ws, String worker) {
+    Connection(Gateway gateway, HttpConnection conn, ServerWebSocket ws, String worker) {
         this.gateway = gateway;
+        this.conn = conn;
         this.ws = ws;
         this.worker = worker;
         this.bucket = new TokenBucket(gateway.config.controlRate(), gateway.config.controlBurst());
@@ -63,9 +73,56 @@ final class Connection {
     }
 
     /** Closes a socket that never became a session. */
-    static void refuse(Gateway gateway, ServerWebSocket ws, short code, String reason) {
+    static void refuse(Gateway gateway, HttpConnection conn, ServerWebSocket ws, short code, String reason) {
         gateway.closed(code);
+        ws.frameHandler(frame -> pauseIfFull(gateway, ws)); // until it is closed: its pings' pongs
+        closeSocket(gateway, conn, ws, code, reason);
+    }
+
+    /**
+     * Stops reading, sends the close frame and drops the TCP connection after ws.write_stall_ms whatever
+     * happens: Vert.x closes it only once the close frame is written, which never happens behind a queue the
+     * client does not read.
+     */
+    private static void closeSocket(Gateway gateway, HttpConnection conn, ServerWebSocket ws, short code, String reason) {
+        pauseIfFull(gateway, ws);
         ws.close(code, CloseCodes.fit(reason));
+        gateway.vertx.setTimer(gateway.config.writeStallMs(), t -> abort(conn));
+    }
+
+    /** Once closing: nothing more is read while the client is not reading (it is dropped soon). */
+    private static void pauseIfFull(Gateway gateway, ServerWebSocket ws) {
+        if (!ws.isClosed() && ws.writeQueueFull()) {
+            pause(gateway, ws, () -> true);
+        }
+    }
+
+    /**
+     * Stops reading the socket. Vert.x answers each ping with a pong as it reads it, and after handing a ping
+     * to the frame handler asks for one more frame: a pause from the handler of a ping is undone at once, so
+     * it is repeated once that handler returned, if {@code still} says so.
+     */
+    private static void pause(Gateway gateway, ServerWebSocket ws, java.util.function.BooleanSupplier still) {
+        ws.pause();
+        gateway.vertx.runOnContext(v -> {
+            if (still.getAsBoolean()) {
+                ws.pause();
+            }
+        });
+    }
+
+    /**
+     * Drops the TCP connection at once, dropping what is queued: closes the channel from the WebSocket's own
+     * handler towards the socket (what Vert.x's idle timeout does), past the WebSocket layer that would wait
+     * to write its close frame first.
+     */
+    private static void abort(HttpConnection conn) {
+        if (conn instanceof HttpServerConnection http) {
+            ChannelHandlerContext ws = http.channelHandlerContext().pipeline().context(VertxHandler.class);
+            if (ws != null) {
+                ws.close();
+            }
+        }
     }
 
     void start() {
@@ -82,12 +139,54 @@ final class Connection {
             }
 
             @Override
+            public void ping() {
+                onPing();
+            }
+
+            @Override
             public void tooBig(boolean text, long bytes, int limit) {
                 close(CloseCodes.TOO_BIG, (text ? "text" : "binary") + " message of " + bytes + "+ bytes, limit " + limit);
             }
         }));
-        ws.exceptionHandler(e -> LOG.debug("worker '{}': {}", worker, e.toString()));
-        ws.closeHandler(v -> cleanup());
+        ws.exceptionHandler(this::onException);
+        ws.closeHandler(v -> {
+            cleanup();
+            gateway.untrack(conn);
+        });
+        long timeoutMs = gateway.config.handshakeTimeoutMs();
+        helloTimer = gateway.vertx.setTimer(timeoutMs, t -> {
+            if (state == State.AWAIT_HELLO) {
+                close(CloseCodes.TOO_SLOW, "no hello within " + timeoutMs + " ms (ws.handshake_timeout_ms)");
+            }
+        });
+    }
+
+    /**
+     * A frame the WebSocket layer could not decode: one over the frame limit (twice a chunk frame) or a
+     * protocol violation. Vert.x then drops the connection without a close frame; the close frame with the
+     * decoder's code (1009 too big, 1002 protocol) and a reason goes out first.
+     */
+    private void onException(Throwable e) {
+        if (e instanceof CorruptedWebSocketFrameException bad && state != State.CLOSED) {
+            String reason = bad.closeStatus().code() == CloseCodes.MESSAGE_TOO_BIG
+                    ? "frame over " + gateway.frameLimit() + " bytes (twice one chunk frame)"
+                    : "bad frame: " + bad.getMessage();
+            close((short) bad.closeStatus().code(), reason);
+        } else {
+            LOG.debug("worker '{}': {}", worker, e.toString());
+        }
+    }
+
+    /** Vert.x answers every ping with a pong by itself: pings take a token and are paced by the write queue. */
+    private void onPing() {
+        if (state == State.CLOSED) {
+            pauseIfFull(gateway, ws); // closing: read on only as long as the pongs go out
+        } else if (!bucket.tryTake()) {
+            close(CloseCodes.FLOOD, "more than " + (long) gateway.config.controlRate() + " control messages or pings "
+                    + "a second (burst " + gateway.config.controlBurst() + ")");
+        } else {
+            watchWrites(true);
+        }
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -144,15 +243,21 @@ final class Connection {
             close(CloseCodes.PROTOCOL, "unsupported protocol version " + version + "; this server speaks " + Gateway.VERSION);
             return;
         }
-        Object dim = msg.getValue("dim");
+        Long dim = integer(msg.getValue("dim"), 1, Long.MAX_VALUE);
         Object wanted = msg.getValue("slot");
-        if (!(dim instanceof Number) || (wanted != null && !(wanted instanceof Number))) {
-            close(CloseCodes.PROTOCOL, "hello needs an integer \"dim\" (and \"slot\", if given, an integer)");
+        Long slotWanted = wanted == null ? null : integer(wanted, 0, gateway.job.workers() - 1);
+        if (dim == null) {
+            close(CloseCodes.PROTOCOL, "hello needs \"dim\", an integer >= 1, got " + abbreviate(String.valueOf(msg.getValue("dim"))));
             return;
         }
-        JsonObject join = new JsonObject().put("worker", worker).put("dim", ((Number) dim).longValue());
-        if (wanted != null) {
-            join.put("slot", ((Number) wanted).intValue());
+        if (wanted != null && slotWanted == null) {
+            close(CloseCodes.PROTOCOL, "\"slot\" must be an integer from 0 to " + (gateway.job.workers() - 1) + ", got "
+                    + abbreviate(String.valueOf(wanted)));
+            return;
+        }
+        JsonObject join = new JsonObject().put("worker", worker).put("dim", dim);
+        if (slotWanted != null) {
+            join.put("slot", slotWanted.intValue());
         }
         state = State.JOINING;
         gateway.vertx.eventBus().<JsonObject>request(gateway.addresses.join(), join).onComplete(ar -> {
@@ -187,18 +292,36 @@ final class Connection {
         });
     }
 
+    /**
+     * The value as a long if it is a JSON integer within [min, max], else null: never truncated (10000.7,
+     * 1e3 and 2^40 for an int are refused, not cut).
+     */
+    static Long integer(Object value, long min, long max) {
+        long v;
+        if (value instanceof Integer || value instanceof Long || value instanceof Short || value instanceof Byte) {
+            v = ((Number) value).longValue();
+        } else if (value instanceof java.math.BigInteger big && big.bitLength() < 64) {
+            v = big.longValue();
+        } else {
+            return null;
+        }
+        return v >= min && v <= max ? v : null;
+    }
+
     /** Handles an ack of an aggregate chunk; false if no such chunk awaits one. */
     private boolean onAck(JsonObject msg) {
-        if (!(msg.getValue("round") instanceof Number r) || !(msg.getValue("chunk") instanceof Number c)) {
+        Long round = integer(msg.getValue("round"), 0, Long.MAX_VALUE);
+        Long chunk = integer(msg.getValue("chunk"), 0, Integer.MAX_VALUE);
+        if (round == null || chunk == null) {
             return false;
         }
-        Map<Integer, Pending> ofRound = unacked.get(r.longValue());
-        Pending pending = ofRound == null ? null : ofRound.remove(c.intValue());
+        Map<Integer, Pending> ofRound = unacked.get(round);
+        Pending pending = ofRound == null ? null : ofRound.remove(chunk.intValue());
         if (pending == null) {
             return false;
         }
         if (ofRound.isEmpty()) {
-            unacked.remove(r.longValue());
+            unacked.remove(round);
         }
         unackedCount--;
         gateway.vertx.cancelTimer(pending.timer());
@@ -252,7 +375,7 @@ final class Connection {
             return;
         }
         chunkError(round, chunk, code, reason);
-        pauseIfFull();
+        watchWrites(true);
     }
 
     private void chunkError(Long round, Integer chunk, int code, String reason) {
@@ -265,7 +388,7 @@ final class Connection {
 
     private void error(int code, String reason) {
         send(new JsonObject().put("type", "error").put("code", code).put("reason", reason));
-        pauseIfFull();
+        watchWrites(true);
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -304,34 +427,62 @@ final class Connection {
             }
             gateway.maxUnackedResults.accumulateAndGet(unackedCount, Math::max);
             ws.writeBinaryMessage(frame);
+            watchWrites(false);
         } else {
             msg.fail(Codes.BAD_REQUEST, "unexpected result message of type " + type);
         }
     }
 
     private io.vertx.core.Future<Void> send(JsonObject msg) {
-        return ws.writeTextMessage(msg.encode());
+        io.vertx.core.Future<Void> written = ws.writeTextMessage(msg.encode());
+        watchWrites(false);
+        return written;
     }
 
     /**
-     * TCP backpressure on what a client can make us write without bound: answers to bad control messages
-     * and to frames refused here. Everything else we write is bounded by the credits (one ack or chunk_error
-     * per frame in flight, at most W aggregate frames unacknowledged) and by the open rounds (one result
-     * each), so reading is not paused for it: pausing a client that is itself blocked sending its last
-     * chunks while its results queue up would stall both sides until the result timeout.
+     * Bounds what waits in the socket's write queue, whatever wrote it (our messages, aggregate frames, Vert.x's
+     * pongs). While the queue is full a timer runs: a client that reads nothing for {@code ws.write_stall_ms}
+     * is closed. {@code pauseReading} also stops reading for what a client can make us write without bound
+     * (pongs, answers to bad control messages and to frames refused here) until the queue drains. Everything
+     * else we write is bounded by the credits (one ack or chunk_error per frame in flight, at most W aggregate
+     * frames unacknowledged) and by the open rounds (one result each), so reading is not paused for it:
+     * pausing a client that is itself blocked sending its last chunks while its results queue up would stall
+     * both sides until the result timeout.
      */
-    private void pauseIfFull() {
-        if (!paused && state != State.CLOSED && ws.writeQueueFull()) {
-            paused = true;
-            ws.pause();
-            ws.drainHandler(v -> {
-                paused = false;
-                ws.drainHandler(null);
-                if (state != State.CLOSED) {
-                    ws.resume();
-                }
-            });
+    private void watchWrites(boolean pauseReading) {
+        if (state == State.CLOSED || ws.isClosed() || !ws.writeQueueFull()) {
+            return;
         }
+        if (pauseReading) {
+            paused = true;
+            pause(gateway, ws, () -> paused || state == State.CLOSED);
+        }
+        if (stallTimer < 0) {
+            long stallMs = gateway.config.writeStallMs();
+            stallTimer = gateway.vertx.setTimer(stallMs, t -> {
+                stallTimer = -1;
+                stalled(stallMs);
+            });
+            ws.drainHandler(v -> drained());
+        }
+    }
+
+    private void drained() {
+        ws.drainHandler(null);
+        gateway.vertx.cancelTimer(stallTimer);
+        stallTimer = -1;
+        if (paused) {
+            paused = false;
+            if (state != State.CLOSED) {
+                ws.resume();
+            }
+        }
+    }
+
+    /** The client read nothing for ws.write_stall_ms: closed, and the TCP connection dropped at once. */
+    private void stalled(long stallMs) {
+        close(CloseCodes.TOO_SLOW, "not reading: the write queue stayed full for " + stallMs + " ms (ws.write_stall_ms)");
+        abort(conn); // the close frame would wait behind everything the client does not read
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -346,7 +497,7 @@ final class Connection {
         }
         gateway.closed(code);
         cleanup();
-        ws.close(code, CloseCodes.fit(reason));
+        closeSocket(gateway, conn, ws, code, reason);
     }
 
     /** Unregisters the results consumer, refuses the unacknowledged aggregate chunks, frees the token. */
@@ -355,6 +506,8 @@ final class Connection {
             return;
         }
         state = State.CLOSED;
+        gateway.vertx.cancelTimer(helloTimer);
+        gateway.vertx.cancelTimer(stallTimer);
         gateway.live.remove(worker, this);
         gateway.connections.decrementAndGet();
         if (results != null) {

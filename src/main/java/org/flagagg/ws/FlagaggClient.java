@@ -4,6 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.UpgradeRejectedException;
 import io.vertx.core.http.WebSocket;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketClientOptions;
@@ -125,7 +126,7 @@ public final class FlagaggClient implements GradientExchange {
     /**
      * Connects to {@code url} (ws:// or wss://.../v1/workers) with {@code token}, says hello with the
      * gradient's dimension and completes once the server sent the session. Fails with a
-     * {@link FlagaggException} if the server refuses (4401 bad token, 4409 token in use or job full, 4400
+     * {@link FlagaggException} if the server refuses (HTTP 401 bad token, 4409 token in use or job full, 4400
      * wrong dimension).
      */
     public static Future<FlagaggClient> connect(Vertx vertx, String url, String token, long dim, Options options) {
@@ -156,7 +157,22 @@ public final class FlagaggClient implements GradientExchange {
             }
             ws.writeTextMessage(hello.encode());
             return flagagg.connected.future();
-        }).onFailure(e -> client.close());
+        }).recover(e -> {
+            client.close();
+            return Future.failedFuture(e instanceof UpgradeRejectedException refused ? rejected(refused) : e);
+        });
+    }
+
+    /** The server answered the upgrade with an HTTP error: its status and the reason in its {"error": ...} body. */
+    private static FlagaggException rejected(UpgradeRejectedException e) {
+        String body = e.getBody() == null ? "" : e.getBody().toString(java.nio.charset.StandardCharsets.UTF_8);
+        String reason;
+        try {
+            reason = new JsonObject(body).getString("error", body);
+        } catch (DecodeException | ClassCastException notJson) {
+            reason = body;
+        }
+        return new FlagaggException(e.getStatus(), reason.isEmpty() ? "HTTP " + e.getStatus() : reason);
     }
 
     @Override

@@ -1,13 +1,14 @@
 package org.flagagg.ws;
 
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.KeyStoreOptions;
-import io.vertx.ext.web.Router;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -15,6 +16,7 @@ import org.flagagg.bus.Addresses;
 import org.flagagg.bus.ChunkFrame;
 import org.flagagg.bus.FrameCodec;
 import org.flagagg.round.JobConfig;
+import org.flagagg.web.HttpApi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,6 +51,12 @@ public final class Gateway {
     final AtomicInteger consumers = new AtomicInteger();
     final AtomicInteger maxUnackedResults = new AtomicInteger();
     final ConcurrentHashMap<Integer, AtomicLong> closes = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<HttpConnection, Tracked> guarded = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, AtomicInteger> perAddress = new ConcurrentHashMap<>();
+    private final AtomicInteger open = new AtomicInteger();
+    private final AtomicLong refusedConnections = new AtomicLong();
+    private final AtomicLong handshakeTimeouts = new AtomicLong();
+    private final AtomicLong unauthorized = new AtomicLong();
 
     public Gateway(Vertx vertx, JobConfig job, TokenTable tokens, GatewayConfig config) {
         this.vertx = vertx;
@@ -67,18 +75,27 @@ public final class Gateway {
         return ChunkFrame.HEADER_BYTES + 4 * job.chunkCoords();
     }
 
+    /** Largest single WebSocket frame the server reads: twice a chunk frame (and twice a text message). */
+    int frameLimit() {
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(2L * maxBinaryBytes(), 2L * MAX_TEXT_BYTES));
+    }
+
     /**
      * The HTTP server options the gateway needs: no WebSocket compression (float32 payloads do not
      * compress, and deflate cost two-thirds of the throughput), frames of up to twice a chunk frame (a message
      * between one and two chunk frames is closed with 4413 and a reason; a single frame past twice is refused
-     * by the WebSocket layer with 1009 before it is read), and TLS when a key store is configured.
+     * with 1009 and a reason before it is read), and TLS when a key store is configured.
      */
     public HttpServerOptions serverOptions(HttpServerOptions options) {
-        int frameLimit = (int) Math.min(Integer.MAX_VALUE, Math.max(2L * maxBinaryBytes(), 2L * MAX_TEXT_BYTES));
+        int frameLimit = frameLimit();
         options.setPerMessageWebSocketCompressionSupported(false)
                 .setPerFrameWebSocketCompressionSupported(false)
                 .setMaxWebSocketFrameSize(frameLimit)
-                .setMaxWebSocketMessageSize(frameLimit);
+                .setMaxWebSocketMessageSize(frameLimit)
+                // Without h2c a connection is an HTTP/1.1 connection from its first byte, so the connection
+                // bounds and the handshake timeout see silent sockets too (h2c waits for bytes to decide).
+                .setHttp2ClearTextEnabled(false)
+                .setSslHandshakeTimeout(config.handshakeTimeoutMs()).setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS);
         if (config.tls()) {
             options.setSsl(true).setKeyCertOptions(new KeyStoreOptions().setType("PKCS12")
                     .setPath(config.tlsKeystore().toString()).setPassword(config.tlsPassword()));
@@ -86,9 +103,67 @@ public final class Gateway {
         return options;
     }
 
-    /** Mounts the endpoint on the HTTP server's router. */
-    public void mount(Router router) {
-        router.get(PATH).handler(ctx -> upgrade(ctx.request()));
+    /**
+     * Mounts the endpoint on the HTTP server's router and guards every connection to that server: at most
+     * {@code ws.max_connections_per_address} from one address and {@code ws.max_connections} in all (more are
+     * closed as they are accepted: nothing was sent yet that could be answered), and a connection that sends
+     * no request within {@code ws.handshake_timeout_ms} is closed.
+     */
+    public void mount(HttpApi api) {
+        api.connectionHandler(this::accepted);
+        api.router().route().order(Integer.MIN_VALUE).handler(ctx -> {
+            Tracked tracked = guarded.get(ctx.request().connection());
+            if (tracked != null) {
+                vertx.cancelTimer(tracked.timer());
+            }
+            ctx.next();
+        });
+        api.router().get(PATH).handler(ctx -> upgrade(ctx.request()));
+    }
+
+    /** A connection counted against the bounds, and its timer for the first request. */
+    private record Tracked(String address, long timer) {
+    }
+
+    private void accepted(HttpConnection conn) {
+        String address = conn.remoteAddress() == null ? "?" : conn.remoteAddress().hostAddress();
+        int fromAddress = perAddress.computeIfAbsent(address, a -> new AtomicInteger()).incrementAndGet();
+        int total = open.incrementAndGet();
+        if (fromAddress > config.maxConnectionsPerAddress() || total > config.maxConnections()) {
+            release(address);
+            // Logged once per 1000, not once per connection: a flood would flood the log too.
+            if (refusedConnections.incrementAndGet() % 1000 == 1) {
+                LOG.warn("closing a connection from {}: {} (refused so far: {})", address,
+                        fromAddress > config.maxConnectionsPerAddress()
+                                ? "over ws.max_connections_per_address = " + config.maxConnectionsPerAddress()
+                                : "over ws.max_connections = " + config.maxConnections(), refusedConnections.get());
+            }
+            conn.close();
+            return;
+        }
+        long timeoutMs = config.handshakeTimeoutMs();
+        long timer = vertx.setTimer(timeoutMs, t -> {
+            handshakeTimeouts.incrementAndGet();
+            LOG.debug("closing a connection from {}: no request within {} ms (ws.handshake_timeout_ms)", address, timeoutMs);
+            conn.close();
+        });
+        guarded.put(conn, new Tracked(address, timer));
+        // Not called once the connection became a WebSocket: the socket's close handler untracks it then.
+        conn.closeHandler(v -> untrack(conn));
+    }
+
+    /** Frees a connection's place under the bounds; idempotent. */
+    void untrack(HttpConnection conn) {
+        Tracked tracked = guarded.remove(conn);
+        if (tracked != null) {
+            vertx.cancelTimer(tracked.timer());
+            release(tracked.address());
+        }
+    }
+
+    private void release(String address) {
+        open.decrementAndGet();
+        perAddress.computeIfPresent(address, (a, n) -> n.decrementAndGet() <= 0 ? null : n);
     }
 
     /** The endpoint's URL on this host and port: ws:// or wss://. */
@@ -97,31 +172,46 @@ public final class Gateway {
     }
 
     private void upgrade(HttpServerRequest request) {
+        if (!request.canUpgradeToWebSocket()) {
+            refuse(request, 400, PATH + " speaks WebSocket (protocol version " + VERSION + "): send an upgrade request");
+            return;
+        }
+        // Checked before the upgrade: nothing is allocated for a peer without a valid token.
         String header = request.getHeader("Authorization");
         String token = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).strip() : null;
         String worker = tokens.workerOf(token);
+        if (worker == null) {
+            unauthorized.incrementAndGet();
+            request.response().putHeader("WWW-Authenticate", "Bearer realm=\"flagagg\"");
+            refuse(request, 401, token == null ? "missing token: send 'Authorization: Bearer TOKEN'"
+                    : tokens.size() == 0 ? "this server has no tokens (start it with --tokens FILE)"
+                    : "unknown or revoked token");
+            return;
+        }
+        HttpConnection conn = request.connection();
         request.toWebSocket().onSuccess(ws -> {
-            if (worker == null) {
-                String reason = token == null ? "missing token: send 'Authorization: Bearer TOKEN'"
-                        : tokens.size() == 0 ? "this server has no tokens (start it with --tokens FILE)"
-                        : "unknown or revoked token";
-                Connection.refuse(this, ws, CloseCodes.UNAUTHORIZED, reason);
-                return;
-            }
-            Connection connection = new Connection(this, ws, worker);
+            ws.closeHandler(v -> untrack(conn));
+            Connection connection = new Connection(this, conn, ws, worker);
             if (live.putIfAbsent(worker, connection) != null) {
-                Connection.refuse(this, ws, CloseCodes.CONFLICT, "worker '" + worker
+                Connection.refuse(this, conn, ws, CloseCodes.CONFLICT, "worker '" + worker
                         + "' already has a live connection with this token");
                 return;
             }
             connection.start();
-        }).onFailure(e -> {
-            if (!request.response().ended()) {
-                request.response().setStatusCode(400).putHeader("content-type", "application/json")
-                        .end(new JsonObject().put("error", PATH + " speaks WebSocket (protocol version " + VERSION
-                                + "): " + e.getMessage()).encode());
-            }
-        });
+        }).onFailure(e -> refuse(request, 400, PATH + " speaks WebSocket (protocol version " + VERSION + "): "
+                + e.getMessage()));
+    }
+
+    /**
+     * Answers an HTTP request with a status and {"error": reason}, then closes its connection: a refused
+     * peer cannot queue request after request on it.
+     */
+    private static void refuse(HttpServerRequest request, int status, String reason) {
+        if (!request.response().ended()) {
+            request.response().setStatusCode(status).putHeader("content-type", "application/json")
+                    .putHeader("connection", "close").end(new JsonObject().put("error", reason).encode())
+                    .onComplete(v -> request.connection().close());
+        }
     }
 
     void closed(int code) {
@@ -131,7 +221,9 @@ public final class Gateway {
     /**
      * Counters for monitoring and tests: {@code connections} (live sessions), {@code consumers} (result
      * consumers registered on the event bus), {@code max_unacked_results} (most aggregate frames any
-     * connection had unacknowledged; never above credits), {@code closes} (by close code).
+     * connection had unacknowledged; never above credits), {@code closes} (by close code), {@code open}
+     * (TCP connections to the HTTP port), {@code refused_connections} (over the connection bounds),
+     * {@code handshake_timeouts} (no request in time), {@code unauthorized} (upgrades refused with 401).
      */
     public JsonObject stats() {
         Map<String, Object> byCode = new TreeMap<>();
@@ -140,6 +232,10 @@ public final class Gateway {
                 .put("connections", connections.get())
                 .put("consumers", consumers.get())
                 .put("max_unacked_results", maxUnackedResults.get())
-                .put("closes", new JsonObject(byCode));
+                .put("closes", new JsonObject(byCode))
+                .put("open", open.get())
+                .put("refused_connections", refusedConnections.get())
+                .put("handshake_timeouts", handshakeTimeouts.get())
+                .put("unauthorized", unauthorized.get());
     }
 }

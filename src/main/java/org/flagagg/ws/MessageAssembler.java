@@ -21,6 +21,10 @@ final class MessageAssembler implements Handler<WebSocketFrame> {
 
         /** A message passed its limit; nothing more is delivered. */
         void tooBig(boolean text, long bytes, int limit);
+
+        /** A ping came (Vert.x has already answered it with a pong). */
+        default void ping() {
+        }
     }
 
     private final int maxText;
@@ -42,6 +46,10 @@ final class MessageAssembler implements Handler<WebSocketFrame> {
             return;
         }
         boolean text;
+        if (frame.isPing()) {
+            sink.ping();
+            return;
+        }
         if (frame.isText() || frame.isBinary()) {
             text = frame.isText();
             partial = null;
@@ -49,7 +57,7 @@ final class MessageAssembler implements Handler<WebSocketFrame> {
         } else if (frame.isContinuation() && partial != null) {
             text = partialText;
         } else {
-            return; // ping, pong, close, or a stray continuation
+            return; // pong, close, or a stray continuation
         }
         Buffer data = frame.binaryData();
         int limit = text ? maxText : maxBinary;

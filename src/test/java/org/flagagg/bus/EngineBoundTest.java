@@ -1,14 +1,14 @@
 package org.flagagg.bus;
 
+import org.flagagg.ForkedMain;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.time.Duration;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,30 +27,11 @@ class EngineBoundTest {
 
     @Test
     void aRoundSixTimesTheHeapAggregatesCorrectlyWithinTheStoreBudget() throws Exception {
-        List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-XX:MaxDirectMemorySize=160m", "--add-modules=jdk.incubator.vector",
-                "-cp", System.getProperty("java.class.path"),
-                EngineBoundMain.class.getName(), dir.toString(), Long.toString(DIM));
-        Path out = dir.resolve("stdout.txt");
-        Path err = dir.resolve("stderr.txt");
-        Process process = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-        // A safety limit only: the run takes a fraction of it.
-        boolean finished = process.waitFor(10, TimeUnit.MINUTES);
-        if (!finished) {
-            process.destroyForcibly().waitFor();
-        }
-        String stdout = Files.readString(out);
-        String report = stdout + Files.readString(err);
-        assertThat(finished).as("forked engine run finished\n" + report).isTrue();
-        assertThat(process.exitValue()).as(report).isZero();
-
-        Map<String, String> v = new HashMap<>();
-        for (String line : stdout.split("\n")) {
-            String[] kv = line.split("=", 2);
-            if (kv.length == 2 && !kv[0].contains(" ")) {
-                v.put(kv[0], kv[1].trim());
-            }
-        }
+        ForkedMain run = ForkedMain.run(dir, Duration.ofMinutes(10),
+                List.of("-Xmx256m", "-XX:MaxDirectMemorySize=160m", "--add-modules=jdk.incubator.vector"),
+                EngineBoundMain.class, dir.toString(), Long.toString(DIM));
+        Map<String, String> v = run.values();
+        String report = run.report();
         long[] received = Arrays.stream(v.get("received").split(",")).mapToLong(Long::parseLong).toArray();
         assertThat(received).as(report).hasSize(WORKERS).containsOnly(DIM);
         assertThat(Double.parseDouble(v.get("max_rel_error"))).as(report).isBetween(0.0, 1e-5);

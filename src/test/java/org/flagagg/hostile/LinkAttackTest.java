@@ -1,5 +1,6 @@
 package org.flagagg.hostile;
 
+import org.flagagg.ForkedMain;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -11,6 +12,7 @@ import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
+import java.time.Duration;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.Socket;
@@ -19,7 +21,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -169,29 +170,12 @@ class LinkAttackTest {
     @Test
     void peersDeclaringHugeRecordsBeforeHelloCannotFillASmallHeap() throws Exception {
         int connections = 250;
-        List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx96m", "-XX:MaxDirectMemorySize=128m", "--add-modules=jdk.incubator.vector",
-                "-cp", System.getProperty("java.class.path"),
-                LinkFloodMain.class.getName(), dir.toString(), Integer.toString(connections));
-        Path out = dir.resolve("stdout.txt");
-        Path err = dir.resolve("stderr.txt");
-        Process process = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-        boolean finished = process.waitFor(3, TimeUnit.MINUTES);
-        if (!finished) {
-            process.destroyForcibly().waitFor();
-        }
-        String stdout = Files.readString(out);
-        String report = stdout + Files.readString(err);
-        assertThat(finished).as("forked run finished\n" + report).isTrue();
-        assertThat(process.exitValue()).as(report).isZero();
-        assertThat(Files.readString(err)).as("the server never ran out of heap").doesNotContain("OutOfMemoryError");
-        Map<String, String> v = new HashMap<>();
-        for (String line : stdout.split("\n")) {
-            String[] kv = line.split("=", 2);
-            if (kv.length == 2) {
-                v.put(kv[0], kv[1].trim());
-            }
-        }
+        ForkedMain run = ForkedMain.run(dir, Duration.ofMinutes(3),
+                List.of("-Xmx96m", "-XX:MaxDirectMemorySize=128m", "--add-modules=jdk.incubator.vector"),
+                LinkFloodMain.class, dir.toString(), Integer.toString(connections));
+        String report = run.report();
+        assertThat(run.stderr()).as("the server never ran out of heap").doesNotContain("OutOfMemoryError");
+        Map<String, String> v = run.values();
         assertThat(Long.parseLong(v.get("declared_bytes"))).as("the attack declares more than the heap")
                 .isGreaterThan(2 * Long.parseLong(v.get("heap_max_bytes")));
         assertThat(Integer.parseInt(v.get("refused"))).isEqualTo(connections);

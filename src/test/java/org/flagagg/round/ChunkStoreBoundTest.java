@@ -1,13 +1,13 @@
 package org.flagagg.round;
 
+import org.flagagg.ForkedMain;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.file.Files;
+import java.time.Duration;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -56,27 +56,12 @@ class ChunkStoreBoundTest {
     }
 
     private Run fork(String maxDirect, int workers, long floatsPerWorker) throws Exception {
-        Path spill = dir.resolve("spill");
-        List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx64m", "-XX:MaxDirectMemorySize=" + maxDirect, "-cp", System.getProperty("java.class.path"),
-                ChunkStoreBoundMain.class.getName(), spill.toString(), Integer.toString(workers),
-                Long.toString(floatsPerWorker), Long.toString(BUDGET), Integer.toString(SLAB));
-        Path out = dir.resolve("stdout.txt");
-        Path err = dir.resolve("stderr.txt");
-        Process process = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-        // A safety limit only: the run takes a fraction of it.
-        boolean finished = process.waitFor(10, TimeUnit.MINUTES);
-        if (!finished) {
-            process.destroyForcibly();
-        }
-        assertThat(finished).as("forked store run finished").isTrue();
-        String report = Files.readString(out) + Files.readString(err);
-        assertThat(process.exitValue()).as(report).isZero();
+        ForkedMain run = ForkedMain.run(dir, Duration.ofMinutes(10),
+                List.of("-Xmx64m", "-XX:MaxDirectMemorySize=" + maxDirect), ChunkStoreBoundMain.class,
+                dir.resolve("spill").toString(), Integer.toString(workers), Long.toString(floatsPerWorker),
+                Long.toString(BUDGET), Integer.toString(SLAB));
         Map<String, Long> values = new HashMap<>();
-        for (String line : Files.readAllLines(out)) {
-            String[] kv = line.split("=", 2);
-            values.put(kv[0], Long.parseLong(kv[1]));
-        }
-        return new Run(values, report);
+        run.values().forEach((key, value) -> values.put(key, Long.parseLong(value)));
+        return new Run(values, run.report());
     }
 }

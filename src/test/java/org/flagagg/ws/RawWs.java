@@ -1,7 +1,9 @@
 package org.flagagg.ws;
 
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.UpgradeRejectedException;
 import io.vertx.core.http.WebSocket;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketClientOptions;
@@ -18,11 +20,11 @@ import java.util.concurrent.TimeoutException;
  * A test client that speaks the WebSocket protocol by hand with Vert.x's WebSocket client: it sends
  * whatever a test builds and queues everything the server sends, and the close code and reason.
  */
-final class RawWs {
-    record Close(int code, String reason) {
+public final class RawWs {
+    public record Close(int code, String reason) {
     }
 
-    final WebSocket ws;
+    public final WebSocket ws;
     final WebSocketClient client;
     final BlockingQueue<JsonObject> texts = new LinkedBlockingQueue<>();
     final BlockingQueue<Buffer> binaries = new LinkedBlockingQueue<>();
@@ -38,7 +40,7 @@ final class RawWs {
     }
 
     /** Connects with this token (null: no Authorization header). */
-    static RawWs connect(Vertx vertx, String url, String token, TrustOptions trust) throws Exception {
+    public static RawWs connect(Vertx vertx, String url, String token, TrustOptions trust) throws Exception {
         WebSocketClientOptions options = new WebSocketClientOptions().setMaxFrameSize(1 << 22).setMaxMessageSize(1 << 22)
                 .setTryUsePerMessageCompression(false);
         if (trust != null) {
@@ -53,20 +55,43 @@ final class RawWs {
         return WsServer.await(client.connect(connect).map(ws -> new RawWs(client, ws)));
     }
 
-    void send(JsonObject msg) throws Exception {
+    /** An upgrade the server refused with an HTTP status: the status, the reason of its {"error"} body. */
+    public record Refusal(int status, String reason) {
+    }
+
+    /** Tries to connect with this token (null: no header) and returns the HTTP refusal; fails if upgraded. */
+    public static Refusal refused(Vertx vertx, String url, String token) throws Exception {
+        WebSocketClient client = vertx.createWebSocketClient();
+        WebSocketConnectOptions connect = new WebSocketConnectOptions().setAbsoluteURI(url);
+        if (token != null) {
+            connect.addHeader("Authorization", "Bearer " + token);
+        }
+        try {
+            Throwable e = WsServer.get(client.connect(connect).map(ws -> (Throwable) null).recover(Future::succeededFuture)
+                    .toCompletionStage().toCompletableFuture());
+            if (!(e instanceof UpgradeRejectedException rejected)) {
+                throw new AssertionError("expected an HTTP refusal of the upgrade, got " + (e == null ? "a WebSocket" : e));
+            }
+            return new Refusal(rejected.getStatus(), new JsonObject(rejected.getBody()).getString("error"));
+        } finally {
+            WsServer.await(client.close());
+        }
+    }
+
+    public void send(JsonObject msg) throws Exception {
         WsServer.await(ws.writeTextMessage(msg.encode()));
     }
 
-    void sendText(String text) throws Exception {
+    public void sendText(String text) throws Exception {
         WsServer.await(ws.writeTextMessage(text));
     }
 
-    void send(Buffer frame) throws Exception {
+    public void send(Buffer frame) throws Exception {
         WsServer.await(ws.writeBinaryMessage(frame));
     }
 
     /** Says hello and returns the session. */
-    JsonObject hello(long dim, int slot) throws Exception {
+    public JsonObject hello(long dim, int slot) throws Exception {
         JsonObject hello = new JsonObject().put("type", "hello").put("version", 1).put("dim", dim);
         if (slot >= 0) {
             hello.put("slot", slot);
@@ -80,7 +105,7 @@ final class RawWs {
     }
 
     /** The next text message from the server. */
-    JsonObject next() throws Exception {
+    public JsonObject next() throws Exception {
         JsonObject msg = texts.poll(WsServer.WAIT_S, TimeUnit.SECONDS);
         if (msg == null) {
             throw new TimeoutException("no message from the server within " + WsServer.WAIT_S + " s (closed: "
@@ -90,7 +115,7 @@ final class RawWs {
     }
 
     /** The next text message of this type, skipping others. */
-    JsonObject next(String type) throws Exception {
+    public JsonObject next(String type) throws Exception {
         while (true) {
             JsonObject msg = next();
             if (type.equals(msg.getString("type"))) {
@@ -99,7 +124,7 @@ final class RawWs {
         }
     }
 
-    Buffer nextBinary() throws Exception {
+    public Buffer nextBinary() throws Exception {
         Buffer b = binaries.poll(WsServer.WAIT_S, TimeUnit.SECONDS);
         if (b == null) {
             throw new TimeoutException("no binary message within " + WsServer.WAIT_S + " s");
@@ -107,11 +132,11 @@ final class RawWs {
         return b;
     }
 
-    Close awaitClose() throws Exception {
+    public Close awaitClose() throws Exception {
         return WsServer.get(closed);
     }
 
-    void close() throws Exception {
+    public void close() throws Exception {
         if (!closed.isDone()) {
             WsServer.await(ws.close());
         }

@@ -26,15 +26,15 @@ import org.flagagg.web.HttpApi;
  * Test fixture: an aggregator verticle, the HTTP server with the gateway on a free loopback port, tokens for
  * workers "w0".."w9", round records by id, and clients of both kinds on their own contexts.
  */
-final class WsServer implements AutoCloseable {
-    static final long WAIT_S = 60;
+public final class WsServer implements AutoCloseable {
+    public static final long WAIT_S = 60;
 
-    final Vertx vertx;
-    final JobConfig job;
+    public final Vertx vertx;
+    public final JobConfig job;
     final ChunkStore store;
-    final Gateway gateway;
+    public final Gateway gateway;
     final HttpServer http;
-    final String url;
+    public final String url;
     final Map<String, String> tokens = new LinkedHashMap<>();
     private final Map<Long, CompletableFuture<JsonObject>> records;
     private final Map<Long, CompletableFuture<Void>> released;
@@ -52,7 +52,7 @@ final class WsServer implements AutoCloseable {
     }
 
     /** A job from JSON overrides on top of small test defaults. */
-    static JobConfig job(JsonObject overrides, Path dir) {
+    public static JobConfig job(JsonObject overrides, Path dir) {
         JsonObject json = new JsonObject()
                 .put("job", "ws" + Long.toHexString(System.nanoTime()))
                 .put("workers", 4).put("dim", 1000).put("chunk_coords", 64)
@@ -63,7 +63,7 @@ final class WsServer implements AutoCloseable {
         return JobConfig.fromJson(json.mergeIn(overrides, true));
     }
 
-    static WsServer start(Vertx vertx, JobConfig job, GatewayConfig config) throws Exception {
+    public static WsServer start(Vertx vertx, JobConfig job, GatewayConfig config) throws Exception {
         Map<String, String> tokens = new LinkedHashMap<>();
         for (int w = 0; w < 10; w++) {
             tokens.put("w" + w, TokenTable.newToken());
@@ -80,28 +80,28 @@ final class WsServer implements AutoCloseable {
         await(vertx.deployVerticle(new AggregatorVerticle(job, store)));
         Gateway gateway = new Gateway(vertx, job, TokenTable.ofTokens(tokens), config);
         HttpApi api = new HttpApi(vertx);
-        gateway.mount(api.router());
+        gateway.mount(api);
         HttpServer http = await(api.listen(gateway.serverOptions(new HttpServerOptions().setHost("127.0.0.1").setPort(0))));
         WsServer server = new WsServer(vertx, job, store, gateway, http, recordOf, releasedOf);
         server.tokens.putAll(tokens);
         return server;
     }
 
-    CompletableFuture<JsonObject> recordOf(long round) {
+    public CompletableFuture<JsonObject> recordOf(long round) {
         return records.computeIfAbsent(round, r -> new CompletableFuture<>());
     }
 
-    CompletableFuture<Void> releasedOf(long round) {
+    public CompletableFuture<Void> releasedOf(long round) {
         return released.computeIfAbsent(round, r -> new CompletableFuture<>());
     }
 
-    String token(int worker) {
+    public String token(int worker) {
         return tokens.get("w" + worker);
     }
 
     /** A client on its own context, of either transport. */
-    record Client(Context context, org.flagagg.bus.GradientExchange worker) {
-        CompletableFuture<WorkerClient.Aggregate> exchange(long round, float[] gradient) {
+    public record Client(Context context, org.flagagg.bus.GradientExchange worker) {
+        public CompletableFuture<WorkerClient.Aggregate> exchange(long round, float[] gradient) {
             return on(context, () -> worker.exchange(round, gradient));
         }
     }
@@ -111,7 +111,7 @@ final class WsServer implements AutoCloseable {
         return new Client(context, get(on(context, () -> WorkerClient.join(vertx, job.job(), "w" + worker, job.dim(), worker))));
     }
 
-    Client wsClient(int worker) throws Exception {
+    public Client wsClient(int worker) throws Exception {
         return wsClient(worker, new FlagaggClient.Options().setSlot(worker));
     }
 
@@ -120,7 +120,7 @@ final class WsServer implements AutoCloseable {
         return new Client(context, get(on(context, () -> FlagaggClient.connect(vertx, url, token(worker), job.dim(), options))));
     }
 
-    RawWs raw(String token) throws Exception {
+    public RawWs raw(String token) throws Exception {
         return RawWs.connect(vertx, url, token, null);
     }
 
@@ -128,21 +128,21 @@ final class WsServer implements AutoCloseable {
         return Engine.on(context, action);
     }
 
-    static <T> T await(Future<T> future) throws Exception {
+    public static <T> T await(Future<T> future) throws Exception {
         return Engine.await(future);
     }
 
-    static <T> T get(CompletableFuture<T> future) throws Exception {
+    public static <T> T get(CompletableFuture<T> future) throws Exception {
         return Engine.get(future);
     }
 
     /** The offline aggregate of these rows with the job's rule, as float32. */
-    float[] offline(float[][] gradients) throws Exception {
+    public float[] offline(float[][] gradients) throws Exception {
         return Engine.offline(job, gradients);
     }
 
     /** p gradients of dimension n: most near a shared direction, the last two far off. */
-    static float[][] gradients(int p, int n, long seed) {
+    public static float[][] gradients(int p, int n, long seed) {
         return Engine.gradients(p, n, seed);
     }
 
