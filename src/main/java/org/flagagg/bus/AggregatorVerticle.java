@@ -13,8 +13,6 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -31,6 +29,7 @@ import org.flagagg.round.ChunkKey;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.round.JobConfig;
 import org.flagagg.round.Round;
+import org.flagagg.round.RoundLog;
 import org.flagagg.rules.Rule;
 import org.flagagg.rules.Rules;
 import org.flagagg.rules.Solution;
@@ -193,7 +192,7 @@ public final class AggregatorVerticle extends VerticleBase {
         FrameCodec.register(bus);
         MessageConsumer<Object> join = bus.consumer(addresses.join(), this::onJoin);
         MessageConsumer<Object> chunks = bus.consumer(addresses.chunks(), this::onChunk);
-        return Future.all(join.completion(), chunks.completion()).onSuccess(v -> load.running = true);
+        return Future.all(join.completion(), chunks.completion(), repairLog()).onSuccess(v -> load.running = true);
     }
 
     @Override
@@ -787,6 +786,22 @@ public final class AggregatorVerticle extends VerticleBase {
         return workerIds[slot] == null ? "slot-" + slot : workerIds[slot];
     }
 
+    /** Cuts a torn last line of the round log (a write cut short by a full disk) before the first append. */
+    private Future<Void> repairLog() {
+        if (job.roundLog() == null) {
+            return Future.succeededFuture();
+        }
+        return vertx.executeBlocking(() -> RoundLog.repair(job.roundLog())).<Void>map(cut -> {
+            if (cut > 0) {
+                LOG.warn("round log {}: cut a torn last line of {} bytes", job.roundLog(), cut);
+            }
+            return null;
+        }).recover(e -> {
+            LOG.warn("cannot repair round log {}: {}", job.roundLog(), e.toString());
+            return Future.succeededFuture();
+        });
+    }
+
     /** Appends the record to the round log; the future completes (never fails) once it was tried. */
     private Future<Void> appendToLog(JsonObject record) {
         if (job.roundLog() == null) {
@@ -794,8 +809,10 @@ public final class AggregatorVerticle extends VerticleBase {
         }
         byte[] line = (record.encode() + "\n").getBytes(StandardCharsets.UTF_8);
         // Ordered: records land in the log in the order rounds finish.
-        return vertx.executeBlocking(() -> Files.write(job.roundLog(), line, StandardOpenOption.CREATE,
-                StandardOpenOption.APPEND), true).<Void>mapEmpty().recover(e -> {
+        return vertx.executeBlocking(() -> {
+            RoundLog.append(job.roundLog(), line);
+            return null;
+        }, true).<Void>mapEmpty().recover(e -> {
                     LOG.warn("cannot append to round log {}: {}", job.roundLog(), e.toString());
                     return Future.succeededFuture();
                 });

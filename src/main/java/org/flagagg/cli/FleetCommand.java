@@ -83,6 +83,7 @@ abstract class FleetCommand implements Callable<Integer> {
         if (serverWaitS < 1) {
             throw new InputException("cluster.server_wait_s (--server-wait) must be >= 1, got " + serverWaitS);
         }
+        Configuration.check(json);
         JobConfig config = JobConfig.fromJson(json);
         Rules.create(config.rule()).validate(config.workers());
         PrintWriter err = spec.commandLine().getErr();

@@ -34,7 +34,9 @@ public final class Main {
         });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             boolean usage = e instanceof IllegalArgumentException || e instanceof InputException;
-            String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            // One line, whatever the message holds.
+            String message = e.getMessage() == null || e.getMessage().isBlank() ? e.getClass().getSimpleName()
+                    : e.getMessage().lines().findFirst().orElse("");
             commandLine.getErr().println(commandLine.getCommandName() + ": " + message);
             return usage ? EXIT_USAGE : EXIT_FAILURE;
         });

@@ -1,7 +1,12 @@
 package org.flagagg.cli;
 
 import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.UnrecoverableKeyException;
 import java.nio.file.Path;
 import java.util.Map;
 import org.flagagg.ws.GatewayConfig;
@@ -35,10 +40,26 @@ final class WsOptions {
         RuleOptions.putIfSet(ws, "tls_keystore", tlsKeystore == null ? null : tlsKeystore.toString());
         RuleOptions.putIfSet(ws, "tls_password", tlsPassword != null ? tlsPassword : env.get("FLAGAGG_TLS_PASSWORD"));
         GatewayConfig config = GatewayConfig.fromJson(ws);
-        if (config.tls() && !Files.isReadable(config.tlsKeystore())) {
-            throw new InputException("--tls-keystore " + config.tlsKeystore() + ": no such readable file");
+        if (config.tls()) {
+            checkKeystore(config.tlsKeystore(), config.tlsPassword());
         }
         return config;
+    }
+
+    /** Opens the key store as PKCS12 with its password, so a wrong file is one line naming it, before anything starts. */
+    static void checkKeystore(Path file, String password) {
+        if (!Files.isReadable(file)) {
+            throw new InputException("--tls-keystore " + file + ": no such readable file");
+        }
+        try (InputStream in = Files.newInputStream(file)) {
+            KeyStore.getInstance("PKCS12").load(in, password == null ? null : password.toCharArray());
+        } catch (IOException | GeneralSecurityException e) {
+            boolean badPassword = e.getCause() instanceof UnrecoverableKeyException;
+            throw new InputException("--tls-keystore " + file + ": " + (badPassword
+                    ? "the password is wrong (--tls-password or FLAGAGG_TLS_PASSWORD)"
+                    : "not a PKCS12 key store (" + e.getClass().getSimpleName()
+                            + (e.getMessage() == null ? "" : ": " + e.getMessage()) + ")"));
+        }
     }
 
     /** The token table of the configuration: the tokens file, or empty (every connection refused). */
