@@ -50,7 +50,7 @@ def test_exchange_grads_writes_the_mean_back(start_server):
 
     def worker(i):
         with flagagg.Client(srv.url, srv.token(i)) as c:
-            return exchange_grads(c, 1, models[i])
+            return exchange_grads(c, None, models[i])  # the server's round
 
     results, errors = run_workers([lambda i=i: worker(i) for i in range(2)])
     assert errors == [None, None], errors
