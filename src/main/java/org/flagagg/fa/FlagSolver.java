@@ -343,15 +343,15 @@ public final class FlagSolver {
         for (int j = 0; j < k; j++) {
             System.arraycopy(z.vectors()[j], 0, zr[j], 0, columns);
         }
-        int m = basis.invRoot().length;
-        double[] residuals = new double[m];
+        double[] residuals = new double[basis.invRoot().length];
+        double[] zRest = new double[k];
         for (int rest = columns; rest < k; rest++) {
-            for (int i = 0; i < m; i++) {
-                double along = 0; // z_rest . c_i
-                for (int a = 0; a < k; a++) {
-                    along += z.vectors()[a][rest] * rootT[a][i];
-                }
-                residuals[i] += along * along;
+            for (int a = 0; a < k; a++) {
+                zRest[a] = z.vectors()[a][rest];
+            }
+            double[] along = multiplyRow(zRest, rootT); // z_rest . c_i for every i
+            for (int i = 0; i < residuals.length; i++) {
+                residuals[i] += along[i] * along[i];
             }
         }
         return new Step(multiply(basis.invRoot(), zr), residuals);
