@@ -255,6 +255,7 @@ final class DemoCommand implements Callable<Integer> {
             Files.writeString(out.resolve("results.json"), results.encodePrettily() + "\n");
             Files.writeString(out.resolve("report.html"), Report.html(results));
             outWriter.print(Report.table(results));
+            Report.summaries(results).values().forEach(outWriter::println);
             outWriter.printf("wrote %s and %s in %.0f s%n", out.resolve("results.json"), out.resolve("report.html"),
                     (System.nanoTime() - t0) / 1e9);
             outWriter.flush();
