@@ -153,7 +153,7 @@ public final class Report {
                 const label = r => r.rule + (r.stragglers === 'none' ? '' : ' + stragglers');
                 function chart(parent, cls, option) {
                   const div = document.createElement('div'); div.className = cls; parent.appendChild(div);
-                  echarts.init(div).setOption(option); return div;
+                  echarts.init(div).setOption(Object.assign({ animation: false }, option)); return div;
                 }
                 for (const attack of RESULTS.attacks) {
                   const runs = RESULTS.runs.filter(r => r.attack === attack);
@@ -323,7 +323,7 @@ public final class Report {
             return "FA's quality singled out the Byzantine workers: " + range + ".";
         }
         return "FA's quality did not single out the Byzantine workers: " + range + (byzMax >= honestMax
-                ? " (they sit inside the flag, q near its top, so FA weighs them like honest workers)." : ".");
+                ? " (the highest q: the flag holds their gradients, so FA weighs them like honest ones)." : ".");
     }
 
     /** "0.12" or "0.12-0.31". */

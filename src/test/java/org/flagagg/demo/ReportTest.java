@@ -78,8 +78,8 @@ class ReportTest {
         // The straggler run (90%) answers another question and is not the best rule under lie.
         assertThat(words.get("lie")).isEqualTo("Under lie: FA 64.6%, mean 68.9%; the best rule is median (70.1%, "
                 + "5.5 points above FA). FA's quality did not single out the Byzantine workers: their mean q is 1.00 "
-                + "against 0.76-0.78 for the honest workers (they sit inside the flag, q near its top, so FA weighs "
-                + "them like honest workers).");
+                + "against 0.76-0.78 for the honest workers (the highest q: the flag holds their gradients, so FA "
+                + "weighs them like honest ones).");
     }
 
     @Test
