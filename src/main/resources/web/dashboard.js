@@ -142,12 +142,10 @@
     }
     const workers = Array.from(new Set(heat.flatMap((h) => Object.keys(h.quality)))).sort(byName);
     const data = [];
-    let max = 0;
     heat.forEach((h, x) => workers.forEach((w, y) => {
       const q = h.quality[w];
       if (q !== undefined && q !== null) {
         data.push([x, y, q]);
-        max = Math.max(max, q);
       }
     }));
     charts.heat.setOption({
@@ -158,8 +156,7 @@
       xAxis: { type: 'category', name: 'round', nameLocation: 'middle', nameGap: 26,
         data: heat.map((h) => h.round), splitArea: { show: true } },
       yAxis: { type: 'category', data: workers, splitArea: { show: true } },
-      visualMap: { min: 0, max: max || 1, calculable: true, orient: 'vertical', right: 0, top: 'center',
-        inRange: { color: ['#d64545', '#fde68a', '#1f9d55'] } },
+      visualMap: { ...QUALITY_SCALE, calculable: true, orient: 'vertical', right: 0, top: 'center' },
       series: [{ name: 'quality', type: 'heatmap', data }],
     }, true);
   }

@@ -39,8 +39,9 @@ import picocli.CommandLine.Model.CommandSpec;
  * accuracies, results.json and a self-contained HTML report. See docs/demo.md.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = {"Trains a digit classifier with p simulated workers, f of them Byzantine, through an embedded",
-            "aggregator, once per rule and attack, and writes results.json and report.html (see docs/demo.md)."})
+        description = {"Trains a digit classifier under attack, once per rule and attack, and writes a report.",
+            "p simulated workers, f of them Byzantine, train through an embedded aggregator; the outputs are",
+            "a table, results.json and report.html (see docs/demo.md)."})
 final class DemoCommand implements Callable<Integer> {
 
     static final List<String> DEFAULT_RULES = List.of("flag", "mean", "multikrum", "bulyan", "median", "trmean", "geomed");
@@ -76,7 +77,7 @@ final class DemoCommand implements Callable<Integer> {
     List<String> stragglerRules;
 
     @Option(names = "--straggler-attacks", paramLabel = "LIST", split = ",", defaultValue = "lie",
-            description = "Attacks of the runs with stragglers (default: ${DEFAULT-VALUE}).")
+            description = "Attacks of the runs with stragglers, of those in --attacks (default: ${DEFAULT-VALUE}).")
     List<String> stragglerAttacks;
 
     @Option(names = "--deadline-ms", paramLabel = "MS", defaultValue = "250",
@@ -172,19 +173,7 @@ final class DemoCommand implements Callable<Integer> {
                 });
         Training.Settings settings = new Training.Settings(workers, byzantine, batch, learningRate, rounds, evalEvery,
                 seed, flag, 4096, deadlineMs);
-        List<Training.Spec> specs = new ArrayList<>();
-        for (String attack : attackList) {
-            for (String rule : ruleList) {
-                specs.add(new Training.Spec(rule, attack, "none"));
-            }
-        }
-        if (!stragglers.trim().equalsIgnoreCase("none")) {
-            for (String attack : stragglerAttacks) {
-                for (String rule : lateRules) {
-                    specs.add(new Training.Spec(rule, attack, stragglers.trim()));
-                }
-            }
-        }
+        List<Training.Spec> specs = specs(ruleList, attackList, stragglers, lateRules, stragglerAttacks);
         if (trainSize < workers || testSize < 1) {
             throw new IllegalArgumentException("--train-size must be >= p (" + workers + ") and --test-size >= 1, got "
                     + trainSize + ", " + testSize);
@@ -255,6 +244,7 @@ final class DemoCommand implements Callable<Integer> {
             Files.writeString(out.resolve("results.json"), results.encodePrettily() + "\n");
             Files.writeString(out.resolve("report.html"), Report.html(results));
             outWriter.print(Report.table(results));
+            Report.summaries(results).values().forEach(outWriter::println);
             outWriter.printf("wrote %s and %s in %.0f s%n", out.resolve("results.json"), out.resolve("report.html"),
                     (System.nanoTime() - t0) / 1e9);
             outWriter.flush();
@@ -267,6 +257,28 @@ final class DemoCommand implements Callable<Integer> {
         } finally {
             vertx.close().await();
         }
+    }
+
+    /**
+     * The runs: every rule under every attack, then the straggler runs (unless the straggler spec is none) of
+     * the straggler rules under those straggler attacks that were selected: the table has no column for others.
+     */
+    static List<Training.Spec> specs(List<String> rules, List<String> attacks, String stragglers,
+            List<String> lateRules, List<String> lateAttacks) {
+        List<Training.Spec> specs = new ArrayList<>();
+        for (String attack : attacks) {
+            for (String rule : rules) {
+                specs.add(new Training.Spec(rule, attack, "none"));
+            }
+        }
+        if (!stragglers.trim().equalsIgnoreCase("none")) {
+            for (String attack : lateAttacks.stream().filter(attacks::contains).toList()) {
+                for (String rule : lateRules) {
+                    specs.add(new Training.Spec(rule, attack, stragglers.trim()));
+                }
+            }
+        }
+        return specs;
     }
 
     /** The HTTP server of --serve: the round log, the report, and the live dashboard following each run. */

@@ -53,7 +53,7 @@ final class JobOptions {
     Path spillDir;
 
     @Option(names = "--round-log", paramLabel = "FILE", description = "JSON-lines file every round record is "
-            + "appended to (default: flagagg-rounds.jsonl).")
+            + "appended to (default: server: flagagg-rounds.jsonl; loadtest and worker: none).")
     Path roundLog;
 
     /** The effective configuration: packaged defaults, --conf, environment, these flags. */

@@ -5,7 +5,12 @@ import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 
 /**
  * The demo's outputs: results.json (every number) and a self-contained HTML report (ECharts, shipped in the
@@ -14,6 +19,8 @@ import java.util.List;
 public final class Report {
     /** ECharts' full build (line charts and the heat map), from the org.webjars.npm:echarts jar. */
     static final String ECHARTS = "META-INF/resources/webjars/echarts/5.3.1/dist/echarts.min.js";
+    /** FA's quality colour scale, shared with the dashboard (web/index.html loads it too). */
+    static final String QUALITY_SCALE = "web/quality-scale.js";
 
     private Report() {
     }
@@ -96,13 +103,6 @@ public final class Report {
 
     /** The HTML report: the table, accuracy and loss per round per rule under each attack, q_i heat maps. */
     public static String html(JsonObject results) throws IOException {
-        String echarts;
-        try (InputStream in = Report.class.getClassLoader().getResourceAsStream(ECHARTS)) {
-            if (in == null) {
-                throw new IllegalStateException(ECHARTS + " is missing from the classpath (the echarts webjar)");
-            }
-            echarts = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
         String data = results.encode().replace("</", "<\\/");
         JsonObject task = results.getJsonObject("task", new JsonObject());
         JsonObject settings = results.getJsonObject("settings", new JsonObject());
@@ -131,23 +131,29 @@ public final class Report {
                 .append(" for every rule, seed ").append(settings.getValue("seed")).append(". FA: ")
                 .append(escape(String.valueOf(settings.getValue("flag")))).append(".</p>\n");
         html.append("<h2>Final test accuracy (%)</h2>\n").append(htmlTable(results));
+        html.append("<h2>What happened under each attack</h2>\n<ul id=\"verdicts\">\n");
+        summaries(results).forEach((attack, words) -> html.append("<li class=\"verdict\" data-attack=\"")
+                .append(escape(attack)).append("\">").append(escape(words)).append("</li>\n"));
+        html.append("</ul>\n");
         html.append("""
                 <h2>Accuracy and loss per round</h2>
                 <div id="curves"></div>
                 <h2>FA's per-worker quality q<sub>i</sub> per round</h2>
                 <p>q<sub>i</sub> = ||Y<sup>T</sup>x<sub>i</sub>||<sup>2</sup>: the share of worker i's normalised
-                gradient that the flag reconstructs (1 = inside the flag). Byzantine workers are marked (byz).
+                gradient that the flag reconstructs (1, green = inside the flag; 0, red = outside it; the live
+                dashboard uses the same colours). Byzantine workers are marked (byz).
                 Blank cells: the worker's gradient was not in the round (a straggler).</p>
                 <div id="heatmaps"></div>
                 """);
-        html.append("<script>").append(echarts).append("</script>\n");
+        html.append("<script>").append(resource(ECHARTS)).append("</script>\n");
+        html.append("<script>").append(resource(QUALITY_SCALE)).append("</script>\n");
         html.append("<script>const RESULTS = ").append(data).append(";</script>\n");
         html.append("""
                 <script>
                 const label = r => r.rule + (r.stragglers === 'none' ? '' : ' + stragglers');
                 function chart(parent, cls, option) {
                   const div = document.createElement('div'); div.className = cls; parent.appendChild(div);
-                  echarts.init(div).setOption(option); return div;
+                  echarts.init(div).setOption(Object.assign({ animation: false }, option)); return div;
                 }
                 for (const attack of RESULTS.attacks) {
                   const runs = RESULTS.runs.filter(r => r.attack === attack);
@@ -155,8 +161,11 @@ public final class Report {
                   const box = document.getElementById('curves');
                   const h = document.createElement('h3'); h.textContent = 'attack: ' + attack; box.appendChild(h);
                   const row = document.createElement('div'); row.className = 'row'; box.appendChild(row);
-                  for (const [key, name] of [['accuracy', 'test accuracy'], ['loss', 'test loss']]) {
-                    const cell = document.createElement('div'); row.appendChild(cell);
+                  // Both cells exist before either chart sizes its canvas, so they share the row's width.
+                  const cells = [['accuracy', 'test accuracy'], ['loss', 'test loss']].map(([key, name]) => {
+                    const cell = document.createElement('div'); row.appendChild(cell); return [cell, key, name];
+                  });
+                  for (const [cell, key, name] of cells) {
                     chart(cell, 'chart', {
                       title: { text: name + ' (' + attack + ')', textStyle: { fontSize: 13 } },
                       tooltip: { trigger: 'axis' }, legend: { top: 22, type: 'scroll' }, grid: { top: 60 },
@@ -180,8 +189,7 @@ public final class Report {
                     grid: { top: 40, left: 90, right: 80 },
                     xAxis: { type: 'category', name: 'round', data: r.quality.map((_, t) => t + 1) },
                     yAxis: { type: 'category', data: names },
-                    visualMap: { min: 0, max: 1, calculable: true, orient: 'vertical', right: 0, top: 'center',
-                      inRange: { color: ['#313695', '#74add1', '#ffffbf', '#f46d43', '#a50026'] } },
+                    visualMap: { ...QUALITY_SCALE, calculable: true, orient: 'vertical', right: 0, top: 'center' },
                     series: [{ type: 'heatmap', data: data, progressive: 0 }]
                   });
                 }
@@ -213,6 +221,116 @@ public final class Report {
             sb.append("</tr>\n");
         }
         return sb.append("</table>\n").toString();
+    }
+
+    private static String resource(String path) throws IOException {
+        try (InputStream in = Report.class.getClassLoader().getResourceAsStream(path)) {
+            if (in == null) {
+                throw new IllegalStateException(path + " is missing from the classpath");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    /**
+     * Per attack, in words: FA's final accuracy against mean's and the best rule's, and whether FA's quality
+     * singled out the Byzantine workers (each of them with a lower mean q over the run than every honest one).
+     * Runs with stragglers are left out: they answer another question.
+     */
+    public static Map<String, String> summaries(JsonObject results) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (Object a : results.getJsonArray("attacks")) {
+            String attack = a.toString();
+            List<JsonObject> runs = runs(results).stream()
+                    .filter(r -> r.getString("attack").equals(attack) && "none".equals(r.getString("stragglers")))
+                    .toList();
+            if (runs.isEmpty()) {
+                continue;
+            }
+            StringBuilder sb = new StringBuilder("none".equals(attack)
+                    ? "No attack (the Byzantine workers send their true gradients): "
+                    : "Under " + attack + ": ");
+            JsonObject fa = runs.stream().filter(r -> "flag".equals(r.getString("rule"))).findFirst().orElse(null);
+            JsonObject mean = runs.stream().filter(r -> "mean".equals(r.getString("rule"))).findFirst().orElse(null);
+            JsonObject best = runs.stream().max(Comparator.comparingDouble(r -> r.getDouble("final_accuracy"))).get();
+            List<String> parts = new ArrayList<>();
+            if (fa != null) {
+                parts.add("FA " + percent(fa));
+            }
+            if (mean != null) {
+                parts.add("mean " + percent(mean));
+            }
+            sb.append(String.join(", ", parts)).append(parts.isEmpty() ? "" : "; ");
+            if (best == fa) {
+                sb.append("FA is the best rule.");
+            } else {
+                sb.append("the best rule is ").append(best.getString("rule")).append(" (").append(percent(best))
+                        .append(fa == null ? ")." : String.format(Locale.ROOT, ", %.1f points above FA).",
+                                100 * (best.getDouble("final_accuracy") - fa.getDouble("final_accuracy"))));
+            }
+            if (fa != null && !"none".equals(attack)) {
+                sb.append(' ').append(qualityWords(fa));
+            }
+            out.put(attack, sb.toString());
+        }
+        return out;
+    }
+
+    private static String percent(JsonObject run) {
+        return String.format(Locale.ROOT, "%.1f%%", 100 * run.getDouble("final_accuracy"));
+    }
+
+    /** Whether FA's quality put every Byzantine worker below every honest one, by mean q over the run. */
+    private static String qualityWords(JsonObject fa) {
+        JsonArray quality = fa.getJsonArray("quality");
+        List<String> byzantine = fa.getJsonArray("byzantine", new JsonArray()).stream().map(Object::toString).toList();
+        if (quality == null || quality.isEmpty() || byzantine.isEmpty()) {
+            return "";
+        }
+        int workers = quality.getJsonArray(0).size();
+        double byzMin = Double.NaN;
+        double byzMax = Double.NaN;
+        double honestMin = Double.NaN;
+        double honestMax = Double.NaN;
+        for (int w = 0; w < workers; w++) {
+            double sum = 0;
+            int n = 0;
+            for (Object row : quality) {
+                Object q = ((JsonArray) row).getValue(w);
+                if (q instanceof Number v) {
+                    sum += v.doubleValue();
+                    n++;
+                }
+            }
+            if (n == 0) {
+                continue;
+            }
+            double m = sum / n;
+            if (byzantine.contains("w" + w)) {
+                byzMin = Double.isNaN(byzMin) ? m : Math.min(byzMin, m);
+                byzMax = Double.isNaN(byzMax) ? m : Math.max(byzMax, m);
+            } else {
+                honestMin = Double.isNaN(honestMin) ? m : Math.min(honestMin, m);
+                honestMax = Double.isNaN(honestMax) ? m : Math.max(honestMax, m);
+            }
+        }
+        if (Double.isNaN(byzMax) || Double.isNaN(honestMin)) {
+            return "FA's quality has no value for the Byzantine workers (their gradients were not in its rounds).";
+        }
+        String range = "their mean q is " + span(byzMin, byzMax) + " against " + span(honestMin, honestMax)
+                + " for the honest workers";
+        if (byzMax < honestMin) {
+            return "FA's quality singled out the Byzantine workers: " + range + ".";
+        }
+        return "FA's quality did not single out the Byzantine workers: " + range + (byzMax >= honestMax
+                ? " (the highest q: the flag holds their gradients, so FA weighs them like honest ones)." : ".");
+    }
+
+    /** "0.12" or "0.12-0.31". */
+    private static String span(double min, double max) {
+        String lo = String.format(Locale.ROOT, "%.2f", min);
+        String hi = String.format(Locale.ROOT, "%.2f", max);
+        return lo.equals(hi) ? lo : lo + "-" + hi;
     }
 
     static String escape(String s) {

@@ -56,4 +56,11 @@ class ProtocolDocTest {
         assertThat(doc).contains("\n## Control messages on the event bus\n").contains("\n## WebSocket workers (version 1)\n");
         assertThat(doc).contains("HEADER = struct.Struct('<4sBBHqiiqi')");
     }
+
+    @Test
+    void everyAggregateFrameOfTheDocCarriesSlotZero() throws IOException {
+        // The gateway and the data link encode each aggregate frame once for every worker, with slot 0.
+        java.util.List<String> kind2 = Files.readString(DOC).lines().filter(l -> l.contains("frame kind 2,")).toList();
+        assertThat(kind2).isNotEmpty().allSatisfy(l -> assertThat(l).contains("slot 0,"));
+    }
 }

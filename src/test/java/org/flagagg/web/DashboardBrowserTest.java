@@ -1,7 +1,6 @@
 package org.flagagg.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.vertx.core.json.JsonObject;
 import java.io.File;
@@ -17,18 +16,13 @@ import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebDriver;
-import org.openqa.selenium.chrome.ChromeDriver;
-import org.openqa.selenium.chrome.ChromeDriverService;
-import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
- * The dashboard in a real browser: headless Chromium (Debian's chromium and chromium-driver, which .ci/run
- * installs) driven by Selenium against an aggregator running rounds with one Byzantine worker.
+ * The dashboard in a real browser: headless Chromium ({@link Chromium}) driven by Selenium against an aggregator
+ * running rounds with one Byzantine worker.
  */
 class DashboardBrowserTest {
-    static final Path CHROMIUM = Path.of("/usr/bin/chromium");
-    static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
     static final Path SCREENSHOT = Path.of("target", "dashboard.png");
 
     @TempDir
@@ -51,24 +45,12 @@ class DashboardBrowserTest {
 
     @Test
     void theDashboardLoadsAndFollowsLiveRounds() throws Exception {
-        assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
-                "skipped: headless Chromium is not installed (" + CHROMIUM + ", " + CHROMEDRIVER
-                        + "); install the Debian packages chromium and chromium-driver (.ci/run does)");
         int p = 7;
         JsonObject job = new JsonObject().put("workers", p).put("rule", new JsonObject().put("name", "flag").put("f", 1));
         try (DashboardFixture f = new DashboardFixture(dir, job, new Fleet.Config(11, 1, "random", "none"))) {
             // Rounds a few hundred ms apart, so the page sees the counter move.
             f.runForever(300);
-            ChromeOptions options = new ChromeOptions();
-            options.setBinary(CHROMIUM.toFile());
-            options.addArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1400,1250",
-                    "--user-data-dir=" + Files.createDirectories(dir.resolve("chromium-profile")));
-            // An explicit driver and browser: Selenium Manager is not asked to find (or download) either.
-            ChromeDriverService service = new ChromeDriverService.Builder()
-                    .usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort().build();
-            WebDriver driver = new ChromeDriver(service, options);
+            WebDriver driver = Chromium.start(dir);
             try {
                 driver.get("http://127.0.0.1:" + f.port() + "/");
                 assertThat(driver.getTitle()).isEqualTo("flagagg dashboard");
@@ -95,6 +77,8 @@ class DashboardBrowserTest {
                         + "document.getElementById('quality-chart')).getOption(); return o.series[0].data.map("
                         + "function (p) { return typeof p === 'object' ? p.value : p; });");
                 assertThat((java.util.List<?>) quality).hasSize(p).allSatisfy(q -> assertThat(q).isInstanceOf(Number.class));
+                // One quality scale: the report's (demo.ReportTest) and the dashboard's, q = 1 green.
+                assertThat(Chromium.visualMapColours(driver, "quality-heatmap")).isEqualTo(Chromium.QUALITY_COLOURS);
                 File shot = ((TakesScreenshot) driver).getScreenshotAs(OutputType.FILE);
                 Files.createDirectories(SCREENSHOT.getParent());
                 Files.copy(shot.toPath(), SCREENSHOT, StandardCopyOption.REPLACE_EXISTING);
