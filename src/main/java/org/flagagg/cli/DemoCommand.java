@@ -249,7 +249,7 @@ final class DemoCommand implements Callable<Integer> {
                 runs.add(Report.runJson(result));
             }
             progress(err, specs.size(), specs.size(), null, 0, 0);
-            err.println();
+            ProgressLine.end(err);
             JsonObject results = results(settings, description, train, test, model, ruleList, attackList, runs,
                     (System.nanoTime() - t0) / 1e9);
             Files.writeString(out.resolve("results.json"), results.encodePrettily() + "\n");
@@ -311,13 +311,10 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private static void progress(PrintWriter err, int run, int runs, Training.Spec s, int done, int total) {
-        int width = 30;
         double fraction = runs == 0 ? 1 : (run + (total == 0 ? 0 : (double) done / total)) / runs;
-        int filled = (int) Math.min(width, Math.round(fraction * width));
         String what = s == null ? "done" : String.format("run %d/%d %s / %s%s, round %d/%d", run + 1, runs, s.rule(),
                 s.attack(), "none".equals(s.stragglers()) ? "" : " + stragglers", done, total);
-        err.print("\r[" + "#".repeat(filled) + "-".repeat(width - filled) + "] " + String.format("%-60s", what));
-        err.flush();
+        ProgressLine.draw(err, fraction, String.format("%-60s", what));
     }
 
     /** The engine logs every join and round at INFO; the demo's own output says what matters. */
