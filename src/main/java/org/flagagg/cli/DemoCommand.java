@@ -1,6 +1,5 @@
 package org.flagagg.cli;
 
-import ch.qos.logback.classic.Level;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -27,7 +26,6 @@ import org.flagagg.sim.LoadTest;
 import org.flagagg.web.Dashboard;
 import org.flagagg.web.HttpApi;
 import org.flagagg.web.RoundsApi;
-import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -213,7 +211,7 @@ final class DemoCommand implements Callable<Integer> {
         Files.createDirectories(out);
         Path roundLog = out.resolve("rounds.jsonl");
         Files.deleteIfExists(roundLog);
-        quietEngineLogs();
+        Main.quietInfo("org.flagagg"); // the engine logs every join and round; the demo's output says what matters
         Vertx vertx = Vertx.vertx();
         try {
             Training training = new Training(vertx, train, test, model, settings);
@@ -315,13 +313,5 @@ final class DemoCommand implements Callable<Integer> {
         String what = s == null ? "done" : String.format("run %d/%d %s / %s%s, round %d/%d", run + 1, runs, s.rule(),
                 s.attack(), "none".equals(s.stragglers()) ? "" : " + stragglers", done, total);
         ProgressLine.draw(err, fraction, String.format("%-60s", what));
-    }
-
-    /** The engine logs every join and round at INFO; the demo's own output says what matters. */
-    private static void quietEngineLogs() {
-        if (LoggerFactory.getLogger("org.flagagg") instanceof ch.qos.logback.classic.Logger logger
-                && Level.INFO.equals(logger.getLevel())) {
-            logger.setLevel(Level.WARN);
-        }
     }
 }

@@ -12,7 +12,10 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.time.Duration;
+import java.util.List;
 import java.util.SplittableRandom;
+import org.flagagg.ForkedMain;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -256,6 +259,24 @@ class AggregateCommandTest {
             assertThat(r.err().lines().count()).as(r.err()).isEqualTo(1);
             assertThat(r.err()).as(Arrays.toString(cases[c])).contains(expected[c]).doesNotContain("\tat ");
         }
+    }
+
+    /** The command line in a JVM of its own, which prints the exit code (ForkedMain wants the JVM's to be 0). */
+    static final class Cli {
+        public static void main(String[] args) {
+            int code = Main.run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
+            System.out.println("exit=" + code);
+        }
+    }
+
+    /** Without --add-modules, as a new user runs it: the error is the only line, with no log line before it. */
+    @Test
+    void aDirectoryIsOneLineNamingItWithExitCode2AndNoKernelNotice() throws Exception {
+        Path gradients = Files.createDirectory(dir.resolve("gradients"));
+        ForkedMain run = ForkedMain.run(dir, Duration.ofSeconds(60), List.of("-Xmx64m"), Cli.class,
+                "aggregate", "--rule", "mean", gradients.toString());
+        assertThat(run.number("exit")).as(run.report()).isEqualTo(2);
+        assertThat(run.stderr()).isEqualTo("aggregate: " + gradients + ": is a directory, not a file of gradients\n");
     }
 
     @Test
