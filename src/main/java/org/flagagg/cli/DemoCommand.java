@@ -163,11 +163,7 @@ final class DemoCommand implements Callable<Integer> {
             }
         }
         FlagOptions flag = FlagOptions.DEFAULTS.withRank(rank).withLambda(lambda).withIterations(iterations)
-                .withScale(switch (scale.toLowerCase(Locale.ROOT)) {
-                    case "paper" -> FlagOptions.Scale.PAPER;
-                    case "norm" -> FlagOptions.Scale.NORM;
-                    default -> throw new IllegalArgumentException("--scale must be paper or norm, got '" + scale + "'");
-                });
+                .withScale(FlagOptions.Scale.of(scale));
         Training.Settings settings = new Training.Settings(workers, byzantine, batch, learningRate, rounds, evalEvery,
                 seed, flag, 4096, deadlineMs);
         List<Training.Spec> specs = new ArrayList<>();

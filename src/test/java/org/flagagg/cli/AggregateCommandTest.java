@@ -125,7 +125,15 @@ class AggregateCommandTest {
         for (int k = 1; k < objective.size(); k++) {
             assertThat(objective.getDouble(k)).isLessThanOrEqualTo(objective.getDouble(k - 1));
         }
-        assertThat(json.getJsonObject("parameters").getString("scale")).isEqualTo("paper");
+        // The default scale is norm: the aggregate's norm is the median norm of the 9 gradients FA kept.
+        assertThat(json.getJsonObject("parameters").getString("scale")).isEqualTo("norm");
+        double[] keptNorms = Files.readAllLines(example).stream().filter(line -> !line.toLowerCase(java.util.Locale.ROOT).contains("nan"))
+                .mapToDouble(line -> Math.sqrt(Arrays.stream(line.split("[,\\s]+")).mapToDouble(Double::parseDouble)
+                        .map(v -> (double) (float) v).map(v -> v * v).sum()))
+                .sorted().toArray();
+        assertThat(keptNorms).hasSize(9);
+        assertThat(Math.sqrt(Arrays.stream(parseLines(flag.out())).map(v -> v * v).sum()))
+                .isCloseTo(keptNorms[4], org.assertj.core.data.Percentage.withPercentage(1e-6));
         assertThat(json.getJsonObject("timings_ms").getDouble("solve")).isNotNegative();
     }
 
