@@ -118,6 +118,9 @@ final class AggregateCommand implements Callable<Integer> {
     }
 
     private Output openOutput() throws IOException {
+        if (out != null && Files.isDirectory(out)) {
+            throw new InputException("--out " + out + ": is a directory");
+        }
         OutputStream stream = out == null ? null : new BufferedOutputStream(Files.newOutputStream(out), 1 << 16);
         if (binary && stream != null) {
             return new BinaryOutput(stream);

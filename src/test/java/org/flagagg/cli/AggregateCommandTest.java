@@ -258,9 +258,10 @@ class AggregateCommandTest {
             {"aggregate", "--rule", "mean", dir.resolve("missing.txt").toString()},
             {"aggregate", "--iterations", "many", file.toString()},
             {"aggregate"},
+            {"aggregate", "--rule", "mean", "--out", dir.toString(), file.toString()},
         };
         String[] expected = {"unknown rule 'nope'", "4", "krum", "f", "lambda", "--scale", "not a positive multiple of 4 * dim = 12",
-            "--binary needs --dim", "no such file", "many", "FILE"};
+            "--binary needs --dim", "no such file", "many", "FILE", "--out " + dir + ": is a directory"};
         for (int c = 0; c < cases.length; c++) {
             Run r = run(cases[c]);
             assertThat(r.code()).as(Arrays.toString(cases[c]) + " -> " + r.err()).isEqualTo(2);
