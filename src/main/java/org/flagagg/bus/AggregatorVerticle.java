@@ -80,6 +80,11 @@ public final class AggregatorVerticle extends VerticleBase {
     private final String[] workerIds;
     /** Where each worker's aggregate chunks go: its node's relay (a data link), or null for its own address. */
     private final String[] relays;
+    /**
+     * Per slot: its last round summary was not taken (the worker is gone or not reading). Warned once when
+     * it becomes so, not at every round after, and cleared when the worker takes a summary again.
+     */
+    private final boolean[] unreachable;
     private final Map<String, Integer> slotsById = new HashMap<>();
     /** The job secret workers in other JVMs prove on join, or null: then none can join. */
     private final JobSecret secret;
@@ -123,6 +128,7 @@ public final class AggregatorVerticle extends VerticleBase {
         this.p = job.workers();
         this.workerIds = new String[p];
         this.relays = new String[p];
+        this.unreachable = new boolean[p];
         this.chunkTokens = new String[p];
         this.outstanding = new int[p];
         // Per math thread: one block per slot (the fold and the output pass read the store block by block),
@@ -821,6 +827,22 @@ public final class AggregatorVerticle extends VerticleBase {
     // ---------------------------------------------------------------------------------------------------
     // Results out
 
+    /** Notes whether the slot took round {@code id}'s summary ({@code failure} null): warns only on a change. */
+    private void reachable(int slot, long id, Throwable failure) {
+        if (failure == null) {
+            if (unreachable[slot]) {
+                unreachable[slot] = false;
+                LOG.info("round {}: worker '{}' takes its results again", id, name(slot));
+            }
+        } else if (!unreachable[slot]) {
+            unreachable[slot] = true;
+            LOG.warn("round {}: worker '{}' did not take its results ({}); not said again until it takes them",
+                    id, name(slot), failure.getMessage());
+        } else {
+            LOG.debug("round {}: worker '{}' still takes no results: {}", id, name(slot), failure.getMessage());
+        }
+    }
+
     private void streamResults(RoundRun run, JsonObject record) {
         boolean completed = run.round.status() == Round.Status.COMPLETED;
         // Workers behind one relay (a node's data link) share one stream of the aggregate's chunks.
@@ -983,14 +1005,13 @@ public final class AggregatorVerticle extends VerticleBase {
             for (int k = 0; k < slots.size(); k++) {
                 int slot = slots.get(k);
                 answered.add(bus.request(addresses.results(slot), summaries.get(k), options).map(m -> (Object) null)
-                        .onFailure(e -> LOG.warn("round {}: summary to '{}' not acknowledged: {}", run.round.id(),
-                                workerIds[slot], e.getMessage())));
+                        .onComplete(ar -> reachable(slot, run.round.id(), ar.cause())));
             }
             Future.join(answered).onComplete(ar -> {
                 if (failed) {
                     return;
                 } else if (answered.stream().allMatch(Future::failed)) {
-                    stop("no summary acknowledged");
+                    stop(null); // each worker's failure was said (once) by reachable
                 } else if (withChunks) {
                     pump();
                 } else {
@@ -1032,12 +1053,15 @@ public final class AggregatorVerticle extends VerticleBase {
             }
         }
 
+        /** Stops the stream; a null reason: no summary was taken, which {@link #reachable} logged. */
         private void stop(String reason) {
             if (!failed) {
                 failed = true;
                 unhold();
-                LOG.warn("round {}: stopped streaming the aggregate to {}: {}", run.round.id(),
-                        slots.stream().map(AggregatorVerticle.this::name).toList(), reason);
+                if (reason != null) {
+                    LOG.warn("round {}: stopped streaming the aggregate to {}: {}", run.round.id(),
+                            slots.stream().map(AggregatorVerticle.this::name).toList(), reason);
+                }
                 // This stream will not send the columns it has not requested: they must not wait for it.
                 if (withChunks) {
                     run.chunkStreams--;

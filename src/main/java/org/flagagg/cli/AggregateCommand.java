@@ -12,6 +12,7 @@ import java.io.Writer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -77,6 +78,8 @@ final class AggregateCommand implements Callable<Integer> {
             throw new InputException(binary ? "--binary needs --dim N" : "--dim is only for --binary input");
         }
         var config = rule.toConfig();
+        // A one-shot command: the scalar-kernel notice would make every error two lines (README says it).
+        Main.quietInfo("org.flagagg.kernels");
         var aggregation = new Aggregation(Rules.create(config), chunk, Kernels.best());
         AggregationResult result;
         try (GradientSource source = open(); Output output = openOutput()) {
@@ -97,6 +100,9 @@ final class AggregateCommand implements Callable<Integer> {
     }
 
     private GradientSource open() throws IOException {
+        if (Files.isDirectory(file)) {
+            throw new InputException(file + ": is a directory, not a file of gradients");
+        }
         try {
             if (binary) {
                 return new BinaryFileSource(file, dim, Kernels.best());
@@ -106,10 +112,15 @@ final class AggregateCommand implements Callable<Integer> {
             }
         } catch (NoSuchFileException e) {
             throw new InputException(file + ": no such file");
+        } catch (AccessDeniedException e) {
+            throw new InputException(file + ": permission denied");
         }
     }
 
     private Output openOutput() throws IOException {
+        if (out != null && Files.isDirectory(out)) {
+            throw new InputException("--out " + out + ": is a directory");
+        }
         OutputStream stream = out == null ? null : new BufferedOutputStream(Files.newOutputStream(out), 1 << 16);
         if (binary && stream != null) {
             return new BinaryOutput(stream);

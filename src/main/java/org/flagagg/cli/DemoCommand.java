@@ -1,6 +1,5 @@
 package org.flagagg.cli;
 
-import ch.qos.logback.classic.Level;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -27,7 +26,6 @@ import org.flagagg.sim.LoadTest;
 import org.flagagg.web.Dashboard;
 import org.flagagg.web.HttpApi;
 import org.flagagg.web.RoundsApi;
-import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -166,11 +164,7 @@ final class DemoCommand implements Callable<Integer> {
             }
         }
         FlagOptions flag = FlagOptions.DEFAULTS.withRank(rank).withLambda(lambda).withIterations(iterations)
-                .withScale(switch (scale.toLowerCase(Locale.ROOT)) {
-                    case "paper" -> FlagOptions.Scale.PAPER;
-                    case "norm" -> FlagOptions.Scale.NORM;
-                    default -> throw new IllegalArgumentException("--scale must be paper or norm, got '" + scale + "'");
-                });
+                .withScale(FlagOptions.Scale.of(scale));
         Training.Settings settings = new Training.Settings(workers, byzantine, batch, learningRate, rounds, evalEvery,
                 seed, flag, 4096, deadlineMs);
         List<Training.Spec> specs = specs(ruleList, attackList, stragglers, lateRules, stragglerAttacks);
@@ -202,7 +196,7 @@ final class DemoCommand implements Callable<Integer> {
         Files.createDirectories(out);
         Path roundLog = out.resolve("rounds.jsonl");
         Files.deleteIfExists(roundLog);
-        quietEngineLogs();
+        Main.quietInfo("org.flagagg"); // the engine logs every join and round; the demo's output says what matters
         Vertx vertx = Vertx.vertx();
         try {
             Training training = new Training(vertx, train, test, model, settings);
@@ -238,7 +232,7 @@ final class DemoCommand implements Callable<Integer> {
                 runs.add(Report.runJson(result));
             }
             progress(err, specs.size(), specs.size(), null, 0, 0);
-            err.println();
+            ProgressLine.end(err);
             JsonObject results = results(settings, description, train, test, model, ruleList, attackList, runs,
                     (System.nanoTime() - t0) / 1e9);
             Files.writeString(out.resolve("results.json"), results.encodePrettily() + "\n");
@@ -323,20 +317,9 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private static void progress(PrintWriter err, int run, int runs, Training.Spec s, int done, int total) {
-        int width = 30;
         double fraction = runs == 0 ? 1 : (run + (total == 0 ? 0 : (double) done / total)) / runs;
-        int filled = (int) Math.min(width, Math.round(fraction * width));
         String what = s == null ? "done" : String.format("run %d/%d %s / %s%s, round %d/%d", run + 1, runs, s.rule(),
                 s.attack(), "none".equals(s.stragglers()) ? "" : " + stragglers", done, total);
-        err.print("\r[" + "#".repeat(filled) + "-".repeat(width - filled) + "] " + String.format("%-60s", what));
-        err.flush();
-    }
-
-    /** The engine logs every join and round at INFO; the demo's own output says what matters. */
-    private static void quietEngineLogs() {
-        if (LoggerFactory.getLogger("org.flagagg") instanceof ch.qos.logback.classic.Logger logger
-                && Level.INFO.equals(logger.getLevel())) {
-            logger.setLevel(Level.WARN);
-        }
+        ProgressLine.draw(err, fraction, String.format("%-60s", what));
     }
 }

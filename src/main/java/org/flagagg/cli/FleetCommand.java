@@ -188,7 +188,7 @@ abstract class FleetCommand implements Callable<Integer> {
             try {
                 report = outcome.future().await();
             } finally {
-                err.println();
+                ProgressLine.end(err);
             }
             report.put("transport", (cluster.enabled ? "clustered" : "embedded") + ", " + via);
             if (server != null) {
@@ -227,10 +227,7 @@ abstract class FleetCommand implements Callable<Integer> {
     }
 
     private static void progress(PrintWriter err, int done, int total) {
-        int width = 30;
-        int filled = total == 0 ? width : done * width / total;
-        err.print("\r[" + "#".repeat(filled) + "-".repeat(width - filled) + "] " + done + "/" + total + " rounds");
-        err.flush();
+        ProgressLine.draw(err, total == 0 ? 1 : (double) done / total, done + "/" + total + " rounds");
     }
 
     static void printTable(PrintWriter out, JsonObject r) {

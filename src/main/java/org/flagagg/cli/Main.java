@@ -1,6 +1,8 @@
 package org.flagagg.cli;
 
+import ch.qos.logback.classic.Level;
 import java.io.PrintWriter;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -41,6 +43,14 @@ public final class Main {
             return usage ? EXIT_USAGE : EXIT_FAILURE;
         });
         return cli.execute(args);
+    }
+
+    /** Raises the logger {@code name} to WARN when it would log at INFO (not when FLAGAGG_LOG_LEVEL asks for more). */
+    static void quietInfo(String name) {
+        if (LoggerFactory.getLogger(name) instanceof ch.qos.logback.classic.Logger logger
+                && Level.INFO.equals(logger.getEffectiveLevel())) {
+            logger.setLevel(Level.WARN);
+        }
     }
 
     /** Reads the version from the jar manifest (the build writes it there). */

@@ -39,9 +39,9 @@ final class RuleOptions {
     Integer iterations;
 
     @Option(names = "--scale", paramLabel = "paper|norm",
-            description = "flag: 'paper' outputs (1/r) sum_i Y Y^T x_i as in the paper (its norm does not follow the "
-                    + "gradients'); 'norm' rescales it to the median norm of the gradients FA kept, so a learning "
-                    + "rate tuned for mean still fits (default: paper).")
+            description = "flag: 'norm' rescales FA's output to the median norm of the gradients it kept, so a "
+                    + "learning rate tuned for mean still fits; 'paper' outputs the authors' formula (1/r) sum_i "
+                    + "Y Y^T x_i, whose norm does not follow the gradients' (default: norm).")
     String scale;
 
     /** Lays the flags that were given over a configuration's "rule" section. */

@@ -15,13 +15,23 @@ public record FlagOptions(int rank, double lambda, int iterations, double tol, d
 
     /** Output scaling. */
     public enum Scale {
-        /** a = (1/r) sum_i Y Y^T x_i, the paper's formula: its norm does not follow the gradients'. */
+        /** a = (1/r) sum_i Y Y^T x_i, the authors' formula: its norm does not follow the gradients'. */
         PAPER,
-        /** the paper's direction rescaled to the median norm of the gradients FA kept. */
-        NORM
+        /** the paper's direction rescaled to the median norm of the gradients FA kept (the default). */
+        NORM;
+
+        /** The scale named {@code paper} or {@code norm} (any case). */
+        public static Scale of(String name) {
+            return switch (name == null ? "" : name.toLowerCase(java.util.Locale.ROOT)) {
+                case "paper" -> PAPER;
+                case "norm" -> NORM;
+                default -> throw new IllegalArgumentException("--scale must be paper or norm, got '" + name + "'");
+            };
+        }
     }
 
-    public static final FlagOptions DEFAULTS = new FlagOptions(0, 0.0, 10, 1e-10, 1e-7, Scale.PAPER);
+    /** The defaults, with the norm scale, so a learning rate tuned for mean fits FA too. */
+    public static final FlagOptions DEFAULTS = new FlagOptions(0, 0.0, 10, 1e-10, 1e-7, Scale.NORM);
 
     public FlagOptions {
         if (rank < 0) {

@@ -109,16 +109,11 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
 
     /** The "rule" section: name, f, m and the Flag Aggregator's r, lambda, iterations, scale. */
     public static RuleConfig ruleFromJson(JsonObject r) {
-        String scale = r.getString("scale");
         FlagOptions flag = FlagOptions.DEFAULTS
                 .withRank(r.getInteger("r"))
                 .withLambda(r.getDouble("lambda"))
                 .withIterations(r.getInteger("iterations"))
-                .withScale(switch (scale) {
-                    case "paper" -> FlagOptions.Scale.PAPER;
-                    case "norm" -> FlagOptions.Scale.NORM;
-                    default -> throw new IllegalArgumentException("--scale must be paper or norm, got '" + scale + "'");
-                });
+                .withScale(FlagOptions.Scale.of(r.getString("scale")));
         return new RuleConfig(r.getString("name"), r.getInteger("f"), r.getInteger("m"), flag);
     }
 

@@ -150,6 +150,17 @@ final class Connection {
         }));
         ws.exceptionHandler(this::onException);
         ws.closeHandler(v -> {
+            if (state == State.READY) {
+                // The client went away on its own: said once, here, not at every round after. A close frame
+                // with 1000 is a deliberate close; none (killed, network) or another code is worth a warning.
+                Short code = ws.closeStatusCode();
+                String line = "worker '{}' (slot {}) disconnected without bye (close code {})";
+                if (code != null && code == CloseCodes.NORMAL) {
+                    LOG.info(line, worker, slot, code);
+                } else {
+                    LOG.warn(line, worker, slot, code == null ? "none" : code);
+                }
+            }
             cleanup();
             gateway.untrack(conn);
         });
@@ -494,6 +505,8 @@ final class Connection {
         }
         if (code != CloseCodes.NORMAL) {
             LOG.info("closing worker '{}' (slot {}): {} {}", worker, slot, code, reason);
+        } else if (state == State.READY) {
+            LOG.info("worker '{}' (slot {}) left: {}", worker, slot, reason);
         }
         gateway.closed(code);
         cleanup();

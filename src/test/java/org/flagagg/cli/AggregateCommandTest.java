@@ -12,7 +12,10 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.time.Duration;
+import java.util.List;
 import java.util.SplittableRandom;
+import org.flagagg.ForkedMain;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -122,7 +125,15 @@ class AggregateCommandTest {
         for (int k = 1; k < objective.size(); k++) {
             assertThat(objective.getDouble(k)).isLessThanOrEqualTo(objective.getDouble(k - 1));
         }
-        assertThat(json.getJsonObject("parameters").getString("scale")).isEqualTo("paper");
+        // The default scale is norm: the aggregate's norm is the median norm of the 9 gradients FA kept.
+        assertThat(json.getJsonObject("parameters").getString("scale")).isEqualTo("norm");
+        double[] keptNorms = Files.readAllLines(example).stream().filter(line -> !line.toLowerCase(java.util.Locale.ROOT).contains("nan"))
+                .mapToDouble(line -> Math.sqrt(Arrays.stream(line.split("[,\\s]+")).mapToDouble(Double::parseDouble)
+                        .map(v -> (double) (float) v).map(v -> v * v).sum()))
+                .sorted().toArray();
+        assertThat(keptNorms).hasSize(9);
+        assertThat(Math.sqrt(Arrays.stream(parseLines(flag.out())).map(v -> v * v).sum()))
+                .isCloseTo(keptNorms[4], org.assertj.core.data.Percentage.withPercentage(1e-6));
         assertThat(json.getJsonObject("timings_ms").getDouble("solve")).isNotNegative();
     }
 
@@ -247,15 +258,34 @@ class AggregateCommandTest {
             {"aggregate", "--rule", "mean", dir.resolve("missing.txt").toString()},
             {"aggregate", "--iterations", "many", file.toString()},
             {"aggregate"},
+            {"aggregate", "--rule", "mean", "--out", dir.toString(), file.toString()},
         };
         String[] expected = {"unknown rule 'nope'", "4", "krum", "f", "lambda", "--scale", "not a positive multiple of 4 * dim = 12",
-            "--binary needs --dim", "no such file", "many", "FILE"};
+            "--binary needs --dim", "no such file", "many", "FILE", "--out " + dir + ": is a directory"};
         for (int c = 0; c < cases.length; c++) {
             Run r = run(cases[c]);
             assertThat(r.code()).as(Arrays.toString(cases[c]) + " -> " + r.err()).isEqualTo(2);
             assertThat(r.err().lines().count()).as(r.err()).isEqualTo(1);
             assertThat(r.err()).as(Arrays.toString(cases[c])).contains(expected[c]).doesNotContain("\tat ");
         }
+    }
+
+    /** The command line in a JVM of its own, which prints the exit code (ForkedMain wants the JVM's to be 0). */
+    static final class Cli {
+        public static void main(String[] args) {
+            int code = Main.run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
+            System.out.println("exit=" + code);
+        }
+    }
+
+    /** Without --add-modules, as a new user runs it: the error is the only line, with no log line before it. */
+    @Test
+    void aDirectoryIsOneLineNamingItWithExitCode2AndNoKernelNotice() throws Exception {
+        Path gradients = Files.createDirectory(dir.resolve("gradients"));
+        ForkedMain run = ForkedMain.run(dir, Duration.ofSeconds(60), List.of("-Xmx64m"), Cli.class,
+                "aggregate", "--rule", "mean", gradients.toString());
+        assertThat(run.number("exit")).as(run.report()).isEqualTo(2);
+        assertThat(run.stderr()).isEqualTo("aggregate: " + gradients + ": is a directory, not a file of gradients\n");
     }
 
     @Test

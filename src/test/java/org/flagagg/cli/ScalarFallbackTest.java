@@ -11,7 +11,10 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Without jdk.incubator.vector the product still works, on the scalar kernels, and says so once. */
+/**
+ * Without jdk.incubator.vector the product still works, on the scalar kernels, and says so once (aggregate, a
+ * one-shot command, only when FLAGAGG_LOG_LEVEL asks for more than INFO: AggregateCommandTest).
+ */
 class ScalarFallbackTest {
 
     @TempDir
@@ -22,11 +25,13 @@ class ScalarFallbackTest {
         Path example = Path.of("docs/examples/gradients.txt").toAbsolutePath();
         Path out = dir.resolve("out.txt");
         Path err = dir.resolve("err.txt");
-        Process process = new ProcessBuilder(List.of(
+        ProcessBuilder builder = new ProcessBuilder(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), Main.class.getName(),
                 "aggregate", "--rule", "flag", example.toString()))
-                .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+                .redirectOutput(out.toFile()).redirectError(err.toFile());
+        builder.environment().put("FLAGAGG_LOG_LEVEL", "DEBUG");
+        Process process = builder.start();
         assertThat(process.waitFor(2, TimeUnit.MINUTES)).isTrue();
         assertThat(process.exitValue()).as(Files.readString(err)).isZero();
         String log = Files.readString(err);

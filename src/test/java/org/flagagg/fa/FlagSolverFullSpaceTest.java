@@ -31,7 +31,7 @@ class FlagSolverFullSpaceTest {
         }
 
         FlagOptions options() {
-            return FlagOptions.DEFAULTS.withRank(rank).withLambda(lambda).withIterations(iterations);
+            return Workers.PAPER.withRank(rank).withLambda(lambda).withIterations(iterations);
         }
     }
 
@@ -60,7 +60,7 @@ class FlagSolverFullSpaceTest {
         int p = g.length;
         for (int r : new TreeSet<>(List.of(1, (p + 1) / 2, p))) {
             for (double lambda : LAMBDAS) {
-                cases.add(new Case(name, g, r, lambda, FlagOptions.DEFAULTS.iterations()));
+                cases.add(new Case(name, g, r, lambda, Workers.PAPER.iterations()));
             }
         }
     }
@@ -69,7 +69,7 @@ class FlagSolverFullSpaceTest {
     private static void addEveryRank(List<Case> cases, String name, float[][] g) {
         for (int r = 1; r <= g.length; r++) {
             for (double lambda : LAMBDAS) {
-                cases.add(new Case(name, g, r, lambda, FlagOptions.DEFAULTS.iterations()));
+                cases.add(new Case(name, g, r, lambda, Workers.PAPER.iterations()));
                 cases.add(new Case(name, g, r, lambda, 60));
             }
         }

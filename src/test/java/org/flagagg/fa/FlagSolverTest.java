@@ -24,7 +24,7 @@ class FlagSolverTest {
         for (int i = 0; i < 10; i++) {
             permuted[i] = g[perm[i]];
         }
-        FlagOptions options = FlagOptions.DEFAULTS.withRank(4).withLambda(1);
+        FlagOptions options = Workers.PAPER.withRank(4).withLambda(1);
 
         FlagSolution original = FlagSolver.solve(Workers.gram(g), 10, options);
         FlagSolution moved = FlagSolver.solve(Workers.gram(permuted), 10, options);
@@ -57,7 +57,7 @@ class FlagSolverTest {
         g[2] = new float[200];
         g[4][17] = Float.NaN;
         g[5][0] = Float.POSITIVE_INFINITY;
-        FlagOptions options = FlagOptions.DEFAULTS.withLambda(1);
+        FlagOptions options = Workers.PAPER.withLambda(1);
 
         FlagSolution solution = FlagSolver.solve(Workers.gram(g), 7, options);
 
@@ -86,7 +86,7 @@ class FlagSolverTest {
     void aNonFiniteOffDiagonalEntryDropsBothInputs() {
         double[] gram = Workers.gram(Workers.gaussian(23, 3, 50, 1));
         gram[0 * 3 + 2] = Double.POSITIVE_INFINITY;
-        FlagSolution solution = FlagSolver.solve(gram, 3, FlagOptions.DEFAULTS);
+        FlagSolution solution = FlagSolver.solve(gram, 3, Workers.PAPER);
         assertThat(solution.dropped()).containsOnlyKeys(0, 2);
         assertThat(solution.coefficients()[1]).isPositive();
     }
@@ -95,7 +95,7 @@ class FlagSolverTest {
     void noUsableInputIsAnError() {
         float[][] g = new float[3][10];
         g[1][4] = Float.NaN;
-        assertThatThrownBy(() -> FlagSolver.solve(Workers.gram(g), 3, FlagOptions.DEFAULTS))
+        assertThatThrownBy(() -> FlagSolver.solve(Workers.gram(g), 3, Workers.PAPER))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("at least 1 input with a finite, non-zero gradient")
                 .hasMessageContaining("p = 3");
@@ -103,14 +103,14 @@ class FlagSolverTest {
 
     @Test
     void malformedArgumentsAreErrorsThatNameTheBound() {
-        assertThatThrownBy(() -> FlagSolver.solve(new double[5], 2, FlagOptions.DEFAULTS))
+        assertThatThrownBy(() -> FlagSolver.solve(new double[5], 2, Workers.PAPER))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("the Gram matrix must have p * p = 4 entries (p = 2), got 5");
-        assertThatThrownBy(() -> FlagSolver.solve(new double[0], 0, FlagOptions.DEFAULTS))
+        assertThatThrownBy(() -> FlagSolver.solve(new double[0], 0, Workers.PAPER))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("flag needs at least one input (p = 0)");
         double[] gram = Workers.gram(Workers.gaussian(24, 8, 20, 1));
-        assertThatThrownBy(() -> FlagSolver.solve(gram, 8, FlagOptions.DEFAULTS.withRank(9)))
+        assertThatThrownBy(() -> FlagSolver.solve(gram, 8, Workers.PAPER.withRank(9)))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("flag rank r = 9 is out of range 1..8 for p = 8");
     }
@@ -121,7 +121,7 @@ class FlagSolverTest {
         float[][] g = Workers.gaussian(25, 4, 30, 1);
         g[2] = new float[30];
         g[3][0] = Float.NaN;
-        FlagSolution solution = FlagSolver.solve(Workers.gram(g), 4, FlagOptions.DEFAULTS.withRank(3));
+        FlagSolution solution = FlagSolver.solve(Workers.gram(g), 4, Workers.PAPER.withRank(3));
 
         assertThat(solution.rank()).isEqualTo(3);
         assertThat(solution.columns()).isEqualTo(2);
@@ -144,7 +144,7 @@ class FlagSolverTest {
         float[][] g = Workers.clustered(26, 9, 6, 300);
         int r = 3;
         FlagSolution solution = FlagSolver.solve(Workers.gram(g), 9,
-                FlagOptions.DEFAULTS.withRank(r).withLambda(5).withIterations(0));
+                Workers.PAPER.withRank(r).withLambda(5).withIterations(0));
 
         // Independently: the top-r left singular vectors U_r of X, a = (1/r) U_r U_r^T sum_i x_i.
         int n = 300;
@@ -184,7 +184,7 @@ class FlagSolverTest {
         float[][] g = Workers.clustered(27, 7, 4, 250);
         g[1] = Workers.scaled(g[1], 40);
         g[5] = new float[250]; // dropped: the median is over the six kept norms
-        FlagOptions paper = FlagOptions.DEFAULTS.withLambda(1);
+        FlagOptions paper = Workers.PAPER.withLambda(1);
         FlagSolution paperSolution = FlagSolver.solve(Workers.gram(g), 7, paper);
         FlagSolution normSolution = FlagSolver.solve(Workers.gram(g), 7, paper.withScale(FlagOptions.Scale.NORM));
 
@@ -226,7 +226,7 @@ class FlagSolverTest {
         for (int i = 0; i < 8; i++) {
             big[i] = Workers.scaled(g[i], 1024); // a power of two: exact in float and double
         }
-        FlagOptions options = FlagOptions.DEFAULTS.withLambda(1);
+        FlagOptions options = Workers.PAPER.withLambda(1);
         FlagSolution small = FlagSolver.solve(Workers.gram(g), 8, options);
         FlagSolution again = FlagSolver.solve(Workers.gram(g), 8, options);
         FlagSolution large = FlagSolver.solve(Workers.gram(big), 8, options);
@@ -241,7 +241,7 @@ class FlagSolverTest {
     @Test
     void traceQualitiesAndWeightsAreConsistent() {
         float[][] g = Workers.adversarial(30, 300);
-        FlagOptions options = FlagOptions.DEFAULTS.withLambda(5).withIterations(25);
+        FlagOptions options = Workers.PAPER.withLambda(5).withIterations(25);
         FlagSolution solution = FlagSolver.solve(Workers.gram(g), g.length, options);
 
         double[] trace = solution.objective();

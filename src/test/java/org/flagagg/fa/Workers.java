@@ -5,6 +5,9 @@ import java.util.Random;
 /** Seeded float32 gradient sets for the FA tests, and the plain double-loop algebra around them. */
 final class Workers {
 
+    /** The defaults with the authors' output formula: the tests of the paper's math pass it explicitly. */
+    static final FlagOptions PAPER = FlagOptions.DEFAULTS.withScale(FlagOptions.Scale.PAPER);
+
     private Workers() {
     }
 

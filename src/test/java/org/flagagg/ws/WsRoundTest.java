@@ -3,6 +3,7 @@ package org.flagagg.ws;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ch.qos.logback.classic.Level;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -20,6 +21,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.flagagg.LogCapture;
 import org.flagagg.bus.ChunkFrame;
 import org.flagagg.bus.Engine;
 import org.flagagg.bus.WorkerClient;
@@ -293,6 +295,33 @@ class WsRoundTest {
             RawWs back = server.raw(server.token(2));
             assertThat(back.hello(job.dim(), 2).getInteger("slot")).isEqualTo(2);
             back.close();
+        }
+    }
+
+    @Test
+    void aWorkerThatDisconnectsIsLoggedOnceNotAtEveryRoundAfter(Vertx vertx) throws Exception {
+        JobConfig job = WsServer.job(new JsonObject().put("workers", 3).put("quorum", 2)
+                .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 300).put("max_ms", 300))
+                .put("rule", new JsonObject().put("name", "mean")), dir);
+        try (LogCapture log = new LogCapture("org.flagagg");
+                WsServer server = WsServer.start(vertx, job, GatewayConfig.defaults())) {
+            WsServer.Client c0 = server.wsClient(0);
+            WsServer.Client c1 = server.wsClient(1);
+            RawWs leaver = server.raw(server.token(2));
+            leaver.hello(job.dim(), 2);
+            leaver.close();
+            for (long round = 0; round < 3; round++) {
+                float[][] g = WsServer.gradients(3, (int) job.dim(), 40 + round);
+                CompletableFuture<WorkerClient.Aggregate> a0 = c0.exchange(round, g[0]);
+                CompletableFuture<WorkerClient.Aggregate> a1 = c1.exchange(round, g[1]);
+                assertThat(WsServer.get(a0).round()).isEqualTo(round);
+                assertThat(WsServer.get(a1).round()).isEqualTo(round);
+            }
+            // Every round after the disconnect offered w2 its results; one line said it left, one that it takes none.
+            assertThat(log.messages(Level.INFO, "'w2' (slot 2) disconnected without bye (close code 1000)")).hasSize(1);
+            assertThat(log.messages(Level.WARN, "'w2'")).as("WARN lines about w2")
+                    .singleElement().asString().contains("did not take its results");
+            assertThat(log.messages(Level.WARN, "stopped streaming")).isEmpty();
         }
     }
 }
