@@ -164,6 +164,11 @@ abstract class FleetCommand implements Callable<Integer> {
             }
             LoadTest load = new LoadTest(vertx, config, fleet.toConfig(), fleet.rounds, fleet.verify)
                     .withWarmup(fleet.warmup).onProgress((done, total) -> progress(err, done, total));
+            if (load.fleet().stragglers().delaysSending() && config.quorum() == config.workers()) {
+                err.println("note: the quorum is all " + config.workers() + " workers, so a late worker is waited for "
+                        + "(or the round fails at its deadline) and never counts as a straggler: give --quorum below " + config.workers()
+                        + " and a --deadline-ms below the delay");
+            }
             if (via.equals("link")) {
                 LinkClient node = link = LinkClient.connect(vertx, config.job(), secret).await();
                 load.withWorkers((v, slot) -> WorkerClient.join(v, config.job(), "w" + slot, config.dim(), slot, node)
