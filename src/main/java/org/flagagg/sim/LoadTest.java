@@ -226,7 +226,7 @@ public final class LoadTest {
         final Map<Long, Promise<JsonObject>> awaited = new HashMap<>();
         final Set<Long> timers = ConcurrentHashMap.newKeySet();
         /** With verify: the aggregate one worker received, in a file in the spill directory (not on the heap). */
-        FileChannel received;
+        volatile FileChannel received;
         final List<Double> latenciesMs = new ArrayList<>();
         final Map<String, double[]> phases = new TreeMap<>();
         /** {round, reason} of every failed measured round, in order. */
@@ -473,7 +473,8 @@ public final class LoadTest {
         /** Worker thread: the file the verifying worker writes the aggregate to, deleted when the run ends. */
         Void openReceived() throws IOException {
             Files.createDirectories(job.spillDir());
-            received = FileChannel.open(Files.createTempFile(job.spillDir(), "verify-", ".f32"), StandardOpenOption.READ, StandardOpenOption.WRITE,
+            Path file = Files.createTempFile(job.spillDir(), "verify-", ".f32");
+            received = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE,
                     StandardOpenOption.DELETE_ON_CLOSE);
             return null;
         }

@@ -28,7 +28,7 @@ class LoadTestVerifyBoundTest {
     void verifyChecksAModelSeveralTimesTheHeap() throws Exception {
         Path json = dir.resolve("report.json");
         Path spill = dir.resolve("spill");
-        ForkedMain run = ForkedMain.run(dir, Duration.ofMinutes(5),
+        ForkedMain run = ForkedMain.run(dir, Duration.ofMinutes(3),
                 List.of("-Xmx" + HEAP_MB + "m", "-XX:MaxDirectMemorySize=160m", "--add-modules=jdk.incubator.vector"),
                 Main.class, "loadtest", "--workers", "4", "--dim", Long.toString(DIM), "--rounds", "1",
                 // 256 KiB chunks: below half a G1 region of this small heap, so no chunk is a humongous object.
