@@ -164,6 +164,11 @@ abstract class FleetCommand implements Callable<Integer> {
             }
             LoadTest load = new LoadTest(vertx, config, fleet.toConfig(), fleet.rounds, fleet.verify)
                     .withWarmup(fleet.warmup).onProgress((done, total) -> progress(err, done, total));
+            if (load.fleet().stragglers().delaysSending() && config.quorum() == config.workers()) {
+                err.println("note: the quorum is all " + config.workers() + " workers, so a late worker is waited for "
+                        + "(or the round fails at its deadline) and never counts as a straggler: give --quorum below " + config.workers()
+                        + " and a --deadline-ms below the delay");
+            }
             if (via.equals("link")) {
                 LinkClient node = link = LinkClient.connect(vertx, config.job(), secret).await();
                 load.withWorkers((v, slot) -> WorkerClient.join(v, config.job(), "w" + slot, config.dim(), slot, node)
@@ -187,14 +192,26 @@ abstract class FleetCommand implements Callable<Integer> {
             JsonObject report;
             try {
                 report = outcome.future().await();
-            } finally {
+            } catch (RuntimeException e) {
                 ProgressLine.end(err);
+                if (server != null) {
+                    printServerLog(err, server.logTail(SERVER_LOG_LINES));
+                }
+                throw e;
             }
+            ProgressLine.end(err);
             report.put("transport", (cluster.enabled ? "clustered" : "embedded") + ", " + via);
             if (server != null) {
                 report.put("server_peak_rss_mb", server.peakRssMb());
+                if (report.getInteger("failed_rounds") > 0 || report.containsKey("error")
+                        || report.getBoolean("timed_out", false)) {
+                    report.put("server_log", new JsonArray(server.logTail(SERVER_LOG_LINES)));
+                }
             }
             printTable(spec.commandLine().getOut(), report);
+            if (report.containsKey("server_log")) {
+                printServerLog(err, report.getJsonArray("server_log").stream().map(String::valueOf).toList());
+            }
             if (report.getBoolean("timed_out", false) && !report.containsKey("error")) {
                 err.printf("%s: timed out after %.0f s waiting for round %d's aggregate from the aggregator of job '%s' "
                         + "(%d of %d rounds done)%n", spec.name(), report.getDouble("wall_s"), report.getInteger("rounds"),
@@ -226,6 +243,18 @@ abstract class FleetCommand implements Callable<Integer> {
         }
     }
 
+    /** Lines of the child server's log shown (and put in the report) when a clustered run has failures. */
+    static final int SERVER_LOG_LINES = 20;
+    /** Failed rounds listed in the table; the JSON report has them all. */
+    static final int FAILURES_SHOWN = 5;
+
+    private static void printServerLog(PrintWriter err, List<String> lines) {
+        err.println(lines.isEmpty() ? "the aggregator server's log is empty"
+                : "the aggregator server's last " + lines.size() + " log lines:");
+        lines.forEach(line -> err.println("  " + line));
+        err.flush();
+    }
+
     private static void progress(PrintWriter err, int done, int total) {
         ProgressLine.draw(err, total == 0 ? 1 : (double) done / total, done + "/" + total + " rounds");
     }
@@ -252,6 +281,14 @@ abstract class FleetCommand implements Callable<Integer> {
         };
         for (String[] row : rows) {
             out.printf("%-30s %s%n", row[0], row[1]);
+        }
+        JsonArray failures = r.getJsonArray("failures", new JsonArray());
+        for (int k = 0; k < Math.min(failures.size(), FAILURES_SHOWN); k++) {
+            JsonObject failure = failures.getJsonObject(k);
+            out.printf("%-30s %s%n", "failed round " + failure.getLong("round"), failure.getString("reason"));
+        }
+        if (failures.size() > FAILURES_SHOWN) {
+            out.printf("%-30s %d more in the JSON report (--json)%n", "", failures.size() - FAILURES_SHOWN);
         }
         if (r.containsKey("error")) {
             out.printf("%-30s %s%n", "error", r.getString("error"));

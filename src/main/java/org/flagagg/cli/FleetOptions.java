@@ -34,7 +34,8 @@ final class FleetOptions {
     long seed;
 
     @Option(names = "--verify", description = "Check every completed round against the offline aggregate of its "
-            + "participants and report the largest relative difference (costs 4 x dim bytes of heap).")
+            + "participants and report the largest relative difference (streams: 4 x dim bytes of disk in the spill "
+            + "directory, not heap).")
     boolean verify;
 
     @Option(names = "--json", paramLabel = "FILE", description = "Write the report as JSON to FILE.")

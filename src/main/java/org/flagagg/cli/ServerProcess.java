@@ -4,6 +4,8 @@ import io.vertx.core.json.JsonObject;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -111,6 +113,26 @@ final class ServerProcess implements AutoCloseable {
             // Not Linux, or the process is gone.
         }
         return -1;
+    }
+
+    /**
+     * The last {@code lines} lines of its log (its stderr; only the file's last 64 KiB is read), oldest first;
+     * empty if the log cannot be read.
+     */
+    List<String> logTail(int lines) {
+        try (FileChannel file = FileChannel.open(log)) {
+            long from = Math.max(0, file.size() - 65536);
+            ByteBuffer bytes = ByteBuffer.allocate((int) (file.size() - from));
+            while (bytes.hasRemaining() && file.read(bytes, from + bytes.position()) >= 0) {
+                // read to the end
+            }
+            List<String> all = new String(bytes.array(), 0, bytes.position(), StandardCharsets.UTF_8).lines()
+                    .skip(from > 0 ? 1 : 0) // a line cut by the 64 KiB window
+                    .toList();
+            return all.subList(Math.max(0, all.size() - lines), all.size());
+        } catch (IOException e) {
+            return List.of();
+        }
     }
 
     /** Kills it at once (SIGKILL: no shutdown hook runs), as a crash would. */

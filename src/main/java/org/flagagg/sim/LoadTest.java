@@ -8,13 +8,19 @@ import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.io.EOFException;
 import java.io.IOException;
 import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -107,10 +113,6 @@ public final class LoadTest {
     public LoadTest(Vertx vertx, JobConfig job, Fleet.Config fleet, int rounds, boolean verify) {
         if (rounds < 1) {
             throw new IllegalArgumentException("rounds must be >= 1, got " + rounds);
-        }
-        if (verify && job.dim() > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("verify keeps one aggregate in a float[]: dim must be <= "
-                    + (Integer.MAX_VALUE - 8) + ", got " + job.dim() + " (run without verify)");
         }
         this.vertx = vertx;
         this.job = job;
@@ -205,6 +207,8 @@ public final class LoadTest {
         final AtomicLong bytesSent = new AtomicLong();
         long lastAggregateNanos = Long.MIN_VALUE;
         boolean verifierReceived;
+        /** Why the first worker's exchange that failed did (a round without a record says nothing else). */
+        String exchangeFailure;
 
         RoundStats(long id) {
             this.id = id;
@@ -221,9 +225,12 @@ public final class LoadTest {
         final Map<Long, JsonObject> records = new HashMap<>();
         final Map<Long, Promise<JsonObject>> awaited = new HashMap<>();
         final Set<Long> timers = ConcurrentHashMap.newKeySet();
-        final float[] received;
+        /** With verify: the aggregate one worker received, in a file in the spill directory (not on the heap). */
+        volatile FileChannel received;
         final List<Double> latenciesMs = new ArrayList<>();
         final Map<String, double[]> phases = new TreeMap<>();
+        /** {round, reason} of every failed measured round, in order. */
+        final JsonArray failures = new JsonArray();
         MessageConsumer<JsonObject> recordConsumer;
         MessageConsumer<Long> releasedConsumer;
         final Set<Long> recorded = new HashSet<>();
@@ -252,7 +259,6 @@ public final class LoadTest {
         Run(Context context, Promise<JsonObject> report) {
             this.context = context;
             this.report = report;
-            this.received = verify ? new float[(int) job.dim()] : null;
         }
 
         void start() {
@@ -265,7 +271,8 @@ public final class LoadTest {
             });
             recordConsumer = vertx.eventBus().consumer(addresses.rounds(), m -> onRecord(m.body()));
             releasedConsumer = vertx.eventBus().consumer(addresses.released(), m -> onReleased(m.body()));
-            Future.all(recordConsumer.completion(), releasedConsumer.completion())
+            Future.all(recordConsumer.completion(), releasedConsumer.completion(),
+                            verify ? vertx.executeBlocking(this::openReceived, false) : Future.succeededFuture())
                     .compose(v -> joinAll())
                     .onComplete(ar -> {
                         if (ar.failed()) {
@@ -376,7 +383,9 @@ public final class LoadTest {
             }
             if (verifier < 0) {
                 // Nobody sends: no round opens on the aggregator (the next keeps its id), and there is no record.
-                failed++;
+                if (r >= warmup) {
+                    failed(roundId, "every worker dropped out: no round opened");
+                }
                 return Future.succeededFuture();
             }
             RoundStats stats = new RoundStats(roundId++);
@@ -399,6 +408,8 @@ public final class LoadTest {
                         if (slot == verifierSlot) {
                             stats.verifierReceived = true;
                         }
+                    } else if (stats.exchangeFailure == null) {
+                        stats.exchangeFailure = "w" + slot + ": " + f.cause().getMessage();
                     }
                 }
                 return recordOf(stats.id);
@@ -429,10 +440,8 @@ public final class LoadTest {
                     }
                 };
                 WorkerClient.AsyncResultSink sink = (offset, values, count) -> {
-                    if (verifying) {
-                        System.arraycopy(values, 0, received, (int) offset, count);
-                    }
-                    return ackDelay > 0 ? timer(ackDelay) : Future.succeededFuture();
+                    Future<Void> kept = verifying ? keep(offset, values, count) : Future.succeededFuture();
+                    return ackDelay > 0 ? kept.compose(x -> timer(ackDelay)) : kept;
                 };
                 Future<WorkerClient.Aggregate> exchange;
                 try {
@@ -454,6 +463,35 @@ public final class LoadTest {
                 });
             });
             return outcome.future();
+        }
+
+        void failed(long round, String reason) {
+            failed++;
+            failures.add(new JsonObject().put("round", round).put("reason", reason));
+        }
+
+        /** Worker thread: the file the verifying worker writes the aggregate to, deleted when the run ends. */
+        Void openReceived() throws IOException {
+            Files.createDirectories(job.spillDir());
+            Path file = Files.createTempFile(job.spillDir(), "verify-", ".f32");
+            received = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE,
+                    StandardOpenOption.DELETE_ON_CLOSE);
+            return null;
+        }
+
+        /**
+         * The verifying worker's aggregate chunk, copied now (values is the client's scratch) and written to
+         * the file on a worker thread; the chunk is acknowledged once written.
+         */
+        Future<Void> keep(long offset, float[] values, int count) {
+            ByteBuffer bytes = ByteBuffer.allocate(4 * count).order(ByteOrder.LITTLE_ENDIAN);
+            bytes.asFloatBuffer().put(values, 0, count);
+            return vertx.executeBlocking(() -> {
+                while (bytes.hasRemaining()) {
+                    received.write(bytes, 4 * offset + bytes.position());
+                }
+                return null;
+            }, false);
         }
 
         /** A future completed after ms on the calling context; the timer is cancelled if the run ends first. */
@@ -488,7 +526,9 @@ public final class LoadTest {
                 }
             }
             if (!ok) {
-                failed++;
+                failed(stats.id, record != null ? record.getString("error", "status " + record.getString("status"))
+                        : "no round record within " + RECORD_GRACE_MS / 1000 + " s"
+                                + (stats.exchangeFailure == null ? "" : "; " + stats.exchangeFailure));
                 return Future.succeededFuture();
             }
             completed++;
@@ -514,14 +554,25 @@ public final class LoadTest {
             });
         }
 
-        /** Worker thread: max |a - ref| / max(1, max |ref|), streaming the offline aggregate chunk by chunk. */
+        /**
+         * Worker thread: max |a - ref| / max(1, max |ref|), streaming the offline aggregate chunk by chunk and
+         * reading the received one from its file alongside: memory is Aggregation's, whatever the dim.
+         */
         double relativeError(long round, int[] slots) throws IOException {
             double[] worst = new double[2]; // max |a - ref|, max |ref|
+            ByteBuffer bytes = ByteBuffer.allocate(4 * job.chunkCoords()).order(ByteOrder.LITTLE_ENDIAN);
             Aggregation offline = new Aggregation(Rules.create(job.rule()), job.chunkCoords(), Kernels.best());
             offline.run(fleet.source(round, slots), (offset, values, len) -> {
+                bytes.clear().limit(4 * len);
+                while (bytes.hasRemaining()) {
+                    if (received.read(bytes, 4 * offset + bytes.position()) < 0) {
+                        throw new EOFException("the received aggregate ends before coordinate " + (offset + len));
+                    }
+                }
+                FloatBuffer a = bytes.flip().asFloatBuffer();
                 for (int k = 0; k < len; k++) {
                     double ref = values[k];
-                    double diff = Math.abs(received[(int) offset + k] - ref);
+                    double diff = Math.abs(a.get(k) - ref);
                     worst[0] = Double.isNaN(diff) ? Double.NaN : Math.max(worst[0], diff);
                     worst[1] = Math.max(worst[1], Math.abs(ref));
                 }
@@ -557,6 +608,12 @@ public final class LoadTest {
             if (releasedConsumer != null) {
                 cleanup.add(releasedConsumer.unregister());
             }
+            if (received != null) {
+                cleanup.add(vertx.executeBlocking(() -> {
+                    received.close();
+                    return null;
+                }, false));
+            }
             Future.join(cleanup).onComplete(ar -> report.complete(result));
         }
 
@@ -584,6 +641,7 @@ public final class LoadTest {
                     .put("rounds_requested", rounds)
                     .put("completed_rounds", completed)
                     .put("failed_rounds", failed)
+                    .put("failures", failures)
                     .put("timed_out", timedOut)
                     .put("wall_s", wallS)
                     .put("rounds_per_s", wallS > 0 ? done / wallS : 0.0)

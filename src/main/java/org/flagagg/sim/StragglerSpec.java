@@ -185,6 +185,11 @@ public final class StragglerSpec {
         return parts;
     }
 
+    /** Whether some worker waits before sending (a delay or lognormal part). */
+    public boolean delaysSending() {
+        return parts.stream().anyMatch(part -> part.kind().equals("delay") || part.kind().equals("lognormal"));
+    }
+
     /** Milliseconds worker {@code slot} of {@code workers} waits before sending round {@code round}. */
     public long sendDelayMs(long seed, long round, int slot, int workers) {
         double ms = 0;

@@ -56,6 +56,7 @@ class LoadTestTest {
         assertThat(report.getInteger("rounds")).isEqualTo(3);
         assertThat(report.getInteger("completed_rounds")).isEqualTo(3);
         assertThat(report.getInteger("failed_rounds")).isZero();
+        assertThat(report.getJsonArray("failures")).isEmpty();
         assertThat(report.getBoolean("timed_out")).isFalse();
         assertThat(report.getInteger("verified_rounds")).isEqualTo(3);
         assertThat(report.getDouble("max_rel_error")).isBetween(0.0, 1e-5);
@@ -115,6 +116,13 @@ class LoadTestTest {
         assertThat(report.getDouble("max_rel_error")).isZero();
         assertThat(report.getJsonObject("latency_ms").getDouble("p50")).isNaN();
         assertThat(report.getLong("gradient_bytes")).isEqualTo(2L * 3 * 4 * 20_000);
+        // Each failed round says why, from its record.
+        assertThat(report.getJsonArray("failures")).hasSize(2);
+        for (int k = 0; k < 2; k++) {
+            assertThat(report.getJsonArray("failures").getJsonObject(k).getLong("round")).isEqualTo(k);
+            assertThat(report.getJsonArray("failures").getJsonObject(k).getString("reason"))
+                    .isEqualTo("quorum not reached: 3 of 6 workers delivered, quorum 6");
+        }
     }
 
     @Test
@@ -125,6 +133,8 @@ class LoadTestTest {
         assertThat(report.getInteger("failed_rounds")).isEqualTo(2);
         assertThat(report.getLong("gradient_bytes")).isZero();
         assertThat(report.getDouble("max_rel_error")).isNaN();
+        assertThat(report.getJsonArray("failures").stream().map(f -> ((JsonObject) f).getString("reason")))
+                .containsExactly("every worker dropped out: no round opened", "every worker dropped out: no round opened");
     }
 
     @Test

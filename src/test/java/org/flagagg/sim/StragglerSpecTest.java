@@ -20,6 +20,14 @@ class StragglerSpecTest {
     }
 
     @Test
+    void onlyDelayAndLognormalDelaySending() {
+        assertThat(StragglerSpec.parse("none").delaysSending()).isFalse();
+        assertThat(StragglerSpec.parse("dropout:p=0.5+slowreader:ms=5").delaysSending()).isFalse();
+        assertThat(StragglerSpec.parse("delay:ms=200").delaysSending()).isTrue();
+        assertThat(StragglerSpec.parse("dropout:p=0.1+lognormal:median_ms=20,sigma=0.5").delaysSending()).isTrue();
+    }
+
+    @Test
     void delayHitsTheLastSlotsAndDefaultsToOne() {
         StragglerSpec one = StragglerSpec.parse("delay:ms=200");
         assertThat(one.sendDelayMs(1, 0, 4, 5)).isEqualTo(200);
