@@ -28,7 +28,8 @@ class RulesTest {
         assertThatThrownBy(() -> Rules.create(RuleConfig.of("krumm")))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("unknown rule 'krumm'")
-                .hasMessageContaining("flag, mean, median, trmean, phocas, meamed, krum, multikrum, bulyan, geomed, cfa");
+                .hasMessageContaining(
+                        "flag, mean, median, trmean, phocas, meamed, krum, multikrum, bulyan, geomed, cfa");
         assertThatThrownBy(() -> Rules.create(RuleConfig.of(null)))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("rules: flag, mean");
