@@ -765,8 +765,8 @@ public final class AggregatorVerticle extends VerticleBase {
             JsonArray selected = new JsonArray();
             Arrays.stream(s.selected()).forEach(i -> selected.add(name(run.participants[i])));
             JsonObject details = s.details() == null ? new JsonObject() : s.details().copy();
-            // Per-input arrays (quality, weight, scores) become maps by worker id.
-            for (String key : List.of("quality", "weight", "scores")) {
+            // Per-input arrays (quality, weight, scores, cfa's centredQuality) become maps by worker id.
+            for (String key : List.of("quality", "weight", "scores", "centredQuality")) {
                 JsonArray values = details.getJsonArray(key);
                 if (values != null && values.size() == run.participants.length) {
                     JsonObject byWorker = new JsonObject();

@@ -13,11 +13,12 @@ final class RuleOptions {
 
     @Option(names = "--rule", paramLabel = "RULE",
             description = "Aggregation rule: flag, mean, median, trmean, phocas, meamed, krum, multikrum, bulyan, "
-                    + "geomed (default: flag).")
+                    + "geomed, cfa (default: flag).")
     String rule;
 
     @Option(names = "--f", paramLabel = "F",
-            description = "Byzantine workers tolerated: trmean, phocas, meamed, krum, multikrum, bulyan (default: 0).")
+            description = "Byzantine workers tolerated: trmean, phocas, meamed, krum, multikrum, bulyan; "
+                    + "cfa drops the f workers with the highest centred quality (default: 0).")
     Integer f;
 
     @Option(names = "--m", paramLabel = "M",
@@ -29,17 +30,17 @@ final class RuleOptions {
     Integer r;
 
     @Option(names = "--lambda", paramLabel = "L",
-            description = "flag: weight of the pairwise terms, >= 0 (default: 0).")
+            description = "flag, cfa: weight of the pairwise terms, >= 0 (default: 0).")
     Double lambda;
 
     @Option(names = "--iterations", paramLabel = "T",
-            description = "flag: at most T IRLS steps after the flag-mean start (default: 10). "
+            description = "flag, cfa: at most T IRLS steps after the flag-mean start (default: 10). "
                     + "0 returns the flag mean, which is what the FA authors' code computes by default "
                     + "(one IRLS step from a random start gives the flag mean in high dimension).")
     Integer iterations;
 
     @Option(names = "--scale", paramLabel = "paper|norm",
-            description = "flag: 'norm' rescales FA's output to the median norm of the gradients it kept, so a "
+            description = "flag, cfa: 'norm' rescales FA's output to the median norm of the gradients it kept, so a "
                     + "learning rate tuned for mean still fits; 'paper' outputs the authors' formula (1/r) sum_i "
                     + "Y Y^T x_i, whose norm does not follow the gradients' (default: norm).")
     String scale;

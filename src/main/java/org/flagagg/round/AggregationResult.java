@@ -22,7 +22,7 @@ public record AggregationResult(String rule, int workers, long dimension, int[] 
     }
 
     /** Details keys whose arrays hold one value per kept input; the report spreads them over all workers. */
-    private static final List<String> PER_INPUT = List.of("quality", "weight", "scores");
+    private static final List<String> PER_INPUT = List.of("quality", "weight", "scores", "centredQuality");
 
     /** The report: rule, kept and dropped workers with reasons, per-worker diagnostics and timings. */
     public JsonObject toJson() {

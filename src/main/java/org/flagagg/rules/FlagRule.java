@@ -39,10 +39,11 @@ public final class FlagRule implements Rule {
     public Solution solve(int p, double[] gram) {
         validate(p);
         FlagSolution solution = FlagSolver.solve(gram, p, options);
-        return LinearSolution.ofDense(solution.coefficients(), solution.dropped(), details(solution));
+        return LinearSolution.ofDense(solution.coefficients(), solution.dropped(), details(solution, options));
     }
 
-    private JsonObject details(FlagSolution solution) {
+    /** FA's diagnostics (shared with the centred FA, which reports FA's details on the inputs it kept). */
+    static JsonObject details(FlagSolution solution, FlagOptions options) {
         JsonArray objective = new JsonArray();
         for (double e : solution.objective()) {
             objective.add(e);
@@ -59,7 +60,7 @@ public final class FlagRule implements Rule {
     }
 
     /** JSON has no NaN: a dropped input's entry is null. */
-    private static JsonArray perInput(double[] values) {
+    static JsonArray perInput(double[] values) {
         JsonArray array = new JsonArray();
         for (double v : values) {
             if (Double.isNaN(v)) {

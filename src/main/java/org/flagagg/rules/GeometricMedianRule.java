@@ -49,6 +49,30 @@ public final class GeometricMedianRule implements Rule {
     public Solution solve(int p, double[] gram) {
         validate(p);
         RuleChecks.requireGram(name(), p, gram);
+        Weiszfeld median = weiszfeld(p, gram);
+        JsonObject details = new JsonObject()
+                .put("iterations", median.iterations())
+                .put("converged", median.converged())
+                .put("objective", median.objective())
+                .put("delta", median.delta())
+                .put("weights", RuleChecks.toJson(median.weights()));
+        return new LinearSolution(RuleChecks.allInputs(p), median.weights(), Map.of(), details);
+    }
+
+    /**
+     * The outcome of the Gram-space Weiszfeld iteration: the median is z = sum_j weights_j g_j.
+     *
+     * @param weights    b >= 0, sum b = 1
+     * @param iterations steps taken
+     * @param converged  whether the last step moved z by at most TOLERANCE relative
+     * @param objective  sum_i ||g_i - z||
+     * @param delta      the distance floor: distances at or below it are rounding noise
+     */
+    record Weiszfeld(double[] weights, int iterations, boolean converged, double objective, double delta) {
+    }
+
+    /** Geometric-median weights of p inputs from their p x p Gram matrix (shared with the centred FA). */
+    static Weiszfeld weiszfeld(int p, double[] gram) {
         double[] norms = new double[p];
         for (int i = 0; i < p; i++) {
             norms[i] = Math.sqrt(Math.max(0.0, gram[i * p + i]));
@@ -92,13 +116,7 @@ public final class GeometricMedianRule implements Rule {
                 break;
             }
         }
-        JsonObject details = new JsonObject()
-                .put("iterations", iterations)
-                .put("converged", converged)
-                .put("objective", objective)
-                .put("delta", delta)
-                .put("weights", RuleChecks.toJson(b));
-        return new LinearSolution(RuleChecks.allInputs(p), b, Map.of(), details);
+        return new Weiszfeld(b, iterations, converged, objective, delta);
     }
 
     /** Fills distances[i] = ||g_i - z|| for z = sum_j b_j g_j and returns their sum (the objective). */

@@ -7,7 +7,8 @@ public final class Rules {
 
     /** Canonical names, in the order the docs list them. */
     public static final List<String> NAMES =
-            List.of("flag", "mean", "median", "trmean", "phocas", "meamed", "krum", "multikrum", "bulyan", "geomed");
+            List.of("flag", "mean", "median", "trmean", "phocas", "meamed", "krum", "multikrum", "bulyan", "geomed",
+                    "cfa");
 
     private Rules() {
     }
@@ -32,6 +33,7 @@ public final class Rules {
             case "multikrum" -> new MultiKrumRule(config.f(), config.m());
             case "bulyan" -> new BulyanRule(config.f());
             case "geomed" -> new GeometricMedianRule();
+            case "cfa" -> new CentredFlagRule(config.f(), config.flag());
             default -> throw new IllegalArgumentException(
                     "unknown rule '" + config.name() + "' (rules: " + String.join(", ", NAMES) + ")");
         };

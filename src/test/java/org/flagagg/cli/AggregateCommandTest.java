@@ -100,6 +100,31 @@ class AggregateCommandTest {
     }
 
     @Test
+    void cfaDropsFWorkersWithReasonsAndReportsTheirCentredQuality() throws IOException {
+        Path example = Path.of("docs/examples/gradients.txt").toAbsolutePath();
+        Path report = dir.resolve("cfa.json");
+        Run cfa = run("aggregate", "--rule", "cfa", "--f", "2", "--report", report.toString(), example.toString());
+        assertThat(cfa.code()).as(cfa.err()).isZero();
+        assertThat(cfa.err()).contains("among the 2 highest (cfa)");
+        JsonObject json = new JsonObject(Files.readString(report));
+        assertThat(json.getString("rule")).isEqualTo("cfa");
+        JsonArray workers = json.getJsonArray("per_worker");
+        int droppedByCfa = 0;
+        for (int w = 0; w < workers.size(); w++) {
+            JsonObject worker = workers.getJsonObject(w);
+            if (w == 5) {
+                assertThat(worker.getString("reason")).startsWith("non-finite");
+                continue;
+            }
+            assertThat(worker.getDouble("centredQuality")).isBetween(0.0, 1.0 + 1e-12);
+            if (worker.getString("reason", "").endsWith("(cfa)")) {
+                droppedByCfa++;
+            }
+        }
+        assertThat(droppedByCfa).isEqualTo(2);
+    }
+
+    @Test
     void flagResistsTheExampleAttackersAndReportsPerWorkerDiagnostics() throws IOException {
         // The shipped example: 8 honest workers (worker 5 has a NaN), a reversed x10 one and a noise one.
         Path example = Path.of("docs/examples/gradients.txt").toAbsolutePath();

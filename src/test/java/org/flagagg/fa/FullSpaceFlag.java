@@ -27,7 +27,7 @@ import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
  *   <li>A rise of E by at most NO_CHANGE is no change: the step is kept and IRLS stops.</li>
  * </ul>
  */
-final class FullSpaceFlag {
+public final class FullSpaceFlag {
 
     /** Singular values at or below this fraction of the largest count as zero (the square root of 1e-12). */
     static final double SINGULAR_CUTOFF = 1e-6;
@@ -42,8 +42,8 @@ final class FullSpaceFlag {
      * @param objective  E at the start and after each accepted step
      * @param columns    columns of the final Y
      */
-    record Result(double[] aggregate, double[] quality, double[] residual, double[] objective, int columns) {
-        int iterations() {
+    public record Result(double[] aggregate, double[] quality, double[] residual, double[] objective, int columns) {
+        public int iterations() {
             return objective.length - 1;
         }
     }
@@ -52,13 +52,25 @@ final class FullSpaceFlag {
     }
 
     static Result run(float[][] gradients, int r, double lambda, int iterations, double tol, double eps) {
+        double[][] g = new double[gradients.length][];
+        for (int i = 0; i < gradients.length; i++) {
+            g[i] = new double[gradients[i].length];
+            for (int t = 0; t < g[i].length; t++) {
+                g[i][t] = gradients[i][t];
+            }
+        }
+        return run(g, r, lambda, iterations, tol, eps);
+    }
+
+    /** The same on double vectors (e.g. the centred FA's deviations in the rules tests). */
+    public static Result run(double[][] gradients, int r, double lambda, int iterations, double tol, double eps) {
         int p = gradients.length;
         int n = gradients[0].length;
         double[][] x = new double[p][n];
         for (int i = 0; i < p; i++) {
             double squared = 0;
             for (int t = 0; t < n; t++) {
-                squared += (double) gradients[i][t] * gradients[i][t];
+                squared += gradients[i][t] * gradients[i][t];
             }
             double norm = Math.sqrt(squared);
             for (int t = 0; t < n; t++) {

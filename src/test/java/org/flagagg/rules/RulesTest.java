@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.stream.Stream;
+import org.flagagg.fa.FlagOptions;
 import org.flagagg.kernels.Kernels;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,7 +28,8 @@ class RulesTest {
         assertThatThrownBy(() -> Rules.create(RuleConfig.of("krumm")))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("unknown rule 'krumm'")
-                .hasMessageContaining("flag, mean, median, trmean, phocas, meamed, krum, multikrum, bulyan, geomed");
+                .hasMessageContaining(
+                        "flag, mean, median, trmean, phocas, meamed, krum, multikrum, bulyan, geomed, cfa");
         assertThatThrownBy(() -> Rules.create(RuleConfig.of(null)))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("rules: flag, mean");
@@ -40,7 +42,8 @@ class RulesTest {
                 Arguments.of("meamed", 3, 3, "meamed needs p > f (p = 3, f = 3)"),
                 Arguments.of("krum", 6, 2, "krum needs p >= 2f + 3 (p = 6, f = 2)"),
                 Arguments.of("multikrum", 4, 1, "multikrum needs p >= 2f + 3 (p = 4, f = 1)"),
-                Arguments.of("bulyan", 10, 2, "bulyan needs p >= 4f + 3 (p = 10, f = 2)"));
+                Arguments.of("bulyan", 10, 2, "bulyan needs p >= 4f + 3 (p = 10, f = 2)"),
+                Arguments.of("cfa", 3, 3, "cfa needs p >= f + 1 (p = 3, f = 3)"));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -64,7 +67,7 @@ class RulesTest {
     }
 
     static Stream<String> fRules() {
-        return Stream.of("trmean", "phocas", "meamed", "krum", "multikrum", "bulyan");
+        return Stream.of("trmean", "phocas", "meamed", "krum", "multikrum", "bulyan", "cfa");
     }
 
     @Test
@@ -91,7 +94,7 @@ class RulesTest {
 
     @Test
     void gramRulesRejectAMissingGramMatrix() {
-        for (String name : new String[] {"krum", "multikrum", "bulyan", "geomed"}) {
+        for (String name : new String[] {"krum", "multikrum", "bulyan", "geomed", "cfa"}) {
             Rule rule = Rules.create(RuleConfig.of(name));
             assertThatThrownBy(() -> rule.solve(5, null))
                     .isInstanceOf(IllegalArgumentException.class)
@@ -108,7 +111,7 @@ class RulesTest {
         for (String name : new String[] {"median", "trmean", "phocas", "meamed"}) {
             assertThat(Rules.create(RuleConfig.of(name)).passes()).as(name).containsExactly(Rule.Pass.SECOND_PASS);
         }
-        for (String name : new String[] {"krum", "multikrum", "bulyan", "geomed"}) {
+        for (String name : new String[] {"krum", "multikrum", "bulyan", "geomed", "cfa"}) {
             assertThat(Rules.create(RuleConfig.of(name)).passes()).as(name)
                     .containsExactlyInAnyOrder(Rule.Pass.GRAM, Rule.Pass.SECOND_PASS);
         }
@@ -153,5 +156,11 @@ class RulesTest {
         assertThat(krum.encode()).contains("\"scores\"");
         assertThat(bulyan.encode()).contains("\"selectionOrder\"");
         assertThat(geomed.encode()).contains("\"objective\"");
+        var cfa = StreamingRun.run(new CentredFlagRule(2, FlagOptions.DEFAULTS), g, Kernels.scalar(), 20, 1).solution()
+                .details();
+        assertThat(cfa.getJsonArray("centredQuality")).hasSize(11);
+        assertThat(cfa.getJsonArray("dropped")).hasSize(2);
+        assertThat(cfa.getJsonObject("flag").getJsonArray("quality")).hasSize(11);
+        assertThat(cfa.encode()).contains("\"centre\"");
     }
 }

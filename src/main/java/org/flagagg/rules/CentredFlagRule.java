@@ -1,0 +1,171 @@
+package org.flagagg.rules;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.IntStream;
+import org.flagagg.fa.FlagOptions;
+import org.flagagg.fa.FlagSolution;
+import org.flagagg.fa.FlagSolver;
+
+/**
+ * Centred Flag Aggregator (issue 18; the shared note fa-under-attack.md), all from the Gram matrix:
+ * <ol>
+ *   <li>a robust centre z = sum_j b_j g_j, the geometric median by smoothed Weiszfeld in Gram space
+ *   ({@link GeometricMedianRule#weiszfeld});</li>
+ *   <li>the Gram matrix of the deviations g_i - z: G~ = G - 1 h^T - h 1^T + s 1 1^T, h = G b, s = b^T G b;</li>
+ *   <li>each worker's centred quality q~_i: FA with r = 1 on G~ (its quality ||Y^T x~_i||^2); a deviation
+ *   no larger than the Weiszfeld distance floor delta (rounding noise) counts as quality 1;</li>
+ *   <li>the f workers with the largest q~ are dropped (ties: lower index first), and the output is FA on
+ *   the remaining p - f with r = ceil((p - f) / 2) and the configured lambda, iterations and scale.</li>
+ * </ol>
+ * Colluders that send one shared deviation make the rank-1 flag pass through them (q~ ~ 1), so they are
+ * the ones dropped. Known hole: colluders that add independent noise each are not detected.
+ */
+public final class CentredFlagRule implements Rule {
+    private final int f;
+    private final FlagOptions options;
+
+    public CentredFlagRule(int f, FlagOptions options) {
+        this.f = RuleChecks.requireF("cfa", f);
+        this.options = options;
+    }
+
+    @Override
+    public String name() {
+        return "cfa";
+    }
+
+    @Override
+    public Set<Pass> passes() {
+        return EnumSet.of(Pass.GRAM, Pass.SECOND_PASS);
+    }
+
+    @Override
+    public void validate(int p) {
+        if (p - f < 1) {
+            throw new IllegalArgumentException("cfa needs p >= f + 1 (p = " + p + ", f = " + f + ")");
+        }
+    }
+
+    @Override
+    public Solution solve(int p, double[] gram) {
+        validate(p);
+        RuleChecks.requireGram(name(), p, gram);
+        GeometricMedianRule.Weiszfeld centre = GeometricMedianRule.weiszfeld(p, gram);
+        double[] centred = centredGram(p, gram, centre.weights());
+        boolean[] zeroDeviation = new boolean[p];
+        double[] quality = centredQuality(p, centred, centre.delta(), zeroDeviation);
+
+        Integer[] byQuality = IntStream.range(0, p).boxed().toArray(Integer[]::new);
+        Arrays.sort(byQuality, Comparator.<Integer>comparingDouble(i -> -quality[i]).thenComparingInt(i -> i));
+        Map<Integer, String> dropped = new TreeMap<>();
+        boolean[] isDropped = new boolean[p];
+        JsonArray droppedJson = new JsonArray();
+        for (int k = 0; k < f; k++) {
+            int i = byQuality[k];
+            isDropped[i] = true;
+            String reason = String.format(Locale.ROOT, "centred quality %.3f%s among the %d highest (cfa)",
+                    quality[i], zeroDeviation[i] ? " (no deviation from the centre)" : "", f);
+            dropped.put(i, reason);
+            droppedJson.add(new JsonObject().put("input", i).put("quality", quality[i]).put("reason", reason));
+        }
+        int[] kept = IntStream.range(0, p).filter(i -> !isDropped[i]).toArray();
+
+        int m = kept.length;
+        double[] sub = new double[m * m];
+        for (int a = 0; a < m; a++) {
+            for (int c = 0; c < m; c++) {
+                sub[a * m + c] = gram[kept[a] * p + kept[c]];
+            }
+        }
+        FlagSolution flag = FlagSolver.solve(sub, m, options.withRank(0));
+        double[] coefficients = new double[p];
+        double[] flagQuality = new double[p];
+        double[] flagWeight = new double[p];
+        Arrays.fill(flagQuality, Double.NaN);
+        Arrays.fill(flagWeight, Double.NaN);
+        for (int a = 0; a < m; a++) {
+            coefficients[kept[a]] = flag.coefficients()[a];
+            flagQuality[kept[a]] = flag.quality()[a];
+            flagWeight[kept[a]] = flag.weight()[a];
+        }
+        flag.dropped().forEach((a, reason) -> dropped.put(kept[a], reason));
+        FlagSolution spread = new FlagSolution(coefficients, flagQuality, flagWeight, flag.dropped(),
+                flag.objective(), flag.iterations(), flag.rank(), flag.columns());
+
+        JsonObject details = new JsonObject()
+                .put("f", f)
+                .put("centredQuality", RuleChecks.toJson(quality))
+                .put("centre", new JsonObject()
+                        .put("weights", RuleChecks.toJson(centre.weights()))
+                        .put("iterations", centre.iterations())
+                        .put("converged", centre.converged())
+                        .put("objective", centre.objective())
+                        .put("delta", centre.delta()))
+                .put("dropped", droppedJson)
+                .put("kept", RuleChecks.toJson(kept))
+                .put("flag", FlagRule.details(spread, options));
+        return LinearSolution.ofDense(coefficients, dropped, details);
+    }
+
+    /** G~_ij = G_ij - h_i - h_j + s: the Gram matrix of g_i - sum_k b_k g_k (symmetrised, as G may not quite be). */
+    static double[] centredGram(int p, double[] gram, double[] b) {
+        double[] h = new double[p];
+        double s = 0;
+        for (int i = 0; i < p; i++) {
+            double sum = 0;
+            for (int j = 0; j < p; j++) {
+                sum += 0.5 * (gram[i * p + j] + gram[j * p + i]) * b[j];
+            }
+            h[i] = sum;
+            s += b[i] * sum;
+        }
+        double[] centred = new double[p * p];
+        for (int i = 0; i < p; i++) {
+            for (int j = 0; j < p; j++) {
+                centred[i * p + j] = 0.5 * (gram[i * p + j] + gram[j * p + i]) - h[i] - h[j] + s;
+            }
+        }
+        return centred;
+    }
+
+    /**
+     * FA's rank-1 quality on the centred Gram matrix. Deviations with ||g_i - z|| <= delta (the Weiszfeld
+     * floor, below which Gram-space distances are rounding noise) are zeroed and get quality 1: a worker at
+     * the centre is fitted exactly by any flag. Marks those in {@code zeroDeviation}.
+     */
+    private double[] centredQuality(int p, double[] centred, double delta, boolean[] zeroDeviation) {
+        double floor = delta * delta;
+        double[] quality = new double[p];
+        int usable = 0;
+        for (int i = 0; i < p; i++) {
+            zeroDeviation[i] = !(centred[i * p + i] > floor);
+            usable += zeroDeviation[i] ? 0 : 1;
+        }
+        if (usable == 0) {
+            Arrays.fill(quality, 1.0);
+            return quality;
+        }
+        double[] masked = centred.clone();
+        for (int i = 0; i < p; i++) {
+            if (zeroDeviation[i]) {
+                for (int j = 0; j < p; j++) {
+                    masked[i * p + j] = 0;
+                    masked[j * p + i] = 0;
+                }
+            }
+        }
+        FlagSolution rankOne = FlagSolver.solve(masked, p, options.withRank(1));
+        for (int i = 0; i < p; i++) {
+            quality[i] = zeroDeviation[i] ? 1.0 : rankOne.quality()[i];
+        }
+        return quality;
+    }
+}
