@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.flagagg.fa.GramAccumulator;
 import org.flagagg.kernels.Kernels;
+import org.flagagg.round.AggregationResult;
 import org.flagagg.round.ChunkKey;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.round.JobConfig;
@@ -765,8 +766,8 @@ public final class AggregatorVerticle extends VerticleBase {
             JsonArray selected = new JsonArray();
             Arrays.stream(s.selected()).forEach(i -> selected.add(name(run.participants[i])));
             JsonObject details = s.details() == null ? new JsonObject() : s.details().copy();
-            // Per-input arrays (quality, weight, scores, cfa's centredQuality) become maps by worker id.
-            for (String key : List.of("quality", "weight", "scores", "centredQuality")) {
+            // Per-input arrays (quality, weight, scores, ...) become maps by worker id.
+            for (String key : AggregationResult.PER_INPUT) {
                 JsonArray values = details.getJsonArray(key);
                 if (values != null && values.size() == run.participants.length) {
                     JsonObject byWorker = new JsonObject();

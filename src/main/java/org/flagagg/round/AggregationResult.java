@@ -21,8 +21,11 @@ public record AggregationResult(String rule, int workers, long dimension, int[] 
     public record Timings(double firstPassMs, double solveMs, double outputPassMs) {
     }
 
-    /** Details keys whose arrays hold one value per kept input; the report spreads them over all workers. */
-    private static final List<String> PER_INPUT = List.of("quality", "weight", "scores", "centredQuality");
+    /**
+     * Details keys whose arrays hold one value per kept input; the report spreads them over all workers, the
+     * round record maps them by worker id.
+     */
+    public static final List<String> PER_INPUT = List.of("quality", "weight", "scores", "centredQuality");
 
     /** The report: rule, kept and dropped workers with reasons, per-worker diagnostics and timings. */
     public JsonObject toJson() {
