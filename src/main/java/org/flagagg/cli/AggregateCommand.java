@@ -61,8 +61,8 @@ final class AggregateCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--report", paramLabel = "FILE", description = "Write a JSON report to FILE: rule, parameters, kept "
-            + "and dropped workers with reasons, per-worker quality and weight (flag), centred quality (cfa), scores (krum family), "
-            + "iterations, objective trace, timings.")
+            + "and dropped workers with reasons, per-worker quality and weight (flag), centred quality (cfa), "
+            + "scores (krum family), iterations, objective trace, timings.")
     Path report;
 
     @Option(names = "--chunk", paramLabel = "COORDS", defaultValue = "65536",
