@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import org.flagagg.config.InputException;
 import org.flagagg.kernels.Kernels;
 import org.flagagg.round.AggregateSink;
 import org.flagagg.round.Aggregation;
@@ -27,10 +28,10 @@ import org.flagagg.round.GradientSource;
 import org.flagagg.rules.Rules;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code flagagg aggregate}: aggregates the gradients in a file with one rule, offline. */
 @Command(name = "aggregate", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,

@@ -2,6 +2,8 @@ package org.flagagg.cli;
 
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
+import org.flagagg.config.Configuration;
+import org.flagagg.config.InputException;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 

@@ -2,9 +2,10 @@ package org.flagagg.cli;
 
 import ch.qos.logback.classic.Level;
 import java.io.PrintWriter;
+import org.flagagg.config.InputException;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** Entry point of flagagg.jar: one subcommand per product entry point. */
 @Command(name = "flagagg", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,

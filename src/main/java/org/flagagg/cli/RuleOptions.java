@@ -1,7 +1,7 @@
 package org.flagagg.cli;
 
 import io.vertx.core.json.JsonObject;
-import org.flagagg.round.JobConfig;
+import org.flagagg.config.JobConfig;
 import org.flagagg.rules.RuleConfig;
 import picocli.CommandLine.Option;
 

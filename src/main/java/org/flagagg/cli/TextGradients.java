@@ -4,6 +4,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import org.flagagg.config.InputException;
 
 /**
  * Parses the text input format: one gradient per line, values separated by commas and/or white space;

@@ -2,7 +2,8 @@ package org.flagagg.cli;
 
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
-import org.flagagg.ws.TokenTable;
+import org.flagagg.config.InputException;
+import org.flagagg.config.TokenTable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;

@@ -4,13 +4,14 @@ import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.UnrecoverableKeyException;
-import java.nio.file.Path;
 import java.util.Map;
-import org.flagagg.ws.GatewayConfig;
-import org.flagagg.ws.TokenTable;
+import org.flagagg.config.GatewayConfig;
+import org.flagagg.config.InputException;
+import org.flagagg.config.TokenTable;
 import picocli.CommandLine.Option;
 
 /** The WebSocket gateway's flags (the "ws" configuration section). */

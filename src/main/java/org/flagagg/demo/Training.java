@@ -12,15 +12,15 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
-import org.flagagg.bus.WorkerClient;
+import org.flagagg.config.JobConfig;
 import org.flagagg.fa.FlagOptions;
-import org.flagagg.round.JobConfig;
 import org.flagagg.rules.Rules;
 import org.flagagg.sim.Attack;
 import org.flagagg.sim.AttackConfig;
 import org.flagagg.sim.Attacks;
 import org.flagagg.sim.LoadTest;
 import org.flagagg.sim.StragglerSpec;
+import org.flagagg.worker.WorkerClient;
 
 /**
  * Data-parallel SGD through the real round engine: an embedded aggregator and P workers, each a verticle

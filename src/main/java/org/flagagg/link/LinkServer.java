@@ -16,13 +16,13 @@ import io.vertx.core.net.NetServerOptions;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
-import org.flagagg.bus.Addresses;
-import org.flagagg.bus.AggregatorVerticle;
-import org.flagagg.bus.ArrayPool;
-import org.flagagg.bus.Codes;
-import org.flagagg.bus.FrameCodec;
-import org.flagagg.bus.JobSecret;
-import org.flagagg.round.JobConfig;
+import org.flagagg.config.JobConfig;
+import org.flagagg.wire.Addresses;
+import org.flagagg.wire.ArrayPool;
+import org.flagagg.wire.Codes;
+import org.flagagg.wire.FrameCodec;
+import org.flagagg.wire.JobSecret;
+import org.flagagg.wire.LinkRecords;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -154,7 +154,7 @@ public final class LinkServer extends VerticleBase {
         // The relay header binds the frame to this connection: the aggregator refuses slots that joined elsewhere.
         private final DeliveryOptions chunkOptions = new DeliveryOptions().setCodecName(FrameCodec.NAME)
                 .setSendTimeout(job.deadline().maxMs() + job.resultTimeoutMs()).setLocalOnly(true)
-                .addHeader(AggregatorVerticle.RELAY_HEADER, relay);
+                .addHeader(Addresses.RELAY_HEADER, relay);
         private final int maxForwarding = job.workers() * job.credits();
         /** Aggregate frames written to the node, by seq, until its ACK answers them. */
         private final Map<Integer, Message<Object>> unacked = new HashMap<>();

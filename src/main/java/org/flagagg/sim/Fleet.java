@@ -1,7 +1,7 @@
 package org.flagagg.sim;
 
-import org.flagagg.bus.WorkerClient;
 import org.flagagg.round.GradientSource;
+import org.flagagg.worker.WorkerClient;
 
 /**
  * P simulated workers of a job whose gradients are a pure function of (seed, round, worker, coordinate),

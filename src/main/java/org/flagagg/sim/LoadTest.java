@@ -30,15 +30,15 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
-import org.flagagg.bus.Addresses;
-import org.flagagg.bus.AggregatorVerticle;
-import org.flagagg.bus.GradientExchange;
-import org.flagagg.bus.WorkerClient;
+import org.flagagg.config.JobConfig;
+import org.flagagg.engine.AggregatorVerticle;
 import org.flagagg.kernels.Kernels;
 import org.flagagg.round.Aggregation;
 import org.flagagg.round.ChunkStore;
-import org.flagagg.round.JobConfig;
 import org.flagagg.rules.Rules;
+import org.flagagg.wire.Addresses;
+import org.flagagg.worker.GradientExchange;
+import org.flagagg.worker.WorkerClient;
 
 /**
  * Drives a job's aggregator with a simulated {@link Fleet}: joins P workers (each a small verticle on its

@@ -13,10 +13,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.Properties;
-import org.flagagg.bus.Addresses;
-import org.flagagg.bus.AggregatorVerticle;
+import org.flagagg.config.JobConfig;
+import org.flagagg.engine.AggregatorVerticle;
 import org.flagagg.round.ChunkStore;
-import org.flagagg.round.JobConfig;
+import org.flagagg.wire.Addresses;
 
 /**
  * The live view of a job: the dashboard page ({@code GET /}, assets under {@code /dashboard/}), round

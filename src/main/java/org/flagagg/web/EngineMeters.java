@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.ToDoubleFunction;
-import org.flagagg.bus.AggregatorVerticle;
+import org.flagagg.engine.AggregatorVerticle;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.round.ChunkStoreStats;
 

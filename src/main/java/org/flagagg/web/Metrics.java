@@ -10,7 +10,7 @@ import io.vertx.micrometer.Label;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import java.util.EnumSet;
-import org.flagagg.bus.Cluster;
+import org.flagagg.config.Cluster;
 
 /**
  * The server's one Prometheus registry: Vert.x's own meters (when Vert.x was built with

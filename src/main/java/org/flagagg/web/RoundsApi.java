@@ -8,7 +8,7 @@ import io.vertx.ext.web.RoutingContext;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.flagagg.round.RoundLog;
+import org.flagagg.engine.RoundLog;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -16,9 +16,12 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.impl.VertxHandler;
 import java.util.HashMap;
 import java.util.Map;
-import org.flagagg.bus.ChunkFrame;
-import org.flagagg.bus.Codes;
-import org.flagagg.bus.FrameCodec;
+import org.flagagg.wire.ChunkFrame;
+import org.flagagg.wire.CloseCodes;
+import org.flagagg.wire.Codes;
+import org.flagagg.wire.FrameCodec;
+import org.flagagg.wire.MessageAssembler;
+import org.flagagg.wire.WsProtocol;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -250,8 +253,8 @@ final class Connection {
             return;
         }
         Object version = msg.getValue("version");
-        if (!(version instanceof Number v) || v.longValue() != Gateway.VERSION || v.doubleValue() != Gateway.VERSION) {
-            close(CloseCodes.PROTOCOL, "unsupported protocol version " + version + "; this server speaks " + Gateway.VERSION);
+        if (!(version instanceof Number v) || v.longValue() != WsProtocol.VERSION || v.doubleValue() != WsProtocol.VERSION) {
+            close(CloseCodes.PROTOCOL, "unsupported protocol version " + version + "; this server speaks " + WsProtocol.VERSION);
             return;
         }
         Long dim = integer(msg.getValue("dim"), 1, Long.MAX_VALUE);
@@ -298,7 +301,7 @@ final class Connection {
                 }
                 state = State.READY;
                 LOG.info("worker '{}' connected over WebSocket as slot {} ({})", worker, slot, ws.remoteAddress());
-                send(new JsonObject().put("type", "session").put("version", Gateway.VERSION).mergeIn(session));
+                send(new JsonObject().put("type", "session").put("version", WsProtocol.VERSION).mergeIn(session));
             });
         });
     }

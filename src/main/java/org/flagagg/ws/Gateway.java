@@ -8,15 +8,19 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.KeyStoreOptions;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import org.flagagg.bus.Addresses;
-import org.flagagg.bus.ChunkFrame;
-import org.flagagg.bus.FrameCodec;
-import org.flagagg.round.JobConfig;
+import org.flagagg.config.GatewayConfig;
+import org.flagagg.config.JobConfig;
+import org.flagagg.config.TokenTable;
 import org.flagagg.web.HttpApi;
+import org.flagagg.wire.Addresses;
+import org.flagagg.wire.ChunkFrame;
+import org.flagagg.wire.CloseCodes;
+import org.flagagg.wire.FrameCodec;
+import org.flagagg.wire.WsProtocol;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,8 +40,6 @@ public final class Gateway {
 
     /** The endpoint's path. */
     public static final String PATH = "/v1/workers";
-    /** The protocol version this gateway speaks. */
-    public static final int VERSION = 1;
     /** Largest text (control) message a client may send. */
     public static final int MAX_TEXT_BYTES = 4096;
 
@@ -173,7 +175,7 @@ public final class Gateway {
 
     private void upgrade(HttpServerRequest request) {
         if (!request.canUpgradeToWebSocket()) {
-            refuse(request, 400, PATH + " speaks WebSocket (protocol version " + VERSION + "): send an upgrade request");
+            refuse(request, 400, PATH + " speaks WebSocket (protocol version " + WsProtocol.VERSION + "): send an upgrade request");
             return;
         }
         // Checked before the upgrade: nothing is allocated for a peer without a valid token.
@@ -198,7 +200,7 @@ public final class Gateway {
                 return;
             }
             connection.start();
-        }).onFailure(e -> refuse(request, 400, PATH + " speaks WebSocket (protocol version " + VERSION + "): "
+        }).onFailure(e -> refuse(request, 400, PATH + " speaks WebSocket (protocol version " + WsProtocol.VERSION + "): "
                 + e.getMessage()));
     }
 

@@ -3,12 +3,14 @@ package org.flagagg.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import io.vertx.core.Vertx;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.util.Map;
+import org.flagagg.config.Configuration;
+import org.flagagg.config.InputException;
 import org.junit.jupiter.api.Test;
 
 /** FLAGAGG_* variables: typed by the key they name, checked like a --conf file, the launcher's own left alone. */

@@ -2,6 +2,7 @@ package org.flagagg.hostile;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.flagagg.Await.await;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.vertx.core.Context;
@@ -18,14 +19,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.flagagg.bus.Addresses;
-import org.flagagg.bus.Cluster;
-import org.flagagg.bus.Engine;
-import org.flagagg.bus.JobSecret;
-import org.flagagg.bus.JobServer;
-import org.flagagg.bus.WorkerClient;
+import org.flagagg.Await;
 import org.flagagg.cli.Main;
-import org.flagagg.round.JobConfig;
+import org.flagagg.config.Cluster;
+import org.flagagg.config.JobConfig;
+import org.flagagg.engine.Engine;
+import org.flagagg.engine.JobServer;
+import org.flagagg.wire.Addresses;
+import org.flagagg.wire.JobSecret;
+import org.flagagg.worker.WorkerClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -69,7 +71,7 @@ class ClusterAttackTest {
     @AfterEach
     void close() throws Exception {
         for (Cluster.Node node : nodes) {
-            Engine.await(node.vertx().close());
+            await(node.vertx().close());
         }
     }
 
@@ -87,7 +89,7 @@ class ClusterAttackTest {
     }
 
     private Cluster.Node start(JsonObject section) throws Exception {
-        Cluster.Node node = Engine.await(Cluster.start(section, true));
+        Cluster.Node node = await(Cluster.start(section, true));
         nodes.add(node);
         return node;
     }
@@ -123,7 +125,7 @@ class ClusterAttackTest {
             for (int s = 0; s < 2; s++) {
                 int at = s;
                 Context context = honest.vertx().getOrCreateContext();
-                WorkerClient worker = Engine.get(Engine.on(context,
+                WorkerClient worker = Await.get(Await.on(context,
                         () -> WorkerClient.join(honest.vertx(), job.job(), "w" + at, job.dim(), at, null, secret)));
                 workers.add(new Engine.Client(context, worker));
             }
@@ -133,11 +135,11 @@ class ClusterAttackTest {
             }
             float[] expected = engine.offline(gradients);
             for (CompletableFuture<WorkerClient.Aggregate> aggregate : aggregates) {
-                WorkerClient.Aggregate result = Engine.get(aggregate);
+                WorkerClient.Aggregate result = Await.get(aggregate);
                 assertThat(result.included()).isTrue();
                 Engine.assertSameAggregate(result.values(), expected);
             }
-            assertThat(Engine.get(engine.recordOf(0)).getJsonArray("participants")).hasSize(2);
+            assertThat(Await.get(engine.recordOf(0)).getJsonArray("participants")).hasSize(2);
         }
     }
 
@@ -145,7 +147,7 @@ class ClusterAttackTest {
     void aSecondServerForTheSameJobRefusesToStartNamingTheFirst() throws Exception {
         String name = name();
         Cluster.Node first = start(section(name, null));
-        Lock lock = Engine.await(JobServer.claim(first, "dup"));
+        Lock lock = await(JobServer.claim(first, "dup"));
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int code = assertTimeoutPreemptively(Duration.ofSeconds(120), () -> Main.run(new String[] {"server", "--cluster",
@@ -161,7 +163,7 @@ class ClusterAttackTest {
         // Released at stop, the job can be claimed again.
         lock.release();
         Cluster.Node second = start(section(name, null, first.member()));
-        Engine.await(JobServer.claim(second, "dup")).release();
+        await(JobServer.claim(second, "dup")).release();
     }
 
     @Test

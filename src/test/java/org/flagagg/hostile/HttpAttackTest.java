@@ -1,15 +1,16 @@
 package org.flagagg.hostile;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.flagagg.Await.await;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpMethod;
-import io.vertx.core.http.PoolOptions;
-import io.vertx.core.http.RequestOptions;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
@@ -30,15 +31,16 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import org.flagagg.bus.Engine;
-import org.flagagg.bus.WorkerClient;
+import org.flagagg.Await;
 import org.flagagg.cli.Main;
-import org.flagagg.round.JobConfig;
-import org.flagagg.round.RoundLog;
+import org.flagagg.config.JobConfig;
+import org.flagagg.config.TokenTable;
+import org.flagagg.engine.Engine;
+import org.flagagg.engine.RoundLog;
 import org.flagagg.web.Dashboard;
 import org.flagagg.web.HttpApi;
 import org.flagagg.web.RoundsApi;
-import org.flagagg.ws.TokenTable;
+import org.flagagg.worker.WorkerClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -68,7 +70,7 @@ class HttpAttackTest {
     }
 
     private static HttpServer listen(HttpApi api) throws Exception {
-        return Engine.await(api.listen(new HttpServerOptions().setHost("127.0.0.1").setPort(0)));
+        return await(api.listen(new HttpServerOptions().setHost("127.0.0.1").setPort(0)));
     }
 
     private static String record(long round) {
@@ -99,9 +101,9 @@ class HttpAttackTest {
             }
             float[] expected = engine.offline(gradients);
             for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-                Engine.assertSameAggregate(Engine.get(result).values(), expected);
+                Engine.assertSameAggregate(Await.get(result).values(), expected);
             }
-            Engine.get(engine.releasedOf(0));
+            Await.get(engine.releasedOf(0));
         }
 
         HttpResponse<String> rounds = get(port, "/rounds");
@@ -205,7 +207,7 @@ class HttpAttackTest {
         });
         List<Integer> statuses = new ArrayList<>();
         for (CompletableFuture<JsonObject> reply : replies) {
-            statuses.add(Engine.get(reply).getInteger("status"));
+            statuses.add(Await.get(reply).getInteger("status"));
         }
         assertThat(statuses).filteredOn(code -> code == 200).as("the reads held, answered once released").hasSize(4);
         assertThat(statuses).filteredOn(code -> code == 503).hasSize(4);
@@ -222,7 +224,7 @@ class HttpAttackTest {
         // The JDK's client refuses to send such a URI; Vert.x's sends it as given.
         io.vertx.core.http.HttpClient raw = vertx.createHttpClient();
         for (String uri : List.of("/rounds?%zz", "/rounds?last=%zz", "/nope?%")) {
-            JsonObject reply = Engine.await(raw.request(HttpMethod.GET, port, "127.0.0.1", uri)
+            JsonObject reply = await(raw.request(HttpMethod.GET, port, "127.0.0.1", uri)
                     .compose(req -> req.send().compose(resp -> resp.body().map(b -> new JsonObject()
                             .put("status", resp.statusCode()).put("body", b.toJsonObject())))));
             assertThat(reply.getInteger("status")).as(uri).isEqualTo(400);
@@ -272,7 +274,7 @@ class HttpAttackTest {
             // Metrics opened for Prometheus.
             api.open("/metrics");
             assertThat(get(port, "/metrics").statusCode()).isEqualTo(200);
-            Engine.await(dashboard.close());
+            await(dashboard.close());
         }
     }
 
@@ -307,7 +309,7 @@ class HttpAttackTest {
             });
             reader.setDaemon(true);
             reader.start();
-            int p = Engine.get(port);
+            int p = Await.get(port);
             assertThat(get(p, "/rounds").statusCode()).isEqualTo(401);
             assertThat(get(p, "/dashboard/").statusCode()).isEqualTo(401);
             assertThat(get(p, "/rounds", "Authorization", "Bearer " + token).statusCode()).isEqualTo(200);

@@ -1,8 +1,8 @@
 package org.flagagg.hostile;
 
-import org.flagagg.ForkedMain;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.flagagg.Await.await;
 
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
@@ -12,13 +12,13 @@ import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
-import java.time.Duration;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -26,21 +26,23 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.flagagg.bus.Addresses;
-import org.flagagg.bus.AggregatorVerticle;
-import org.flagagg.bus.ChunkFrame;
-import org.flagagg.bus.Cluster;
-import org.flagagg.bus.Codes;
-import org.flagagg.bus.Engine;
-import org.flagagg.bus.FrameCodec;
-import org.flagagg.bus.JobSecret;
-import org.flagagg.bus.WorkerClient;
+import org.flagagg.Await;
+import org.flagagg.ForkedMain;
 import org.flagagg.cli.Main;
-import org.flagagg.link.LinkClient;
-import org.flagagg.link.LinkRecords;
+import org.flagagg.config.Cluster;
+import org.flagagg.config.JobConfig;
+import org.flagagg.engine.AggregatorVerticle;
+import org.flagagg.engine.Engine;
 import org.flagagg.link.LinkServer;
 import org.flagagg.link.RawNode;
-import org.flagagg.round.JobConfig;
+import org.flagagg.wire.Addresses;
+import org.flagagg.wire.ChunkFrame;
+import org.flagagg.wire.Codes;
+import org.flagagg.wire.FrameCodec;
+import org.flagagg.wire.JobSecret;
+import org.flagagg.wire.LinkRecords;
+import org.flagagg.worker.LinkClient;
+import org.flagagg.worker.WorkerClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -67,13 +69,13 @@ class LinkAttackTest {
 
     static LinkServer deployLink(Vertx vertx, JobConfig job, LinkServer.Limits limits) throws Exception {
         LinkServer server = new LinkServer(job, SECRET, "127.0.0.1", 0, limits);
-        Engine.await(vertx.deployVerticle(server));
+        await(vertx.deployVerticle(server));
         return server;
     }
 
     /** The aggregator's refusal of a request: its code, then its reason. */
     static String refusal(CompletableFuture<?> request) {
-        Throwable cause = assertThatThrownBy(() -> Engine.get(request)).isInstanceOf(ExecutionException.class)
+        Throwable cause = assertThatThrownBy(() -> Await.get(request)).isInstanceOf(ExecutionException.class)
                 .actual().getCause();
         assertThat(cause).isInstanceOf(ReplyException.class);
         return ((ReplyException) cause).failureCode() + " " + cause.getMessage();
@@ -108,17 +110,17 @@ class LinkAttackTest {
                 open.complete(null);
             }
         });
-        Engine.get(open);
+        Await.get(open);
     }
 
     static void assertRoundOf(Engine engine, long round, List<CompletableFuture<WorkerClient.Aggregate>> results,
             float[] expected) throws Exception {
         for (CompletableFuture<WorkerClient.Aggregate> r : results) {
-            WorkerClient.Aggregate a = Engine.get(r);
+            WorkerClient.Aggregate a = Await.get(r);
             assertThat(a.included()).as(a.reason()).isTrue();
             Engine.assertSameAggregate(a.values(), expected);
         }
-        JsonObject record = Engine.get(engine.recordOf(round));
+        JsonObject record = Await.get(engine.recordOf(round));
         assertThat(record.getString("status")).isEqualTo("completed");
         assertThat(record.getJsonObject("excluded", new JsonObject())).isEmpty();
     }
@@ -249,7 +251,7 @@ class LinkAttackTest {
         JobConfig job = job(new JsonObject().put("workers", 2));
         try (Engine engine = Engine.start(vertx, job)) {
             int port = deployLink(vertx, job, LinkServer.Limits.defaults()).actualPort();
-            assertThatThrownBy(() -> Engine.await(LinkClient.connect(vertx, job.job(),
+            assertThatThrownBy(() -> await(LinkClient.connect(vertx, job.job(),
                     JobSecret.of("a-wrong-secret-0123456789"))))
                     .hasMessageContaining("refused this node: 401 authentication failed");
 
@@ -276,12 +278,12 @@ class LinkAttackTest {
             }
 
             // Honest nodes' workers still aggregate.
-            LinkClient node = Engine.await(LinkClient.connect(vertx, job.job(), SECRET));
+            LinkClient node = await(LinkClient.connect(vertx, job.job(), SECRET));
             float[][] g = Engine.gradients(2, (int) job.dim(), 11);
             List<CompletableFuture<WorkerClient.Aggregate>> results = List.of(
                     engine.client("w0", 0, node).exchange(0, g[0]), engine.client("w1", 1, node).exchange(0, g[1]));
             assertRoundOf(engine, 0, results, engine.offline(g));
-            Engine.await(node.close());
+            await(node.close());
         }
     }
 
@@ -341,7 +343,7 @@ class LinkAttackTest {
             List<CompletableFuture<WorkerClient.Aggregate>> results = List.of(w0.exchange(0, g[0]), w1.exchange(0, g[1]));
             float[] expected = engine.offline(new float[][] {g[0], g[1]});
             assertRoundOf(engine, 0, results, expected);
-            assertThat(Engine.get(engine.recordOf(0)).getJsonArray("participants")).containsExactly("w0", "w1");
+            assertThat(Await.get(engine.recordOf(0)).getJsonArray("participants")).containsExactly("w0", "w1");
         }
     }
 
@@ -352,13 +354,13 @@ class LinkAttackTest {
     void aClusterMemberWithoutTheSecretCannotJoinNorSendForAnotherSlot() throws Exception {
         JsonObject cluster = new JsonObject().put("name", "link-attack-" + ProcessHandle.current().pid() + "-"
                 + System.nanoTime()).put("host", "127.0.0.1").put("port", 0);
-        Vertx aggregatorJvm = Engine.await(Cluster.start(cluster.copy(), true).compose(node -> {
+        Vertx aggregatorJvm = await(Cluster.start(cluster.copy(), true).compose(node -> {
             cluster.put("members", new JsonArray().add(node.member()));
             return io.vertx.core.Future.succeededFuture(node.vertx());
         }));
         Vertx otherJvm = null;
         try {
-            otherJvm = Engine.await(Cluster.start(cluster, true)).vertx();
+            otherJvm = await(Cluster.start(cluster, true)).vertx();
             JobConfig job = job(new JsonObject().put("workers", 2));
             Addresses addresses = new Addresses(job.job());
             try (Engine engine = Engine.start(aggregatorJvm, job, SECRET)) {
@@ -370,30 +372,30 @@ class LinkAttackTest {
                 // No proof, a wrong secret's proof, and a replayed valid join are refused with their reason.
                 assertThat(refusal(other.eventBus().request(addresses.join(), join.copy())))
                         .startsWith(Codes.UNAUTHORIZED + " a join from another JVM must prove the job secret");
-                assertThat(refusal(Engine.on(context, () -> WorkerClient.join(other, job.job(), "w1", job.dim(), 1, null,
+                assertThat(refusal(Await.on(context, () -> WorkerClient.join(other, job.job(), "w1", job.dim(), 1, null,
                         JobSecret.of("a-wrong-secret-0123456789"))))).isEqualTo(Codes.UNAUTHORIZED
                         + " authentication failed: the join's proof does not match this job's secret (cluster.secret)");
-                String nonce = Engine.await(other.eventBus().<JsonObject>request(addresses.join(),
+                String nonce = await(other.eventBus().<JsonObject>request(addresses.join(),
                         new JsonObject().put("challenge", true))).body().getString("nonce");
-                JsonObject proven = join.copy().put("nonce", nonce).put("proof", SECRET.mac(AggregatorVerticle.JOIN_PROOF,
+                JsonObject proven = join.copy().put("nonce", nonce).put("proof", SECRET.mac(Addresses.JOIN_PROOF,
                         job.job(), "w1", Long.toString(job.dim()), "1", "", nonce));
-                String firstToken = Engine.await(other.eventBus().<JsonObject>request(addresses.join(), proven.copy()))
-                        .body().getString(AggregatorVerticle.TOKEN_HEADER);
+                String firstToken = await(other.eventBus().<JsonObject>request(addresses.join(), proven.copy()))
+                        .body().getString(Addresses.TOKEN_HEADER);
                 assertThat(firstToken).hasSize(64);
                 assertThat(refusal(other.eventBus().request(addresses.join(), proven.copy())))
                         .startsWith(Codes.UNAUTHORIZED + " the join's nonce was not issued by this aggregator");
 
                 // Honest workers in the other JVM join with the secret (w1 again: its first token is void now).
-                WorkerClient w0 = Engine.get(Engine.on(context, () -> WorkerClient.join(other, job.job(), "w0", job.dim(),
+                WorkerClient w0 = Await.get(Await.on(context, () -> WorkerClient.join(other, job.job(), "w0", job.dim(),
                         0, null, SECRET)));
-                WorkerClient w1 = Engine.get(Engine.on(context, () -> WorkerClient.join(other, job.job(), "w1", job.dim(),
+                WorkerClient w1 = Await.get(Await.on(context, () -> WorkerClient.join(other, job.job(), "w1", job.dim(),
                         1, null, SECRET)));
-                assertThat(w0.session().getString(AggregatorVerticle.TOKEN_HEADER)).isNotEqualTo(firstToken);
+                assertThat(w0.session().getString(Addresses.TOKEN_HEADER)).isNotEqualTo(firstToken);
 
                 // Chunks for w0's slot without its token, with w1's old or current token, or malformed: refused,
                 // and nobody is excluded.
                 float[][] g = Engine.gradients(2, (int) job.dim(), 41);
-                CompletableFuture<WorkerClient.Aggregate> a0 = Engine.on(context, () -> w0.exchange(0, g[0]));
+                CompletableFuture<WorkerClient.Aggregate> a0 = Await.on(context, () -> w0.exchange(0, g[0]));
                 awaitOpenRound(aggregatorJvm, engine);
                 int n = job.chunkCoords();
                 float[] forged = new float[n];
@@ -403,22 +405,22 @@ class LinkAttackTest {
                 String notGranted = Codes.FORBIDDEN + " slot 0 was not granted to this sender: its join's chunk_token is "
                         + "missing or wrong";
                 assertThat(refusal(other.eventBus().request(addresses.chunks(), forW0, binary))).isEqualTo(notGranted);
-                for (String token : List.of(firstToken, w1.session().getString(AggregatorVerticle.TOKEN_HEADER))) {
+                for (String token : List.of(firstToken, w1.session().getString(Addresses.TOKEN_HEADER))) {
                     assertThat(refusal(other.eventBus().request(addresses.chunks(), forW0, new DeliveryOptions(binary)
-                            .addHeader(AggregatorVerticle.TOKEN_HEADER, token)))).isEqualTo(notGranted);
+                            .addHeader(Addresses.TOKEN_HEADER, token)))).isEqualTo(notGranted);
                 }
                 Buffer truncated = forW0.getBuffer(0, forW0.length() - 4);
                 assertThat(refusal(other.eventBus().request(addresses.chunks(), truncated, binary)))
                         .startsWith(Codes.BAD_REQUEST + " malformed frame");
 
-                CompletableFuture<WorkerClient.Aggregate> a1 = Engine.on(context, () -> w1.exchange(0, g[1]));
+                CompletableFuture<WorkerClient.Aggregate> a1 = Await.on(context, () -> w1.exchange(0, g[1]));
                 assertRoundOf(engine, 0, List.of(a0, a1), engine.offline(g));
             }
         } finally {
             if (otherJvm != null) {
-                Engine.await(otherJvm.close());
+                await(otherJvm.close());
             }
-            Engine.await(aggregatorJvm.close());
+            await(aggregatorJvm.close());
         }
     }
 }

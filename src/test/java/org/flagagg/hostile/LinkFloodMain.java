@@ -1,5 +1,7 @@
 package org.flagagg.hostile;
 
+import static org.flagagg.Await.await;
+
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.lang.management.ManagementFactory;
@@ -8,14 +10,15 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import org.flagagg.bus.Engine;
-import org.flagagg.bus.JobSecret;
-import org.flagagg.bus.WorkerClient;
-import org.flagagg.link.LinkClient;
-import org.flagagg.link.LinkRecords;
+import org.flagagg.Await;
+import org.flagagg.config.JobConfig;
+import org.flagagg.engine.Engine;
 import org.flagagg.link.LinkServer;
 import org.flagagg.link.RawNode;
-import org.flagagg.round.JobConfig;
+import org.flagagg.wire.JobSecret;
+import org.flagagg.wire.LinkRecords;
+import org.flagagg.worker.LinkClient;
+import org.flagagg.worker.WorkerClient;
 
 /**
  * Run in a small forked JVM by {@link LinkAttackTest}: the pre-HELLO allocation attack. Many connections to
@@ -48,7 +51,7 @@ public final class LinkFloodMain {
             JobSecret secret = JobSecret.of(RawNode.SECRET);
             try (Engine engine = Engine.start(vertx, job)) {
                 LinkServer server = new LinkServer(job, secret, "127.0.0.1", 0);
-                Engine.await(vertx.deployVerticle(server));
+                await(vertx.deployVerticle(server));
                 long baseline = usedHeapAfterGc();
                 System.out.println("heap_max_bytes=" + Runtime.getRuntime().maxMemory());
                 System.out.println("declared_bytes=" + (long) connections * LinkRecords.maxRecord(CHUNK));
@@ -76,17 +79,17 @@ public final class LinkFloodMain {
                 System.out.println("heap_growth_bytes=" + (usedHeapAfterGc() - baseline));
 
                 // An honest node still gets in and its workers' round is right.
-                LinkClient node = Engine.await(LinkClient.connect(vertx, job.job(), secret));
+                LinkClient node = await(LinkClient.connect(vertx, job.job(), secret));
                 Engine.Client w0 = engine.client("w0", 0, node);
                 Engine.Client w1 = engine.client("w1", 1, node);
                 float[][] g = Engine.gradients(2, (int) job.dim(), 7);
                 CompletableFuture<WorkerClient.Aggregate> a0 = w0.exchange(0, g[0]);
                 CompletableFuture<WorkerClient.Aggregate> a1 = w1.exchange(0, g[1]);
                 float[] expected = engine.offline(g);
-                Engine.assertSameAggregate(Engine.get(a0).values(), expected);
-                Engine.assertSameAggregate(Engine.get(a1).values(), expected);
-                System.out.println("honest_round=" + Engine.get(engine.recordOf(0)).getString("status"));
-                Engine.await(node.close());
+                Engine.assertSameAggregate(Await.get(a0).values(), expected);
+                Engine.assertSameAggregate(Await.get(a1).values(), expected);
+                System.out.println("honest_round=" + Await.get(engine.recordOf(0)).getString("status"));
+                await(node.close());
                 status = 0;
             }
         } catch (Throwable e) {

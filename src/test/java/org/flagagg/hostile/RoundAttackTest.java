@@ -2,6 +2,7 @@ package org.flagagg.hostile;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.flagagg.Await.await;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -14,12 +15,13 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.flagagg.bus.Addresses;
-import org.flagagg.bus.Codes;
-import org.flagagg.bus.Engine;
-import org.flagagg.bus.RawWorker;
-import org.flagagg.bus.WorkerClient;
-import org.flagagg.round.JobConfig;
+import org.flagagg.Await;
+import org.flagagg.config.JobConfig;
+import org.flagagg.engine.Engine;
+import org.flagagg.engine.RawWorker;
+import org.flagagg.wire.Addresses;
+import org.flagagg.wire.Codes;
+import org.flagagg.worker.WorkerClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -54,7 +56,7 @@ class RoundAttackTest {
 
             // A Java client given such an id fails at once with the server's reason, not at its timeout.
             long t0 = System.nanoTime();
-            assertThatThrownBy(() -> Engine.get(honest.get(0).exchange(1_000_000_000_000L, g[0])))
+            assertThatThrownBy(() -> Await.get(honest.get(0).exchange(1_000_000_000_000L, g[0])))
                     .cause().isInstanceOf(WorkerClient.RoundRefusedException.class).hasMessageContaining("425")
                     .hasMessageContaining("the current round is 0");
             assertThat(elapsedMs(t0)).isLessThan(AT_ONCE_MS);
@@ -63,9 +65,9 @@ class RoundAttackTest {
                 runHonestRound(engine, honest, attacker, round, Engine.gradients(4, (int) job.dim(), 40 + round));
             }
             for (long round = 0; round < 3; round++) {
-                assertThat(Engine.get(engine.recordOf(round)).getString("status")).isEqualTo("completed");
+                assertThat(Await.get(engine.recordOf(round)).getString("status")).isEqualTo("completed");
             }
-            Engine.get(engine.releasedOf(2));
+            Await.get(engine.releasedOf(2));
             assertThat(engine.store.stats().chunks()).isZero();
         }
     }
@@ -92,7 +94,7 @@ class RoundAttackTest {
             assertThat(early.getMessage()).contains("round 1 is open", "1 of a quorum of 3");
 
             // The honest workers begin well after the adaptive deadline (1 s) the early chunk used to start.
-            Engine.await(vertx.timer(1500, TimeUnit.MILLISECONDS));
+            await(vertx.timer(1500, TimeUnit.MILLISECONDS));
             List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
             for (int w = 0; w < 3; w++) {
                 assertThat(honest.get(w).worker().nextRound()).isEqualTo(1);
@@ -100,12 +102,12 @@ class RoundAttackTest {
             }
             float[] expected = engine.offline(new float[][] {g[0], g[1], g[2]});
             for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-                Engine.assertSameAggregate(Engine.get(result).values(), expected);
+                Engine.assertSameAggregate(Await.get(result).values(), expected);
             }
-            JsonObject record = Engine.get(engine.recordOf(1));
+            JsonObject record = Await.get(engine.recordOf(1));
             assertThat(record.getString("status")).isEqualTo("completed");
             assertThat(record.getJsonArray("participants")).containsExactly("w0", "w1", "w2");
-            Engine.get(engine.releasedOf(1));
+            Await.get(engine.releasedOf(1));
             assertThat(engine.store.stats().chunks()).isZero();
         }
     }
@@ -120,7 +122,7 @@ class RoundAttackTest {
                 exchangeAll(clients, round, g, engine.offline(g));
             }
             // Worker w2 restarts: a new client, the same id and slot.
-            Engine.get(Engine.on(clients.get(2).context(), () -> clients.get(2).worker().close()));
+            Await.get(Await.on(clients.get(2).context(), () -> clients.get(2).worker().close()));
             Engine.Client restarted = engine.client("w2", 2);
             assertThat(restarted.worker().session().getLong("round")).isEqualTo(3);
             assertThat(restarted.worker().nextRound()).isEqualTo(3);
@@ -128,7 +130,7 @@ class RoundAttackTest {
             // Before: round 0 got 409, swallowed, and the worker hung 65-290 s. Now it fails at once.
             float[][] g = Engine.gradients(3, (int) job.dim(), 70);
             long t0 = System.nanoTime();
-            assertThatThrownBy(() -> Engine.get(restarted.exchange(0, g[2])))
+            assertThatThrownBy(() -> Await.get(restarted.exchange(0, g[2])))
                     .isInstanceOf(ExecutionException.class).cause()
                     .isInstanceOf(WorkerClient.RoundRefusedException.class)
                     .hasMessageContaining("410").hasMessageContaining("the current round is 3");
@@ -141,16 +143,16 @@ class RoundAttackTest {
             for (int w = 0; w < 3; w++) {
                 Engine.Client c = now.get(w);
                 float[] gradient = g[w];
-                results.add(Engine.on(c.context(), () -> c.worker().exchange(gradient)));
+                results.add(Await.on(c.context(), () -> c.worker().exchange(gradient)));
             }
             for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-                WorkerClient.Aggregate a = Engine.get(result);
+                WorkerClient.Aggregate a = Await.get(result);
                 assertThat(a.round()).isEqualTo(3);
                 assertThat(a.included()).isTrue();
                 Engine.assertSameAggregate(a.values(), expected);
             }
             assertThat(restarted.worker().nextRound()).isEqualTo(4);
-            Engine.get(engine.releasedOf(3));
+            Await.get(engine.releasedOf(3));
             assertThat(engine.store.stats().chunks()).isZero();
         }
     }
@@ -172,13 +174,13 @@ class RoundAttackTest {
                 exchangeAll(clients.subList(0, 3), round, g, engine.offline(g));
                 // The round's chunks leave the store once the slow stream is cut: ~1 s after the close plus the
                 // chunk in flight, far less than the 11 s the stream would take.
-                Engine.get(engine.recordOf(round));
+                Await.get(engine.recordOf(round));
                 long t0 = System.nanoTime();
-                Engine.get(engine.releasedOf(round));
+                Await.get(engine.releasedOf(round));
                 assertThat(elapsedMs(t0)).as("round " + round + " released").isLessThan(6_000);
             }
             for (CompletableFuture<WorkerClient.Aggregate> f : slowRounds) {
-                assertThatThrownBy(() -> Engine.get(f)).cause().isInstanceOf(WorkerClient.RoundFailedException.class)
+                assertThatThrownBy(() -> Await.get(f)).cause().isInstanceOf(WorkerClient.RoundFailedException.class)
                         .hasMessageContaining("result_timeout_ms");
             }
             assertThat(engine.store.stats().chunks()).isZero();
@@ -203,12 +205,12 @@ class RoundAttackTest {
             // Round 1's results made round 0's stream to the slow worker give way: round 0 is released long
             // before its 11 s stream (or the 30 s timeout) would have ended.
             long t0 = System.nanoTime();
-            Engine.get(engine.releasedOf(0));
+            Await.get(engine.releasedOf(0));
             assertThat(elapsedMs(t0)).isLessThan(6_000);
-            assertThatThrownBy(() -> Engine.get(slow0)).cause().isInstanceOf(WorkerClient.RoundFailedException.class)
+            assertThatThrownBy(() -> Await.get(slow0)).cause().isInstanceOf(WorkerClient.RoundFailedException.class)
                     .hasMessageContaining("max_result_rounds");
-            assertThat(Engine.get(slow1).included()).isTrue();
-            Engine.get(engine.releasedOf(1));
+            assertThat(Await.get(slow1).included()).isTrue();
+            Await.get(engine.releasedOf(1));
             assertThat(engine.store.stats().chunks()).isZero();
         }
     }
@@ -231,7 +233,7 @@ class RoundAttackTest {
             results.add(clients.get(w).exchange(round, g[w]));
         }
         for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-            Engine.assertSameAggregate(Engine.get(result).values(), expected);
+            Engine.assertSameAggregate(Await.get(result).values(), expected);
         }
     }
 
@@ -247,15 +249,15 @@ class RoundAttackTest {
         }
         float[] expected = engine.offline(g);
         for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-            Engine.assertSameAggregate(Engine.get(result).values(), expected);
+            Engine.assertSameAggregate(Await.get(result).values(), expected);
         }
-        Engine.assertSameAggregate(Engine.get(attacker.result(round).aggregate), expected);
+        Engine.assertSameAggregate(Await.get(attacker.result(round).aggregate), expected);
     }
 
     /** The client sends its gradient, then takes each aggregate chunk only after {@code ackMs}. */
     private static CompletableFuture<WorkerClient.Aggregate> slowExchange(Vertx vertx, Engine.Client client, long round,
             float[] gradient, long ackMs) {
-        return Engine.on(client.context(), () -> client.worker().exchange(round,
+        return Await.on(client.context(), () -> client.worker().exchange(round,
                 (offset, count, dst) -> System.arraycopy(gradient, (int) offset, dst, 0, count),
                 (offset, values, count) -> ackMs > 0 ? vertx.timer(ackMs, TimeUnit.MILLISECONDS).<Void>mapEmpty()
                         : Future.<Void>succeededFuture(), Future.succeededFuture()));

@@ -1,13 +1,11 @@
 package org.flagagg.hostile;
 
-import org.flagagg.ForkedMain;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
-import java.time.Duration;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -15,16 +13,19 @@ import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.flagagg.bus.Engine;
-import org.flagagg.bus.WorkerClient;
-import org.flagagg.round.JobConfig;
-import org.flagagg.ws.GatewayConfig;
+import org.flagagg.Await;
+import org.flagagg.ForkedMain;
+import org.flagagg.config.GatewayConfig;
+import org.flagagg.config.JobConfig;
+import org.flagagg.engine.Engine;
+import org.flagagg.worker.WorkerClient;
 import org.flagagg.ws.RawWs;
 import org.flagagg.ws.WsServer;
 import org.junit.jupiter.api.Test;
@@ -59,7 +60,7 @@ class WsAttackTest {
         List<CompletableFuture<WorkerClient.Aggregate>> results = List.of(honest[0].exchange(round, g[0]),
                 honest[1].exchange(round, g[1]));
         for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-            WorkerClient.Aggregate a = WsServer.get(result);
+            WorkerClient.Aggregate a = Await.get(result);
             assertThat(a.included()).as(a.reason()).isTrue();
             Engine.assertSameAggregate(a.values(), expected);
         }
@@ -125,7 +126,7 @@ class WsAttackTest {
 
     private static Socket connect(int port, String localAddress) throws IOException {
         Socket s = new Socket();
-        s.setSoTimeout((int) TimeUnit.SECONDS.toMillis(WsServer.WAIT_S));
+        s.setSoTimeout((int) TimeUnit.SECONDS.toMillis(Await.WAIT_S));
         s.bind(new InetSocketAddress(localAddress, 0));
         s.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
         return s;
@@ -230,7 +231,7 @@ class WsAttackTest {
             RawWs raw = server.raw(server.token(0));
             raw.hello(64, 0);
             float[] g = WsServer.gradients(1, 64, 5)[0];
-            raw.send(org.flagagg.bus.ChunkFrame.toBuffer(org.flagagg.bus.ChunkFrame.KIND_GRADIENT, 0, 0, 0, 0, g, 0, 64));
+            raw.send(org.flagagg.wire.ChunkFrame.toBuffer(org.flagagg.wire.ChunkFrame.KIND_GRADIENT, 0, 0, 0, 0, g, 0, 64));
             assertThat(raw.next("result").getBoolean("included")).isTrue();
             raw.nextBinary();
             CompletableFuture<Void> released = server.releasedOf(0);
@@ -240,7 +241,7 @@ class WsAttackTest {
             assertThat(raw.next("error").getString("reason")).contains("no aggregate chunk 0.5/0 awaits an ack");
             assertThat(released).isNotDone();
             raw.send(new JsonObject().put("type", "ack").put("round", 0).put("chunk", 0));
-            WsServer.get(released);
+            Await.get(released);
             raw.close();
         }
     }

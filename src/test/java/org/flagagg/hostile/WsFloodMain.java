@@ -13,10 +13,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.flagagg.bus.Engine;
-import org.flagagg.bus.WorkerClient;
-import org.flagagg.round.JobConfig;
-import org.flagagg.ws.GatewayConfig;
+import org.flagagg.Await;
+import org.flagagg.config.GatewayConfig;
+import org.flagagg.config.JobConfig;
+import org.flagagg.engine.Engine;
+import org.flagagg.worker.WorkerClient;
 import org.flagagg.ws.WsServer;
 
 /**
@@ -168,7 +169,7 @@ public final class WsFloodMain {
         CompletableFuture<WorkerClient.Aggregate> a0 = honest[0].exchange(round, g[0]);
         CompletableFuture<WorkerClient.Aggregate> a1 = honest[1].exchange(round, g[1]);
         for (CompletableFuture<WorkerClient.Aggregate> f : java.util.List.of(a0, a1)) {
-            WorkerClient.Aggregate a = WsServer.get(f);
+            WorkerClient.Aggregate a = Await.get(f);
             if (!a.included()) {
                 throw new IllegalStateException("round " + round + ": an honest worker was left out: " + a.reason());
             }

@@ -2,6 +2,7 @@ package org.flagagg.link;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.flagagg.Await.await;
 import static org.flagagg.link.RawNode.concat;
 import static org.flagagg.link.RawNode.le32;
 
@@ -27,13 +28,17 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.flagagg.bus.Addresses;
-import org.flagagg.bus.ChunkFrame;
-import org.flagagg.bus.Codes;
-import org.flagagg.bus.JobSecret;
-import org.flagagg.bus.Engine;
-import org.flagagg.bus.WorkerClient;
-import org.flagagg.round.JobConfig;
+import org.flagagg.Await;
+import org.flagagg.config.JobConfig;
+import org.flagagg.engine.Engine;
+import org.flagagg.wire.Addresses;
+import org.flagagg.wire.ChunkFrame;
+import org.flagagg.wire.Codes;
+import org.flagagg.wire.JobSecret;
+import org.flagagg.wire.LinkRecords;
+import org.flagagg.wire.LinkRecordsTest;
+import org.flagagg.worker.LinkClient;
+import org.flagagg.worker.WorkerClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -70,13 +75,13 @@ class LinkRoundTest {
     /** Deploys the data link beside the engine's aggregator, on a free loopback port; returns the port. */
     static int deployLink(Vertx vertx, JobConfig job) throws Exception {
         LinkServer server = new LinkServer(job, SECRET, "127.0.0.1", 0);
-        Engine.await(vertx.deployVerticle(server));
+        await(vertx.deployVerticle(server));
         return server.actualPort();
     }
 
     /** A worker node: finds the link over the bus, connects, waits for the WELCOME. */
     static LinkClient connect(Vertx vertx, JobConfig job) throws Exception {
-        return Engine.await(LinkClient.connect(vertx, job.job(), SECRET));
+        return await(LinkClient.connect(vertx, job.job(), SECRET));
     }
 
     static float[][] firstRows(float[][] g, int count) {
@@ -145,7 +150,7 @@ class LinkRoundTest {
     static void assertAggregates(List<CompletableFuture<WorkerClient.Aggregate>> results, long round, float[] expected)
             throws Exception {
         for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-            WorkerClient.Aggregate a = Engine.get(result);
+            WorkerClient.Aggregate a = Await.get(result);
             assertThat(a.round()).isEqualTo(round);
             assertThat(a.included()).isTrue();
             Engine.assertSameAggregate(a.values(), expected);
@@ -168,7 +173,7 @@ class LinkRoundTest {
                 float[][] g = Engine.gradients(5, (int) job.dim(), 30 + round);
                 assertAggregates(exchangeAll(clients, round, g), round, engine.offline(g));
 
-                JsonObject record = Engine.get(engine.recordOf(round));
+                JsonObject record = Await.get(engine.recordOf(round));
                 assertThat(record.getString("status")).isEqualTo("completed");
                 assertThat(record.getString("rule")).isEqualTo(rule);
                 assertThat(record.getString("trigger")).isEqualTo("all workers delivered");
@@ -176,7 +181,7 @@ class LinkRoundTest {
                 // Every gradient chunk crossed the link once: none lost, none doubled.
                 assertThat(record.getLong("chunks_in")).isEqualTo(5L * job.chunks());
 
-                Engine.get(engine.releasedOf(round));
+                Await.get(engine.releasedOf(round));
                 assertThat(engine.store.stats().bytesInMemory()).isZero();
                 // The aggregate came once for the node's five workers: one stream, each chunk once.
                 assertEveryChunkOnce(spy, round);
@@ -184,7 +189,7 @@ class LinkRoundTest {
                 assertThat(engine.aggregator.load().aggregateChunksInFlight()).isZero();
                 assertThat(engine.aggregator.load().chunksInProcess()).isZero();
             }
-            Engine.await(node.close());
+            await(node.close());
         }
     }
 
@@ -203,19 +208,19 @@ class LinkRoundTest {
             for (long round = 0; round < 2; round++) {
                 float[][] g = Engine.gradients(5, (int) job.dim(), 40 + round);
                 assertAggregates(exchangeAll(clients, round, g), round, engine.offline(g));
-                JsonObject record = Engine.get(engine.recordOf(round));
+                JsonObject record = Await.get(engine.recordOf(round));
                 assertThat(record.getString("status")).isEqualTo("completed");
                 assertThat(record.getJsonArray("participants")).containsExactly("w0", "w1", "w2", "w3", "w4");
 
-                Engine.get(engine.releasedOf(round));
+                Await.get(engine.releasedOf(round));
                 assertEveryChunkOnce(spyA, round);
                 assertEveryChunkOnce(spyB, round);
                 // Three streams: node A's relay, node B's relay, and the event-bus worker's own address.
                 assertThat(engine.aggregator.load().aggregateChunksSent()).isEqualTo(3 * (round + 1) * job.chunks());
                 assertThat(engine.store.stats().bytesInMemory()).isZero();
             }
-            Engine.await(a.close());
-            Engine.await(b.close());
+            await(a.close());
+            await(b.close());
         }
     }
 
@@ -240,18 +245,18 @@ class LinkRoundTest {
 
             float[] expected = engine.offline(firstRows(g, 4));
             assertAggregates(results, 0, expected);
-            WorkerClient.Aggregate excluded = Engine.get(faulty);
+            WorkerClient.Aggregate excluded = Await.get(faulty);
             assertThat(excluded.included()).isFalse();
             assertThat(excluded.reason()).startsWith("excluded: non-finite value NaN at coordinate " + (3 * CHUNK + 7));
             Engine.assertSameAggregate(excluded.values(), expected);
 
-            JsonObject record = Engine.get(engine.recordOf(0));
+            JsonObject record = Await.get(engine.recordOf(0));
             assertThat(record.getString("status")).isEqualTo("completed");
             assertThat(record.getJsonArray("participants")).containsExactly("w0", "w1", "w2", "w3");
             assertThat(record.getJsonObject("excluded").getString("w4"))
                     .isEqualTo("non-finite value NaN at coordinate " + (3 * CHUNK + 7));
             assertThat(record.getJsonObject("rejected").getInteger("non_finite")).isEqualTo(1);
-            Engine.get(engine.releasedOf(0));
+            Await.get(engine.releasedOf(0));
             assertThat(engine.store.stats().bytesInMemory()).isZero();
         }
     }
@@ -259,7 +264,7 @@ class LinkRoundTest {
     /** null when the chunk was accepted, else the code of the aggregator's refusal. */
     static Integer code(Future<Void> sent) throws Exception {
         try {
-            Engine.await(sent);
+            await(sent);
             return null;
         } catch (ExecutionException e) {
             assertThat(e.getCause()).isInstanceOf(ReplyException.class);
@@ -286,7 +291,7 @@ class LinkRoundTest {
             assertThat(code(sendChunk(node, 0, 1, 0, g[1]))).as("slot 1 has not joined").isEqualTo(Codes.UNKNOWN_WORKER);
             Addresses addresses = new Addresses(job.job());
             for (int w = 0; w < 2; w++) {
-                Engine.await(vertx.eventBus().request(addresses.join(), new JsonObject().put("worker", "w" + w)
+                await(vertx.eventBus().request(addresses.join(), new JsonObject().put("worker", "w" + w)
                         .put("dim", job.dim()).put("slot", w).put("relay", node.relay())));
             }
             float[] poisoned = g[0].clone();
@@ -299,7 +304,7 @@ class LinkRoundTest {
                 assertThat(code(sendChunk(node, 0, 1, k, g[1]))).as("chunk " + k + " of w1").isNull();
             }
             // w1 delivered, w0 is excluded: round 0 closes with w1 alone (quorum 1).
-            JsonObject record = Engine.get(engine.recordOf(0));
+            JsonObject record = Await.get(engine.recordOf(0));
             assertThat(record.getString("status")).isEqualTo("completed");
             assertThat(record.getJsonArray("participants")).containsExactly("w1");
             assertThat(code(sendChunk(node, 0, 1, 0, g[1]))).as("round 0 is over").isEqualTo(Codes.ROUND_OVER);
@@ -313,9 +318,9 @@ class LinkRoundTest {
             for (int k = 1; k < job.chunks(); k++) {
                 pending.add(sendChunk(node, 2, 1, k, g[1]));
             }
-            Engine.await(node.close());
+            await(node.close());
             for (Future<Void> sent : pending) {
-                Engine.await(sent.recover(e -> Future.succeededFuture())); // completes, whatever the outcome
+                await(sent.recover(e -> Future.succeededFuture())); // completes, whatever the outcome
                 assertThat(sent.isComplete()).isTrue();
                 if (sent.failed() && !(sent.cause() instanceof ReplyException)) {
                     assertThat(sent.cause()).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
@@ -397,8 +402,8 @@ class LinkRoundTest {
             List<CompletableFuture<WorkerClient.Aggregate>> results = List.of(clients.get(0).exchange(0, g[0]),
                     clients.get(1).exchange(0, g[1]));
             assertAggregates(results, 0, engine.offline(g));
-            assertThat(Engine.get(engine.recordOf(0)).getString("status")).isEqualTo("completed");
-            Engine.await(node.close());
+            assertThat(Await.get(engine.recordOf(0)).getString("status")).isEqualTo("completed");
+            await(node.close());
         }
     }
 
@@ -422,7 +427,7 @@ class LinkRoundTest {
             for (int w = 2; w < 4; w++) {
                 float[] gradient = g[w];
                 Engine.Client client = clients.get(w);
-                onB.add(Engine.on(client.context(), () -> client.worker().exchange(0, (offset, count, dst) -> {
+                onB.add(Await.on(client.context(), () -> client.worker().exchange(0, (offset, count, dst) -> {
                     if (offset >= (long) cut * CHUNK) {
                         b.close();
                     }
@@ -433,7 +438,7 @@ class LinkRoundTest {
 
             // B's workers learn at once that their chunks cannot go: their exchanges fail, they do not hang.
             for (CompletableFuture<WorkerClient.Aggregate> f : onB) {
-                assertThatThrownBy(() -> Engine.get(f)).isInstanceOf(ExecutionException.class)
+                assertThatThrownBy(() -> Await.get(f)).isInstanceOf(ExecutionException.class)
                         .cause().isInstanceOf(IllegalStateException.class)
                         .hasMessageContaining("data link").hasMessageContaining("closed");
             }
@@ -443,7 +448,7 @@ class LinkRoundTest {
 
             // A's workers get the aggregate of A's gradients when the deadline closes the round.
             assertAggregates(onA, 0, engine.offline(firstRows(g, 2)));
-            JsonObject record = Engine.get(engine.recordOf(0));
+            JsonObject record = Await.get(engine.recordOf(0));
             assertThat(record.getString("status")).isEqualTo("completed");
             assertThat(record.getString("trigger")).startsWith("deadline");
             assertThat(record.getJsonArray("participants")).containsExactly("w0", "w1");
@@ -457,7 +462,7 @@ class LinkRoundTest {
                 assertThat(s.getInteger("of")).isEqualTo(job.chunks());
             }
             // Its chunks (B's partial gradients included) are freed though B's relay is gone.
-            Engine.get(engine.releasedOf(0));
+            Await.get(engine.releasedOf(0));
             assertThat(engine.store.stats().bytesInMemory()).isZero();
             assertThat(engine.aggregator.load().aggregateChunksInFlight()).isZero();
             assertThat(engine.aggregator.load().chunksInProcess()).isZero();
@@ -465,7 +470,7 @@ class LinkRoundTest {
             // Node B comes back with a new connection; its workers join again through it and round 1 is whole.
             for (int w = 2; w < 4; w++) {
                 Engine.Client old = clients.get(w);
-                Engine.get(Engine.on(old.context(), () -> old.worker().close()));
+                Await.get(Await.on(old.context(), () -> old.worker().close()));
             }
             LinkClient b2 = connect(vertx, job);
             clients.set(2, engine.client("w2", 2, b2));
@@ -476,13 +481,13 @@ class LinkRoundTest {
                 results.add(clients.get(w).exchange(1, next[w]));
             }
             assertAggregates(results, 1, engine.offline(next));
-            JsonObject whole = Engine.get(engine.recordOf(1));
+            JsonObject whole = Await.get(engine.recordOf(1));
             assertThat(whole.getString("trigger")).isEqualTo("all workers delivered");
             assertThat(whole.getJsonArray("participants")).containsExactly("w0", "w1", "w2", "w3");
-            Engine.get(engine.releasedOf(1));
+            Await.get(engine.releasedOf(1));
             assertThat(engine.store.stats().bytesInMemory()).isZero();
-            Engine.await(a.close());
-            Engine.await(b2.close());
+            await(a.close());
+            await(b2.close());
         }
     }
 
@@ -506,20 +511,20 @@ class LinkRoundTest {
             for (int w = 2; w < 4; w++) {
                 float[] gradient = g[w];
                 Engine.Client client = clients.get(w);
-                onB.add(Engine.on(client.context(), () -> client.worker().exchange(0,
+                onB.add(Await.on(client.context(), () -> client.worker().exchange(0,
                         (offset, count, dst) -> System.arraycopy(gradient, (int) offset, dst, 0, count),
                         (offset, values, count) -> {
                             firstChunkOnB.complete(null);
                             return closedB.future();
                         }, Future.succeededFuture())));
             }
-            JsonObject record = Engine.get(engine.recordOf(0));
+            JsonObject record = Await.get(engine.recordOf(0));
             assertThat(record.getString("trigger")).isEqualTo("all workers delivered");
             assertAggregates(onA, 0, engine.offline(g));
-            Engine.get(firstChunkOnB);
+            Await.get(firstChunkOnB);
             assertThat(onB).noneMatch(CompletableFuture::isDone);
 
-            Engine.await(b.close());
+            await(b.close());
             closedB.complete(); // B's workers now wait on nothing but the link
             // The rest of the aggregate can no longer reach them: their exchanges fail now, not at their timeout.
             for (CompletableFuture<WorkerClient.Aggregate> f : onB) {
@@ -533,7 +538,7 @@ class LinkRoundTest {
             assertThat(engine.store.stats().bytesInMemory()).isZero();
             assertThat(engine.aggregator.load().aggregateChunksInFlight()).isZero();
             assertThat(engine.aggregator.load().aggregateChunksSent()).isEqualTo(job.chunks());
-            Engine.await(a.close());
+            await(a.close());
         }
     }
 
@@ -544,7 +549,7 @@ class LinkRoundTest {
     static CompletableFuture<JsonObject> joinRaw(Vertx vertx, JobConfig job, RawNode node) throws Exception {
         Addresses addresses = new Addresses(job.job());
         CompletableFuture<JsonObject> summary = new CompletableFuture<>();
-        Engine.await(vertx.eventBus().consumer(addresses.results(0), m -> {
+        await(vertx.eventBus().consumer(addresses.results(0), m -> {
             if (m.body() instanceof JsonObject s) {
                 m.reply(null);
                 summary.complete(s);
@@ -552,7 +557,7 @@ class LinkRoundTest {
                 m.fail(Codes.BAD_REQUEST, "the raw node's aggregate comes over its link");
             }
         }).completion());
-        Engine.await(vertx.eventBus().request(addresses.join(), new JsonObject().put("worker", "raw").put("dim", job.dim())
+        await(vertx.eventBus().request(addresses.join(), new JsonObject().put("worker", "raw").put("dim", job.dim())
                 .put("slot", 0).put("relay", node.welcome.getString("relay"))));
         return summary;
     }
@@ -583,7 +588,7 @@ class LinkRoundTest {
             CompletableFuture<WorkerClient.Aggregate> other = busWorker.exchange(0, g[1]);
             sendGradient(node, job, 0, g[0]);
 
-            assertThat(Engine.get(summary).getInteger("chunks")).isEqualTo(job.chunks());
+            assertThat(Await.get(summary).getInteger("chunks")).isEqualTo(job.chunks());
             float[] aggregate = new float[(int) job.dim()];
             boolean[] seen = new boolean[job.chunks()];
             for (int k = 0; k < job.chunks(); k++) {
@@ -601,8 +606,8 @@ class LinkRoundTest {
             }
             float[] expected = engine.offline(g);
             Engine.assertSameAggregate(aggregate, expected);
-            Engine.assertSameAggregate(Engine.get(other).values(), expected);
-            Engine.get(engine.releasedOf(0));
+            Engine.assertSameAggregate(Await.get(other).values(), expected);
+            Await.get(engine.releasedOf(0));
             assertThat(engine.aggregator.load().aggregateChunksSent()).isEqualTo(2L * job.chunks());
             assertThat(engine.store.stats().bytesInMemory()).isZero();
         }
@@ -615,7 +620,7 @@ class LinkRoundTest {
         try (Engine engine = Engine.start(vertx, job); RawNode node = RawNode.connect(deployLink(vertx, job), job.job())) {
             CompletableFuture<JsonObject> summary = joinRaw(vertx, job, node);
             sendGradient(node, job, 0, Engine.gradients(1, (int) job.dim(), 110)[0]);
-            assertThat(Engine.get(summary).getString("status")).isEqualTo("completed");
+            assertThat(Await.get(summary).getString("status")).isEqualTo("completed");
             RawNode.Rec frame = node.read();
             assertThat(frame.type()).isEqualTo(LinkRecords.FRAME);
 
@@ -646,7 +651,7 @@ class LinkRoundTest {
             CompletableFuture<WorkerClient.Aggregate> faulty = clients.get(2).exchange(0, poisoned);
             float[] expected = engine.offline(firstRows(g, 2));
             assertAggregates(results, 0, expected);
-            assertThat(Engine.get(faulty).included()).isFalse();
+            assertThat(Await.get(faulty).included()).isFalse();
             // Refusals whose reasons are longer than a chunk's record arrive as such, on a link still up.
             Future<Void> misplaced = node.send(1, 0, 0, 8, Arrays.copyOf(g[0], 4), 4);
             assertThat(code(misplaced)).isEqualTo(Codes.BAD_CHUNK);
@@ -662,14 +667,14 @@ class LinkRoundTest {
     void undeployingTheLinkServerClosesItsConnections(Vertx vertx) throws Exception {
         JobConfig job = job(new JsonObject().put("workers", 1).put("rule", new JsonObject().put("name", "mean")));
         try (Engine engine = Engine.start(vertx, job)) {
-            String link = Engine.await(vertx.deployVerticle(new LinkServer(job, SECRET, "127.0.0.1", 0)));
+            String link = await(vertx.deployVerticle(new LinkServer(job, SECRET, "127.0.0.1", 0)));
             LinkClient node = connect(vertx, job);
             Engine.Client client = engine.client("w0", 0, node);
-            Engine.await(vertx.undeploy(link));
+            await(vertx.undeploy(link));
             CompletableFuture<WorkerClient.Aggregate> f = client.exchange(0, Engine.gradients(1, (int) job.dim(), 130)[0]);
             assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
                     .cause().isInstanceOf(IllegalStateException.class).hasMessageContaining("data link");
-            assertThatThrownBy(() -> Engine.await(LinkClient.connect(vertx, job.job(), SECRET)))
+            assertThatThrownBy(() -> await(LinkClient.connect(vertx, job.job(), SECRET)))
                     .as("no link announced any more").isInstanceOf(ExecutionException.class);
         }
     }

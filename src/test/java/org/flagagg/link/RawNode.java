@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
+import org.flagagg.wire.LinkRecords;
 
 /**
  * A test worker node that speaks the data link by hand on a blocking socket, with the record layout and the

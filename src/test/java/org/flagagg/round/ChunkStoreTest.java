@@ -20,6 +20,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.stream.Stream;
+import org.flagagg.engine.Round;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

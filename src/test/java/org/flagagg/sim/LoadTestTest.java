@@ -1,6 +1,7 @@
 package org.flagagg.sim;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.flagagg.Await.await;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -10,7 +11,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.flagagg.round.JobConfig;
+import org.flagagg.config.JobConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,10 +31,6 @@ class LoadTestTest {
                 .put("memory_budget_mb", 16).put("slab_kib", 64).put("spill_dir", dir.resolve("spill").toString())
                 .put("result_timeout_ms", 30_000);
         return JobConfig.fromJson(json.mergeIn(overrides, true));
-    }
-
-    static <T> T await(Future<T> future) throws Exception {
-        return future.toCompletionStage().toCompletableFuture().get(120, TimeUnit.SECONDS);
     }
 
     JsonObject run(Vertx vertx, JobConfig job, Fleet.Config fleet, int rounds, boolean verify, List<int[]> progress)

@@ -1,5 +1,7 @@
 package org.flagagg.web;
 
+import static org.flagagg.Await.await;
+
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -15,19 +17,19 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import org.flagagg.bus.Addresses;
-import org.flagagg.bus.AggregatorVerticle;
-import org.flagagg.bus.WorkerClient;
+import org.flagagg.Await;
+import org.flagagg.config.JobConfig;
+import org.flagagg.engine.AggregatorVerticle;
 import org.flagagg.round.ChunkStore;
-import org.flagagg.round.JobConfig;
 import org.flagagg.sim.Fleet;
+import org.flagagg.wire.Addresses;
+import org.flagagg.worker.WorkerClient;
 
 /**
  * Test fixture: Vert.x with Micrometer metrics, an aggregator with the dashboard on an HTTP server (port
  * 0), and simulated workers (a {@link Fleet}) that run rounds on one driver context.
  */
 final class DashboardFixture implements AutoCloseable {
-    static final long WAIT_S = 60;
 
     final Metrics metrics = new Metrics();
     final Vertx vertx;
@@ -92,8 +94,8 @@ final class DashboardFixture implements AutoCloseable {
     /** Runs one round; the slots in {@code silent} send nothing (stragglers). Waits for its record and release. */
     JsonObject round(long round, int... silent) throws Exception {
         await(on(() -> exchangeAll(round, silent)));
-        JsonObject record = recordOf(round).get(WAIT_S, TimeUnit.SECONDS);
-        releasedOf(round).get(WAIT_S, TimeUnit.SECONDS);
+        JsonObject record = recordOf(round).get(Await.WAIT_S, TimeUnit.SECONDS);
+        releasedOf(round).get(Await.WAIT_S, TimeUnit.SECONDS);
         return record;
     }
 
@@ -127,10 +129,6 @@ final class DashboardFixture implements AutoCloseable {
         Promise<T> promise = Promise.promise();
         driver.runOnContext(v -> action.get().onComplete(promise));
         return promise.future();
-    }
-
-    static <T> T await(Future<T> future) throws Exception {
-        return future.toCompletionStage().toCompletableFuture().get(WAIT_S, TimeUnit.SECONDS);
     }
 
     @Override

@@ -2,6 +2,7 @@ package org.flagagg.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
+import static org.flagagg.Await.await;
 
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -30,7 +31,7 @@ class DashboardTest {
 
     static Reply get(Vertx vertx, int port, String uri) throws Exception {
         HttpClient client = vertx.createHttpClient();
-        return DashboardFixture.await(client.request(HttpMethod.GET, port, "127.0.0.1", uri)
+        return await(client.request(HttpMethod.GET, port, "127.0.0.1", uri)
                 .compose(req -> req.send().compose(resp -> resp.body().map(b -> new Reply(resp.statusCode(),
                         resp.getHeader("content-type"), b.toString())))));
     }
@@ -120,7 +121,7 @@ class DashboardTest {
             assertThat(new JsonObject(up.body()).getJsonObject("checks").getString("aggregator")).isEqualTo("UP");
             assertThat(get(f.vertx, f.port(), "/health").status()).isEqualTo(200);
 
-            DashboardFixture.await(f.vertx.undeploy(f.deployment));
+            await(f.vertx.undeploy(f.deployment));
             Reply down = get(f.vertx, f.port(), "/ready");
             assertThat(down.status()).isEqualTo(503);
             assertThat(new JsonObject(down.body()).getString("status")).isEqualTo("DOWN");
@@ -202,12 +203,12 @@ class DashboardTest {
     @Test
     void eventsStreamTheJobThenRoundRecordsAndReplayWhatAClientMissed() throws Exception {
         try (DashboardFixture f = new DashboardFixture(dir, new JsonObject(), new Fleet.Config(3, 1, "random", "none"))) {
-            SseReader live = DashboardFixture.await(SseReader.open(f.vertx, f.port(), null, 2));
+            SseReader live = await(SseReader.open(f.vertx, f.port(), null, 2));
             assertThat(live.response.statusCode()).isEqualTo(200);
             assertThat(live.response.getHeader("content-type")).startsWith("text/event-stream");
             JsonObject r0 = f.round(0);
             JsonObject r1 = f.round(1);
-            List<SseReader.Event> events = DashboardFixture.await(live.done.future());
+            List<SseReader.Event> events = await(live.done.future());
             assertThat(events.get(0).type()).isEqualTo("job");
             JsonObject job = new JsonObject(events.get(0).data());
             assertThat(job.getString("job")).isEqualTo(f.job.job());
@@ -219,9 +220,9 @@ class DashboardTest {
                     .isEqualTo(5);
 
             // A client that saw the first event gets only the second, then the next live one.
-            SseReader resumed = DashboardFixture.await(SseReader.open(f.vertx, f.port(), rounds.get(0).id(), 2));
+            SseReader resumed = await(SseReader.open(f.vertx, f.port(), rounds.get(0).id(), 2));
             JsonObject r2 = f.round(2);
-            List<JsonObject> got = DashboardFixture.await(resumed.done.future()).stream()
+            List<JsonObject> got = await(resumed.done.future()).stream()
                     .filter(e -> e.type().equals("round")).map(e -> new JsonObject(e.data())).toList();
             assertThat(got).containsExactly(r1, r2);
         }
@@ -230,7 +231,7 @@ class DashboardTest {
     @Test
     void aClientThatDoesNotReadMissesEventsAndIsClosedInsteadOfBeingBufferedFor() throws Exception {
         try (DashboardFixture f = new DashboardFixture(dir, new JsonObject(), new Fleet.Config(1, 0, "none", "none"))) {
-            SseReader stalled = DashboardFixture.await(SseReader.open(f.vertx, f.port(), null, Integer.MAX_VALUE));
+            SseReader stalled = await(SseReader.open(f.vertx, f.port(), null, Integer.MAX_VALUE));
             Promise<Void> closed = Promise.promise();
             stalled.response.exceptionHandler(e -> closed.tryComplete());
             stalled.response.endHandler(v -> closed.tryComplete());
@@ -238,7 +239,7 @@ class DashboardTest {
             // Synthetic 64 KiB records on the rounds address, 20 per tick, until the stalled client is
             // closed; 2000 records (128 MiB) is far past any socket buffer plus the write queue cap.
             String filler = "x".repeat(64 * 1024);
-            String rounds = new org.flagagg.bus.Addresses(f.job.job()).rounds();
+            String rounds = new org.flagagg.wire.Addresses(f.job.job()).rounds();
             io.micrometer.core.instrument.Counter slow = f.metrics.registry().get("flagagg.sse.clients.closed.slow").counter();
             Promise<Integer> published = Promise.promise();
             int[] sent = {0};
@@ -253,17 +254,17 @@ class DashboardTest {
                             .put("filler", filler));
                 }
             });
-            int count = DashboardFixture.await(published.future());
+            int count = await(published.future());
             assertThat(slow.count()).as("closed after %d events", count).isEqualTo(1.0);
             assertThat(f.metrics.registry().get("flagagg.sse.events.skipped").counter().count())
                     .isGreaterThanOrEqualTo(RoundEvents.MAX_SKIPPED);
             assertThat(f.metrics.registry().get("flagagg.sse.clients").gauge().value()).isZero();
             // Reading again, the client finds what the socket held, then the end of the stream.
             stalled.response.resume();
-            DashboardFixture.await(closed.future());
+            await(closed.future());
             // A client connecting now still gets the recent history, within the write-queue budget.
-            SseReader fresh = DashboardFixture.await(SseReader.open(f.vertx, f.port(), null, 1));
-            List<SseReader.Event> replay = DashboardFixture.await(fresh.done.future());
+            SseReader fresh = await(SseReader.open(f.vertx, f.port(), null, 1));
+            List<SseReader.Event> replay = await(fresh.done.future());
             assertThat(replay.stream().filter(e -> e.type().equals("round")).count()).isBetween(1L,
                     (long) RoundEvents.QUEUE_BYTES / filler.length());
         }

@@ -1,6 +1,7 @@
 package org.flagagg.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.flagagg.Await.await;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -24,10 +25,6 @@ class RoundsApiTest {
     Path dir;
 
     record Reply(int status, String body) {
-    }
-
-    static <T> T await(Future<T> f) throws Exception {
-        return f.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
 
     static Reply get(HttpClient client, int port, String uri, HttpMethod method) throws Exception {

@@ -1,5 +1,7 @@
 package org.flagagg.ws;
 
+import static org.flagagg.Await.await;
+
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -15,6 +17,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.flagagg.Await;
 
 /**
  * A test client that speaks the WebSocket protocol by hand with Vert.x's WebSocket client: it sends
@@ -52,7 +55,7 @@ public final class RawWs {
             connect.addHeader("Authorization", "Bearer " + token);
         }
         // Handlers are set on the event loop as the upgrade completes, before a close frame can be processed.
-        return WsServer.await(client.connect(connect).map(ws -> new RawWs(client, ws)));
+        return await(client.connect(connect).map(ws -> new RawWs(client, ws)));
     }
 
     /** An upgrade the server refused with an HTTP status: the status, the reason of its {"error"} body. */
@@ -67,27 +70,27 @@ public final class RawWs {
             connect.addHeader("Authorization", "Bearer " + token);
         }
         try {
-            Throwable e = WsServer.get(client.connect(connect).map(ws -> (Throwable) null).recover(Future::succeededFuture)
+            Throwable e = Await.get(client.connect(connect).map(ws -> (Throwable) null).recover(Future::succeededFuture)
                     .toCompletionStage().toCompletableFuture());
             if (!(e instanceof UpgradeRejectedException rejected)) {
                 throw new AssertionError("expected an HTTP refusal of the upgrade, got " + (e == null ? "a WebSocket" : e));
             }
             return new Refusal(rejected.getStatus(), new JsonObject(rejected.getBody()).getString("error"));
         } finally {
-            WsServer.await(client.close());
+            await(client.close());
         }
     }
 
     public void send(JsonObject msg) throws Exception {
-        WsServer.await(ws.writeTextMessage(msg.encode()));
+        await(ws.writeTextMessage(msg.encode()));
     }
 
     public void sendText(String text) throws Exception {
-        WsServer.await(ws.writeTextMessage(text));
+        await(ws.writeTextMessage(text));
     }
 
     public void send(Buffer frame) throws Exception {
-        WsServer.await(ws.writeBinaryMessage(frame));
+        await(ws.writeBinaryMessage(frame));
     }
 
     /** Says hello and returns the session. */
@@ -106,9 +109,9 @@ public final class RawWs {
 
     /** The next text message from the server. */
     public JsonObject next() throws Exception {
-        JsonObject msg = texts.poll(WsServer.WAIT_S, TimeUnit.SECONDS);
+        JsonObject msg = texts.poll(Await.WAIT_S, TimeUnit.SECONDS);
         if (msg == null) {
-            throw new TimeoutException("no message from the server within " + WsServer.WAIT_S + " s (closed: "
+            throw new TimeoutException("no message from the server within " + Await.WAIT_S + " s (closed: "
                     + closed.getNow(null) + ")");
         }
         return msg;
@@ -125,21 +128,21 @@ public final class RawWs {
     }
 
     public Buffer nextBinary() throws Exception {
-        Buffer b = binaries.poll(WsServer.WAIT_S, TimeUnit.SECONDS);
+        Buffer b = binaries.poll(Await.WAIT_S, TimeUnit.SECONDS);
         if (b == null) {
-            throw new TimeoutException("no binary message within " + WsServer.WAIT_S + " s");
+            throw new TimeoutException("no binary message within " + Await.WAIT_S + " s");
         }
         return b;
     }
 
     public Close awaitClose() throws Exception {
-        return WsServer.get(closed);
+        return Await.get(closed);
     }
 
     public void close() throws Exception {
         if (!closed.isDone()) {
-            WsServer.await(ws.close());
+            await(ws.close());
         }
-        WsServer.await(client.close());
+        await(client.close());
     }
 }

@@ -13,9 +13,14 @@ import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 import java.util.stream.Stream;
-import org.flagagg.bus.ChunkFrame;
-import org.flagagg.bus.WorkerClient;
-import org.flagagg.round.JobConfig;
+import org.flagagg.Await;
+import org.flagagg.config.GatewayConfig;
+import org.flagagg.config.JobConfig;
+import org.flagagg.config.TokenTable;
+import org.flagagg.wire.ChunkFrame;
+import org.flagagg.worker.FlagaggClient;
+import org.flagagg.worker.FlagaggException;
+import org.flagagg.worker.WorkerClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -66,9 +71,9 @@ class WsGatewayTest {
     @Test
     void theFlagaggClientReportsARefusalWithItsCode(Vertx vertx) throws Exception {
         try (WsServer server = WsServer.start(vertx, job(2), GatewayConfig.defaults())) {
-            CompletableFuture<FlagaggClient> connect = WsServer.on(vertx.getOrCreateContext(),
+            CompletableFuture<FlagaggClient> connect = Await.on(vertx.getOrCreateContext(),
                     () -> FlagaggClient.connect(vertx, server.url, "not-a-token", 1000, new FlagaggClient.Options()));
-            Throwable e = org.assertj.core.api.Assertions.catchThrowable(() -> WsServer.get(connect)).getCause();
+            Throwable e = org.assertj.core.api.Assertions.catchThrowable(() -> Await.get(connect)).getCause();
             assertThat(e).isInstanceOf(FlagaggException.class).hasMessageContaining("401")
                     .hasMessageContaining("unknown or revoked token");
         }
@@ -146,7 +151,7 @@ class WsGatewayTest {
                 return v;
             }, 0, job.chunkCoords()));
             assertThat(bad.next().getInteger("code")).isEqualTo(422);
-            WorkerClient.Aggregate a = WsServer.get(good.exchange(0, g1));
+            WorkerClient.Aggregate a = Await.get(good.exchange(0, g1));
             assertThat(a.included()).isTrue();
             assertThat(a.values()).containsExactly(g1);
             JsonObject result = bad.next("result");
@@ -162,7 +167,7 @@ class WsGatewayTest {
             JsonObject late = bad.next("chunk_error");
             assertThat(late.getInteger("code")).isEqualTo(410);
             assertThat(late.getString("reason")).contains("round 0 is over; the current round is 1");
-            WsServer.get(server.releasedOf(0));
+            Await.get(server.releasedOf(0));
         }
     }
 

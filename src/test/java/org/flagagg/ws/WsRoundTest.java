@@ -21,11 +21,15 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.flagagg.Await;
 import org.flagagg.LogCapture;
-import org.flagagg.bus.ChunkFrame;
-import org.flagagg.bus.Engine;
-import org.flagagg.bus.WorkerClient;
-import org.flagagg.round.JobConfig;
+import org.flagagg.config.GatewayConfig;
+import org.flagagg.config.JobConfig;
+import org.flagagg.engine.Engine;
+import org.flagagg.wire.ChunkFrame;
+import org.flagagg.worker.FlagaggClient;
+import org.flagagg.worker.FlagaggException;
+import org.flagagg.worker.WorkerClient;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -62,15 +66,15 @@ class WsRoundTest {
                 }
                 float[] expected = server.offline(g);
                 for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-                    WorkerClient.Aggregate a = WsServer.get(result);
+                    WorkerClient.Aggregate a = Await.get(result);
                     assertThat(a.round()).isEqualTo(round);
                     assertThat(a.included()).isTrue();
                     assertSameAggregate(a.values(), expected);
                 }
-                JsonObject record = WsServer.get(server.recordOf(round));
+                JsonObject record = Await.get(server.recordOf(round));
                 assertThat(record.getString("status")).isEqualTo("completed");
                 assertThat(record.getJsonArray("participants")).containsExactlyInAnyOrder("w0", "w1", "w2", "w3", "w4");
-                WsServer.get(server.releasedOf(round));
+                Await.get(server.releasedOf(round));
             }
             assertThat(server.gateway.stats().getInteger("max_unacked_results")).isBetween(1, job.credits());
             assertThat(server.store.stats().bytesInMemory()).isZero();
@@ -121,7 +125,7 @@ class WsRoundTest {
             List<CompletableFuture<WorkerClient.Aggregate>> results = List.of(bus.exchange(0, g[0]), javaWs.exchange(0, g[1]));
             float[] expected = server.offline(g);
             for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-                assertSameAggregate(WsServer.get(result).values(), expected);
+                assertSameAggregate(Await.get(result).values(), expected);
             }
             for (int w = 2; w < 4; w++) {
                 Process python = pythons.get(w - 2);
@@ -135,7 +139,7 @@ class WsRoundTest {
                 aggregate.get(values);
                 assertSameAggregate(values, expected);
             }
-            JsonObject record = WsServer.get(server.recordOf(0));
+            JsonObject record = Await.get(server.recordOf(0));
             assertThat(record.getJsonArray("participants")).containsExactlyInAnyOrder("w0", "w1", "w2", "w3");
         }
     }
@@ -160,8 +164,8 @@ class WsRoundTest {
             CompletableFuture<WorkerClient.Aggregate> a0 = bus.exchange(0, g[0]);
             CompletableFuture<WorkerClient.Aggregate> a1 = secure.exchange(0, g[1]);
             float[] expected = server.offline(g);
-            assertSameAggregate(WsServer.get(a0).values(), expected);
-            assertSameAggregate(WsServer.get(a1).values(), expected);
+            assertSameAggregate(Await.get(a0).values(), expected);
+            assertSameAggregate(Await.get(a1).values(), expected);
             // Plain ws:// to the TLS port does not get a WebSocket.
             String plain = server.url.replace("wss://", "ws://");
             assertThatThrownBy(() -> RawWs.connect(vertx, plain, server.token(0), null)).isInstanceOf(Exception.class);
@@ -190,37 +194,37 @@ class WsRoundTest {
                 List<CompletableFuture<WorkerClient.Aggregate>> results = List.of(w0.exchange(round, g[0]),
                         w1.exchange(round, g[1]));
                 for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-                    Engine.assertSameAggregate(WsServer.get(result).values(), server.offline(g));
+                    Engine.assertSameAggregate(Await.get(result).values(), server.offline(g));
                 }
             }
-            WsServer.get(WsServer.on(w1.context(), () -> w1.worker().close()));
+            Await.get(Await.on(w1.context(), () -> w1.worker().close()));
             WsServer.Client again = server.wsClient(1);
             assertThat(again.worker().session().getLong("round")).isEqualTo(2);
             assertThat(again.worker().nextRound()).isEqualTo(2);
 
             float[][] g = WsServer.gradients(2, (int) job.dim(), 30);
             long t0 = System.nanoTime();
-            assertThatThrownBy(() -> WsServer.get(again.exchange(0, g[1]))).isInstanceOf(ExecutionException.class)
+            assertThatThrownBy(() -> Await.get(again.exchange(0, g[1]))).isInstanceOf(ExecutionException.class)
                     .cause().isInstanceOf(FlagaggException.class)
                     .satisfies(e -> {
                         assertThat(((FlagaggException) e).code()).isEqualTo(410);
                         assertThat(((FlagaggException) e).reason()).contains("the current round is 2");
                     });
             assertThat((System.nanoTime() - t0) / 1_000_000).as("refused at once").isLessThan(5_000);
-            assertThatThrownBy(() -> WsServer.get(again.exchange(7, g[1]))).cause().isInstanceOf(FlagaggException.class)
+            assertThatThrownBy(() -> Await.get(again.exchange(7, g[1]))).cause().isInstanceOf(FlagaggException.class)
                     .satisfies(e -> assertThat(((FlagaggException) e).code()).isEqualTo(425));
 
             List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
             for (WsServer.Client c : List.of(w0, again)) {
                 float[] gradient = g[c.worker().slot()];
-                results.add(WsServer.on(c.context(), () -> c.worker().exchange(gradient)));
+                results.add(Await.on(c.context(), () -> c.worker().exchange(gradient)));
             }
             for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-                WorkerClient.Aggregate a = WsServer.get(result);
+                WorkerClient.Aggregate a = Await.get(result);
                 assertThat(a.round()).isEqualTo(2);
                 Engine.assertSameAggregate(a.values(), server.offline(g));
             }
-            WsServer.get(server.releasedOf(2));
+            Await.get(server.releasedOf(2));
             assertThat(server.store.stats().chunks()).isZero();
         }
     }
@@ -235,13 +239,13 @@ class WsRoundTest {
             float[] gradient = WsServer.gradients(1, (int) job.dim(), 1)[0];
             AtomicInteger delivered = new AtomicInteger();
             // A reader that never finishes with a chunk: the client never acknowledges one.
-            CompletableFuture<WorkerClient.Aggregate> result = WsServer.on(slow.context(), () -> slow.worker().exchange(0,
+            CompletableFuture<WorkerClient.Aggregate> result = Await.on(slow.context(), () -> slow.worker().exchange(0,
                     (offset, count, dst) -> System.arraycopy(gradient, (int) offset, dst, 0, count),
                     (offset, values, count) -> {
                         delivered.incrementAndGet();
                         return Promise.<Void>promise().future();
                     }, Future.succeededFuture()));
-            assertThatThrownBy(() -> WsServer.get(result)).isInstanceOf(ExecutionException.class)
+            assertThatThrownBy(() -> Await.get(result)).isInstanceOf(ExecutionException.class)
                     .cause().isInstanceOf(FlagaggException.class)
                     .satisfies(e -> {
                         // The round's whole stream (408) or one chunk (4408) ran out of result_timeout_ms first.
@@ -252,7 +256,7 @@ class WsRoundTest {
             assertThat(delivered.get()).isEqualTo(job.credits());
             assertThat(server.gateway.stats().getInteger("max_unacked_results")).isEqualTo(job.credits());
             // The round's chunks are freed even though one reader never finished.
-            WsServer.get(server.releasedOf(0));
+            Await.get(server.releasedOf(0));
             assertThat(server.store.stats().bytesInMemory()).isZero();
             assertThat(server.gateway.stats().getJsonObject("closes").getLong("4408")).isEqualTo(1L);
             assertThat(server.gateway.stats().getInteger("connections")).isZero();
@@ -280,14 +284,14 @@ class WsRoundTest {
             CompletableFuture<WorkerClient.Aggregate> a0 = c0.exchange(0, g[0]);
             CompletableFuture<WorkerClient.Aggregate> a1 = c1.exchange(0, g[1]);
             float[] expected = server.offline(WsServer.rows(g, 0, 1));
-            assertSameAggregate(WsServer.get(a0).values(), expected);
-            assertSameAggregate(WsServer.get(a1).values(), expected);
-            JsonObject record = WsServer.get(server.recordOf(0));
+            assertSameAggregate(Await.get(a0).values(), expected);
+            assertSameAggregate(Await.get(a1).values(), expected);
+            JsonObject record = Await.get(server.recordOf(0));
             assertThat(record.getString("status")).isEqualTo("completed");
             assertThat(record.getString("trigger")).startsWith("deadline");
             assertThat(record.getJsonArray("participants")).containsExactlyInAnyOrder("w0", "w1");
             assertThat(record.getJsonArray("stragglers").getJsonObject(0).getString("worker")).isEqualTo("w2");
-            WsServer.get(server.releasedOf(0));
+            Await.get(server.releasedOf(0));
             assertThat(server.store.stats().bytesInMemory()).isZero();
             // The leaver's session is gone: its consumer unregistered, its token free again.
             assertThat(server.gateway.stats().getInteger("connections")).isEqualTo(2);
@@ -314,8 +318,8 @@ class WsRoundTest {
                 float[][] g = WsServer.gradients(3, (int) job.dim(), 40 + round);
                 CompletableFuture<WorkerClient.Aggregate> a0 = c0.exchange(round, g[0]);
                 CompletableFuture<WorkerClient.Aggregate> a1 = c1.exchange(round, g[1]);
-                assertThat(WsServer.get(a0).round()).isEqualTo(round);
-                assertThat(WsServer.get(a1).round()).isEqualTo(round);
+                assertThat(Await.get(a0).round()).isEqualTo(round);
+                assertThat(Await.get(a1).round()).isEqualTo(round);
             }
             // Every round after the disconnect offered w2 its results; one line said it left, one that it takes none.
             assertThat(log.messages(Level.INFO, "'w2' (slot 2) disconnected without bye (close code 1000)")).hasSize(1);

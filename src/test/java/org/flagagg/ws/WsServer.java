@@ -1,5 +1,7 @@
 package org.flagagg.ws;
 
+import static org.flagagg.Await.await;
+
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -14,20 +16,23 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
-import org.flagagg.bus.Addresses;
-import org.flagagg.bus.AggregatorVerticle;
-import org.flagagg.bus.Engine;
-import org.flagagg.bus.WorkerClient;
+import org.flagagg.Await;
+import org.flagagg.config.GatewayConfig;
+import org.flagagg.config.JobConfig;
+import org.flagagg.config.TokenTable;
+import org.flagagg.engine.AggregatorVerticle;
+import org.flagagg.engine.Engine;
 import org.flagagg.round.ChunkStore;
-import org.flagagg.round.JobConfig;
 import org.flagagg.web.HttpApi;
+import org.flagagg.wire.Addresses;
+import org.flagagg.worker.FlagaggClient;
+import org.flagagg.worker.WorkerClient;
 
 /**
  * Test fixture: an aggregator verticle, the HTTP server with the gateway on a free loopback port, tokens for
  * workers "w0".."w9", round records by id, and clients of both kinds on their own contexts.
  */
 public final class WsServer implements AutoCloseable {
-    public static final long WAIT_S = 60;
 
     public final Vertx vertx;
     public final JobConfig job;
@@ -100,15 +105,15 @@ public final class WsServer implements AutoCloseable {
     }
 
     /** A client on its own context, of either transport. */
-    public record Client(Context context, org.flagagg.bus.GradientExchange worker) {
+    public record Client(Context context, org.flagagg.worker.GradientExchange worker) {
         public CompletableFuture<WorkerClient.Aggregate> exchange(long round, float[] gradient) {
-            return on(context, () -> worker.exchange(round, gradient));
+            return Await.on(context, () -> worker.exchange(round, gradient));
         }
     }
 
     Client busClient(int worker) throws Exception {
         Context context = vertx.getOrCreateContext();
-        return new Client(context, get(on(context, () -> WorkerClient.join(vertx, job.job(), "w" + worker, job.dim(), worker))));
+        return new Client(context, Await.get(Await.on(context, () -> WorkerClient.join(vertx, job.job(), "w" + worker, job.dim(), worker))));
     }
 
     public Client wsClient(int worker) throws Exception {
@@ -117,23 +122,11 @@ public final class WsServer implements AutoCloseable {
 
     Client wsClient(int worker, FlagaggClient.Options options) throws Exception {
         Context context = vertx.getOrCreateContext();
-        return new Client(context, get(on(context, () -> FlagaggClient.connect(vertx, url, token(worker), job.dim(), options))));
+        return new Client(context, Await.get(Await.on(context, () -> FlagaggClient.connect(vertx, url, token(worker), job.dim(), options))));
     }
 
     public RawWs raw(String token) throws Exception {
         return RawWs.connect(vertx, url, token, null);
-    }
-
-    static <T> CompletableFuture<T> on(Context context, Supplier<Future<T>> action) {
-        return Engine.on(context, action);
-    }
-
-    public static <T> T await(Future<T> future) throws Exception {
-        return Engine.await(future);
-    }
-
-    public static <T> T get(CompletableFuture<T> future) throws Exception {
-        return Engine.get(future);
     }
 
     /** The offline aggregate of these rows with the job's rule, as float32. */

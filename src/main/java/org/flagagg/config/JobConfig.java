@@ -1,0 +1,160 @@
+package org.flagagg.config;
+
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import java.util.Locale;
+import org.flagagg.fa.FlagOptions;
+import org.flagagg.rules.RuleConfig;
+
+/**
+ * One aggregation job: the rule, the workers, the model dimension and every bound of the round engine.
+ * Read from JSON: conf/flagagg.json (packaged in the jar), overridden by a --conf file, the environment and
+ * flags; docs/architecture.md lists each key with its unit.
+ *
+ * @param job            name of the job; event-bus addresses live under flagagg.JOB.
+ * @param rule           the rule and its parameters
+ * @param workers        expected workers P
+ * @param dim            model dimension n (float32 values per gradient)
+ * @param chunkCoords    coordinates per chunk
+ * @param quorum         least complete workers for a round to close at its deadline (1..P)
+ * @param deadline       how long a round may stay open
+ * @param credits        W: most chunks a worker may have unacknowledged, both ways
+ * @param memoryBudget   bytes of direct memory the chunk store may hold; the rest spills
+ * @param slabBytes      the chunk store's allocation unit, at least one chunk (4 * chunkCoords)
+ * @param spillDir       where chunks past the budget go
+ * @param resultTimeoutMs how long a worker may take to acknowledge an aggregate chunk before the
+ *                        aggregator stops streaming to it
+ * @param maxOpenRounds  most rounds open at once (stragglers of round r overlap round r + 1)
+ * @param maxResultRounds most rounds whose results a worker (or a data-link node) may have unfinished: a new
+ *                        round's results stop the oldest stream to it
+ * @param roundLog       JSON-lines file every round record is appended to, or null for none
+ */
+public record JobConfig(String job, RuleConfig rule, int workers, long dim, int chunkCoords, int quorum,
+        Deadline deadline, int credits, long memoryBudget, int slabBytes, Path spillDir, long resultTimeoutMs,
+        int maxOpenRounds, int maxResultRounds, Path roundLog) {
+
+    /**
+     * Round deadline: {@code fixed} uses maxMs always; {@code adaptive} uses factor x the median latency of
+     * the last {@code history} completed rounds, clamped to [minMs, maxMs] (maxMs until there is history).
+     */
+    public record Deadline(boolean adaptive, double factor, long minMs, long maxMs, int history) {
+        public Deadline {
+            if (minMs < 1 || maxMs < minMs) {
+                throw new IllegalArgumentException("deadline needs 1 <= min_ms <= max_ms, got " + minMs + ", " + maxMs);
+            }
+            if (!(factor >= 1) || history < 1) {
+                throw new IllegalArgumentException("deadline factor must be >= 1 and history >= 1");
+            }
+        }
+    }
+
+    public JobConfig {
+        if (job == null || !job.matches("[A-Za-z0-9_-]{1,64}")) {
+            throw new IllegalArgumentException("job name must be 1-64 letters, digits, '_' or '-', got '" + job + "'");
+        }
+        require(workers >= 1, "workers must be >= 1, got " + workers);
+        require(dim >= 1, "dim must be >= 1, got " + dim);
+        require(chunkCoords >= 1, "chunk_coords must be >= 1, got " + chunkCoords);
+        require(quorum >= 1 && quorum <= workers, "quorum must be in 1..workers (" + workers + "), got " + quorum);
+        require(credits >= 1, "credits must be >= 1, got " + credits);
+        require(memoryBudget >= 0, "memory_budget_mb must be >= 0");
+        require((long) slabBytes >= 4L * chunkCoords, "slab_kib (" + slabBytes / 1024 + " KiB) must hold one chunk ("
+                + 4L * chunkCoords / 1024 + " KiB)");
+        require(resultTimeoutMs >= 1, "result_timeout_ms must be >= 1");
+        require(maxOpenRounds >= 1, "max_open_rounds must be >= 1");
+        require(maxResultRounds >= 1, "max_result_rounds must be >= 1, got " + maxResultRounds);
+        require((dim + chunkCoords - 1) / chunkCoords <= Integer.MAX_VALUE, "dim / chunk_coords is too many chunks");
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+
+    /** Number of chunks a gradient is cut into. */
+    public int chunks() {
+        return (int) ((dim + chunkCoords - 1) / chunkCoords);
+    }
+
+    /** Coordinates in chunk {@code index}. */
+    public int chunkLength(int index) {
+        return (int) Math.min(chunkCoords, dim - (long) index * chunkCoords);
+    }
+
+    /** Classpath location of the default configuration (conf/flagagg.json, packaged into the jar). */
+    public static final String DEFAULTS_RESOURCE = "conf/flagagg.json";
+
+    /** The default configuration: conf/flagagg.json as packaged. */
+    public static JsonObject defaults() {
+        try (var in = JobConfig.class.getClassLoader().getResourceAsStream(DEFAULTS_RESOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException(DEFAULTS_RESOURCE + " is missing from the classpath");
+            }
+            return new JsonObject(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Reads a job from JSON laid over {@link #defaults()} (keys deep-merged: only what differs is needed). */
+    public static JobConfig fromJson(JsonObject overrides) {
+        JsonObject json = defaults().mergeIn(overrides, true);
+        try {
+            return parse(json);
+        } catch (ClassCastException | NullPointerException e) {
+            throw new IllegalArgumentException("configuration has a missing or mistyped key: " + e.getMessage());
+        }
+    }
+
+    /** The "rule" section: name, f, m and the Flag Aggregator's r, lambda, iterations, scale. */
+    public static RuleConfig ruleFromJson(JsonObject r) {
+        FlagOptions flag = FlagOptions.DEFAULTS
+                .withRank(r.getInteger("r"))
+                .withLambda(r.getDouble("lambda"))
+                .withIterations(r.getInteger("iterations"))
+                .withScale(FlagOptions.Scale.of(r.getString("scale")));
+        return new RuleConfig(r.getString("name"), r.getInteger("f"), r.getInteger("m"), flag);
+    }
+
+    private static JobConfig parse(JsonObject json) {
+        RuleConfig rule = ruleFromJson(json.getJsonObject("rule"));
+        int workers = json.getInteger("workers");
+        JsonObject d = json.getJsonObject("deadline");
+        String mode = d.getString("mode").toLowerCase(Locale.ROOT);
+        if (!mode.equals("fixed") && !mode.equals("adaptive")) {
+            throw new IllegalArgumentException("deadline.mode must be fixed or adaptive, got '" + mode + "'");
+        }
+        Deadline deadline = new Deadline(mode.equals("adaptive"), d.getDouble("factor"), d.getLong("min_ms"),
+                d.getLong("max_ms"), d.getInteger("history"));
+        int chunkCoords = json.getInteger("chunk_coords");
+        int quorum = json.getInteger("quorum");
+        String spill = json.getString("spill_dir");
+        String log = json.getString("round_log");
+        return new JobConfig(
+                json.getString("job"), rule, workers, json.getLong("dim"), chunkCoords,
+                quorum == 0 ? workers : quorum, deadline, json.getInteger("credits"),
+                json.getLong("memory_budget_mb") << 20,
+                Math.max(json.getInteger("slab_kib") << 10, 4 * chunkCoords),
+                spill.isEmpty() ? Path.of(System.getProperty("java.io.tmpdir"), "flagagg-spill") : Path.of(spill),
+                json.getLong("result_timeout_ms"), json.getInteger("max_open_rounds"),
+                json.getInteger("max_result_rounds"),
+                log.isEmpty() ? null : Path.of(log));
+    }
+
+    /** The session a joining worker is told: what it needs to stream and to interpret results. */
+    public JsonObject session() {
+        return new JsonObject()
+                .put("job", job)
+                .put("rule", rule.name())
+                .put("f", rule.f())
+                .put("workers", workers)
+                .put("dim", dim)
+                .put("chunk_coords", chunkCoords)
+                .put("chunks", chunks())
+                .put("quorum", quorum)
+                .put("credits", credits)
+                .put("deadline_max_ms", deadline.maxMs())
+                .put("result_timeout_ms", resultTimeoutMs);
+    }
+}

@@ -1,0 +1,274 @@
+package org.flagagg.engine;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.flagagg.config.JobConfig;
+
+/**
+ * The state of one round: which chunks each worker slot sent and stored, which coordinate ranges (columns)
+ * are complete and folded, who is excluded and why. Pure bookkeeping, confined to the aggregator's event
+ * loop; the verticle does the I/O and the math.
+ *
+ * <p>A column (chunk index k) is complete when every slot not excluded has stored its chunk k: then the
+ * column can be folded into the Gram matrix. A slot excluded later keeps its pairs in folded columns, but
+ * its row of G is never used. At close, the participants are the slots that stored every chunk; columns
+ * not folded yet are folded over the participants alone.
+ */
+public final class Round {
+
+    public enum Status { OPEN, CLOSING, COMPLETED, FAILED }
+
+    /** What to do with a chunk offered to the round. */
+    public enum Admission { PROCESS, ACK_DUPLICATE, REJECT_CLOSED, REJECT_EXCLUDED, REJECT_BAD }
+
+    /** A verdict on a chunk, with the reason for a rejection. */
+    public record Verdict(Admission admission, String reason) {
+        static final Verdict PROCESS = new Verdict(Admission.PROCESS, null);
+        static final Verdict DUPLICATE = new Verdict(Admission.ACK_DUPLICATE, null);
+    }
+
+    private final long id;
+    private final JobConfig job;
+    private final int p;
+    private final int chunks;
+    private final long openedNanos;
+    private final BitSet[] received;
+    private final BitSet[] stored;
+    private final int[] storedCount;
+    private final int[] crc;
+    private final String[] excluded;
+    private final int[] columnCount;
+    private final BitSet folded = new BitSet();
+    private int active;
+    private int started;
+    private Status status = Status.OPEN;
+    private long bytesIn;
+    private long chunksIn;
+    private final Map<String, Integer> rejected = new TreeMap<>();
+
+    public Round(long id, JobConfig job, long openedNanos) {
+        this.id = id;
+        this.job = job;
+        this.p = job.workers();
+        this.chunks = job.chunks();
+        this.openedNanos = openedNanos;
+        this.received = new BitSet[p];
+        this.stored = new BitSet[p];
+        for (int s = 0; s < p; s++) {
+            received[s] = new BitSet(chunks);
+            stored[s] = new BitSet(chunks);
+        }
+        this.storedCount = new int[p];
+        this.crc = new int[p * chunks];
+        this.excluded = new String[p];
+        this.columnCount = new int[chunks];
+        this.active = p;
+    }
+
+    public long id() {
+        return id;
+    }
+
+    public Status status() {
+        return status;
+    }
+
+    public long openedNanos() {
+        return openedNanos;
+    }
+
+    /** Slots that had at least one chunk of this round admitted: the workers that started it. */
+    public int started() {
+        return started;
+    }
+
+    /**
+     * Decides on a chunk whose frame parsed: accept it for processing, acknowledge an identical retry, or
+     * reject it. A chunk that breaks the round's shape (wrong index, offset or count, a conflicting
+     * duplicate) gets REJECT_BAD, and the caller excludes its worker. Counts every rejection by reason.
+     */
+    public Verdict admit(int slot, int chunkIndex, long offset, int count, int frameCrc) {
+        if (status != Status.OPEN) {
+            return reject(Admission.REJECT_CLOSED, "round " + id + " is closed", "closed");
+        }
+        if (excluded[slot] != null) {
+            return reject(Admission.REJECT_EXCLUDED, "worker excluded from round " + id + ": " + excluded[slot],
+                    "after_exclusion");
+        }
+        if (chunkIndex >= chunks || offset != (long) chunkIndex * job.chunkCoords() || count != job.chunkLength(chunkIndex)) {
+            String expected = chunkIndex < chunks
+                    ? "offset " + (long) chunkIndex * job.chunkCoords() + " count " + job.chunkLength(chunkIndex)
+                    : "index < " + chunks;
+            return excludeAndReject(slot, "wrong shape: chunk " + chunkIndex + " at offset " + offset + " with "
+                    + count + " values, expected " + expected + " (dim " + job.dim() + ", chunk_coords "
+                    + job.chunkCoords() + ")", "wrong_shape");
+        }
+        int at = slot * chunks + chunkIndex;
+        if (received[slot].get(chunkIndex)) {
+            if (crc[at] == frameCrc) {
+                count("duplicate_retry");
+                return Verdict.DUPLICATE;
+            }
+            return excludeAndReject(slot, "conflicting duplicate of chunk " + chunkIndex, "conflicting_duplicate");
+        }
+        if (received[slot].isEmpty()) {
+            started++;
+        }
+        received[slot].set(chunkIndex);
+        crc[at] = frameCrc;
+        return Verdict.PROCESS;
+    }
+
+    /**
+     * Records that slot's chunk is stored. Returns the column if it just became complete (fold it), or -1.
+     * A chunk of a slot excluded meanwhile, or of a round no longer open, changes nothing.
+     */
+    public int stored(int slot, int chunkIndex, int bytes) {
+        bytesIn += bytes;
+        chunksIn++;
+        if (excluded[slot] != null || status != Status.OPEN) {
+            return -1;
+        }
+        stored[slot].set(chunkIndex);
+        storedCount[slot]++;
+        columnCount[chunkIndex]++;
+        return takeIfComplete(chunkIndex) ? chunkIndex : -1;
+    }
+
+    /**
+     * Excludes a slot from this round with a reason (first reason wins). Returns the columns that became
+     * complete because the slot no longer counts.
+     */
+    public List<Integer> exclude(int slot, String reason) {
+        List<Integer> ready = new ArrayList<>();
+        if (excluded[slot] != null) {
+            return ready;
+        }
+        excluded[slot] = reason;
+        active--;
+        for (int k = stored[slot].nextSetBit(0); k >= 0; k = stored[slot].nextSetBit(k + 1)) {
+            columnCount[k]--;
+        }
+        if (status == Status.OPEN && active > 0) {
+            for (int k = folded.nextClearBit(0); k < chunks; k = folded.nextClearBit(k + 1)) {
+                if (takeIfComplete(k)) {
+                    ready.add(k);
+                }
+            }
+        }
+        return ready;
+    }
+
+    private boolean takeIfComplete(int k) {
+        if (columnCount[k] == active && active > 0 && !folded.get(k)) {
+            folded.set(k);
+            return true;
+        }
+        return false;
+    }
+
+    /** Slots that are not excluded: the rows a column fold reads. */
+    public boolean[] activeSlots() {
+        boolean[] a = new boolean[p];
+        for (int s = 0; s < p; s++) {
+            a[s] = excluded[s] == null;
+        }
+        return a;
+    }
+
+    /** True when every slot not excluded has stored its whole gradient (the round can close now). */
+    public boolean allDelivered() {
+        if (active == 0) {
+            return true;
+        }
+        for (int s = 0; s < p; s++) {
+            if (excluded[s] == null && storedCount[s] < chunks) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Slots that stored their whole gradient and are not excluded, ascending. */
+    public int[] participants() {
+        int[] out = new int[p];
+        int n = 0;
+        for (int s = 0; s < p; s++) {
+            if (excluded[s] == null && storedCount[s] == chunks) {
+                out[n++] = s;
+            }
+        }
+        return java.util.Arrays.copyOf(out, n);
+    }
+
+    /** Starts closing: no chunk is admitted any more. Returns the columns never folded, in order. */
+    public List<Integer> close() {
+        status = Status.CLOSING;
+        List<Integer> rest = new ArrayList<>();
+        for (int k = folded.nextClearBit(0); k < chunks; k = folded.nextClearBit(k + 1)) {
+            rest.add(k);
+        }
+        folded.set(0, chunks);
+        return rest;
+    }
+
+    public void finish(boolean completed) {
+        status = completed ? Status.COMPLETED : Status.FAILED;
+    }
+
+    /** Counts a rejected chunk under a reason key (for the round record and metrics). */
+    public void count(String reasonKey) {
+        rejected.merge(reasonKey, 1, Integer::sum);
+    }
+
+    private Verdict reject(Admission admission, String reason, String key) {
+        count(key);
+        return new Verdict(admission, reason);
+    }
+
+    /** The caller excludes the slot (see {@link #exclude}), which may complete columns or the round. */
+    private Verdict excludeAndReject(int slot, String reason, String key) {
+        count(key);
+        return new Verdict(Admission.REJECT_BAD, reason);
+    }
+
+    public String excludedReason(int slot) {
+        return excluded[slot];
+    }
+
+    public long bytesIn() {
+        return bytesIn;
+    }
+
+    /** The round's record without the rule's part: participants, stragglers, exclusions, traffic. */
+    public JsonObject record(String[] workerIds) {
+        int[] participants = participants();
+        JsonArray stragglers = new JsonArray();
+        JsonObject exclusions = new JsonObject();
+        for (int s = 0; s < p; s++) {
+            String name = workerIds[s] == null ? "slot-" + s : workerIds[s];
+            if (excluded[s] != null) {
+                exclusions.put(name, excluded[s]);
+            } else if (storedCount[s] < chunks) {
+                stragglers.add(new JsonObject().put("worker", name).put("chunks", storedCount[s]).put("of", chunks));
+            }
+        }
+        JsonArray names = new JsonArray();
+        for (int s : participants) {
+            names.add(workerIds[s] == null ? "slot-" + s : workerIds[s]);
+        }
+        return new JsonObject()
+                .put("round", id)
+                .put("participants", names)
+                .put("stragglers", stragglers)
+                .put("excluded", exclusions)
+                .put("bytes_in", bytesIn)
+                .put("chunks_in", chunksIn)
+                .put("rejected", new JsonObject(new TreeMap<String, Object>(rejected)));
+    }
+}

@@ -1,0 +1,52 @@
+package org.flagagg.wire;
+
+/** Event-bus addresses of one job, all under flagagg.JOB. */
+public record Addresses(String job) {
+
+    /** Event-bus header of a data link's chunk requests: the relay of the connection the frame came on. */
+    public static final String RELAY_HEADER = "relay";
+    /** Event-bus header of a chunk from another JVM: the chunk_token its slot's join was given. */
+    public static final String TOKEN_HEADER = "chunk_token";
+    /** Label of an event-bus join's proof: HMAC(secret, label, job, worker, dim, slot, relay, nonce). */
+    public static final String JOIN_PROOF = "flagagg-join";
+
+    /** Request/reply, JSON: a worker joins and gets its session. */
+    public String join() {
+        return "flagagg." + job + ".join";
+    }
+
+    /** Request/reply, binary chunk frames worker to aggregator; the reply is the credit. */
+    public String chunks() {
+        return "flagagg." + job + ".chunks";
+    }
+
+    /** Request/reply to one worker: the round summary (JSON), then the aggregate's chunk frames. */
+    public String results(int slot) {
+        return "flagagg." + job + ".worker." + slot;
+    }
+
+    /** Publish, JSON: every round record, for metrics and the dashboard. */
+    public String rounds() {
+        return "flagagg." + job + ".rounds";
+    }
+
+    /** Publish, the round id: the round's chunks were released from the store and its record logged. */
+    public String released() {
+        return "flagagg." + job + ".released";
+    }
+
+    /** Request/reply, JSON: where the aggregator's data link listens ({host, port}); see org.flagagg.link. */
+    public String link() {
+        return "flagagg." + job + ".link";
+    }
+
+    /** Request/reply to one worker node's data-link connection: aggregate chunk frames for all its workers. */
+    public String relay(String id) {
+        return relayPrefix() + id;
+    }
+
+    /** Every relay address starts with this; a join may name no other. */
+    public String relayPrefix() {
+        return "flagagg." + job + ".relay.";
+    }
+}
