@@ -22,7 +22,7 @@ import org.flagagg.demo.Training;
 import org.flagagg.fa.FlagOptions;
 import org.flagagg.rules.Rules;
 import org.flagagg.sim.Attacks;
-import org.flagagg.sim.LoadTest;
+import org.flagagg.server.Server;
 import org.flagagg.web.Dashboard;
 import org.flagagg.web.HttpApi;
 import org.flagagg.web.RoundsApi;
@@ -223,7 +223,7 @@ final class DemoCommand implements Callable<Integer> {
                     }
 
                     @Override
-                    public void engineStarted(LoadTest.Embedded engine) {
+                    public void engineStarted(Server engine) {
                         if (dashboard[0] != null) {
                             dashboard[0].follow(engine.job(), engine.store(), engine.aggregator()).await();
                         }

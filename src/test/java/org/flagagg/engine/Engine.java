@@ -27,6 +27,7 @@ import org.flagagg.wire.Addresses;
 import org.flagagg.wire.JobSecret;
 import org.flagagg.worker.LinkClient;
 import org.flagagg.worker.WorkerClient;
+import org.flagagg.kernels.Kernels;
 
 /** Test fixture: an aggregator verticle on a chunk store, its round records, and workers on their own contexts. */
 public final class Engine implements AutoCloseable {
@@ -113,7 +114,7 @@ public final class Engine implements AutoCloseable {
     /** The offline aggregate of these gradients (rows in slot order) with {@code job}'s rule, as float32. */
     public static float[] offline(JobConfig job, float[][] gradients) throws Exception {
         float[] out = new float[(int) job.dim()];
-        new Aggregation(Rules.create(job.rule())).run(new ArraySource(gradients),
+        new Aggregation(Rules.create(job.rule()), job.chunkCoords(), Kernels.best()).run(new ArraySource(gradients),
                 (offset, values, len) -> {
                     for (int k = 0; k < len; k++) {
                         out[(int) offset + k] = (float) values[k];

@@ -38,6 +38,7 @@ import org.flagagg.round.GradientSource;
 import org.flagagg.rules.Rules;
 import org.flagagg.wire.Addresses;
 import org.flagagg.worker.WorkerClient;
+import org.flagagg.kernels.Kernels;
 
 /**
  * Run in a small forked JVM by {@link EngineBoundTest}: one FA round of 8 workers whose raw data is several
@@ -217,7 +218,7 @@ public final class EngineBoundMain {
         double[] maxAbs = {0};
         ByteBuffer bytes = ByteBuffer.allocateDirect(4 * CHUNK).order(ByteOrder.LITTLE_ENDIAN);
         try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            new Aggregation(Rules.create(job.rule())).run(source, (offset, values, len) -> {
+            new Aggregation(Rules.create(job.rule()), CHUNK, Kernels.best()).run(source, (offset, values, len) -> {
                 bytes.clear();
                 for (int k = 0; k < len; k++) {
                     float v = (float) values[k];
