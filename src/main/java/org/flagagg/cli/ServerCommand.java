@@ -80,7 +80,7 @@ final class ServerCommand implements Callable<Integer> {
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
-                server.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+                server.close().toCompletionStage().toCompletableFuture().get(15, TimeUnit.SECONDS);
             } catch (Exception e) {
                 // Exiting anyway.
             } finally {

@@ -1,6 +1,7 @@
 package org.flagagg.server;
 
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -15,6 +16,7 @@ import java.security.UnrecoverableKeyException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 import org.flagagg.config.Cluster;
 import org.flagagg.config.InputException;
 import org.flagagg.config.JobConfig;
@@ -42,6 +44,8 @@ import org.flagagg.ws.Gateway;
  * (an {@link InputException}): the tokens files, the TLS key store, the job secret.
  */
 public final class Server {
+    /** How long closing waits for a Vert.x that {@link #start} started. */
+    private static final long CLOSE_WAIT_S = 10;
 
     /**
      * What runs beside the aggregator and its chunk store.
@@ -92,11 +96,35 @@ public final class Server {
             return Future.failedFuture(e);
         }
         Metrics metrics = new Metrics();
-        return metrics.startVertx(config.cluster(), clustered).compose(node -> {
+        // Completed off Vert.x's contexts: after a failed start they are closed, and a future bound to one
+        // would never hand on its failure.
+        Promise<Server> started = Promise.promise();
+        metrics.startVertx(config.cluster(), clustered).onFailure(started::fail).onSuccess(node -> {
             Future<?> claimed = clustered ? JobServer.claim(node, config.job().job()) : Future.succeededFuture();
-            return claimed.compose(lock -> build(node.vertx(), config, parts, wiring, node, metrics))
-                    .recover(e -> node.vertx().close().transform(closed -> Future.failedFuture(e)));
+            claimed.compose(lock -> build(node.vertx(), config, parts, wiring, node, metrics))
+                    .onSuccess(started::complete)
+                    .onFailure(e -> closeOwned(node.vertx(), () -> { }).onComplete(closed -> started.fail(e)));
         });
+        return started.future();
+    }
+
+    /**
+     * Closes a Vert.x that {@link #start} started, from a thread of its own, then runs {@code after}. The
+     * future is bound to no context: those of the closed Vert.x run nothing any more.
+     */
+    private static Future<Void> closeOwned(Vertx vertx, Runnable after) {
+        Promise<Void> closed = Promise.promise();
+        new Thread(() -> {
+            try {
+                vertx.close().toCompletionStage().toCompletableFuture().get(CLOSE_WAIT_S, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                // Going on regardless: the process is stopping, or the start failed for another reason.
+            } finally {
+                after.run();
+                closed.complete();
+            }
+        }, "flagagg-close").start();
+        return closed.future();
     }
 
     /**
@@ -204,10 +232,7 @@ public final class Server {
      */
     public Future<Void> close() {
         if (node != null) {
-            return vertx.close().eventually(() -> {
-                store.close();
-                return Future.succeededFuture();
-            });
+            return closeOwned(vertx, store::close);
         }
         Future<Void> stopped = http == null ? Future.succeededFuture() : http.close();
         return stopped.eventually(() -> undeploy(vertx, deployed, store));

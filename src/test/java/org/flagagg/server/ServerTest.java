@@ -54,6 +54,16 @@ class ServerTest {
         assertThat(vertx.deploymentIDs()).hasSize(1);
         await(engine.close());
         assertThat(vertx.deploymentIDs()).isEmpty();
+
+        // Started on its own Vert.x (the server command), everything; closing stops that Vert.x.
+        Server started = await(Server.start(config(new JsonObject()), false));
+        assertThat(started.httpPort()).isPositive();
+        assertThat(started.linkPort()).isEqualTo(-1);
+        assertThat(started.node().member()).isNull();
+        assertThat(started.vertx().deploymentIDs()).hasSize(1);
+        await(started.close());
+        assertThatThrownBy(() -> started.vertx().deployVerticle(new io.vertx.core.VerticleBase() { }).await())
+                .as("a closed Vert.x deploys nothing").isNotNull();
     }
 
     @Test
@@ -86,6 +96,10 @@ class ServerTest {
                     .isInstanceOf(InputException.class)
                     .hasMessageStartingWith("cannot listen on 127.0.0.1:" + port + " for the HTTP server: address already in use");
             assertThat(vertx.deploymentIDs()).isEmpty();
+            // Started on its own Vert.x, the server closes it again.
+            assertThatThrownBy(() -> Server.start(config, false).await())
+                    .isInstanceOf(InputException.class)
+                    .hasMessageStartingWith("cannot listen on 127.0.0.1:" + port + " for the HTTP server: address already in use");
         }
     }
 }
