@@ -15,7 +15,7 @@ import java.nio.file.Path;
 public record HttpConfig(String host, int port, Path readTokens, boolean metricsOpen) {
 
     /** Reads a checked "http" section ({@link Configuration#load}). */
-    static HttpConfig fromJson(JsonObject http) {
+    static HttpConfig parse(JsonObject http) {
         return new HttpConfig(http.getString("host"), http.getInteger("port"),
                 Configuration.path(http.getString("read_tokens")), http.getBoolean("metrics_open"));
     }

@@ -14,11 +14,11 @@ public record LinkConfig(int port, int maxConnections, int maxUnauthenticated, l
 
     /** The packaged defaults (conf/flagagg.json). */
     public static LinkConfig defaults() {
-        return fromJson(Configuration.defaults().getJsonObject("link"));
+        return parse(Configuration.defaults().getJsonObject("link"));
     }
 
     /** Reads a checked "link" section ({@link Configuration#load}). */
-    static LinkConfig fromJson(JsonObject link) {
+    static LinkConfig parse(JsonObject link) {
         return new LinkConfig(link.getInteger("port"), link.getInteger("max_connections"),
                 link.getInteger("max_unauthenticated"), link.getLong("auth_timeout_ms"));
     }

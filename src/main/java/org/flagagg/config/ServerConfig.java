@@ -35,8 +35,8 @@ public record ServerConfig(JobConfig job, HttpConfig http, GatewayConfig ws, Lin
     /** Types a checked configuration; a value no record accepts is one line naming it (an InputException). */
     public static ServerConfig parse(JsonObject json) {
         try {
-            return new ServerConfig(JobConfig.parse(json), HttpConfig.fromJson(json.getJsonObject("http")),
-                    GatewayConfig.parse(json.getJsonObject("ws")), LinkConfig.fromJson(json.getJsonObject("link")),
+            return new ServerConfig(JobConfig.parse(json), HttpConfig.parse(json.getJsonObject("http")),
+                    GatewayConfig.parse(json.getJsonObject("ws")), LinkConfig.parse(json.getJsonObject("link")),
                     ClusterConfig.parse(json.getJsonObject("cluster")));
         } catch (IllegalArgumentException e) {
             throw new InputException(e.getMessage());
