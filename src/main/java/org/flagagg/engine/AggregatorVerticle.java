@@ -26,7 +26,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.flagagg.config.JobConfig;
 import org.flagagg.fa.GramAccumulator;
 import org.flagagg.kernels.Kernels;
-import org.flagagg.round.AggregationResult;
 import org.flagagg.round.ChunkKey;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.rules.Rule;
@@ -759,31 +758,7 @@ public final class AggregatorVerticle extends VerticleBase {
             record.put("error", error);
         }
         if (run.solution != null) {
-            Solution s = run.solution;
-            JsonObject dropped = new JsonObject();
-            s.dropped().forEach((input, reason) -> dropped.put(name(run.participants[input]), reason));
-            JsonArray selected = new JsonArray();
-            Arrays.stream(s.selected()).forEach(i -> selected.add(name(run.participants[i])));
-            JsonObject details = s.details() == null ? new JsonObject() : s.details().copy();
-            // Per-input arrays (quality, weight, scores, ...) become maps by worker id.
-            for (String key : AggregationResult.PER_INPUT) {
-                JsonArray values = details.getJsonArray(key);
-                if (values != null && values.size() == run.participants.length) {
-                    JsonObject byWorker = new JsonObject();
-                    for (int i = 0; i < values.size(); i++) {
-                        byWorker.put(name(run.participants[i]), values.getValue(i));
-                    }
-                    details.put(key, byWorker);
-                }
-            }
-            record.put("selected", selected).put("dropped_by_rule", dropped).put("details", details);
-            if (s.coefficients() != null) {
-                JsonObject coefficients = new JsonObject();
-                for (int k = 0; k < s.selected().length; k++) {
-                    coefficients.put(name(run.participants[s.selected()[k]]), s.coefficients()[k]);
-                }
-                record.put("coefficients", coefficients);
-            }
+            RoundReport.addSolution(record, run.solution, run.participants, this::name);
         }
         return record;
     }

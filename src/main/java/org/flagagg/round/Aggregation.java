@@ -1,11 +1,11 @@
 package org.flagagg.round;
 
-import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.util.Map;
 import java.util.TreeMap;
 import org.flagagg.fa.GramAccumulator;
 import org.flagagg.kernels.Kernels;
+import org.flagagg.rules.Details;
 import org.flagagg.rules.Rule;
 import org.flagagg.rules.Solution;
 
@@ -103,7 +103,7 @@ public final class Aggregation {
         }
         long t3 = System.nanoTime();
         return new AggregationResult(rule.name(), p, n, kept, selected, dropped, solution.coefficients(),
-                solution.details() == null ? new JsonObject() : solution.details(),
+                solution.details() == null ? Details.EMPTY : solution.details(),
                 new AggregationResult.Timings(millis(t1 - t0), millis(t2 - t1), millis(t3 - t2)), kernels.name());
     }
 
