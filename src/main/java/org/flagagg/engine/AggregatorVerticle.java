@@ -11,6 +11,7 @@ import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
@@ -24,10 +25,10 @@ import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.flagagg.config.JobConfig;
-import org.flagagg.fa.GramAccumulator;
 import org.flagagg.kernels.Kernels;
 import org.flagagg.round.ChunkKey;
 import org.flagagg.round.ChunkStore;
+import org.flagagg.round.RoundPipeline;
 import org.flagagg.rules.Rule;
 import org.flagagg.rules.Rules;
 import org.flagagg.rules.Solution;
@@ -61,12 +62,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class AggregatorVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorVerticle.class);
-    /**
-     * Coordinates the fold and the output pass take from the store per step: the rows of one step (16 x 64 KiB
-     * at p = 16) stay in the cache however large the chunks. Whole 4 MiB chunks were 64 MiB per column, read
-     * from the store, written to scratch and read again from memory.
-     */
-    private static final int BLOCK = 8 * Kernels.TILE;
     /** How long a join nonce is good for after this aggregator issued it. */
     static final long NONCE_TTL_MS = 30_000;
 
@@ -98,7 +93,8 @@ public final class AggregatorVerticle extends VerticleBase {
     /** Unfinished result streams per destination (a worker's address or a node's relay), oldest first. */
     private final Map<String, ArrayDeque<ResultStream>> streamsTo = new HashMap<>();
     private final ArrayDeque<Long> latenciesMs = new ArrayDeque<>();
-    private final ThreadLocal<float[][]> scratch;
+    /** Per math thread: one aggregate chunk's values and its frame, for the output pass. */
+    private final ThreadLocal<OutputScratch> scratch;
     /** Arrays of full aggregate frames, reused across columns and rounds. */
     private final ArrayPool<byte[]> frameArrays;
     /** The id the next round to open gets: ids are the server's, in sequence from 0. */
@@ -130,14 +126,7 @@ public final class AggregatorVerticle extends VerticleBase {
         this.unreachable = new boolean[p];
         this.chunkTokens = new String[p];
         this.outstanding = new int[p];
-        // Per math thread: one block per slot (the fold and the output pass read the store block by block),
-        // plus one whole chunk for the aggregate's values.
-        int block = Math.min(BLOCK, job.chunkCoords());
-        this.scratch = ThreadLocal.withInitial(() -> {
-            float[][] buffers = new float[p + 1][];
-            Arrays.setAll(buffers, s -> new float[s < p ? block : job.chunkCoords()]);
-            return buffers;
-        });
+        this.scratch = ThreadLocal.withInitial(() -> new OutputScratch(job.chunkCoords()));
         // At most credits frames in flight per worker, and the cached ones.
         this.frameArrays = ArrayPool.bytes(job.credits() * (p + 4));
         frameArrays.reuse(ChunkFrame.frameBytes(job.chunkCoords()));
@@ -470,7 +459,7 @@ public final class AggregatorVerticle extends VerticleBase {
             return null;
         }
         run = new RoundRun(new Round(id, job, System.nanoTime()),
-                rule.needsGram() ? new GramAccumulator(p, kernels) : null);
+                new RoundPipeline(rule, p, job.chunkCoords(), kernels));
         // Until a quorum started, the round waits for its workers (deadline.max_ms at most): one early chunk
         // must not start the clock that closes the round before the others begin.
         armDeadline(run, job.deadline().adaptive() ? job.deadline().maxMs() : deadlineMs());
@@ -574,7 +563,7 @@ public final class AggregatorVerticle extends VerticleBase {
     }
 
     private void fold(RoundRun run, int column, boolean[] rows) {
-        if (run.gram == null) {
+        if (!run.pipeline.folds()) {
             return;
         }
         run.pending++;
@@ -591,26 +580,21 @@ public final class AggregatorVerticle extends VerticleBase {
         });
     }
 
-    /** Worker thread: reads one column's chunks of the given slots from the store, block by block, and folds them. */
-    private void foldColumn(RoundRun run, int column, boolean[] rows) {
+    /** Worker thread: folds one column's chunks of the given slots, read from the store block by block. */
+    private void foldColumn(RoundRun run, int column, boolean[] rows) throws IOException {
         long t0 = System.nanoTime();
-        float[][] buffers = scratch.get();
-        float[][] live = new float[p][];
-        ChunkKey[] keys = new ChunkKey[p];
-        for (int s = 0; s < p; s++) {
-            if (rows[s]) {
-                live[s] = buffers[s];
-                keys[s] = new ChunkKey(run.round.id(), s, column);
-            }
-        }
-        run.gram.fold(live, job.chunkLength(column), BLOCK, (from, count) -> {
-            for (int s = 0; s < p; s++) {
-                if (keys[s] != null) {
-                    store.read(keys[s], from, count, buffers[s], 0);
-                }
-            }
-        });
+        long start = (long) column * job.chunkCoords();
+        run.pipeline.fold(rows, start, start + job.chunkLength(column), storeRows(run.round.id()));
         run.addFoldNanos(System.nanoTime() - t0);
+    }
+
+    /** The round's gradients in the store, as the pipeline reads them: row = slot, a range inside one chunk. */
+    private RoundPipeline.Rows storeRows(long round) {
+        return (slot, offset, count, dst) -> {
+            int column = (int) (offset / job.chunkCoords());
+            store.read(new ChunkKey(round, slot, column), (int) (offset - (long) column * job.chunkCoords()), count,
+                    dst, 0);
+        };
     }
 
     private void taskDone(RoundRun run) {
@@ -665,8 +649,8 @@ public final class AggregatorVerticle extends VerticleBase {
     }
 
     /** Worker thread: folds the columns left over the participants, then solves in p x p space. */
-    private Solution solve(RoundRun run, int[] participants, List<Integer> unfolded) {
-        if (run.gram != null) {
+    private Solution solve(RoundRun run, int[] participants, List<Integer> unfolded) throws IOException {
+        if (run.pipeline.folds()) {
             boolean[] rows = new boolean[p];
             for (int s : participants) {
                 rows[s] = true;
@@ -676,41 +660,40 @@ public final class AggregatorVerticle extends VerticleBase {
             }
         }
         long t0 = System.nanoTime();
-        double[] gram = run.gram == null ? null : run.gram.gram(participants);
-        Solution solution = rule.solve(participants.length, gram);
+        Solution solution = run.pipeline.solve(participants);
         run.solveNanos = System.nanoTime() - t0;
         return solution;
     }
 
-    /** The output pass, split over the math threads: the aggregate's chunks go into the store. */
+    /**
+     * The output pass, split over the math threads: each aggregate chunk is encoded into its frame at once and
+     * the frame goes into the store, from where the result streams copy it as it is.
+     */
     private Future<Solution> output(RoundRun run, int[] participants, Solution solution) {
         int[] selected = Arrays.stream(solution.selected()).map(i -> participants[i]).toArray();
         run.solution = solution;
         run.participants = participants;
+        long round = run.round.id();
+        RoundPipeline.Rows rows = storeRows(round);
         int tasks = Math.min(job.chunks(), Runtime.getRuntime().availableProcessors());
         List<Future<Void>> parts = new ArrayList<>();
         long t0 = System.nanoTime();
         for (int t = 0; t < tasks; t++) {
             int first = t;
             parts.add(math.executeBlocking(() -> {
-                float[][] buffers = scratch.get();
-                float[][] rows = new float[selected.length][];
-                double[] out = new double[BLOCK];
+                OutputScratch own = scratch.get();
                 for (int column = first; column < job.chunks(); column += tasks) {
+                    long start = (long) column * job.chunkCoords();
                     int len = job.chunkLength(column);
-                    float[] values = buffers[p];
-                    for (int from = 0; from < len; from += BLOCK) {
-                        int n = Math.min(BLOCK, len - from);
-                        for (int k = 0; k < selected.length; k++) {
-                            rows[k] = buffers[k];
-                            store.read(new ChunkKey(run.round.id(), selected[k], column), from, n, rows[k], 0);
-                        }
-                        solution.apply(rows, n, out, 0);
+                    run.pipeline.output(solution, selected, start, start + len, rows, (offset, out, n) -> {
+                        int at = (int) (offset - start);
                         for (int i = 0; i < n; i++) {
-                            values[from + i] = (float) out[i];
+                            own.values[at + i] = (float) out[i];
                         }
-                    }
-                    store.put(new ChunkKey(run.round.id(), p, column), values, 0, len);
+                    });
+                    int bytes = ChunkFrame.encode(ChunkFrame.KIND_AGGREGATE, round, 0, column, start, own.values, 0,
+                            len, own.frame, 0);
+                    store.put(new ChunkKey(round, p, column), ByteBuffer.wrap(own.frame, 0, bytes));
                 }
                 return null;
             }, false));
@@ -719,6 +702,17 @@ public final class AggregatorVerticle extends VerticleBase {
             run.outputNanos = System.nanoTime() - t0;
             return solution;
         });
+    }
+
+    /** One math thread's buffers for the output pass: a chunk's values and its frame. */
+    private static final class OutputScratch {
+        final float[] values;
+        final byte[] frame;
+
+        OutputScratch(int chunkCoords) {
+            values = new float[chunkCoords];
+            frame = new byte[ChunkFrame.frameBytes(chunkCoords)];
+        }
     }
 
     private void finish(RoundRun run, String error) {
@@ -909,11 +903,9 @@ public final class AggregatorVerticle extends VerticleBase {
         boolean cache = run.frames.size() < 4 * job.credits();
         SharedFrame shared = new SharedFrame(cache ? run.chunkStreams : 1);
         shared.frame = math.executeBlocking(() -> {
-            float[] values = scratch.get()[p];
-            int len = store.read(new ChunkKey(round, p, column), values, 0);
-            byte[] bytes = frameArrays.take(ChunkFrame.frameBytes(len));
-            ChunkFrame.encode(ChunkFrame.KIND_AGGREGATE, round, 0, column, (long) column * job.chunkCoords(),
-                    values, 0, len, bytes, 0);
+            // The output pass stored the frame itself: a copy, no encoding.
+            byte[] bytes = frameArrays.take(ChunkFrame.frameBytes(job.chunkLength(column)));
+            store.readBytes(new ChunkKey(round, p, column), bytes, 0);
             shared.bytes = bytes;
             return ChunkFrame.wrap(bytes);
         }, false);
@@ -1095,7 +1087,7 @@ public final class AggregatorVerticle extends VerticleBase {
     /** A round and what the engine tracks about it beyond the bookkeeping in {@link Round}. */
     private static final class RoundRun {
         final Round round;
-        final GramAccumulator gram;
+        final RoundPipeline pipeline;
         long timer = -1;
         int pending;
         Promise<Void> idle;
@@ -1116,9 +1108,9 @@ public final class AggregatorVerticle extends VerticleBase {
         final Map<Integer, SharedFrame> frames = new HashMap<>();
         Future<Void> logged = Future.succeededFuture();
 
-        RoundRun(Round round, GramAccumulator gram) {
+        RoundRun(Round round, RoundPipeline pipeline) {
             this.round = round;
-            this.gram = gram;
+            this.pipeline = pipeline;
             this.clockNanos = round.openedNanos();
         }
 

@@ -243,6 +243,41 @@ public final class ChunkStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Copies chunk {@code key}'s bytes as stored (little-endian float32, or whatever was put as a payload)
+     * into dst[dstOffset ..] and returns how many it copied.
+     *
+     * @throws NoSuchElementException   if the chunk is not stored (never put, or its round was released)
+     * @throws IllegalArgumentException if dst has no room for the chunk at dstOffset
+     * @throws UncheckedIOException     if reading the spill file fails
+     */
+    public int readBytes(ChunkKey key, byte[] dst, int dstOffset) {
+        RoundChunks round = rounds.get(key.round());
+        if (round == null) {
+            throw unknown(key);
+        }
+        round.lifecycle.readLock().lock();
+        try {
+            Location at = round.released ? null : round.chunks.get(key);
+            if (at == null) {
+                throw unknown(key);
+            }
+            int bytes = 4 * at.count;
+            if (dstOffset < 0 || (long) dstOffset + bytes > dst.length) {
+                throw new IllegalArgumentException("chunk " + key + ": no room for " + bytes + " bytes in dst (length "
+                        + dst.length + ") at offset " + dstOffset);
+            }
+            if (at.slab != null) {
+                at.slab.bytes().get(at.offset, dst, dstOffset, bytes);
+            } else {
+                round.readSpilled(ByteBuffer.wrap(dst, dstOffset, bytes), at.filePosition);
+            }
+            return bytes;
+        } finally {
+            round.lifecycle.readLock().unlock();
+        }
+    }
+
     /** Length in floats of chunk {@code key}, or -1 if it is not stored. */
     public int count(ChunkKey key) {
         RoundChunks round = rounds.get(key.round());
@@ -486,18 +521,33 @@ public final class ChunkStore implements AutoCloseable {
             for (int done = 0; done < count; done += step) {
                 int n = Math.min(step, count - done);
                 staging.bytes.clear().limit(4 * n);
-                long at = position + 4L * done;
-                try {
-                    FileChannel ch = channel();
-                    while (staging.bytes.hasRemaining()) {
-                        if (ch.read(staging.bytes, at + staging.bytes.position()) < 0) {
-                            throw new EOFException("spill file ends before byte " + (position + 4L * count));
-                        }
-                    }
-                } catch (IOException e) {
-                    throw new UncheckedIOException("cannot read spill file " + spillPath, e);
-                }
+                readFully(staging.bytes, position + 4L * done);
                 staging.floats.get(0, dst, dstOffset + done, n);
+            }
+        }
+
+        /** Fills dst's remaining bytes from the spill file at {@code position}, staged in small direct pieces. */
+        void readSpilled(ByteBuffer dst, long position) {
+            Staging staging = STAGING.get();
+            for (long at = position; dst.hasRemaining(); ) {
+                int n = Math.min(STAGING_BYTES, dst.remaining());
+                staging.bytes.clear().limit(n);
+                readFully(staging.bytes, at);
+                dst.put(staging.bytes.flip());
+                at += n;
+            }
+        }
+
+        private void readFully(ByteBuffer into, long position) {
+            try {
+                FileChannel ch = channel();
+                while (into.hasRemaining()) {
+                    if (ch.read(into, position + into.position()) < 0) {
+                        throw new EOFException("spill file ends before byte " + (position + into.limit()));
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read spill file " + spillPath, e);
             }
         }
 
