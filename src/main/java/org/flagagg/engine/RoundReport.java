@@ -74,7 +74,7 @@ public final class RoundReport {
      * arrays as maps by worker name, and the coefficients by worker name when the aggregate is linear.
      * {@code participants[i]} is the slot of the rule's input i.
      */
-    static JsonObject addSolution(JsonObject record, Solution solution, int[] participants, IntFunction<String> name) {
+    private static JsonObject addSolution(JsonObject record, Solution solution, int[] participants, IntFunction<String> name) {
         JsonObject dropped = new JsonObject();
         solution.dropped().forEach((input, reason) -> dropped.put(name.apply(participants[input]), reason));
         JsonArray selected = new JsonArray();
@@ -98,6 +98,33 @@ public final class RoundReport {
                 coefficients.put(name.apply(participants[solution.selected()[k]]), solution.coefficients()[k]);
             }
             record.put("coefficients", coefficients);
+        }
+        return record;
+    }
+
+    /**
+     * The round record the engine publishes and logs: the round's bookkeeping ({@link Round#record}), its
+     * status, trigger and timings, and the rule's part when it solved.
+     */
+    static JsonObject record(RoundRun run, String error, String rule, long dim, Slots slots) {
+        long latencyMs = (run.closedNanos - run.round.openedNanos()) / 1_000_000;
+        JsonObject record = run.round.record(slots::name)
+                .put("status", error == null ? "completed" : "failed")
+                .put("trigger", run.trigger)
+                .put("rule", rule)
+                .put("workers", run.pipeline.rows())
+                .put("dim", dim)
+                .put("timings_ms", new JsonObject()
+                        .put("open_to_close", latencyMs)
+                        .put("fold_cpu", run.foldNanos() / 1e6)
+                        .put("solve", run.solveNanos / 1e6)
+                        .put("output", run.outputNanos / 1e6)
+                        .put("close_to_output", (System.nanoTime() - run.closedNanos) / 1e6));
+        if (error != null) {
+            record.put("error", error);
+        }
+        if (run.solution != null) {
+            addSolution(record, run.solution, run.participants, slots::name);
         }
         return record;
     }

@@ -49,6 +49,11 @@ public final class RoundPipeline {
         this.gram = rule.needsGram() ? new GramAccumulator(p, kernels) : null;
     }
 
+    /** The number of rows, p. */
+    public int rows() {
+        return p;
+    }
+
     public boolean folds() {
         return gram != null;
     }
