@@ -1,6 +1,7 @@
 package org.flagagg.engine;
 
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
@@ -72,6 +73,8 @@ public final class AggregatorVerticle extends VerticleBase {
     private final RoundMath roundMath;
     private final EngineLoad load = new EngineLoad();
     private Deadlines deadlines;
+    /** Test hook {@link #whenDelivered}: who waits for how many workers to deliver which round. */
+    private final List<DeliveryWatch> deliveryWatches = new ArrayList<>();
     private WorkerExecutor math;
     private EventBus bus;
     private AggregateStreamer streamer;
@@ -110,6 +113,25 @@ public final class AggregatorVerticle extends VerticleBase {
      */
     public EngineLoad load() {
         return load;
+    }
+
+    private record DeliveryWatch(long round, int count, Promise<Void> reached) {
+    }
+
+    /**
+     * Test hook: completes once {@code count} workers stored their whole gradient of open round {@code round},
+     * so a test that controls the {@link Deadlines} fires a deadline only after them, whatever the machine's load.
+     */
+    Future<Void> whenDelivered(long round, int count) {
+        Promise<Void> reached = Promise.promise();
+        context.runOnContext(v -> {
+            deliveryWatches.add(new DeliveryWatch(round, count, reached));
+            RoundRun run = admission.get(round);
+            if (run != null) {
+                closeIfDelivered(run);
+            }
+        });
+        return reached.future();
     }
 
     @Override
@@ -336,6 +358,10 @@ public final class AggregatorVerticle extends VerticleBase {
     // Closing, solving, output
 
     private void closeIfDelivered(RoundRun run) {
+        if (!deliveryWatches.isEmpty()) {
+            int delivered = run.round.participants().length;
+            deliveryWatches.removeIf(w -> w.round() == run.round.id() && delivered >= w.count() && w.reached().tryComplete());
+        }
         if (run.round.status() == Round.Status.OPEN && run.round.allDelivered()) {
             close(run, "all workers delivered");
         }
