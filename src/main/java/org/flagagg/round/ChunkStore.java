@@ -21,6 +21,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.ToIntBiFunction;
 import org.flagagg.round.SlabPool.Slab;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,6 +37,8 @@ import org.slf4j.LoggerFactory;
  * <p>Chunks are float32 stored as little-endian bytes, bit for bit (NaN payloads and -0.0 survive).
  * A chunk is at most one slab long; chunks of a round are packed into that round's slabs, and a slab holds
  * chunks of one round only, so releasing a round returns its slabs to the pool whole.
+ *
+ * <p>Over 400 lines: slabs, spill file and round lifecycle share one lock discipline, kept in one place.
  */
 public final class ChunkStore implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ChunkStore.class);
@@ -213,16 +216,7 @@ public final class ChunkStore implements AutoCloseable {
      * @throws UncheckedIOException     if reading the spill file fails
      */
     public int read(ChunkKey key, int from, int count, float[] dst, int dstOffset) {
-        RoundChunks round = rounds.get(key.round());
-        if (round == null) {
-            throw unknown(key);
-        }
-        round.lifecycle.readLock().lock();
-        try {
-            Location at = round.released ? null : round.chunks.get(key);
-            if (at == null) {
-                throw unknown(key);
-            }
+        return whileHeld(key, (round, at) -> {
             if (from < 0 || from > at.count || count < 0) {
                 throw new IllegalArgumentException("chunk " + key + " has " + at.count + " floats: cannot read "
                         + count + " from " + from);
@@ -238,9 +232,7 @@ public final class ChunkStore implements AutoCloseable {
                 round.readSpilled(dst, dstOffset, n, at.filePosition + 4L * from);
             }
             return n;
-        } finally {
-            round.lifecycle.readLock().unlock();
-        }
+        });
     }
 
     /**
@@ -252,16 +244,7 @@ public final class ChunkStore implements AutoCloseable {
      * @throws UncheckedIOException     if reading the spill file fails
      */
     public int readBytes(ChunkKey key, byte[] dst, int dstOffset) {
-        RoundChunks round = rounds.get(key.round());
-        if (round == null) {
-            throw unknown(key);
-        }
-        round.lifecycle.readLock().lock();
-        try {
-            Location at = round.released ? null : round.chunks.get(key);
-            if (at == null) {
-                throw unknown(key);
-            }
+        return whileHeld(key, (round, at) -> {
             int bytes = 4 * at.count;
             if (dstOffset < 0 || (long) dstOffset + bytes > dst.length) {
                 throw new IllegalArgumentException("chunk " + key + ": no room for " + bytes + " bytes in dst (length "
@@ -273,6 +256,22 @@ public final class ChunkStore implements AutoCloseable {
                 round.readSpilled(ByteBuffer.wrap(dst, dstOffset, bytes), at.filePosition);
             }
             return bytes;
+        });
+    }
+
+    /** A read of chunk {@code key}: runs under its round's read lock, so the round is not released meanwhile. */
+    private int whileHeld(ChunkKey key, ToIntBiFunction<RoundChunks, Location> read) {
+        RoundChunks round = rounds.get(key.round());
+        if (round == null) {
+            throw unknown(key);
+        }
+        round.lifecycle.readLock().lock();
+        try {
+            Location at = round.released ? null : round.chunks.get(key);
+            if (at == null) {
+                throw unknown(key);
+            }
+            return read.applyAsInt(round, at);
         } finally {
             round.lifecycle.readLock().unlock();
         }
