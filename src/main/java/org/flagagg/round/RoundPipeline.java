@@ -1,7 +1,6 @@
 package org.flagagg.round;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.Arrays;
 import org.flagagg.fa.GramAccumulator;
 import org.flagagg.kernels.Kernels;
@@ -82,8 +81,8 @@ public final class RoundPipeline {
                         }
                     }
                 });
-            } catch (UncheckedIOException e) {
-                throw e.getCause();
+            } catch (ReadFailure e) {
+                throw e.failure;
             }
             start += len;
         }
@@ -115,11 +114,21 @@ public final class RoundPipeline {
         }
     }
 
+    /** Reads inside the Gram fold's block callback, which cannot throw IOException: fold() unwraps it. */
     private static void read(Rows rows, int row, long offset, int count, float[] dst) {
         try {
             rows.read(row, offset, count, dst);
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new ReadFailure(e);
+        }
+    }
+
+    private static final class ReadFailure extends RuntimeException {
+        final IOException failure;
+
+        ReadFailure(IOException cause) {
+            super(cause);
+            this.failure = cause;
         }
     }
 
