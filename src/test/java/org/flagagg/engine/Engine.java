@@ -40,11 +40,15 @@ public final class Engine implements AutoCloseable {
     final Map<Long, CompletableFuture<JsonObject>> recordOf = new ConcurrentHashMap<>();
     final Map<Long, CompletableFuture<Void>> releasedOf = new ConcurrentHashMap<>();
 
-    private Engine(Vertx vertx, JobConfig job, ChunkStore store, JobSecret secret) {
+    /** The round deadlines when the test passes them itself ({@link #startWithManualDeadlines}), else null. */
+    private final ManualDeadlines deadlines;
+
+    private Engine(Vertx vertx, JobConfig job, ChunkStore store, JobSecret secret, ManualDeadlines deadlines) {
         this.vertx = vertx;
         this.job = job;
         this.store = store;
-        this.aggregator = new AggregatorVerticle(job, store, secret);
+        this.deadlines = deadlines;
+        this.aggregator = new AggregatorVerticle(job, store, secret, deadlines);
     }
 
     /** A job from JSON overrides on top of small test defaults. */
@@ -65,8 +69,21 @@ public final class Engine implements AutoCloseable {
 
     /** An engine that workers in other JVMs join with a proof of {@code secret} (null: they cannot). */
     public static Engine start(Vertx vertx, JobConfig job, JobSecret secret) throws Exception {
+        return start(vertx, job, secret, null);
+    }
+
+    /**
+     * An engine whose round deadlines pass only at {@link #fireDeadline}: a test closes a round at its deadline
+     * once the workers it means to include delivered ({@link #delivered}), however loaded the machine.
+     */
+    public static Engine startWithManualDeadlines(Vertx vertx, JobConfig job) throws Exception {
+        return start(vertx, job, null, new ManualDeadlines());
+    }
+
+    private static Engine start(Vertx vertx, JobConfig job, JobSecret secret, ManualDeadlines deadlines)
+            throws Exception {
         ChunkStore store = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir());
-        Engine engine = new Engine(vertx, job, store, secret);
+        Engine engine = new Engine(vertx, job, store, secret, deadlines);
         Addresses addresses = new Addresses(job.job());
         var records = vertx.eventBus().<JsonObject>consumer(addresses.rounds(), m -> {
             engine.records.add(m.body());
@@ -77,6 +94,16 @@ public final class Engine implements AutoCloseable {
         await(Future.all(records.completion(), released.completion()));
         await(vertx.deployVerticle(engine.aggregator));
         return engine;
+    }
+
+    /** Completes once {@code workers} workers stored their whole gradient of open round {@code round}. */
+    public CompletableFuture<Void> delivered(long round, int workers) {
+        return aggregator.whenDelivered(round, workers).toCompletionStage().toCompletableFuture();
+    }
+
+    /** Passes round {@code round}'s deadline (an engine from {@link #startWithManualDeadlines} only). */
+    public CompletableFuture<Void> fireDeadline(long round) {
+        return deadlines.fire(round).toCompletionStage().toCompletableFuture();
     }
 
     public CompletableFuture<JsonObject> recordOf(long round) {
