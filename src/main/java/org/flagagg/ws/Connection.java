@@ -3,7 +3,6 @@ package org.flagagg.ws;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.eventbus.ReplyException;
@@ -14,12 +13,10 @@ import io.vertx.core.http.impl.HttpServerConnection;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.impl.VertxHandler;
-import java.util.HashMap;
-import java.util.Map;
 import org.flagagg.wire.ChunkFrame;
 import org.flagagg.wire.CloseCodes;
 import org.flagagg.wire.Codes;
-import org.flagagg.wire.FrameCodec;
+import org.flagagg.wire.EngineBridge;
 import org.flagagg.wire.MessageAssembler;
 import org.flagagg.wire.WsProtocol;
 import org.slf4j.Logger;
@@ -36,27 +33,23 @@ import org.slf4j.LoggerFactory;
  */
 final class Connection {
     private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
-    /** Failure code for results that could not be delivered because the socket closed. */
-    static final int GONE = 410;
 
     private enum State { AWAIT_HELLO, JOINING, READY, CLOSED }
 
-    /** An aggregate frame sent to the client and not acknowledged yet. */
-    private record Pending(Message<Object> message, long timer) {
+    /** How the client names an aggregate frame in its ack. */
+    private record Sent(long round, int chunk) {
     }
 
     private final Gateway gateway;
     private final ServerWebSocket ws;
     private final String worker;
     private final TokenBucket bucket;
-    private final Map<Long, Map<Integer, Pending>> unacked = new HashMap<>();
-    private final DeliveryOptions chunkOptions;
+    /** Gradient frames to the aggregator, and its aggregate frames held until the client acks them. */
+    private final EngineBridge<Sent> bridge;
     private final HttpConnection conn;
     private State state = State.AWAIT_HELLO;
     private int slot = -1;
     private int credits;
-    private int inFlight;
-    private int unackedCount;
     private boolean paused;
     /** Closes the socket if its write queue stays full past ws.write_stall_ms; -1 while it is not full. */
     private long stallTimer = -1;
@@ -70,9 +63,8 @@ final class Connection {
         this.worker = worker;
         this.bucket = new TokenBucket(gateway.config.controlRate(), gateway.config.controlBurst());
         this.credits = gateway.job.credits();
-        // Local only: the gateway runs beside its aggregator; see LinkServer.
-        this.chunkOptions = new DeliveryOptions().setCodecName(FrameCodec.NAME)
-                .setSendTimeout(gateway.job.deadline().maxMs() + gateway.job.resultTimeoutMs()).setLocalOnly(true);
+        this.bridge = new EngineBridge<>(gateway.vertx, gateway.addresses,
+                gateway.job.deadline().maxMs() + gateway.job.resultTimeoutMs(), null);
     }
 
     /** Closes a socket that never became a session. */
@@ -329,18 +321,7 @@ final class Connection {
         if (round == null || chunk == null) {
             return false;
         }
-        Map<Integer, Pending> ofRound = unacked.get(round);
-        Pending pending = ofRound == null ? null : ofRound.remove(chunk.intValue());
-        if (pending == null) {
-            return false;
-        }
-        if (ofRound.isEmpty()) {
-            unacked.remove(round);
-        }
-        unackedCount--;
-        gateway.vertx.cancelTimer(pending.timer());
-        pending.message().reply(null);
-        return true;
+        return bridge.acknowledge(new Sent(round, chunk.intValue()), 0, null);
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -362,22 +343,18 @@ final class Connection {
                     + "; this session is slot " + slot);
             return;
         }
-        if (inFlight >= credits) {
+        if (bridge.forwarding() >= credits) {
             refuseLocally(round, chunk, Codes.TOO_MANY, "more than " + credits + " chunks unacknowledged (credits)");
             return;
         }
-        inFlight++;
-        gateway.vertx.eventBus().request(gateway.addresses.chunks(), frame, chunkOptions).onComplete(ar -> {
-            inFlight--;
+        bridge.forward(frame).onSuccess(answer -> {
             if (state == State.CLOSED) {
                 return;
             }
-            if (ar.succeeded()) {
+            if (answer.code() == 0) {
                 send(new JsonObject().put("type", "ack").put("round", round).put("chunk", chunk));
-            } else if (ar.cause() instanceof ReplyException e && e.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
-                chunkError(round, chunk, e.failureCode(), e.getMessage());
             } else {
-                chunkError(round, chunk, Codes.SERVER_ERROR, "the aggregator did not answer: " + ar.cause().getMessage());
+                chunkError(round, chunk, answer.code(), answer.reason());
             }
         });
     }
@@ -410,7 +387,7 @@ final class Connection {
 
     private void onResult(Message<Object> msg) {
         if (state != State.READY) {
-            msg.fail(GONE, "worker '" + worker + "' is not connected");
+            msg.fail(Codes.GONE, "worker '" + worker + "' is not connected");
             return;
         }
         String type = msg.headers().get("type");
@@ -420,7 +397,7 @@ final class Connection {
                 if (ar.succeeded()) {
                     msg.reply(null);
                 } else {
-                    msg.fail(GONE, "the result could not be written: " + ar.cause().getMessage());
+                    msg.fail(Codes.GONE, "the result could not be written: " + ar.cause().getMessage());
                 }
             });
         } else if ("dropped".equals(type) && msg.body() instanceof JsonObject notice) {
@@ -432,14 +409,9 @@ final class Connection {
             long timeoutMs = gateway.job.resultTimeoutMs();
             long timer = gateway.vertx.setTimer(timeoutMs, t -> close(CloseCodes.TOO_SLOW, "aggregate chunk " + chunk
                     + " of round " + round + " not acknowledged within " + timeoutMs + " ms (result_timeout_ms)"));
-            Pending previous = unacked.computeIfAbsent(round, r -> new HashMap<>()).put(chunk, new Pending(msg, timer));
-            if (previous != null) {
-                // A resend of the same chunk: the aggregator gave up on the first one.
-                gateway.vertx.cancelTimer(previous.timer());
-            } else {
-                unackedCount++;
-            }
-            gateway.maxUnackedResults.accumulateAndGet(unackedCount, Math::max);
+            // A resend of the same chunk replaces the first: the aggregator gave up on it.
+            bridge.hold(new Sent(round, chunk), msg, timer);
+            gateway.maxUnackedResults.accumulateAndGet(bridge.held(), Math::max);
             ws.writeBinaryMessage(frame);
             watchWrites(false);
         } else {
@@ -529,12 +501,7 @@ final class Connection {
         if (results != null) {
             results.unregister().onComplete(ar -> gateway.consumers.decrementAndGet());
         }
-        unacked.values().forEach(ofRound -> ofRound.values().forEach(p -> {
-            gateway.vertx.cancelTimer(p.timer());
-            p.message().fail(GONE, "worker '" + worker + "' disconnected");
-        }));
-        unacked.clear();
-        unackedCount = 0;
+        bridge.close("worker '" + worker + "' disconnected");
     }
 
     private static String abbreviate(String s) {
