@@ -6,10 +6,10 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
-import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
+import io.vertx.core.net.NetSocket;
 import java.util.UUID;
 import org.flagagg.config.JobConfig;
 import org.flagagg.wire.Addresses;
@@ -19,6 +19,7 @@ import org.flagagg.wire.EngineBridge;
 import org.flagagg.wire.FrameCodec;
 import org.flagagg.wire.JobSecret;
 import org.flagagg.wire.LinkRecords;
+import org.flagagg.wire.VertxInternals;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -124,11 +125,11 @@ public final class LinkServer extends VerticleBase {
                         ? "the data link has its " + limits.maxConnections() + " connections (link.max_connections)"
                         : limits.maxUnauthenticated() + " connections are authenticating (link.max_unauthenticated)";
                 LOG.warn("refusing a data-link connection from {}: {}", socket.remoteAddress(), reason);
-                ((NetSocketInternal) socket).writeMessage(LinkRecords.bye(Codes.TOO_MANY, reason))
+                VertxInternals.writeMessage(socket, LinkRecords.bye(Codes.TOO_MANY, reason))
                         .onComplete(ar -> socket.close());
                 return;
             }
-            new Connection((NetSocketInternal) socket).start();
+            new Connection(socket).start();
         });
         return server.listen().compose(s -> bus.consumer(addresses.link(), msg -> msg.reply(
                 new JsonObject().put("host", host).put("port", s.actualPort()))).completion());
@@ -141,7 +142,7 @@ public final class LinkServer extends VerticleBase {
 
     /** One worker node's connection; everything runs on its event loop. */
     private final class Connection {
-        private final NetSocketInternal socket;
+        private final NetSocket socket;
         private final String relay = addresses.relay(UUID.randomUUID().toString());
         /** Gradient frames to the aggregator, and its aggregate frames held until the node ACKs them (by seq). */
         private final EngineBridge<Integer> bridge = new EngineBridge<>(vertx, addresses,
@@ -163,7 +164,7 @@ public final class LinkServer extends VerticleBase {
         private boolean paused;
         private boolean closed;
 
-        Connection(NetSocketInternal socket) {
+        Connection(NetSocket socket) {
             this.socket = socket;
             connections++;
             unauthenticated++;
@@ -176,7 +177,7 @@ public final class LinkServer extends VerticleBase {
 
         void start() {
             arrays.reuse(maxRecord);
-            socket.messageHandler(msg -> {
+            VertxInternals.messageHandler(socket, msg -> {
                 if (closed || !(msg instanceof ByteBuf in)) {
                     io.netty.util.ReferenceCountUtil.release(msg);
                     return;
@@ -215,8 +216,8 @@ public final class LinkServer extends VerticleBase {
             }
             nodeNonce = nonce;
             serverNonce = JobSecret.nonce();
-            socket.writeMessage(LinkRecords.text(LinkRecords.CHALLENGE, new JsonObject().put("nonce", serverNonce)
-                    .encode()));
+            VertxInternals.writeMessage(socket, LinkRecords.text(LinkRecords.CHALLENGE,
+                    new JsonObject().put("nonce", serverNonce).encode()));
         }
 
         /** The node's AUTH: its proof checked, its relay registered, then the WELCOME with the server's proof. */
@@ -231,8 +232,8 @@ public final class LinkServer extends VerticleBase {
             vertx.cancelTimer(authTimer);
             reader.limit(LinkRecords.readLimit(job.chunkCoords()));
             relayConsumer = bus.consumer(relay, this::onAggregateFrame);
-            relayConsumer.completion().onSuccess(v -> socket.writeMessage(LinkRecords.welcome(new JsonObject()
-                    .put("version", LinkRecords.VERSION).put("relay", relay)
+            relayConsumer.completion().onSuccess(v -> VertxInternals.writeMessage(socket,
+                    LinkRecords.welcome(new JsonObject().put("version", LinkRecords.VERSION).put("relay", relay)
                     .put("max_record", LinkRecords.maxRecord(job.chunkCoords()))
                     .put("proof", secret.mac(LinkRecords.SERVER_PROOF, job.job(), nodeNonce, serverNonce, relay))
                     .encode())))
@@ -283,7 +284,7 @@ public final class LinkServer extends VerticleBase {
                     socket.resume();
                 }
                 if (!closed) {
-                    socket.writeMessage(LinkRecords.ack(seq, answer.code(), answer.reason()));
+                    VertxInternals.writeMessage(socket, LinkRecords.ack(seq, answer.code(), answer.reason()));
                 }
             });
         }
@@ -296,8 +297,8 @@ public final class LinkServer extends VerticleBase {
             }
             int seq = nextSeq++;
             bridge.hold(seq, msg, -1);
-            socket.writeMessage(LinkRecords.framePrefix(seq, frame));
-            socket.writeMessage(LinkRecords.body(frame));
+            VertxInternals.writeMessage(socket, LinkRecords.framePrefix(seq, frame));
+            VertxInternals.writeMessage(socket, LinkRecords.body(frame));
         }
 
         /** Tells the node why in a BYE, then closes. */
@@ -306,7 +307,7 @@ public final class LinkServer extends VerticleBase {
                 return;
             }
             LOG.warn("closing data link from {}: {}", socket.remoteAddress(), reason);
-            socket.writeMessage(LinkRecords.bye(code, reason)).onComplete(ar -> socket.close());
+            VertxInternals.writeMessage(socket, LinkRecords.bye(code, reason)).onComplete(ar -> socket.close());
             closed();
         }
 

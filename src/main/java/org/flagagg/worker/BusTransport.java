@@ -64,9 +64,9 @@ class BusTransport implements Transport {
         Future<JsonObject> proven = secret == null ? Future.succeededFuture(request)
                 : bus.<JsonObject>request(address, new JsonObject().put("challenge", true)).map(reply -> {
                     String nonce = reply.body().getString("nonce");
+                    String slot = join.slot() >= 0 ? Integer.toString(join.slot()) : "";
                     return request.put("nonce", nonce).put("proof", secret.mac(Addresses.JOIN_PROOF, join.job(),
-                            join.workerId(), Long.toString(join.dim()), join.slot() >= 0 ? Integer.toString(join.slot()) : "",
-                            relay != null ? relay : "", nonce));
+                            join.workerId(), Long.toString(join.dim()), slot, relay != null ? relay : "", nonce));
                 });
         return proven.compose(r -> bus.<JsonObject>request(address, r)).compose(reply -> {
             JsonObject session = reply.body();

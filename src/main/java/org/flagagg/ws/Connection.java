@@ -1,6 +1,5 @@
 package org.flagagg.ws;
 
-import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.Message;
@@ -9,15 +8,14 @@ import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.ServerWebSocket;
-import io.vertx.core.http.impl.HttpServerConnection;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
-import io.vertx.core.net.impl.VertxHandler;
 import org.flagagg.wire.ChunkFrame;
 import org.flagagg.wire.CloseCodes;
 import org.flagagg.wire.Codes;
 import org.flagagg.wire.EngineBridge;
 import org.flagagg.wire.MessageAssembler;
+import org.flagagg.wire.VertxInternals;
 import org.flagagg.wire.WsProtocol;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -82,7 +80,7 @@ final class Connection {
     private static void closeSocket(Gateway gateway, HttpConnection conn, ServerWebSocket ws, short code, String reason) {
         pauseIfFull(gateway, ws);
         ws.close(code, CloseCodes.fit(reason));
-        gateway.vertx.setTimer(gateway.config.writeStallMs(), t -> abort(conn));
+        gateway.vertx.setTimer(gateway.config.writeStallMs(), t -> VertxInternals.abort(conn));
     }
 
     /** Once closing: nothing more is read while the client is not reading (it is dropped soon). */
@@ -104,20 +102,6 @@ final class Connection {
                 ws.pause();
             }
         });
-    }
-
-    /**
-     * Drops the TCP connection at once, dropping what is queued: closes the channel from the WebSocket's own
-     * handler towards the socket (what Vert.x's idle timeout does), past the WebSocket layer that would wait
-     * to write its close frame first.
-     */
-    private static void abort(HttpConnection conn) {
-        if (conn instanceof HttpServerConnection http) {
-            ChannelHandlerContext ws = http.channelHandlerContext().pipeline().context(VertxHandler.class);
-            if (ws != null) {
-                ws.close();
-            }
-        }
     }
 
     void start() {
@@ -468,7 +452,7 @@ final class Connection {
     /** The client read nothing for ws.write_stall_ms: closed, and the TCP connection dropped at once. */
     private void stalled(long stallMs) {
         close(CloseCodes.TOO_SLOW, "not reading: the write queue stayed full for " + stallMs + " ms (ws.write_stall_ms)");
-        abort(conn); // the close frame would wait behind everything the client does not read
+        VertxInternals.abort(conn); // the close frame would wait behind everything the client does not read
     }
 
     // ---------------------------------------------------------------------------------------------------
