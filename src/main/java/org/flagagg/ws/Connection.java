@@ -28,6 +28,10 @@ import org.slf4j.LoggerFactory;
  * becomes an {@code ack} or a {@code chunk_error}. Out: the round's summary becomes a {@code result}, the
  * aggregate frames go out as binary messages and the event-bus request of each is answered only when the
  * client acknowledges that chunk, so the aggregator never has more than {@code credits} frames queued here.
+ * Forwarding and holding are {@link EngineBridge}'s, shared with the data link.
+ *
+ * <p>Over 400 lines: it is the whole server side of the WebSocket protocol for one peer, every bound a hostile
+ * client meets (hello timeout, token bucket, write stall, abort) next to the state they guard.
  */
 final class Connection {
     private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
