@@ -25,6 +25,10 @@ interface Transport {
      */
     Future<Void> send(long round, int slot, int chunkIndex, long offset, float[] values, int count);
 
+    /** The worker's exchange of {@code round} ended: answers to its chunks still to come are not awaited. */
+    default void roundEnded(long round) {
+    }
+
     /** Whether the transport's write queue is full: sending waits for {@link #drainHandler}. */
     default boolean writeQueueFull() {
         return false;

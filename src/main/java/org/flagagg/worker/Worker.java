@@ -350,6 +350,8 @@ public final class Worker {
     }
 
     void ended(RoundExchange exchange) {
-        exchanges.remove(exchange.round, exchange);
+        if (exchanges.remove(exchange.round, exchange)) {
+            transport.roundEnded(exchange.round);
+        }
     }
 }

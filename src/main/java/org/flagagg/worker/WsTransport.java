@@ -185,6 +185,17 @@ public final class WsTransport implements Transport {
         return answered.future();
     }
 
+    /** A server that never answers must not make the map grow: at most credits entries per open exchange. */
+    @Override
+    public void roundEnded(long round) {
+        unanswered.keySet().removeIf(sent -> sent.round() == round);
+    }
+
+    /** Gradient frames sent and not answered (for tests). */
+    int unanswered() {
+        return unanswered.size();
+    }
+
     @Override
     public boolean writeQueueFull() {
         return ws.writeQueueFull();
