@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * <p>Over 400 lines: it is the whole server side of the WebSocket protocol for one peer, every bound a hostile
  * client meets (hello timeout, token bucket, write stall, abort) next to the state they guard.
  */
-final class Connection {
+final class Connection implements MessageAssembler.Sink {
     private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
 
     private enum State { AWAIT_HELLO, JOINING, READY, CLOSED }
@@ -110,27 +110,7 @@ final class Connection {
 
     void start() {
         gateway.connections.incrementAndGet();
-        ws.frameHandler(new MessageAssembler(Gateway.MAX_TEXT_BYTES, gateway.maxBinaryBytes(), new MessageAssembler.Sink() {
-            @Override
-            public void text(String text) {
-                onText(text);
-            }
-
-            @Override
-            public void binary(Buffer message) {
-                onBinary(message);
-            }
-
-            @Override
-            public void ping() {
-                onPing();
-            }
-
-            @Override
-            public void tooBig(boolean text, long bytes, int limit) {
-                close(CloseCodes.TOO_BIG, (text ? "text" : "binary") + " message of " + bytes + "+ bytes, limit " + limit);
-            }
-        }));
+        ws.frameHandler(new MessageAssembler(Gateway.MAX_TEXT_BYTES, gateway.maxBinaryBytes(), this));
         ws.exceptionHandler(this::onException);
         ws.closeHandler(v -> {
             if (state == State.READY) {
@@ -171,8 +151,15 @@ final class Connection {
         }
     }
 
+    /** A message over its limit (4096 bytes of text, one chunk frame of binary): closed with 4413. */
+    @Override
+    public void tooBig(boolean text, long bytes, int limit) {
+        close(CloseCodes.TOO_BIG, (text ? "text" : "binary") + " message of " + bytes + "+ bytes, limit " + limit);
+    }
+
     /** Vert.x answers every ping with a pong by itself: pings take a token and are paced by the write queue. */
-    private void onPing() {
+    @Override
+    public void ping() {
         if (state == State.CLOSED) {
             pauseIfFull(gateway, ws); // closing: read on only as long as the pongs go out
         } else if (!bucket.tryTake()) {
@@ -186,7 +173,8 @@ final class Connection {
     // ---------------------------------------------------------------------------------------------------
     // Control messages in
 
-    private void onText(String text) {
+    @Override
+    public void text(String text) {
         if (state == State.CLOSED) {
             return;
         }
@@ -315,7 +303,8 @@ final class Connection {
     // ---------------------------------------------------------------------------------------------------
     // Gradient frames in
 
-    private void onBinary(Buffer frame) {
+    @Override
+    public void binary(Buffer frame) {
         if (state != State.READY) {
             if (state != State.CLOSED) {
                 close(CloseCodes.PROTOCOL, "send hello and wait for the session before any chunk frame");
