@@ -349,6 +349,7 @@ public final class Worker {
         new ArrayList<>(exchanges.values()).forEach(RoundExchange::pump);
     }
 
+    /** An exchange ended (completed or failed): forgotten here, and by the transport. */
     void ended(RoundExchange exchange) {
         if (exchanges.remove(exchange.round, exchange)) {
             transport.roundEnded(exchange.round);
