@@ -26,7 +26,7 @@ import org.flagagg.rules.Rules;
 import org.flagagg.wire.Addresses;
 import org.flagagg.wire.JobSecret;
 import org.flagagg.worker.LinkClient;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 
 /** Test fixture: an aggregator verticle on a chunk store, its round records, and workers on their own contexts. */
 public final class Engine implements AutoCloseable {
@@ -114,7 +114,7 @@ public final class Engine implements AutoCloseable {
         return releasedOf.computeIfAbsent(round, r -> new CompletableFuture<>());
     }
 
-    /** A WorkerClient living on its own event-loop context, as in a worker verticle. */
+    /** A Worker living on its own event-loop context, as in a worker verticle. */
     public Client client(String id, int slot) throws Exception {
         return client(id, slot, null);
     }
@@ -122,12 +122,12 @@ public final class Engine implements AutoCloseable {
     /** {@link #client(String, int)} whose chunks go over a worker node's data link (null: the event bus only). */
     public Client client(String id, int slot, LinkClient link) throws Exception {
         Context context = vertx.getOrCreateContext();
-        WorkerClient client = Await.get(Await.on(context, () -> WorkerClient.join(vertx, job.job(), id, job.dim(), slot, link)));
+        Worker client = Await.get(Await.on(context, () -> Worker.join(vertx, job.job(), id, job.dim(), slot, link)));
         return new Client(context, client);
     }
 
-    public record Client(Context context, WorkerClient worker) {
-        public CompletableFuture<WorkerClient.Aggregate> exchange(long round, float[] gradient) {
+    public record Client(Context context, Worker worker) {
+        public CompletableFuture<Worker.Aggregate> exchange(long round, float[] gradient) {
             return Await.on(context, () -> worker.exchange(round, gradient));
         }
     }
