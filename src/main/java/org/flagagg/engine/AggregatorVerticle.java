@@ -29,6 +29,7 @@ import org.flagagg.wire.Codes;
 import org.flagagg.wire.FrameCodec;
 import org.flagagg.wire.FrameException;
 import org.flagagg.wire.JobSecret;
+import org.flagagg.wire.VertxInternals;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -183,7 +184,7 @@ public final class AggregatorVerticle extends VerticleBase {
             return;
         }
         try {
-            msg.reply(slots.join(body, Slots.fromOtherMember(msg), admission.currentRound()));
+            msg.reply(slots.join(body, VertxInternals.fromOtherMember(msg), admission.currentRound()));
         } catch (Refusal r) {
             msg.fail(r.code, r.getMessage());
         }

@@ -8,6 +8,7 @@ import org.flagagg.config.JobConfig;
 import org.flagagg.wire.Addresses;
 import org.flagagg.wire.Codes;
 import org.flagagg.wire.JobSecret;
+import org.flagagg.wire.VertxInternals;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -123,11 +124,6 @@ final class Slots {
         return chunkTokens[slot] == null ? session : session.put(Addresses.TOKEN_HEADER, chunkTokens[slot]);
     }
 
-    /** True for a message from another JVM of the cluster, whose sender proves nothing by reaching us. */
-    static boolean fromOtherMember(Message<?> msg) {
-        return msg instanceof io.vertx.core.eventbus.impl.clustered.ClusteredMessage<?, ?> m && m.isFromWire();
-    }
-
     /** A fresh join nonce, "issued-ms.random.tag": checked and spent by the join that proves the secret with it. */
     private String issueNonce() {
         String issued = Long.toString(System.currentTimeMillis());
@@ -172,7 +168,7 @@ final class Slots {
      * from this JVM (the WebSocket gateway binds its sessions itself).
      */
     String senderRefusal(Message<?> msg, int slot) {
-        if (fromOtherMember(msg)) {
+        if (VertxInternals.fromOtherMember(msg)) {
             return JobSecret.same(msg.headers().get(Addresses.TOKEN_HEADER), chunkTokens[slot]) ? null
                     : "slot " + slot + " was not granted to this sender: its join's chunk_token is missing or wrong";
         }

@@ -4,9 +4,13 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.impl.clustered.ClusteredMessage;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.impl.HttpServerConnection;
+import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.internal.buffer.BufferInternal;
 import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.net.NetSocket;
@@ -23,6 +27,9 @@ import io.vertx.core.net.impl.VertxHandler;
  * direct buffer it was encoded into, and records are read as ByteBufs, with no Buffer copy either way.</li>
  * <li>Dropping the TCP connection under a WebSocket at once: the public close waits to write its close frame,
  * which never happens behind a queue the client does not read.</li>
+ * <li>Whether an event-bus message came from another JVM: only then must a join or chunk prove the job secret;
+ * the public Message does not say.</li>
+ * <li>Whether the cluster manager is active, for the readiness probe.</li>
  * </ul>
  */
 public final class VertxInternals {
@@ -68,5 +75,16 @@ public final class VertxInternals {
             }
         }
         return false;
+    }
+
+    /** True for a message that arrived from another member of the cluster (not sent in this JVM). */
+    public static boolean fromOtherMember(Message<?> msg) {
+        return msg instanceof ClusteredMessage<?, ?> m && m.isFromWire();
+    }
+
+    /** True when Vert.x is clustered and its cluster manager is active. */
+    public static boolean clusterActive(Vertx vertx) {
+        return vertx instanceof VertxInternal internal && internal.clusterManager() != null
+                && internal.clusterManager().isActive();
     }
 }

@@ -79,4 +79,15 @@ class VertxInternalsTest {
         // 1006: the client saw no close frame (a WebSocket close would have sent 1000 or another code).
         assertThat(Await.get(closedWith)).as("no close frame: the connection was dropped").isEqualTo((short) 1006);
     }
+
+    @Test
+    void aMessageSentInThisJvmIsNotFromAnotherMemberAndAnEmbeddedVertxHasNoCluster(Vertx vertx) throws Exception {
+        // The other side (a message from another JVM is one, on a clustered Vert.x) is pinned by
+        // LinkAttackTest.aClusterMemberWithoutTheSecretCannotJoinNorSendForAnotherSlot, which needs two members.
+        CompletableFuture<Boolean> fromOther = new CompletableFuture<>();
+        vertx.eventBus().consumer("pin", msg -> fromOther.complete(VertxInternals.fromOtherMember(msg)));
+        vertx.eventBus().send("pin", "local");
+        assertThat(Await.get(fromOther)).isFalse();
+        assertThat(VertxInternals.clusterActive(vertx)).isFalse();
+    }
 }
