@@ -44,6 +44,16 @@ class LayeringTest {
         }
     }
 
+    /** The math core is plain Java: results carry records, and the edge (engine, cli) writes their JSON. */
+    @Test
+    void theMathCoreUsesNoVertx() {
+        noClasses().that().resideInAnyPackage(
+                        "org.flagagg.kernels..", "org.flagagg.fa..", "org.flagagg.rules..", "org.flagagg.round..")
+                .should().dependOnClassesThat().resideInAPackage("io.vertx..")
+                .because("the core must run without Vert.x (docs/architecture.md, \"Packages\")")
+                .check(MAIN);
+    }
+
     @Test
     void packagesFormNoCycle() {
         slices().matching("org.flagagg.(*)..").should().beFreeOfCycles().check(MAIN);

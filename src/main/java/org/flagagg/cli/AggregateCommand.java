@@ -21,6 +21,7 @@ import java.util.concurrent.Callable;
 import org.flagagg.config.Configuration;
 import org.flagagg.config.InputException;
 import org.flagagg.config.JobConfig;
+import org.flagagg.engine.RoundReport;
 import org.flagagg.kernels.Kernels;
 import org.flagagg.round.AggregateSink;
 import org.flagagg.round.Aggregation;
@@ -96,7 +97,7 @@ final class AggregateCommand implements Callable<Integer> {
         result.dropped().forEach((worker, reason) ->
                 spec.commandLine().getErr().println("aggregate: worker " + worker + " dropped: " + reason));
         if (report != null) {
-            JsonObject json = result.toJson()
+            JsonObject json = RoundReport.report(result)
                     .put("parameters", new JsonObject()
                             .put("f", config.f()).put("m", config.m())
                             .put("r", config.flag().rank()).put("lambda", config.flag().lambda())

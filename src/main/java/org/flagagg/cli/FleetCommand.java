@@ -23,10 +23,9 @@ import org.flagagg.engine.JobServer;
 import org.flagagg.server.Server;
 import org.flagagg.sim.LoadTest;
 import org.flagagg.wire.JobSecret;
-import org.flagagg.worker.FlagaggClient;
-import org.flagagg.worker.GradientExchange;
 import org.flagagg.worker.LinkClient;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
+import org.flagagg.worker.WsTransport;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -65,7 +64,7 @@ abstract class FleetCommand implements Callable<Integer> {
 
     @Option(names = "--transport", paramLabel = "bus|link|ws", description = "How the simulated workers reach the "
             + "aggregator: the event bus, the data link (TCP beside the bus; the aggregate comes once per JVM) or "
-            + "WebSockets through the gateway (loadtest only; FlagaggClient with generated tokens). Default: link with "
+            + "WebSockets through the gateway (loadtest only; WebSocket workers with generated tokens). Default: link with "
             + "--cluster, bus embedded.")
     String transport;
 
@@ -151,16 +150,15 @@ abstract class FleetCommand implements Callable<Integer> {
             }
             if (via.equals("link")) {
                 LinkClient client = link = LinkClient.connect(vertx, config.job(), secret).await();
-                load.withWorkers((v, slot) -> WorkerClient.join(v, config.job(), "w" + slot, config.dim(), slot, client)
-                        .map(c -> (GradientExchange) c));
+                load.withWorkers((v, slot) -> Worker.join(v, config.job(), "w" + slot, config.dim(), slot, client));
             } else if (via.equals("bus") && cluster.enabled) {
-                load.withWorkers((v, slot) -> WorkerClient.join(v, config.job(), "w" + slot, config.dim(), slot, null,
-                        secret).map(c -> (GradientExchange) c));
+                load.withWorkers((v, slot) -> Worker.join(v, config.job(), "w" + slot, config.dim(), slot, null,
+                        secret));
             }
             if (ws) {
                 String url = wsUrl;
-                load.withWorkers((v, slot) -> FlagaggClient.connect(v, url, tokens.get("w" + slot), config.dim(),
-                        new FlagaggClient.Options().setSlot(slot)).map(c -> (GradientExchange) c));
+                load.withWorkers((v, slot) -> Worker.connect(v, url, tokens.get("w" + slot), config.dim(),
+                        new WsTransport.Options().setSlot(slot)));
             }
             if (embedded != null) {
                 load.withStore(embedded.store());

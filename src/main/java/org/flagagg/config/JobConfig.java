@@ -6,6 +6,7 @@ import java.util.Locale;
 import org.flagagg.fa.FlagOptions;
 import org.flagagg.rules.RuleConfig;
 import org.flagagg.rules.Rules;
+import org.flagagg.wire.ChunkFrame;
 
 /**
  * One aggregation job: the rule, the workers, the model dimension and every bound of the round engine.
@@ -20,7 +21,8 @@ import org.flagagg.rules.Rules;
  * @param deadline       how long a round may stay open
  * @param credits        W: most chunks a worker may have unacknowledged, both ways
  * @param memoryBudget   bytes of direct memory the chunk store may hold; the rest spills
- * @param slabBytes      the chunk store's allocation unit, at least one chunk (4 * chunkCoords)
+ * @param slabBytes      the chunk store's allocation unit, at least one chunk's frame (the store keeps the
+ *                       aggregate's chunks as their frames, header included: 40 + 4 * chunkCoords)
  * @param spillDir       where chunks past the budget go
  * @param resultTimeoutMs how long a worker may take to acknowledge an aggregate chunk before the
  *                        aggregator stops streaming to it
@@ -58,8 +60,8 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
         require(quorum >= 1 && quorum <= workers, "quorum must be in 1..workers (" + workers + "), got " + quorum);
         require(credits >= 1, "credits must be >= 1, got " + credits);
         require(memoryBudget >= 0, "memory_budget_mb must be >= 0");
-        require((long) slabBytes >= 4L * chunkCoords, "slab_kib (" + slabBytes / 1024 + " KiB) must hold one chunk ("
-                + 4L * chunkCoords / 1024 + " KiB)");
+        require(slabBytes >= frameBytes(chunkCoords), "slab_kib (" + slabBytes / 1024 + " KiB) must hold one chunk's frame ("
+                + frameBytes(chunkCoords) + " bytes)");
         require(resultTimeoutMs >= 1, "result_timeout_ms must be >= 1");
         require(maxOpenRounds >= 1, "max_open_rounds must be >= 1");
         require(maxResultRounds >= 1, "max_result_rounds must be >= 1, got " + maxResultRounds);
@@ -126,7 +128,7 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
                 json.getString("job"), rule, workers, json.getLong("dim"), chunkCoords,
                 quorum == 0 ? workers : quorum, deadline, json.getInteger("credits"),
                 json.getLong("memory_budget_mb") << 20,
-                Math.max(json.getInteger("slab_kib") << 10, 4 * chunkCoords),
+                (int) Math.max(json.getInteger("slab_kib") << 10, frameBytes(chunkCoords)),
                 spill.isEmpty() ? Path.of(System.getProperty("java.io.tmpdir"), "flagagg-spill") : Path.of(spill),
                 json.getLong("result_timeout_ms"), json.getInteger("max_open_rounds"),
                 json.getInteger("max_result_rounds"),
@@ -147,5 +149,10 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
                 .put("credits", credits)
                 .put("deadline_max_ms", deadline.maxMs())
                 .put("result_timeout_ms", resultTimeoutMs);
+    }
+
+    /** Bytes of one chunk's frame: the store's unit must hold it, as the output pass stores aggregate frames. */
+    static long frameBytes(int chunkCoords) {
+        return ChunkFrame.HEADER_BYTES + 4L * chunkCoords;
     }
 }

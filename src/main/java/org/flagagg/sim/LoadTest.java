@@ -37,8 +37,7 @@ import org.flagagg.round.ChunkStore;
 import org.flagagg.rules.Rules;
 import org.flagagg.server.Server;
 import org.flagagg.wire.Addresses;
-import org.flagagg.worker.GradientExchange;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 
 /**
  * Drives a job's aggregator with a simulated {@link Fleet}: joins P workers (each a small verticle on its
@@ -62,11 +61,11 @@ public final class LoadTest {
     /**
      * Joins simulated worker {@code slot} (its id must be "w&lt;slot&gt;": verification reads slots from the
      * record's participant names), called on that worker's own context. The default joins over the event bus
-     * with a {@link WorkerClient}; a WebSocket load test passes one that connects a FlagaggClient.
+     * with a {@link Worker}; a WebSocket load test passes one that connects a Worker.
      */
     @FunctionalInterface
     public interface WorkerFactory {
-        Future<GradientExchange> join(Vertx vertx, int slot);
+        Future<Worker> join(Vertx vertx, int slot);
     }
 
     /** Deploys an aggregator for {@code job} on a new chunk store sized by the job ({@link Server#deploy}). */
@@ -99,8 +98,7 @@ public final class LoadTest {
         this.rounds = rounds;
         this.verify = verify;
         this.timeoutMs = rounds * (job.deadline().maxMs() + job.resultTimeoutMs()) + 10_000;
-        this.workerFactory = (v, slot) -> WorkerClient.join(v, job.job(), "w" + slot, job.dim(), slot)
-                .map(client -> (GradientExchange) client);
+        this.workerFactory = (v, slot) -> Worker.join(v, job.job(), "w" + slot, job.dim(), slot);
     }
 
     /** How simulated workers join (default: over the event bus). */
@@ -156,7 +154,7 @@ public final class LoadTest {
     private static final class SimWorker extends VerticleBase {
         private final WorkerFactory factory;
         private final int slot;
-        private GradientExchange client;
+        private Worker client;
 
         SimWorker(WorkerFactory factory, int slot) {
             this.factory = factory;
@@ -404,8 +402,8 @@ public final class LoadTest {
             worker.context().runOnContext(v -> {
                 Future<Void> sendWhen = dropped ? Future.failedFuture("dropped out")
                         : sendDelay > 0 ? timer(sendDelay) : Future.succeededFuture();
-                WorkerClient.GradientReader fleetReader = fleet.reader(stats.id, slot);
-                WorkerClient.GradientReader reader = new WorkerClient.GradientReader() {
+                Worker.GradientReader fleetReader = fleet.reader(stats.id, slot);
+                Worker.GradientReader reader = new Worker.GradientReader() {
                     boolean started;
 
                     @Override
@@ -418,11 +416,11 @@ public final class LoadTest {
                         stats.bytesSent.addAndGet(4L * count);
                     }
                 };
-                WorkerClient.AsyncResultSink sink = (offset, values, count) -> {
+                Worker.AsyncResultSink sink = (offset, values, count) -> {
                     Future<Void> kept = verifying ? keep(offset, values, count) : Future.succeededFuture();
                     return ackDelay > 0 ? kept.compose(x -> timer(ackDelay)) : kept;
                 };
-                Future<WorkerClient.Aggregate> exchange;
+                Future<Worker.Aggregate> exchange;
                 try {
                     exchange = worker.client.exchange(stats.id, reader, sink, sendWhen);
                 } catch (RuntimeException e) {

@@ -29,7 +29,7 @@ import org.flagagg.engine.Engine;
 import org.flagagg.engine.JobServer;
 import org.flagagg.wire.Addresses;
 import org.flagagg.wire.JobSecret;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -127,17 +127,17 @@ class ClusterAttackTest {
             for (int s = 0; s < 2; s++) {
                 int at = s;
                 Context context = honest.vertx().getOrCreateContext();
-                WorkerClient worker = Await.get(Await.on(context,
-                        () -> WorkerClient.join(honest.vertx(), job.job(), "w" + at, job.dim(), at, null, secret)));
+                Worker worker = Await.get(Await.on(context,
+                        () -> Worker.join(honest.vertx(), job.job(), "w" + at, job.dim(), at, null, secret)));
                 workers.add(new Engine.Client(context, worker));
             }
-            List<CompletableFuture<WorkerClient.Aggregate>> aggregates = new ArrayList<>();
+            List<CompletableFuture<Worker.Aggregate>> aggregates = new ArrayList<>();
             for (int s = 0; s < 2; s++) {
                 aggregates.add(workers.get(s).exchange(0, gradients[s]));
             }
             float[] expected = engine.offline(gradients);
-            for (CompletableFuture<WorkerClient.Aggregate> aggregate : aggregates) {
-                WorkerClient.Aggregate result = Await.get(aggregate);
+            for (CompletableFuture<Worker.Aggregate> aggregate : aggregates) {
+                Worker.Aggregate result = Await.get(aggregate);
                 assertThat(result.included()).isTrue();
                 Engine.assertSameAggregate(result.values(), expected);
             }

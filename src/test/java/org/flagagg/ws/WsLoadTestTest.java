@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * `loadtest --transport ws`: the simulated workers are FlagaggClients talking to the aggregator's gateway,
+ * `loadtest --transport ws`: the simulated workers are WebSocket workers talking to the aggregator's gateway,
  * in this JVM and (with --cluster) in a forked `flagagg server --tokens FILE`; every round is checked
  * against the offline aggregate.
  */
