@@ -40,8 +40,9 @@ import org.flagagg.ws.Gateway;
  * ({@link #start}); loadtest, worker and the demo deploy the parts they need on their own Vert.x
  * ({@link #deploy}).
  *
- * <p>Everything a peer or an operator could get wrong is checked before anything starts, as one line
- * (an {@link InputException}): the tokens files, the TLS key store, the job secret.
+ * <p>What an operator could get wrong in the files it names (the tokens files, the TLS key store, the job
+ * secret) is checked before anything starts, each failure one line naming the file (exit code 2); a failed
+ * start leaves nothing deployed.
  */
 public final class Server {
     /** How long closing waits for a Vert.x that {@link #start} started. */
