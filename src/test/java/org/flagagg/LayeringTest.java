@@ -18,7 +18,7 @@ class LayeringTest {
     /** Bottom to top; packages in one group are siblings that do not know each other. */
     static final List<List<String>> LAYERS = List.of(
             List.of("kernels"), List.of("fa"), List.of("rules"), List.of("round"), List.of("wire"), List.of("config"),
-            List.of("worker", "engine"), List.of("web"), List.of("link", "ws"), List.of("sim"), List.of("demo"),
+            List.of("worker", "engine"), List.of("web"), List.of("link", "ws"), List.of("server"), List.of("sim"), List.of("demo"),
             List.of("cli"));
 
     static final JavaClasses MAIN = new ClassFileImporter()

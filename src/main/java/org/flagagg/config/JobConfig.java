@@ -5,12 +5,12 @@ import java.nio.file.Path;
 import java.util.Locale;
 import org.flagagg.fa.FlagOptions;
 import org.flagagg.rules.RuleConfig;
+import org.flagagg.rules.Rules;
 import org.flagagg.wire.ChunkFrame;
 
 /**
  * One aggregation job: the rule, the workers, the model dimension and every bound of the round engine.
- * Read from JSON: conf/flagagg.json (packaged in the jar), overridden by a --conf file, the environment and
- * flags; docs/architecture.md lists each key with its unit.
+ * The "job" part of {@link ServerConfig}; docs/architecture.md lists each key with its unit.
  *
  * @param job            name of the job; event-bus addresses live under flagagg.JOB.
  * @param rule           the rule and its parameters
@@ -66,6 +66,8 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
         require(maxOpenRounds >= 1, "max_open_rounds must be >= 1");
         require(maxResultRounds >= 1, "max_result_rounds must be >= 1, got " + maxResultRounds);
         require((dim + chunkCoords - 1) / chunkCoords <= Integer.MAX_VALUE, "dim / chunk_coords is too many chunks");
+        // The one check of the rule against the job (unknown name, f or r that do not fit P).
+        Rules.create(rule).validate(workers);
     }
 
     private static void require(boolean ok, String message) {
@@ -84,24 +86,12 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
         return (int) Math.min(chunkCoords, dim - (long) index * chunkCoords);
     }
 
-    /** Classpath location of the default configuration (conf/flagagg.json, packaged into the jar). */
-    public static final String DEFAULTS_RESOURCE = "conf/flagagg.json";
-
-    /** The default configuration: conf/flagagg.json as packaged. */
-    public static JsonObject defaults() {
-        try (var in = JobConfig.class.getClassLoader().getResourceAsStream(DEFAULTS_RESOURCE)) {
-            if (in == null) {
-                throw new IllegalStateException(DEFAULTS_RESOURCE + " is missing from the classpath");
-            }
-            return new JsonObject(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-    }
-
-    /** Reads a job from JSON laid over {@link #defaults()} (keys deep-merged: only what differs is needed). */
+    /**
+     * A job from JSON laid over the packaged defaults (keys deep-merged: only what differs is needed), for
+     * tests and the demo; the commands read theirs with {@link ServerConfig#load}.
+     */
     public static JobConfig fromJson(JsonObject overrides) {
-        JsonObject json = defaults().mergeIn(overrides, true);
+        JsonObject json = Configuration.defaults().mergeIn(overrides, true);
         try {
             return parse(json);
         } catch (ClassCastException | NullPointerException e) {
@@ -119,7 +109,8 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
         return new RuleConfig(r.getString("name"), r.getInteger("f"), r.getInteger("m"), flag);
     }
 
-    private static JobConfig parse(JsonObject json) {
+    /** Reads a complete configuration (every key present, of its type). */
+    static JobConfig parse(JsonObject json) {
         RuleConfig rule = ruleFromJson(json.getJsonObject("rule"));
         int workers = json.getInteger("workers");
         JsonObject d = json.getJsonObject("deadline");

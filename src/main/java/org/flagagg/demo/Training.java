@@ -18,6 +18,7 @@ import org.flagagg.rules.Rules;
 import org.flagagg.sim.Attack;
 import org.flagagg.sim.AttackConfig;
 import org.flagagg.sim.Attacks;
+import org.flagagg.server.Server;
 import org.flagagg.sim.LoadTest;
 import org.flagagg.sim.StragglerSpec;
 import org.flagagg.worker.Worker;
@@ -115,7 +116,7 @@ public final class Training {
         void update(int done, int total);
 
         /** Called once a run's aggregator is up, before its first round (the live dashboard follows it). */
-        default void engineStarted(LoadTest.Embedded engine) {
+        default void engineStarted(Server engine) {
         }
     }
 
@@ -253,7 +254,7 @@ public final class Training {
         int late = 0;
         boolean inSync = true;
 
-        LoadTest.Embedded engine = LoadTest.deployEmbedded(vertx, job).await();
+        Server engine = LoadTest.deployEmbedded(vertx, job).await();
         progress.engineStarted(engine);
         List<String> deployments = new ArrayList<>();
         DemoWorker[] workers = new DemoWorker[p];

@@ -12,6 +12,7 @@ import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.NetSocket;
 import java.util.UUID;
 import org.flagagg.config.JobConfig;
+import org.flagagg.config.LinkConfig;
 import org.flagagg.wire.Addresses;
 import org.flagagg.wire.ArrayPool;
 import org.flagagg.wire.Codes;
@@ -61,20 +62,12 @@ public final class LinkServer extends VerticleBase {
         }
 
         public static Limits defaults() {
-            return new Limits(64, 8, 5_000);
+            return of(LinkConfig.defaults());
         }
 
-        /** The limits of a "link" section; missing keys take the defaults. */
-        public static Limits fromJson(JsonObject link) {
-            Limits d = defaults();
-            try {
-                return new Limits(link.getInteger("max_connections", d.maxConnections()),
-                        link.getInteger("max_unauthenticated", d.maxUnauthenticated()),
-                        link.getLong("auth_timeout_ms", d.authTimeoutMs()));
-            } catch (ClassCastException e) {
-                throw new IllegalArgumentException("link.max_connections, link.max_unauthenticated and "
-                        + "link.auth_timeout_ms must be integers");
-            }
+        /** The limits of the configuration's "link" section. */
+        public static Limits of(LinkConfig link) {
+            return new Limits(link.maxConnections(), link.maxUnauthenticated(), link.authTimeoutMs());
         }
     }
 

@@ -16,9 +16,6 @@ import org.flagagg.rules.Solution;
  * into blocks of the aggregate.
  */
 public final class Aggregation {
-    /** Default chunk: 64 Ki coordinates, 256 KiB of float32 per worker. */
-    public static final int DEFAULT_CHUNK = 1 << 16;
-
     private final Rule rule;
     private final int chunk;
     private final Kernels kernels;
@@ -30,10 +27,6 @@ public final class Aggregation {
         this.rule = rule;
         this.chunk = chunk;
         this.kernels = kernels;
-    }
-
-    public Aggregation(Rule rule) {
-        this(rule, DEFAULT_CHUNK, Kernels.best());
     }
 
     /** Aggregates {@code source}, handing the result to {@code sink}; returns what happened. */

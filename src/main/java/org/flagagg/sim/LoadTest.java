@@ -31,11 +31,11 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.flagagg.config.JobConfig;
-import org.flagagg.engine.AggregatorVerticle;
 import org.flagagg.kernels.Kernels;
 import org.flagagg.round.Aggregation;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.rules.Rules;
+import org.flagagg.server.Server;
 import org.flagagg.wire.Addresses;
 import org.flagagg.worker.Worker;
 
@@ -68,30 +68,9 @@ public final class LoadTest {
         Future<Worker> join(Vertx vertx, int slot);
     }
 
-    /** An aggregator deployed in this Vert.x instance with its own chunk store. */
-    public record Embedded(Vertx vertx, JobConfig job, ChunkStore store, AggregatorVerticle aggregator,
-            String deploymentId) {
-        /** Undeploys the aggregator, then closes the store. */
-        public Future<Void> close() {
-            return vertx.undeploy(deploymentId).eventually(() -> {
-                store.close();
-                return Future.succeededFuture();
-            });
-        }
-    }
-
-    /** Deploys an {@link AggregatorVerticle} for {@code job} on a new chunk store sized by the job. */
-    public static Future<Embedded> deployEmbedded(Vertx vertx, JobConfig job) {
-        ChunkStore store;
-        try {
-            store = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir());
-        } catch (RuntimeException e) {
-            return Future.failedFuture(e);
-        }
-        AggregatorVerticle aggregator = new AggregatorVerticle(job, store);
-        return vertx.deployVerticle(aggregator)
-                .map(id -> new Embedded(vertx, job, store, aggregator, id))
-                .onFailure(e -> store.close());
+    /** Deploys an aggregator for {@code job} on a new chunk store sized by the job ({@link Server#deploy}). */
+    public static Future<Server> deployEmbedded(Vertx vertx, JobConfig job) {
+        return Server.deploy(vertx, job);
     }
 
     private static final long RECORD_GRACE_MS = 10_000;

@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.flagagg.Await;
 import org.flagagg.config.JobConfig;
+import org.flagagg.kernels.Kernels;
 import org.flagagg.round.Aggregation;
 import org.flagagg.round.ArraySource;
 import org.flagagg.round.ChunkStore;
@@ -140,7 +141,7 @@ public final class Engine implements AutoCloseable {
     /** The offline aggregate of these gradients (rows in slot order) with {@code job}'s rule, as float32. */
     public static float[] offline(JobConfig job, float[][] gradients) throws Exception {
         float[] out = new float[(int) job.dim()];
-        new Aggregation(Rules.create(job.rule())).run(new ArraySource(gradients),
+        new Aggregation(Rules.create(job.rule()), job.chunkCoords(), Kernels.best()).run(new ArraySource(gradients),
                 (offset, values, len) -> {
                     for (int k = 0; k < len; k++) {
                         out[(int) offset + k] = (float) values[k];

@@ -31,6 +31,7 @@ import javax.management.NotificationListener;
 import javax.management.openmbean.CompositeData;
 import org.flagagg.Await;
 import org.flagagg.config.JobConfig;
+import org.flagagg.kernels.Kernels;
 import org.flagagg.round.Aggregation;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.round.ChunkStoreStats;
@@ -217,7 +218,7 @@ public final class EngineBoundMain {
         double[] maxAbs = {0};
         ByteBuffer bytes = ByteBuffer.allocateDirect(4 * CHUNK).order(ByteOrder.LITTLE_ENDIAN);
         try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            new Aggregation(Rules.create(job.rule())).run(source, (offset, values, len) -> {
+            new Aggregation(Rules.create(job.rule()), CHUNK, Kernels.best()).run(source, (offset, values, len) -> {
                 bytes.clear();
                 for (int k = 0; k < len; k++) {
                     float v = (float) values[k];

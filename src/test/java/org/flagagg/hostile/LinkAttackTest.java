@@ -30,6 +30,7 @@ import org.flagagg.Await;
 import org.flagagg.ForkedMain;
 import org.flagagg.cli.Main;
 import org.flagagg.config.Cluster;
+import org.flagagg.config.ClusterConfig;
 import org.flagagg.config.JobConfig;
 import org.flagagg.engine.AggregatorVerticle;
 import org.flagagg.engine.Engine;
@@ -354,13 +355,13 @@ class LinkAttackTest {
     void aClusterMemberWithoutTheSecretCannotJoinNorSendForAnotherSlot() throws Exception {
         JsonObject cluster = new JsonObject().put("name", "link-attack-" + ProcessHandle.current().pid() + "-"
                 + System.nanoTime()).put("host", "127.0.0.1").put("port", 0);
-        Vertx aggregatorJvm = await(Cluster.start(cluster.copy(), true).compose(node -> {
+        Vertx aggregatorJvm = await(Cluster.start(ClusterConfig.fromJson(cluster.copy()), true).compose(node -> {
             cluster.put("members", new JsonArray().add(node.member()));
             return io.vertx.core.Future.succeededFuture(node.vertx());
         }));
         Vertx otherJvm = null;
         try {
-            otherJvm = await(Cluster.start(cluster, true)).vertx();
+            otherJvm = await(Cluster.start(ClusterConfig.fromJson(cluster), true)).vertx();
             JobConfig job = job(new JsonObject().put("workers", 2));
             Addresses addresses = new Addresses(job.job());
             try (Engine engine = Engine.start(aggregatorJvm, job, SECRET)) {

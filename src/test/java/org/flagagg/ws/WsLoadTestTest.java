@@ -27,7 +27,7 @@ class WsLoadTestTest {
         StringWriter err = new StringWriter();
         java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("loadtest", "--transport", "ws",
                 "--workers", "5", "--dim", "200000", "--rounds", "3", "--rule", "flag", "--byzantine", "1",
-                "--attack", "lie", "--chunk-kib", "64", "--memory-budget", "32", "--spill-dir",
+                "--attack", "lie", "--chunk-coords", "16384", "--memory-budget", "32", "--spill-dir",
                 dir.resolve("spill").toString(), "--verify", "--json", json.toString()));
         if (cluster) {
             args.addAll(java.util.List.of("--cluster", "--server-jvm", "-Xmx256m"));
