@@ -45,6 +45,12 @@ final class RuleOptions {
                     + "Y Y^T x_i, whose norm does not follow the gradients' (default: norm).")
     String scale;
 
+    @Option(names = "--pre", paramLabel = "nnm|bucket:s=2|clip",
+            description = "Pre-aggregation before the rule: nnm (mean of the p - f nearest neighbours), bucket:s=S "
+                    + "(means of random buckets of S, seed=N), clip (ARC: the largest norms clipped, k=K); "
+                    + "the rule is then named e.g. nnm+flag (default: none).")
+    String pre;
+
     /** Lays the flags that were given over a configuration's "rule" section. */
     void applyTo(JsonObject ruleSection) {
         putIfSet(ruleSection, "name", rule);
@@ -54,6 +60,7 @@ final class RuleOptions {
         putIfSet(ruleSection, "lambda", lambda);
         putIfSet(ruleSection, "iterations", iterations);
         putIfSet(ruleSection, "scale", scale);
+        putIfSet(ruleSection, "pre", pre);
     }
 
     /** The rule from the packaged defaults and these flags (for commands without a job configuration). */

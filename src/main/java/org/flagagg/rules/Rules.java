@@ -14,11 +14,16 @@ public final class Rules {
     }
 
     /**
-     * Creates the named rule.
+     * Creates the named rule, behind its pre-aggregation stage if {@link RuleConfig#pre} names one.
      *
      * @throws IllegalArgumentException for an unknown name or a parameter that is invalid for any p
      */
     public static Rule create(RuleConfig config) {
+        Rule rule = createRule(config);
+        return config.pre().isEmpty() ? rule : new PreAggregatedRule(Mixing.parse(config.pre(), config.f()), rule);
+    }
+
+    private static Rule createRule(RuleConfig config) {
         if (config.name() == null) {
             throw new IllegalArgumentException("no rule name given (rules: " + String.join(", ", NAMES) + ")");
         }
