@@ -83,6 +83,11 @@ final class DemoCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}).")
     long deadlineMs;
 
+    @Option(names = "--split", paramLabel = "iid|labels:k=K|dirichlet:alpha=A", defaultValue = "iid",
+            description = "How the training images are shared out: iid, labels:k=2 (each worker holds k labels), "
+                    + "dirichlet:alpha=0.5 (label shares per worker from Dirichlet(alpha)); seeded (default: ${DEFAULT-VALUE}).")
+    String split;
+
     @Option(names = "--rounds", paramLabel = "R", defaultValue = "100", description = "Rounds per run (default: ${DEFAULT-VALUE}).")
     int rounds;
 
@@ -166,7 +171,7 @@ final class DemoCommand implements Callable<Integer> {
         FlagOptions flag = FlagOptions.DEFAULTS.withRank(rank).withLambda(lambda).withIterations(iterations)
                 .withScale(FlagOptions.Scale.of(scale));
         Training.Settings settings = new Training.Settings(workers, byzantine, batch, learningRate, rounds, evalEvery,
-                seed, flag, 4096, deadlineMs);
+                seed, flag, 4096, deadlineMs, split);
         List<Training.Spec> specs = specs(ruleList, attackList, stragglers, lateRules, stragglerAttacks);
         if (trainSize < workers || testSize < 1) {
             throw new IllegalArgumentException("--train-size must be >= p (" + workers + ") and --test-size >= 1, got "
@@ -306,7 +311,7 @@ final class DemoCommand implements Callable<Integer> {
                 .put("settings", new JsonObject().put("workers", s.workers()).put("byzantine", s.byzantine())
                         .put("byzantine_ids", byzantineIds).put("rounds", s.rounds()).put("batch", s.batch())
                         .put("learning_rate", s.learningRate()).put("eval_every", s.evalEvery()).put("seed", s.seed())
-                        .put("deadline_ms", s.deadlineMs())
+                        .put("deadline_ms", s.deadlineMs()).put("split", s.split())
                         .put("flag", new JsonObject().put("r", s.flag().rankFor(s.workers())).put("lambda", s.flag().lambda())
                                 .put("iterations", s.flag().iterations())
                                 .put("scale", s.flag().scale().name().toLowerCase(Locale.ROOT))))

@@ -50,9 +50,17 @@ public final class Training {
      * @param flag         the Flag Aggregator's options
      * @param chunkCoords  coordinates per chunk on the wire
      * @param deadlineMs   the round deadline of runs with stragglers (the others wait for every worker)
+     * @param split        how the training images are shared out among the workers ({@link Shards})
      */
     public record Settings(int workers, int byzantine, int batch, double learningRate, int rounds, int evalEvery,
-            long seed, FlagOptions flag, int chunkCoords, long deadlineMs) {
+            long seed, FlagOptions flag, int chunkCoords, long deadlineMs, String split) {
+
+        /** With iid shards. */
+        public Settings(int workers, int byzantine, int batch, double learningRate, int rounds, int evalEvery,
+                long seed, FlagOptions flag, int chunkCoords, long deadlineMs) {
+            this(workers, byzantine, batch, learningRate, rounds, evalEvery, seed, flag, chunkCoords, deadlineMs, "iid");
+        }
+
         public Settings {
             if (workers < 1) {
                 throw new IllegalArgumentException("workers p must be >= 1, got " + workers);
@@ -127,6 +135,8 @@ public final class Training {
     private final Dataset test;
     private final Mlp model;
     private final Settings settings;
+    /** Each worker's training images ({@link Shards}); its minibatches are drawn from them. */
+    private final int[][] shards;
     private int jobs;
 
     public Training(Vertx vertx, Dataset train, Dataset test, Mlp model, Settings settings) {
@@ -143,6 +153,7 @@ public final class Training {
         this.test = test;
         this.model = model;
         this.settings = settings;
+        this.shards = Shards.split(settings.split(), train.labels(), train.classes(), settings.workers(), settings.seed());
     }
 
     public Settings settings() {
@@ -231,7 +242,6 @@ public final class Training {
         Mlp.Workspace[] spaces = new Mlp.Workspace[p];
         SplittableRandom[] batches = new SplittableRandom[p];
         int[][] batchIndex = new int[p][settings.batch()];
-        int shard = train.size() / p;
         for (int w = 0; w < p; w++) {
             spaces[w] = model.workspace();
             batches[w] = batchStream(settings.seed(), w);
@@ -267,8 +277,9 @@ public final class Training {
                 // Each worker's minibatch from its own shard, drawn whatever the rule: same data for every run.
                 IntStream.range(0, p).parallel().forEach(w -> {
                     int[] idx = batchIndex[w];
+                    int[] mine = shards[w];
                     for (int b = 0; b < idx.length; b++) {
-                        idx[b] = w * shard + batches[w].nextInt(shard);
+                        idx[b] = mine[batches[w].nextInt(mine.length)];
                     }
                     model.lossAndGradient(params[w], train, idx, idx.length, grads[w], spaces[w]);
                 });
@@ -337,7 +348,7 @@ public final class Training {
                 quality, byzantine, failed, late, inSync, (System.nanoTime() - t0) / 1e9, params[f]);
     }
 
-    /** Worker w's minibatch draws: index {@code w * shard + nextInt(shard)}, batch by batch. */
+    /** Worker w's minibatch draws: image {@code shard_w[nextInt(|shard_w|)]}, batch by batch. */
     static SplittableRandom batchStream(long seed, int worker) {
         return new SplittableRandom(seed ^ SALT_BATCH ^ (worker * 0x9E3779B97F4A7C15L));
     }
