@@ -25,30 +25,44 @@ import java.util.concurrent.atomic.AtomicLong;
  *   floor(2 f (p - f) / p).</li>
  * </ul>
  */
-sealed interface Mixing permits Mixing.NearestNeighbours, Mixing.Buckets, Mixing.Clip {
+abstract sealed class Mixing permits Mixing.NearestNeighbours, Mixing.Buckets, Mixing.Clip {
 
     /** A mixing matrix (rows: mixed inputs, columns: the p inputs) and what to report about it. */
     record Matrix(double[][] rows, JsonObject details) {
     }
 
+    /** Each stage's keys. */
+    static final Map<String, List<String>> PARAMETERS = Map.of("nnm", List.of(), "bucket", List.of("s", "seed"),
+            "clip", List.of("k"));
+
+    private final String name;
+    private final boolean needsGram;
+
+    private Mixing(String name, boolean needsGram) {
+        this.name = name;
+        this.needsGram = needsGram;
+    }
+
     /** Canonical name: nnm, bucket or clip. */
-    String name();
+    final String name() {
+        return name;
+    }
 
     /** Whether {@link #matrix} reads the Gram matrix. */
-    boolean needsGram();
+    final boolean needsGram() {
+        return needsGram;
+    }
 
     /** m, the number of mixed inputs of p inputs. */
-    int outputs(int p);
+    int outputs(int p) {
+        return p;
+    }
 
     /** @throws IllegalArgumentException when p inputs are too few for this stage */
-    void validate(int p);
+    abstract void validate(int p);
 
     /** M for p inputs; {@code gram} is p x p row-major, or null when {@link #needsGram} is false. */
-    Matrix matrix(int p, double[] gram);
-
-    /** Each stage's keys, besides none. */
-    Map<String, List<String>> PARAMETERS = Map.of("nnm", List.of(), "bucket", List.of("s", "seed"),
-            "clip", List.of("k"));
+    abstract Matrix matrix(int p, double[] gram);
 
     /**
      * Parses a spec; {@code f} is the rule's f (nnm mixes p - f neighbours, clip's default K uses it).
@@ -100,37 +114,23 @@ sealed interface Mixing permits Mixing.NearestNeighbours, Mixing.Buckets, Mixing
     }
 
     /** Nearest-neighbour mixing: y_i = mean of the p - f inputs nearest to g_i. */
-    final class NearestNeighbours implements Mixing {
+    static final class NearestNeighbours extends Mixing {
         private final int f;
 
         NearestNeighbours(int f) {
+            super("nnm", true);
             this.f = RuleChecks.requireF("nnm", f);
         }
 
         @Override
-        public String name() {
-            return "nnm";
-        }
-
-        @Override
-        public boolean needsGram() {
-            return true;
-        }
-
-        @Override
-        public int outputs(int p) {
-            return p;
-        }
-
-        @Override
-        public void validate(int p) {
+        void validate(int p) {
             if (p - f < 1) {
                 throw new IllegalArgumentException("nnm needs p >= f + 1 (p = " + p + ", f = " + f + ")");
             }
         }
 
         @Override
-        public Matrix matrix(int p, double[] gram) {
+        Matrix matrix(int p, double[] gram) {
             int neighbours = p - f;
             double[][] rows = new double[p][p];
             Integer[] order = new Integer[p];
@@ -151,38 +151,29 @@ sealed interface Mixing permits Mixing.NearestNeighbours, Mixing.Buckets, Mixing
     }
 
     /** Bucketing: a fresh random permutation per round, cut into buckets of s, each averaged. */
-    final class Buckets implements Mixing {
+    static final class Buckets extends Mixing {
         private final int s;
         private final long seed;
         private final AtomicLong rounds = new AtomicLong();
 
         Buckets(int s, long seed) {
+            super("bucket", false);
             this.s = s;
             this.seed = seed;
         }
 
         @Override
-        public String name() {
-            return "bucket";
-        }
-
-        @Override
-        public boolean needsGram() {
-            return false;
-        }
-
-        @Override
-        public int outputs(int p) {
+        int outputs(int p) {
             return (p + s - 1) / s;
         }
 
         @Override
-        public void validate(int p) {
+        void validate(int p) {
             RuleChecks.requireInputs("bucket", p);
         }
 
         @Override
-        public Matrix matrix(int p, double[] gram) {
+        Matrix matrix(int p, double[] gram) {
             long round = rounds.getAndIncrement();
             int[] perm = permutation(p, seed ^ new SplittableRandom(round).nextLong());
             int m = outputs(p);
@@ -217,33 +208,19 @@ sealed interface Mixing permits Mixing.NearestNeighbours, Mixing.Buckets, Mixing
     }
 
     /** ARC: the K largest inputs clipped to the norm of the (K+1)-th largest. */
-    final class Clip implements Mixing {
+    static final class Clip extends Mixing {
         /** K, or -1 for floor(2 f (p - f) / p). */
         private final int k;
         private final int f;
 
         Clip(int k, int f) {
+            super("clip", true);
             this.k = k;
             this.f = RuleChecks.requireF("clip", f);
         }
 
         @Override
-        public String name() {
-            return "clip";
-        }
-
-        @Override
-        public boolean needsGram() {
-            return true;
-        }
-
-        @Override
-        public int outputs(int p) {
-            return p;
-        }
-
-        @Override
-        public void validate(int p) {
+        void validate(int p) {
             RuleChecks.requireInputs("clip", p);
             if (clipped(p) >= p) {
                 throw new IllegalArgumentException("clip needs k < p (p = " + p + ", k = " + clipped(p) + ")");
@@ -256,7 +233,7 @@ sealed interface Mixing permits Mixing.NearestNeighbours, Mixing.Buckets, Mixing
         }
 
         @Override
-        public Matrix matrix(int p, double[] gram) {
+        Matrix matrix(int p, double[] gram) {
             int count = clipped(p);
             double[] norm = new double[p];
             Integer[] byNorm = new Integer[p];

@@ -246,14 +246,8 @@ class AttacksTest {
         for (int b = 0; b < FAULTY; b++) {
             SplittableRandom seq = new SplittableRandom(CounterRandom.streamKey(21, LieNoiseAttack.SALT, b));
             for (int j = 0; j < D; j++) {
-                double sum = 0;
-                double sumSq = 0;
-                for (float[] h : honest) {
-                    sum += h[j];
-                    sumSq += (double) h[j] * h[j];
-                }
-                double mean = sum / HONEST;
-                double sd = Math.sqrt((sumSq - sum * sum / HONEST) / (HONEST - 1));
+                double mean = onePassMean(honest, j);
+                double sd = onePassSampleStd(honest, j);
                 double xi = bisectInverseCdf(((seq.nextLong() >>> 11) + 0.5) * 0x1.0p-53);
                 assertClose(out[b][j], mean - 1.5 * sd + 0.5 * sd * xi);
             }
@@ -301,15 +295,8 @@ class AttacksTest {
         float[][] out = Attacks.create("lie", 0).applyWhole(honest, own);
         double z = bisectInverseCdf(10.0 / 15.0); // p = 15, f = 3, s = floor(15/2 + 1) - 3 = 5
         for (int j = 0; j < D; j++) {
-            // The one-pass textbook formula, unlike the code's two passes.
-            double sum = 0;
-            double sumSq = 0;
-            for (float[] h : honest) {
-                sum += h[j];
-                sumSq += (double) h[j] * h[j];
-            }
-            double mean = sum / HONEST;
-            double sd = Math.sqrt((sumSq - sum * sum / HONEST) / (HONEST - 1));
+            double mean = onePassMean(honest, j);
+            double sd = onePassSampleStd(honest, j);
             for (int b = 0; b < FAULTY; b++) {
                 assertClose(out[b][j], mean - z * sd);
                 assertThat((double) out[b][j]).isLessThanOrEqualTo(mean + 1e-6); // below the mean: z > 0
@@ -530,6 +517,26 @@ class AttacksTest {
         float[] x = new float[n];
         java.util.Arrays.fill(x, v);
         return x;
+    }
+
+    /** The honest mean at coordinate j. */
+    static double onePassMean(float[][] rows, int j) {
+        double sum = 0;
+        for (float[] h : rows) {
+            sum += h[j];
+        }
+        return sum / rows.length;
+    }
+
+    /** The sample std at coordinate j by the one-pass textbook formula, unlike the code's two passes. */
+    static double onePassSampleStd(float[][] rows, int j) {
+        double sum = 0;
+        double sumSq = 0;
+        for (float[] h : rows) {
+            sum += h[j];
+            sumSq += (double) h[j] * h[j];
+        }
+        return Math.sqrt((sumSq - sum * sum / rows.length) / (rows.length - 1));
     }
 
     static void assertClose(float actual, double expected) {
