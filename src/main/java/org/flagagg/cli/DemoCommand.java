@@ -58,7 +58,8 @@ final class DemoCommand implements Callable<Integer> {
     int byzantine;
 
     @Option(names = "--rules", paramLabel = "LIST", split = ",",
-            description = "Rules to compare (default: flag,mean,multikrum,bulyan,median,trmean,geomed).")
+            description = "Rules to compare, each optionally behind a pre-aggregation as in nnm+trmean "
+                    + "(default: flag,mean,multikrum,bulyan,median,trmean,geomed).")
     List<String> rules;
 
     @Option(names = "--attacks", paramLabel = "LIST", split = ",",
@@ -164,7 +165,7 @@ final class DemoCommand implements Callable<Integer> {
         List<String> lateRules = quick && spec.commandLine().getParseResult().matchedOption("--straggler-rules") == null
                 ? List.of("flag") : stragglerRules;
         for (String rule : ruleList) {
-            if (!Rules.NAMES.contains(rule)) {
+            if (!Rules.NAMES.contains(rule.substring(rule.lastIndexOf('+') + 1))) {
                 throw new IllegalArgumentException("--rules: unknown rule '" + rule + "' (rules: " + String.join(", ", Rules.NAMES) + ")");
             }
         }

@@ -78,7 +78,7 @@ public final class Training {
         }
     }
 
-    /** One run: a rule (canonical name), an attack spec and a straggler spec. */
+    /** One run: a rule (canonical name, or pre+name such as nnm+trmean), an attack spec and a straggler spec. */
     public record Spec(String rule, String attack, String stragglers) {
     }
 
@@ -178,7 +178,7 @@ public final class Training {
         org.flagagg.rules.RuleConfig rule = ruleConfig(spec.rule());
         JsonObject json = new JsonObject()
                 .put("job", "demo-" + (++jobs))
-                .put("rule", new JsonObject().put("name", rule.name()).put("f", rule.f()).put("m", 0)
+                .put("rule", new JsonObject().put("name", rule.name()).put("pre", rule.pre()).put("f", rule.f()).put("m", 0)
                         .put("r", rule.flag().rank()).put("lambda", rule.flag().lambda())
                         .put("iterations", rule.flag().iterations())
                         .put("scale", rule.flag().scale().name().toLowerCase(java.util.Locale.ROOT)))
@@ -194,8 +194,11 @@ public final class Training {
         return JobConfig.fromJson(json);
     }
 
+    /** "rule" or "pre+rule" (the pre-aggregation of --pre before the last '+'). */
     private org.flagagg.rules.RuleConfig ruleConfig(String rule) {
-        return new org.flagagg.rules.RuleConfig(rule, settings.byzantine(), 0, settings.flag());
+        int plus = rule.lastIndexOf('+');
+        return new org.flagagg.rules.RuleConfig(rule.substring(plus + 1), settings.byzantine(), 0, settings.flag(),
+                plus < 0 ? "" : rule.substring(0, plus));
     }
 
     private static boolean hasStragglers(StragglerSpec spec) {

@@ -141,7 +141,7 @@ public final class CentredFlagRule implements Rule {
      * floor, below which Gram-space distances are rounding noise) are zeroed and get quality 1: a worker at
      * the centre is fitted exactly by any flag. Marks those in {@code zeroDeviation}.
      */
-    private double[] centredQuality(int p, double[] centred, double delta, boolean[] zeroDeviation) {
+    double[] centredQuality(int p, double[] centred, double delta, boolean[] zeroDeviation) {
         double floor = delta * delta;
         double[] quality = new double[p];
         int usable = 0;
