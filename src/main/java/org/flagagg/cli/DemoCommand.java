@@ -62,8 +62,15 @@ final class DemoCommand implements Callable<Integer> {
                     + "(default: flag,mean,multikrum,bulyan,median,trmean,geomed).")
     List<String> rules;
 
-    @Option(names = "--attacks", paramLabel = "LIST", split = ",",
-            description = "Attack specs to run each rule under, e.g. lie or empire:eps=10 (default: none,random,reverse,drop,lie,empire).")
+    /**
+     * Commas separate specs, except before a key=value item: lie,lienoise:z=1.5,std=3,empire is three specs.
+     * (A comma is followed by a new spec unless '=' comes before the next ':' or ','.)
+     */
+    static final String SPEC_LIST = ",(?![^,:]*=)";
+
+    @Option(names = "--attacks", paramLabel = "LIST", split = SPEC_LIST, splitSynopsisLabel = ",",
+            description = "Attack specs to run each rule under, e.g. lie or empire:eps=10; a comma before key=value "
+                    + "continues a spec, as in lienoise:z=1.5,std=3 (default: none,random,reverse,drop,lie,empire).")
     List<String> attacks;
 
     @Option(names = "--stragglers", paramLabel = "SPEC", defaultValue = "delay:ms=1000,workers=1",
@@ -75,7 +82,7 @@ final class DemoCommand implements Callable<Integer> {
             description = "Rules that also run with stragglers, under the attacks --straggler-attacks (default: ${DEFAULT-VALUE}).")
     List<String> stragglerRules;
 
-    @Option(names = "--straggler-attacks", paramLabel = "LIST", split = ",", defaultValue = "lie",
+    @Option(names = "--straggler-attacks", paramLabel = "LIST", split = SPEC_LIST, splitSynopsisLabel = ",", defaultValue = "lie",
             description = "Attacks of the runs with stragglers, of those in --attacks (default: ${DEFAULT-VALUE}).")
     List<String> stragglerAttacks;
 

@@ -13,12 +13,13 @@ final class RuleOptions {
 
     @Option(names = "--rule", paramLabel = "RULE",
             description = "Aggregation rule: flag, mean, median, trmean, phocas, meamed, krum, multikrum, bulyan, "
-                    + "geomed, cfa (default: flag).")
+                    + "geomed, cfa, cfae (default: flag).")
     String rule;
 
     @Option(names = "--f", paramLabel = "F",
             description = "Byzantine workers tolerated: trmean, phocas, meamed, krum, multikrum, bulyan; "
-                    + "cfa drops the f workers with the highest centred quality (default: 0).")
+                    + "cfa drops the f workers with the highest centred quality, cfae the f most outlying in centred "
+                    + "quality or projection energy; nnm mixes p - f neighbours (default: 0).")
     Integer f;
 
     @Option(names = "--m", paramLabel = "M",
