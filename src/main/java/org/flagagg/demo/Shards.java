@@ -12,10 +12,12 @@ import java.util.SplittableRandom;
  * <ul>
  *   <li>{@code iid}: worker w gets the contiguous range [w n / p, (w + 1) n / p) of the (already shuffled)
  *   images;</li>
- *   <li>{@code labels:k=2}: a seeded permutation pi of the C labels; worker w holds the k labels
- *   pi[(w k + t) mod C], t < k (k distinct labels when k <= C; each label held by p k / C workers when C
- *   divides p k), and each label's images, shuffled, are cut into equal parts among its holders. Needs
- *   p k >= C, or some labels would be held by no one;</li>
+ *   <li>{@code labels:k=2}: label slots dealt like cards: independent seeded permutations of the C labels
+ *   laid end to end, worker w taking slots [w k, (w + 1) k); a worker dealt a label twice swaps the
+ *   repeat with another worker's slot. So every worker holds k distinct labels, every label is held by
+ *   floor or ceil of p k / C workers, and which workers share labels is random (a cyclic deal would give
+ *   groups of p k / C workers with identical labels, as alike as colluders). Each label's images, shuffled,
+ *   are cut into equal parts among its holders. Needs p k >= C, or some labels would be held by no one;</li>
  *   <li>{@code dirichlet:alpha=0.5}: for each label, worker shares drawn from Dirichlet(alpha, ..., alpha)
  *   (Hsu et al. 2019) and the label's shuffled images cut at the rounded cumulative shares. A worker left
  *   with no image gets one from the largest shard. Small alpha: few labels per worker; large: near iid.</li>
@@ -105,15 +107,13 @@ public final class Shards {
             throw new IllegalArgumentException("split labels:k=" + k + " with p = " + workers + " leaves labels with no "
                     + "worker: needs p * k >= " + classes);
         }
-        int[] perm = shuffled(range(0, classes), random);
+        int[] slots = dealLabels(classes, workers, k, random);
         List<List<Integer>> holders = new ArrayList<>();
         for (int c = 0; c < classes; c++) {
             holders.add(new ArrayList<>());
         }
-        for (int w = 0; w < workers; w++) {
-            for (int t = 0; t < k; t++) {
-                holders.get(perm[(w * k + t) % classes]).add(w);
-            }
+        for (int i = 0; i < slots.length; i++) {
+            holders.get(slots[i]).add(i / k);
         }
         List<List<Integer>> parts = emptyLists(workers);
         int[][] byClass = byClass(labels, classes, random);
@@ -129,6 +129,44 @@ public final class Shards {
             }
         }
         return nonEmpty(parts, "labels:k=" + k);
+    }
+
+    /** Label slot i belongs to worker i / k; see the class comment. */
+    static int[] dealLabels(int classes, int workers, int k, SplittableRandom random) {
+        int[] slots = new int[workers * k];
+        for (int from = 0; from < slots.length; from += classes) {
+            int[] block = shuffled(range(0, classes), random);
+            System.arraycopy(block, 0, slots, from, Math.min(classes, slots.length - from));
+        }
+        for (int i = 0; i < slots.length; i++) {
+            if (holds(slots, k, i / k, slots[i], i)) {
+                int j = swapPartner(slots, k, i);
+                int t = slots[i];
+                slots[i] = slots[j];
+                slots[j] = t;
+            }
+        }
+        return slots;
+    }
+
+    /** Whether worker w holds label c in a slot other than {@code except}. */
+    private static boolean holds(int[] slots, int k, int w, int c, int except) {
+        for (int i = w * k; i < (w + 1) * k; i++) {
+            if (i != except && slots[i] == c) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** A slot j of another worker whose label i's worker lacks and whose worker lacks slots[i]. */
+    private static int swapPartner(int[] slots, int k, int i) {
+        for (int j = 0; j < slots.length; j++) {
+            if (j / k != i / k && !holds(slots, k, i / k, slots[j], i) && !holds(slots, k, j / k, slots[i], j)) {
+                return j;
+            }
+        }
+        throw new IllegalStateException("no label to swap for slot " + i + " (k = " + k + ")");
     }
 
     private static int[][] dirichlet(int[] labels, int classes, int workers, double alpha, SplittableRandom random) {

@@ -74,6 +74,25 @@ class ShardsTest {
         }
         assertThat(Shards.split("labels:k=2", labels, CLASSES, 15, 5)).as("another seed, other labels")
                 .isNotEqualTo(shards);
+        long labelSets = Arrays.stream(shards).map(s -> Arrays.stream(s).map(i -> labels[i]).distinct().sorted()
+                .boxed().toList()).distinct().count();
+        assertThat(labelSets).as("random pairs, not 5 groups of 3 workers with the same labels").isGreaterThan(8);
+    }
+
+    @Test
+    void dealingFixesRepeatsWhenKDoesNotDivideTheLabels() {
+        for (long seed = 0; seed < 50; seed++) {
+            int[] slots = Shards.dealLabels(CLASSES, 7, 3, new SplittableRandom(seed));
+            int[] held = new int[CLASSES];
+            for (int w = 0; w < 7; w++) {
+                int[] mine = Arrays.copyOfRange(slots, 3 * w, 3 * w + 3);
+                assertThat(Arrays.stream(mine).distinct().count()).as("seed %d worker %d", seed, w).isEqualTo(3);
+                Arrays.stream(mine).forEach(c -> held[c]++);
+            }
+            // 21 slots over 10 labels: two full deals and one label more.
+            assertThat(held).as("seed %d", seed).containsOnly(2, 3);
+            assertThat(Arrays.stream(held).sum()).isEqualTo(21);
+        }
     }
 
     @Test
