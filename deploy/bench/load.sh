@@ -20,7 +20,7 @@ run() { # transport chunk_kib rule rep
     clustered-bus) extra=(--cluster --transport bus --server-jvm -Xms2g --server-jvm -Xmx2g) ;;
   esac
   "${java_cmd[@]}" loadtest "${extra[@]}" --workers 16 --dim 10000000 --rounds 8 --warmup 16 --rule "$3" \
-    --chunk-kib "$2" --memory-budget 768 --spill-dir "$spill" --json "$out/load/$1-$2-$3-$4.json" > /dev/null 2>&1
+    --chunk-coords "$(($2 * 256))" --memory-budget 768 --spill-dir "$spill" --json "$out/load/$1-$2-$3-$4.json" > /dev/null 2>&1
 }
 for rep in 1 2 3; do
   for kib in 64 256 1024 4096; do

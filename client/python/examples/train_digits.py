@@ -115,7 +115,7 @@ def worker_context():
 def train(rule, args):
     X, y, _, _ = load_data(args.seed)
     steps = (len(y) // args.workers) // args.batch
-    extra = ["--chunk-kib", "256"]
+    extra = ["--chunk-coords", "65536"]
     if rule == "flag":
         extra += ["--scale", args.flag_scale]
     with LocalServer(args.jar, rule=rule, workers=args.workers, dim=dimension(), args=extra) as srv:

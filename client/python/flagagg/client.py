@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 from collections import deque
 
@@ -18,6 +19,7 @@ from . import frame as fr
 from .errors import (ChunkRejected, ConnectionRefused, ControlError, FlagaggError, ProtocolViolation,
                      RoundFailed, RoundRefused)
 
+_LOG = logging.getLogger("flagagg")
 PROTOCOL_VERSION = 1
 # Until the session names chunk_coords, accept frames of up to 64 Mi values; then exactly one chunk frame.
 _DEFAULT_MAX_MESSAGE = fr.HEADER_BYTES + 4 * (1 << 24)
@@ -72,6 +74,8 @@ class Client:
         self._sending = None  # round id while this worker's gradient is in flight
         self._next_round = 0
         self._backoff = 0.0
+        self.stray_frames = 0  # aggregate frames of rounds this worker was not exchanging: acked and dropped
+        self._last_stray_round = None
         kwargs = dict(additional_headers={"Authorization": f"Bearer {token}"}, compression=None,
                       max_size=max_message_bytes, open_timeout=open_timeout)
         if ssl_context is not None:
@@ -328,9 +332,15 @@ class Client:
             h = fr.parse(data)
         except fr.FrameError as e:
             raise ProtocolViolation(f"bad aggregate frame from the server: {e}") from None
-        incoming = self._incoming.get(h.round)
-        if h.kind != fr.KIND_AGGREGATE or incoming is None:
+        if h.kind != fr.KIND_AGGREGATE:
             raise ProtocolViolation(f"unexpected frame: kind {h.kind}, round {h.round}, chunk {h.chunk}")
+        incoming = self._incoming.get(h.round)
+        if incoming is None or incoming.out is None:
+            self._stray(h)
+        if incoming is None:
+            # A round this worker is not exchanging (skipped, or given up): not its business to fail on.
+            self._send_text({"type": "ack", "round": h.round, "chunk": h.chunk})
+            return
         if incoming.out is not None:
             if h.offset + h.count > incoming.out.size:
                 raise ProtocolViolation(f"aggregate chunk {h.chunk} [{h.offset}, +{h.count}) past dim")
@@ -339,6 +349,14 @@ class Client:
         self._send_text({"type": "ack", "round": h.round, "chunk": h.chunk})
         if incoming.out is None and incoming.done():
             del self._incoming[h.round]
+
+    def _stray(self, h):
+        """Counts an aggregate frame of a round this worker is not exchanging, with one warning per round."""
+        self.stray_frames += 1
+        if h.round != self._last_stray_round:
+            self._last_stray_round = h.round
+            _LOG.warning("aggregate frames of round %s, which this worker is not exchanging: acknowledged and "
+                         "dropped (%d so far)", h.round, self.stray_frames)
 
     # -- transport --------------------------------------------------------------------------------------
 

@@ -247,6 +247,29 @@ def test_result_of_a_round_we_did_not_send_is_acked_and_skipped():
         assert np.array_equal(c.exchange(5, x), x)
 
 
+def test_aggregate_frames_of_an_unknown_round_are_acked_dropped_and_counted(caplog):
+    dim = 20
+
+    def script(ws, srv):
+        s = accept_hello(ws, srv, chunk_coords=10, credits=2)
+        grad, _ = receive_gradient(ws, srv, s)
+        # Frames of round 3, whose result this worker never saw: the client must ack them and go on.
+        for i in range(2):
+            ws.send(fr.encode(fr.KIND_AGGREGATE, 3, s["slot"], i, 10 * i, np.full(10, 7, np.float32)))
+        srv.seen["stray_acks"] = [next_ack(ws, srv, 3)["chunk"] for _ in range(2)]
+        send_result(ws, s, 5, grad * 3, srv=srv)
+
+    x = gradient(dim, 4)
+    with caplog.at_level("WARNING", logger="flagagg"):
+        with FakeServer(script) as srv, flagagg.Client(srv.url, "t", dim=dim) as c:
+            agg = c.exchange(5, x)
+            assert c.stray_frames == 2
+    assert np.array_equal(agg, x * 3)  # the stray frames (all 7s) went nowhere
+    assert sorted(srv.seen["stray_acks"]) == [0, 1]
+    assert [r.getMessage() for r in caplog.records if "round 3" in r.getMessage()] == [
+        "aggregate frames of round 3, which this worker is not exchanging: acknowledged and dropped (1 so far)"]
+
+
 def test_close_4401_at_connect_is_a_connection_refused_with_code_and_reason():
     def script(ws, srv):
         ws.close(4401, "unknown or revoked token")

@@ -8,7 +8,7 @@ from conftest import offline_aggregate, run_workers
 
 # Three chunks of 65536 coordinates (256 KiB, smaller than the default), the last one short.
 DIM = 2 * 65536 + 4321
-CHUNK = ["--chunk-kib", "256"]
+CHUNK = ["--chunk-coords", "65536"]
 
 
 def honest_gradients(p, dim, seed):

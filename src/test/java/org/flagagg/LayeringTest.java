@@ -18,7 +18,7 @@ class LayeringTest {
     /** Bottom to top; packages in one group are siblings that do not know each other. */
     static final List<List<String>> LAYERS = List.of(
             List.of("kernels"), List.of("fa"), List.of("rules"), List.of("round"), List.of("wire"), List.of("config"),
-            List.of("worker", "engine"), List.of("web"), List.of("link", "ws"), List.of("sim"), List.of("demo"),
+            List.of("worker", "engine"), List.of("web"), List.of("link", "ws"), List.of("server"), List.of("sim"), List.of("demo"),
             List.of("cli"));
 
     static final JavaClasses MAIN = new ClassFileImporter()
@@ -42,6 +42,16 @@ class LayeringTest {
                         .check(MAIN);
             }
         }
+    }
+
+    /** The math core is plain Java: results carry records, and the edge (engine, cli) writes their JSON. */
+    @Test
+    void theMathCoreUsesNoVertx() {
+        noClasses().that().resideInAnyPackage(
+                        "org.flagagg.kernels..", "org.flagagg.fa..", "org.flagagg.rules..", "org.flagagg.round..")
+                .should().dependOnClassesThat().resideInAPackage("io.vertx..")
+                .because("the core must run without Vert.x (docs/architecture.md, \"Packages\")")
+                .check(MAIN);
     }
 
     @Test

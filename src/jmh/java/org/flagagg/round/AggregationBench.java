@@ -2,6 +2,7 @@ package org.flagagg.round;
 
 import java.util.concurrent.TimeUnit;
 import org.flagagg.fa.FlagOptions;
+import org.flagagg.kernels.Kernels;
 import org.flagagg.rules.Rule;
 import org.flagagg.rules.RuleConfig;
 import org.flagagg.rules.Rules;
@@ -29,6 +30,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 5)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "-Xms4g", "-Xmx4g"})
 public class AggregationBench {
+    /** 64 Ki coordinates: 256 KiB of float32 per worker and chunk, the size this benchmark has always used. */
+    static final int CHUNK = 1 << 16;
 
     @Param({"16"})
     int p;
@@ -48,7 +51,7 @@ public class AggregationBench {
         source = new ArraySource(BenchData.gradients(p, n));
         // tol 0: FA always does its T = 10 IRLS steps.
         Rule r = Rules.create(RuleConfig.of(rule).withFlag(new FlagOptions(0, 0, 10, 0.0, 1e-7, FlagOptions.Scale.PAPER)));
-        aggregation = new Aggregation(r);
+        aggregation = new Aggregation(r, CHUNK, Kernels.best());
     }
 
     @Benchmark

@@ -16,8 +16,12 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import org.flagagg.config.Configuration;
 import org.flagagg.config.InputException;
+import org.flagagg.config.JobConfig;
+import org.flagagg.engine.RoundReport;
 import org.flagagg.kernels.Kernels;
 import org.flagagg.round.AggregateSink;
 import org.flagagg.round.Aggregation;
@@ -25,6 +29,7 @@ import org.flagagg.round.AggregationResult;
 import org.flagagg.round.ArraySource;
 import org.flagagg.round.BinaryFileSource;
 import org.flagagg.round.GradientSource;
+import org.flagagg.rules.RuleConfig;
 import org.flagagg.rules.Rules;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -66,9 +71,8 @@ final class AggregateCommand implements Callable<Integer> {
             + "scores (krum family), iterations, objective trace, timings.")
     Path report;
 
-    @Option(names = "--chunk", paramLabel = "COORDS", defaultValue = "65536",
-            description = "Coordinates per chunk in the streaming passes (default: ${DEFAULT-VALUE}).")
-    int chunk;
+    @Option(names = "--chunk-coords", paramLabel = "N", description = JobOptions.CHUNK_COORDS_HELP)
+    Integer chunkCoords;
 
     @Parameters(index = "0", paramLabel = "FILE", description = "The gradients.")
     Path file;
@@ -78,10 +82,14 @@ final class AggregateCommand implements Callable<Integer> {
         if (binary != (dim != null)) {
             throw new InputException(binary ? "--binary needs --dim N" : "--dim is only for --binary input");
         }
-        var config = rule.toConfig();
+        // The packaged configuration and these flags: aggregate reads no --conf and no environment.
+        FlagLayer flags = new FlagLayer().put("chunk_coords", chunkCoords);
+        rule.addTo(flags);
+        JsonObject settings = Configuration.load(null, Map.of(), flags.json());
+        RuleConfig config = JobConfig.ruleFromJson(settings.getJsonObject("rule"));
         // A one-shot command: the scalar-kernel notice would make every error two lines (README says it).
         Main.quietInfo("org.flagagg.kernels");
-        var aggregation = new Aggregation(Rules.create(config), chunk, Kernels.best());
+        var aggregation = new Aggregation(Rules.create(config), settings.getInteger("chunk_coords"), Kernels.best());
         AggregationResult result;
         try (GradientSource source = open(); Output output = openOutput()) {
             result = aggregation.run(source, output);
@@ -89,7 +97,7 @@ final class AggregateCommand implements Callable<Integer> {
         result.dropped().forEach((worker, reason) ->
                 spec.commandLine().getErr().println("aggregate: worker " + worker + " dropped: " + reason));
         if (report != null) {
-            JsonObject json = result.toJson()
+            JsonObject json = RoundReport.report(result)
                     .put("parameters", new JsonObject()
                             .put("f", config.f()).put("m", config.m())
                             .put("r", config.flag().rank()).put("lambda", config.flag().lambda())

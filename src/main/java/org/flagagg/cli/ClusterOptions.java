@@ -1,7 +1,5 @@
 package org.flagagg.cli;
 
-import io.vertx.core.json.JsonArray;
-import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
 import java.util.List;
 import picocli.CommandLine.Option;
@@ -50,16 +48,11 @@ final class ClusterOptions {
             + "'flagagg certs' writes one). Needed with --cluster.")
     Path secret;
 
-    /** Lays these flags over the configuration's "cluster" section. */
-    void applyTo(JsonObject cluster) {
-        RuleOptions.putIfSet(cluster, "host", host);
-        RuleOptions.putIfSet(cluster, "members", members == null ? null : new JsonArray(List.copyOf(members)));
-        RuleOptions.putIfSet(cluster, "port", port);
-        RuleOptions.putIfSet(cluster, "name", name);
-        RuleOptions.putIfSet(cluster, "config", config == null ? null : config.toString());
-        RuleOptions.putIfSet(cluster, "secret", secret == null ? null : secret.toString());
-        RuleOptions.putIfSet(cluster, "tls_keystore", tlsKeystore == null ? null : tlsKeystore.toString());
-        RuleOptions.putIfSet(cluster, "tls_truststore", tlsTruststore == null ? null : tlsTruststore.toString());
-        RuleOptions.putIfSet(cluster, "tls_password_file", tlsPasswordFile == null ? null : tlsPasswordFile.toString());
+    /** Adds the flags that were given to the command line's configuration layer. */
+    void addTo(FlagLayer flags) {
+        flags.put("cluster.host", host).put("cluster.members", members).put("cluster.port", port)
+                .put("cluster.name", name).put("cluster.config", config).put("cluster.secret", secret)
+                .put("cluster.tls_keystore", tlsKeystore).put("cluster.tls_truststore", tlsTruststore)
+                .put("cluster.tls_password_file", tlsPasswordFile);
     }
 }

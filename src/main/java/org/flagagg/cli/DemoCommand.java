@@ -11,8 +11,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import org.flagagg.config.HttpConfig;
+import org.flagagg.config.ServerConfig;
 import org.flagagg.demo.Dataset;
 import org.flagagg.demo.DigitImages;
 import org.flagagg.demo.Idx;
@@ -22,7 +25,7 @@ import org.flagagg.demo.Training;
 import org.flagagg.fa.FlagOptions;
 import org.flagagg.rules.Rules;
 import org.flagagg.sim.Attacks;
-import org.flagagg.sim.LoadTest;
+import org.flagagg.server.Server;
 import org.flagagg.web.Dashboard;
 import org.flagagg.web.HttpApi;
 import org.flagagg.web.RoundsApi;
@@ -159,11 +162,13 @@ final class DemoCommand implements Callable<Integer> {
             + "after the run, until Ctrl-C.")
     boolean serve;
 
-    @Option(names = "--host", paramLabel = "HOST", defaultValue = "127.0.0.1", description = "HTTP interface with --serve (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--host", paramLabel = "HOST", description = "HTTP interface with --serve (default: http.host of "
+            + "conf/flagagg.json, 127.0.0.1).")
     String host;
 
-    @Option(names = "--port", paramLabel = "PORT", defaultValue = "8080", description = "HTTP port with --serve; 0 picks a free one (default: ${DEFAULT-VALUE}).")
-    int port;
+    @Option(names = "--port", paramLabel = "PORT", description = "HTTP port with --serve; 0 picks a free one (default: "
+            + "http.port of conf/flagagg.json, 8080).")
+    Integer port;
 
     @Override
     public Integer call() throws Exception {
@@ -216,9 +221,12 @@ final class DemoCommand implements Callable<Integer> {
             specs.forEach(training::validate);
             Dashboard[] dashboard = new Dashboard[1];
             if (serve) {
-                HttpServer server = serve(vertx, roundLog, dashboard);
+                // The packaged http section under these flags (the demo reads no --conf).
+                HttpConfig http = ServerConfig.load(null, Map.of(), new FlagLayer().put("http.host", host)
+                        .put("http.port", port).json()).http();
+                HttpServer server = serve(vertx, http, roundLog, dashboard);
                 outWriter.printf("serving the live dashboard at http://%s:%d/ and the report at /report "
-                        + "(and /rounds, /metrics, /health)%n", host, server.actualPort());
+                        + "(and /rounds, /metrics, /health)%n", http.host(), server.actualPort());
                 outWriter.flush();
             }
             outWriter.printf("%s%nmodel: %s, %d parameters; p = %d, f = %d; %d runs of %d rounds%n", description,
@@ -236,7 +244,7 @@ final class DemoCommand implements Callable<Integer> {
                     }
 
                     @Override
-                    public void engineStarted(LoadTest.Embedded engine) {
+                    public void engineStarted(Server engine) {
                         if (dashboard[0] != null) {
                             dashboard[0].follow(engine.job(), engine.store(), engine.aggregator()).await();
                         }
@@ -289,7 +297,7 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /** The HTTP server of --serve: the round log, the report, and the live dashboard following each run. */
-    private HttpServer serve(Vertx vertx, Path roundLog, Dashboard[] dashboard) {
+    private HttpServer serve(Vertx vertx, HttpConfig http, Path roundLog, Dashboard[] dashboard) {
         HttpApi api = new HttpApi(vertx);
         RoundsApi.mount(api.router(), vertx, roundLog);
         dashboard[0] = Dashboard.mount(api.router(), vertx, null, null, null, null);
@@ -302,7 +310,7 @@ final class DemoCommand implements Callable<Integer> {
                         .end(new JsonObject().put("error", "the report is written when the demo's runs end").encode());
             }
         });
-        return api.listen(new HttpServerOptions().setHost(host).setPort(port)).await();
+        return api.listen(new HttpServerOptions().setHost(http.host()).setPort(http.port())).await();
     }
 
     private static JsonObject results(Training.Settings s, String description, Dataset train, Dataset test, Mlp model,

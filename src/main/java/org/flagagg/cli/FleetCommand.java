@@ -3,8 +3,6 @@ package org.flagagg.cli;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.PrintWriter;
@@ -15,22 +13,19 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import org.flagagg.config.Cluster;
+import org.flagagg.config.ClusterConfig;
 import org.flagagg.config.Configuration;
-import org.flagagg.config.GatewayConfig;
 import org.flagagg.config.InputException;
 import org.flagagg.config.JobConfig;
+import org.flagagg.config.ServerConfig;
 import org.flagagg.config.TokenTable;
 import org.flagagg.engine.JobServer;
-import org.flagagg.link.LinkServer;
-import org.flagagg.rules.Rules;
+import org.flagagg.server.Server;
 import org.flagagg.sim.LoadTest;
-import org.flagagg.web.HttpApi;
 import org.flagagg.wire.JobSecret;
-import org.flagagg.worker.FlagaggClient;
-import org.flagagg.worker.GradientExchange;
 import org.flagagg.worker.LinkClient;
-import org.flagagg.worker.WorkerClient;
-import org.flagagg.ws.Gateway;
+import org.flagagg.worker.Worker;
+import org.flagagg.worker.WsTransport;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -69,59 +64,61 @@ abstract class FleetCommand implements Callable<Integer> {
 
     @Option(names = "--transport", paramLabel = "bus|link|ws", description = "How the simulated workers reach the "
             + "aggregator: the event bus, the data link (TCP beside the bus; the aggregate comes once per JVM) or "
-            + "WebSockets through the gateway (loadtest only; FlagaggClient with generated tokens). Default: link with "
+            + "WebSockets through the gateway (loadtest only; WebSocket workers with generated tokens). Default: link with "
             + "--cluster, bus embedded.")
     String transport;
 
     @Override
     public Integer call() throws Exception {
-        JsonObject json = job.resolve();
+        FlagLayer flags = new FlagLayer();
+        job.addTo(flags);
+        cluster.addTo(flags);
+        flags.put("cluster.server_wait_s", serverWait);
         if (job.roundLog == null) {
-            json.put("round_log", "");
+            flags.put("round_log", ""); // loadtest and worker keep a round log only when asked (--round-log)
         }
-        cluster.applyTo(json.getJsonObject("cluster"));
-        RuleOptions.putIfSet(json.getJsonObject("cluster"), "server_wait_s", serverWait);
-        long serverWaitS = json.getJsonObject("cluster").getLong("server_wait_s", 30L);
-        if (serverWaitS < 1) {
-            throw new InputException("cluster.server_wait_s (--server-wait) must be >= 1, got " + serverWaitS);
-        }
-        Configuration.check(json);
-        JobConfig config = JobConfig.fromJson(json);
-        Rules.create(config.rule()).validate(config.workers());
-        PrintWriter err = spec.commandLine().getErr();
-
         String via = transport != null ? transport : cluster.enabled ? "link" : "bus";
         boolean ws = via.equals("ws");
         if (!List.of("bus", "link", "ws").contains(via)) {
             throw new InputException("--transport must be bus, link or ws, got '" + via + "'");
         }
-        // WebSocket workers w0..w(P-1) get fresh tokens; the aggregator's gateway gets their hashes.
-        Map<String, String> tokens = ws ? TokenTable.generate(IntStream.range(0, config.workers())
-                .mapToObj(s -> "w" + s).toList()) : Map.of();
-        if (ws) {
-            // Every simulated worker connects from this host: the gateway's connection bounds must fit them all.
-            JsonObject section = json.getJsonObject("ws");
-            for (String key : List.of("max_connections_per_address", "max_connections")) {
-                section.put(key, Math.max(GatewayConfig.fromJson(section).maxConnections(), config.workers() + 16));
-            }
+        if (ws && cluster.enabled && !startsServer()) {
+            throw new InputException("--transport ws needs the aggregator's gateway: use it with loadtest");
         }
+        JsonObject json = Configuration.load(job.conf, System.getenv(), flags.json());
+        PrintWriter err = spec.commandLine().getErr();
+        int workers = json.getInteger("workers");
+        // WebSocket workers w0..w(P-1) get fresh tokens; the aggregator's gateway gets their hashes.
+        Map<String, String> tokens = ws ? TokenTable.generate(IntStream.range(0, workers).mapToObj(s -> "w" + s).toList())
+                : Map.of();
         Path tokensFile = null;
         Path secretFile = null;
-        String wsUrl = null;
-        ServerProcess server = null;
-        LoadTest.Embedded embedded = null;
+        ServerProcess child = null;
+        Server embedded = null;
         LinkClient link = null;
         Vertx vertx = null;
         try {
-            JsonObject clusterSection = json.getJsonObject("cluster");
-            if (cluster.enabled && startsServer() && JobSecret.fromConfig(clusterSection) == null) {
+            if (ws) {
+                tokensFile = Files.createTempFile("flagagg-tokens-", ".txt");
+                TokenTable.write(tokensFile, tokens);
+                // Every simulated worker connects from this host: the gateway's connection bounds must fit them all.
+                int connections = Math.max(json.getJsonObject("ws").getInteger("max_connections"), workers + 16);
+                json.getJsonObject("ws").put("tokens", tokensFile.toString()).put("tls_keystore", "")
+                        .put("max_connections_per_address", connections).put("max_connections", connections);
+                json.getJsonObject("http").put("host", "127.0.0.1").put("port", 0);
+            }
+            if (cluster.enabled && startsServer() && json.getJsonObject("cluster").getString("secret").isEmpty()) {
                 // The child server and these workers share a secret made for this run.
                 secretFile = Files.createTempFile("flagagg-secret-", ".txt");
                 Files.writeString(secretFile, JobSecret.newSecretText() + "\n");
-                clusterSection.put("secret", secretFile.toString());
+                json.getJsonObject("cluster").put("secret", secretFile.toString());
             }
+            ServerConfig settings = ServerConfig.parse(json);
+            JobConfig config = settings.job();
             // Workers in this JVM prove the secret; an embedded data link gets one that lives in memory.
-            JobSecret secret = cluster.enabled ? ServerCommand.jobSecret(json, true) : JobSecret.random();
+            JobSecret secret = cluster.enabled ? Server.jobSecret(settings, true) : JobSecret.random();
+            ClusterConfig member = settings.cluster();
+            String wsUrl = null;
             if (cluster.enabled && startsServer()) {
                 String name = "flagagg-load-" + ProcessHandle.current().pid();
                 JsonObject serverConfig = json.copy();
@@ -129,40 +126,20 @@ abstract class FleetCommand implements Callable<Integer> {
                 serverConfig.getJsonObject("http").put("port", 0);
                 List<String> jvm = new java.util.ArrayList<>(serverJvm);
                 jvm.add("-XX:MaxDirectMemorySize=" + ((config.memoryBudget() >> 20) + 256) + "m");
-                if (ws) {
-                    tokensFile = Files.createTempFile("flagagg-tokens-", ".txt");
-                    TokenTable.write(tokensFile, tokens);
-                    serverConfig.getJsonObject("ws").put("tokens", tokensFile.toString()).put("tls_keystore", "");
-                }
-                server = ServerProcess.start(serverConfig, jvm);
-                wsUrl = server.wsUrl();
-                clusterSection.put("name", name).put("members", new JsonArray().add(server.member())).put("port", 0);
+                child = ServerProcess.start(serverConfig, jvm);
+                wsUrl = child.wsUrl();
+                member = member.joining(name, List.of(child.member()), 0);
             }
-            Cluster.Node member = Cluster.start(clusterSection, cluster.enabled).await();
-            vertx = member.vertx();
+            Cluster.Node node = Cluster.start(member, cluster.enabled).await();
+            vertx = node.vertx();
             // Clustered, the job's server is in another JVM: find it (bounded) and stop if it leaves the cluster.
             Future<String> serverGone = Promise.<String>promise().future();
             if (cluster.enabled) {
-                JobServer.Holder holder = JobServer.find(member, config.job(), serverWaitS * 1000).await();
-                serverGone = JobServer.gone(member, config.job(), holder);
-            }
-            if (!cluster.enabled) {
-                embedded = LoadTest.deployEmbedded(vertx, config).await();
-                if (via.equals("link")) {
-                    vertx.deployVerticle(new LinkServer(config, secret, "127.0.0.1", 0)).await();
-                }
-                if (ws) {
-                    Gateway gateway = new Gateway(vertx, config, TokenTable.ofTokens(tokens),
-                            GatewayConfig.fromJson(json.getJsonObject("ws").copy().put("tls_keystore", "")));
-                    HttpApi api = new HttpApi(vertx);
-                    gateway.mount(api);
-                    HttpServer http = api.listen(gateway.serverOptions(new HttpServerOptions().setHost("127.0.0.1")
-                            .setPort(0))).await();
-                    wsUrl = gateway.url("127.0.0.1", http.actualPort());
-                }
-            }
-            if (ws && wsUrl == null) {
-                throw new InputException("--transport ws needs the aggregator's gateway: use it with loadtest");
+                JobServer.Holder holder = JobServer.find(node, config.job(), member.serverWaitS() * 1000).await();
+                serverGone = JobServer.gone(node, config.job(), holder);
+            } else {
+                embedded = Server.deploy(vertx, settings, new Server.Parts(via.equals("link"), ws, false), secret).await();
+                wsUrl = embedded.workersUrl();
             }
             LoadTest load = new LoadTest(vertx, config, fleet.toConfig(), fleet.rounds, fleet.verify)
                     .withWarmup(fleet.warmup).onProgress((done, total) -> progress(err, done, total));
@@ -172,17 +149,16 @@ abstract class FleetCommand implements Callable<Integer> {
                         + " and a --deadline-ms below the delay");
             }
             if (via.equals("link")) {
-                LinkClient node = link = LinkClient.connect(vertx, config.job(), secret).await();
-                load.withWorkers((v, slot) -> WorkerClient.join(v, config.job(), "w" + slot, config.dim(), slot, node)
-                        .map(c -> (GradientExchange) c));
+                LinkClient client = link = LinkClient.connect(vertx, config.job(), secret).await();
+                load.withWorkers((v, slot) -> Worker.join(v, config.job(), "w" + slot, config.dim(), slot, client));
             } else if (via.equals("bus") && cluster.enabled) {
-                load.withWorkers((v, slot) -> WorkerClient.join(v, config.job(), "w" + slot, config.dim(), slot, null,
-                        secret).map(c -> (GradientExchange) c));
+                load.withWorkers((v, slot) -> Worker.join(v, config.job(), "w" + slot, config.dim(), slot, null,
+                        secret));
             }
             if (ws) {
                 String url = wsUrl;
-                load.withWorkers((v, slot) -> FlagaggClient.connect(v, url, tokens.get("w" + slot), config.dim(),
-                        new FlagaggClient.Options().setSlot(slot)).map(c -> (GradientExchange) c));
+                load.withWorkers((v, slot) -> Worker.connect(v, url, tokens.get("w" + slot), config.dim(),
+                        new WsTransport.Options().setSlot(slot)));
             }
             if (embedded != null) {
                 load.withStore(embedded.store());
@@ -196,18 +172,18 @@ abstract class FleetCommand implements Callable<Integer> {
                 report = outcome.future().await();
             } catch (RuntimeException e) {
                 ProgressLine.end(err);
-                if (server != null) {
-                    printServerLog(err, server.logTail(SERVER_LOG_LINES));
+                if (child != null) {
+                    printServerLog(err, child.logTail(SERVER_LOG_LINES));
                 }
                 throw e;
             }
             ProgressLine.end(err);
             report.put("transport", (cluster.enabled ? "clustered" : "embedded") + ", " + via);
-            if (server != null) {
-                report.put("server_peak_rss_mb", server.peakRssMb());
+            if (child != null) {
+                report.put("server_peak_rss_mb", child.peakRssMb());
                 if (report.getInteger("failed_rounds") > 0 || report.containsKey("error")
                         || report.getBoolean("timed_out", false)) {
-                    report.put("server_log", new JsonArray(server.logTail(SERVER_LOG_LINES)));
+                    report.put("server_log", new JsonArray(child.logTail(SERVER_LOG_LINES)));
                 }
             }
             printTable(spec.commandLine().getOut(), report);
@@ -233,8 +209,8 @@ abstract class FleetCommand implements Callable<Integer> {
             if (vertx != null) {
                 vertx.close().await();
             }
-            if (server != null) {
-                server.close();
+            if (child != null) {
+                child.close();
             }
             if (tokensFile != null) {
                 Files.deleteIfExists(tokensFile);

@@ -1,9 +1,6 @@
 package org.flagagg.cli;
 
-import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
-import org.flagagg.config.Configuration;
-import org.flagagg.config.InputException;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -12,6 +9,9 @@ import picocli.CommandLine.Option;
  * keep the configured value; the defaults shown are the packaged ones.
  */
 final class JobOptions {
+    /** The chunk size's help, the same on every command that has --chunk-coords. */
+    static final String CHUNK_COORDS_HELP = "Coordinates (float32 values) per chunk; 262144 is 1 MiB "
+            + "(default: chunk_coords of conf/flagagg.json, 262144).";
 
     @Option(names = "--conf", paramLabel = "FILE", description = "JSON configuration laid over the packaged "
             + "conf/flagagg.json (then FLAGAGG_* environment variables, then flags).")
@@ -39,8 +39,8 @@ final class JobOptions {
             + "(default: adaptive, 3 x the median of recent rounds, within 1000..60000 ms).")
     Long deadlineMs;
 
-    @Option(names = "--chunk-kib", paramLabel = "K", description = "Chunk size in KiB of float32 (default: 1024).")
-    Integer chunkKib;
+    @Option(names = "--chunk-coords", paramLabel = "N", description = CHUNK_COORDS_HELP)
+    Integer chunkCoords;
 
     @Option(names = "--credits", paramLabel = "W", description = "Most chunks a worker may have unacknowledged, "
             + "each way (default: 4).")
@@ -58,29 +58,15 @@ final class JobOptions {
             + "appended to (default: server: flagagg-rounds.jsonl; loadtest and worker: none).")
     Path roundLog;
 
-    /** The effective configuration: packaged defaults, --conf, environment, these flags. */
-    JsonObject resolve() {
-        JsonObject json = Configuration.load(conf, System.getenv());
-        RuleOptions.putIfSet(json, "job", job);
-        rule.applyTo(json.getJsonObject("rule"));
-        RuleOptions.putIfSet(json, "workers", workers);
-        RuleOptions.putIfSet(json, "dim", dim);
-        RuleOptions.putIfSet(json, "quorum", quorum);
+    /** Adds the flags that were given to the command line's configuration layer. */
+    void addTo(FlagLayer flags) {
+        flags.put("job", job).put("workers", workers).put("dim", dim).put("quorum", quorum)
+                .put("chunk_coords", chunkCoords).put("credits", credits).put("memory_budget_mb", memoryBudget)
+                .put("spill_dir", spillDir).put("round_log", roundLog);
+        rule.addTo(flags);
         if (deadlineMs != null) {
-            json.getJsonObject("deadline").put("mode", "fixed").put("max_ms", deadlineMs)
-                    .put("min_ms", Math.min(deadlineMs, json.getJsonObject("deadline").getLong("min_ms")));
+            // A fixed deadline uses max_ms only; min_ms goes along so the pair stays ordered.
+            flags.put("deadline.mode", "fixed").put("deadline.max_ms", deadlineMs).put("deadline.min_ms", deadlineMs);
         }
-        if (chunkKib != null) {
-            if (chunkKib < 1) {
-                throw new InputException("--chunk-kib must be >= 1, got " + chunkKib);
-            }
-            json.put("chunk_coords", chunkKib * 256);
-            json.put("slab_kib", Math.max(json.getInteger("slab_kib"), chunkKib));
-        }
-        RuleOptions.putIfSet(json, "credits", credits);
-        RuleOptions.putIfSet(json, "memory_budget_mb", memoryBudget);
-        RuleOptions.putIfSet(json, "spill_dir", spillDir == null ? null : spillDir.toString());
-        RuleOptions.putIfSet(json, "round_log", roundLog == null ? null : roundLog.toString());
-        return json;
     }
 }

@@ -1,8 +1,5 @@
 package org.flagagg.cli;
 
-import io.vertx.core.json.JsonObject;
-import org.flagagg.config.JobConfig;
-import org.flagagg.rules.RuleConfig;
 import picocli.CommandLine.Option;
 
 /**
@@ -52,28 +49,9 @@ final class RuleOptions {
                     + "the rule is then named e.g. nnm+flag (default: none).")
     String pre;
 
-    /** Lays the flags that were given over a configuration's "rule" section. */
-    void applyTo(JsonObject ruleSection) {
-        putIfSet(ruleSection, "name", rule);
-        putIfSet(ruleSection, "f", f);
-        putIfSet(ruleSection, "m", m);
-        putIfSet(ruleSection, "r", r);
-        putIfSet(ruleSection, "lambda", lambda);
-        putIfSet(ruleSection, "iterations", iterations);
-        putIfSet(ruleSection, "scale", scale);
-        putIfSet(ruleSection, "pre", pre);
-    }
-
-    /** The rule from the packaged defaults and these flags (for commands without a job configuration). */
-    RuleConfig toConfig() {
-        JsonObject section = JobConfig.defaults().getJsonObject("rule");
-        applyTo(section);
-        return JobConfig.ruleFromJson(section);
-    }
-
-    static void putIfSet(JsonObject json, String key, Object value) {
-        if (value != null) {
-            json.put(key, value);
-        }
+    /** Adds the flags that were given to the command line's configuration layer. */
+    void addTo(FlagLayer flags) {
+        flags.put("rule.name", rule).put("rule.f", f).put("rule.m", m).put("rule.r", r).put("rule.lambda", lambda)
+                .put("rule.iterations", iterations).put("rule.scale", scale).put("rule.pre", pre);
     }
 }

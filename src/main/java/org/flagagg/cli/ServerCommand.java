@@ -1,35 +1,15 @@
 package org.flagagg.cli;
 
-import io.vertx.core.Future;
-import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpServerOptions;
-import io.vertx.core.json.JsonObject;
-import java.net.BindException;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
+import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.flagagg.config.Cluster;
-import org.flagagg.config.Configuration;
-import org.flagagg.config.GatewayConfig;
-import org.flagagg.config.InputException;
 import org.flagagg.config.JobConfig;
-import org.flagagg.config.TokenTable;
-import org.flagagg.engine.AggregatorVerticle;
-import org.flagagg.engine.JobServer;
-import org.flagagg.link.LinkServer;
-import org.flagagg.round.ChunkStore;
-import org.flagagg.rules.Rules;
-import org.flagagg.web.Dashboard;
-import org.flagagg.web.HttpApi;
-import org.flagagg.web.Metrics;
-import org.flagagg.web.RoundsApi;
-import org.flagagg.wire.JobSecret;
-import org.flagagg.ws.Gateway;
+import org.flagagg.config.ServerConfig;
+import org.flagagg.server.Server;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -77,142 +57,49 @@ final class ServerCommand implements Callable<Integer> {
             + "(default: http.metrics_open, false).")
     Boolean metricsOpen;
 
+    /** The keys these flags set: the command line's configuration layer. */
+    FlagLayer flags(Map<String, String> env) {
+        FlagLayer flags = new FlagLayer();
+        job.addTo(flags);
+        cluster.addTo(flags);
+        ws.addTo(flags, env);
+        return flags.put("http.host", httpHost).put("http.port", httpPort).put("http.read_tokens", readTokens)
+                .put("http.metrics_open", metricsOpen).put("link.port", linkPort);
+    }
+
     @Override
     public Integer call() throws Exception {
-        JsonObject json = job.resolve();
-        cluster.applyTo(json.getJsonObject("cluster"));
-        JsonObject http = json.getJsonObject("http");
-        RuleOptions.putIfSet(http, "host", httpHost);
-        RuleOptions.putIfSet(http, "port", httpPort);
-        RuleOptions.putIfSet(http, "read_tokens", readTokens == null ? null : readTokens.toString());
-        RuleOptions.putIfSet(http, "metrics_open", metricsOpen);
-        RuleOptions.putIfSet(json.getJsonObject("link"), "port", linkPort);
-        Configuration.check(json);
-        JobConfig config = JobConfig.fromJson(json);
-        Rules.create(config.rule()).validate(config.workers());
-        GatewayConfig wsConfig = ws.resolve(json, System.getenv());
-        TokenTable tokens = WsOptions.tokenTable(wsConfig);
-        JobSecret secret = jobSecret(json, cluster.enabled);
-        LinkServer.Limits linkLimits = LinkServer.Limits.fromJson(json.getJsonObject("link"));
-        String readers = http.getString("read_tokens");
-        TokenTable readTable = readers.isEmpty() ? null : TokenTable.read(Path.of(readers));
-        if (readTable != null && readTable.size() == 0) {
-            // An empty file must not leave open what the operator meant to close.
-            throw new InputException("--read-tokens " + readers + ": the file lists no tokens ('flagagg token NAME' "
-                    + "makes a line)");
-        }
-        String host = http.getString("host");
-        if (readTable == null && !isLoopback(host)) {
+        ServerConfig config = ServerConfig.load(job.conf, System.getenv(), flags(System.getenv()).json());
+        String host = config.http().host();
+        if (config.http().readTokens() == null && !Cluster.loopback(host)) {
             spec.commandLine().getErr().printf("server: warning: the HTTP server binds %s without read tokens: the "
                     + "dashboard, /rounds, /events and /metrics are open to anyone who reaches it (--read-tokens FILE)%n",
                     host);
         }
-
-        ChunkStore store = new ChunkStore(config.memoryBudget(), config.slabBytes(), config.spillDir());
-        Metrics metrics = new Metrics();
-        Cluster.Node node = metrics.startVertx(json.getJsonObject("cluster"), cluster.enabled).await();
-        Vertx vertx = node.vertx();
-        if (cluster.enabled) {
-            // One server per job and cluster: a second one would share the joins round-robin with the first.
-            try {
-                JobServer.claim(node, config.job()).await();
-            } catch (RuntimeException e) {
-                vertx.close().await();
-                store.close();
-                throw e;
-            }
-        }
+        Server server = Server.start(config, cluster.enabled).await();
         CountDownLatch stopped = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
-                vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+                server.close().toCompletionStage().toCompletableFuture().get(15, TimeUnit.SECONDS);
             } catch (Exception e) {
                 // Exiting anyway.
             } finally {
-                store.close();
                 stopped.countDown();
             }
-        }, "flagagg-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
-        HttpServer server;
-        LinkServer link;
-        Gateway gateway;
-        try {
-            AggregatorVerticle aggregator = new AggregatorVerticle(config, store, secret);
-            vertx.deployVerticle(aggregator).await();
-            // The data link is for worker nodes in other JVMs: only a cluster member has any.
-            String linkHost = json.getJsonObject("cluster").getString("host");
-            int linkPort = json.getJsonObject("link").getInteger("port");
-            link = cluster.enabled ? new LinkServer(config, secret, linkHost, linkPort, linkLimits) : null;
-            if (link != null) {
-                listening(vertx.deployVerticle(link), "data link", linkHost, linkPort).await();
-            }
-            HttpApi api = new HttpApi(vertx).readTokens(readTable).open("/ready").open(Gateway.PATH);
-            if (http.getBoolean("metrics_open")) {
-                api.open("/metrics");
-            }
-            RoundsApi.mount(api.router(), vertx, config.roundLog());
-            gateway = new Gateway(vertx, config, tokens, wsConfig);
-            gateway.mount(api);
-            Dashboard.mount(api.router(), vertx, config, store, aggregator, metrics).following().await();
-            server = listening(api.listen(gateway.serverOptions(new HttpServerOptions().setHost(host)
-                    .setPort(http.getInteger("port")))), "HTTP server", host, http.getInteger("port")).await();
-        } catch (Exception e) {
-            // Nothing keeps running after a failed start (tests run the command in their JVM).
-            Runtime.getRuntime().removeShutdownHook(hook);
-            hook.run();
-            throw e;
+        }, "flagagg-shutdown"));
+        JobConfig job = config.job();
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf("aggregator ready: job '%s', rule %s, %d workers, dim %d, %s; rounds at %s://%s:%d/rounds%n",
+                job.job(), job.rule().name(), job.workers(), job.dim(),
+                server.node().member() == null ? "embedded" : "cluster member " + server.node().member(),
+                config.ws().tls() ? "https" : "http", host, server.httpPort());
+        out.printf("listening on %s%n", server.workersUrl());
+        if (server.linkPort() >= 0) {
+            out.printf("data link for worker nodes on %s:%d%n", config.cluster().host(), server.linkPort());
         }
-        spec.commandLine().getOut().printf("aggregator ready: job '%s', rule %s, %d workers, dim %d, %s; "
-                + "rounds at %s://%s:%d/rounds%n", config.job(), config.rule().name(), config.workers(), config.dim(),
-                node.member() == null ? "embedded" : "cluster member " + node.member(), wsConfig.tls() ? "https" : "http",
-                host, server.actualPort());
-        spec.commandLine().getOut().printf("listening on %s%n", gateway.url(host, server.actualPort()));
-        if (link != null) {
-            spec.commandLine().getOut().printf("data link for worker nodes on %s:%d%n",
-                    json.getJsonObject("cluster").getString("host"), link.actualPort());
-        }
-        spec.commandLine().getOut().printf("dashboard at http://%s:%d/ (metrics at /metrics, readiness at /ready)%n",
-                host, server.actualPort());
-        spec.commandLine().getOut().flush();
+        out.printf("dashboard at http://%s:%d/ (metrics at /metrics, readiness at /ready)%n", host, server.httpPort());
+        out.flush();
         stopped.await();
         return 0;
-    }
-
-    /** A listen that failed because the address is taken says which one, as one line (exit 2). */
-    static <T> Future<T> listening(Future<T> listen, String what, String host, int port) {
-        return listen.recover(e -> {
-            Throwable bind = e instanceof BindException ? e : e.getCause() instanceof BindException b ? b : null;
-            return Future.failedFuture(bind == null ? e : new InputException("cannot listen on " + host + ":" + port
-                    + " for the " + what + ": " + String.valueOf(bind.getMessage()).toLowerCase(Locale.ROOT)
-                    + " (choose another port, or 0 for a free one)"));
-        });
-    }
-
-    static boolean isLoopback(String host) {
-        try {
-            return InetAddress.getByName(host).isLoopbackAddress();
-        } catch (UnknownHostException e) {
-            return false;
-        }
-    }
-
-    /**
-     * The job secret of cluster.secret; a clustered server refuses to start without one, since workers in
-     * other JVMs could then neither join nor use the data link (and none of them must join unproven).
-     */
-    static JobSecret jobSecret(JsonObject json, boolean clustered) {
-        JobSecret secret;
-        try {
-            secret = JobSecret.fromConfig(json.getJsonObject("cluster"));
-        } catch (IllegalArgumentException e) {
-            throw new InputException(e.getMessage());
-        }
-        if (secret == null && clustered) {
-            throw new InputException("--cluster needs the job secret that worker nodes prove: --cluster-secret FILE "
-                    + "(or cluster.secret, FLAGAGG_CLUSTER__SECRET), a file whose first line is at least "
-                    + JobSecret.MIN_CHARS + " characters; 'flagagg certs' writes one");
-        }
-        return secret;
     }
 }

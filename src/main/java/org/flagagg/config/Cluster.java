@@ -8,8 +8,6 @@ import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.EventBusOptions;
 import io.vertx.core.http.ClientAuth;
-import io.vertx.core.json.JsonArray;
-import io.vertx.core.json.JsonObject;
 import io.vertx.core.metrics.MetricsOptions;
 import io.vertx.core.net.PfxOptions;
 import io.vertx.core.spi.VertxMetricsFactory;
@@ -72,15 +70,15 @@ public final class Cluster {
         }
     }
 
-    public static Future<Node> start(JsonObject cluster, boolean clustered) {
+    public static Future<Node> start(ClusterConfig cluster, boolean clustered) {
         return start(cluster, clustered, null, null);
     }
 
     /**
-     * As {@link #start(JsonObject, boolean)}, with Vert.x metrics when both {@code metricsOptions} (enabled)
+     * As {@link #start(ClusterConfig, boolean)}, with Vert.x metrics when both {@code metricsOptions} (enabled)
      * and {@code metricsFactory} are given (e.g. Micrometer's); nulls mean no metrics.
      */
-    public static Future<Node> start(JsonObject cluster, boolean clustered, MetricsOptions metricsOptions,
+    public static Future<Node> start(ClusterConfig cluster, boolean clustered, MetricsOptions metricsOptions,
             VertxMetricsFactory metricsFactory) {
         VertxOptions options = new VertxOptions();
         VertxBuilder builder = Vertx.builder();
@@ -110,12 +108,12 @@ public final class Cluster {
      * store is configured (required off loopback). The stores are opened here so a wrong file or password is
      * one clear line, not a failed handshake later.
      */
-    static EventBusOptions eventBusOptions(JsonObject cluster) {
-        String host = cluster.getString("host", "127.0.0.1");
+    static EventBusOptions eventBusOptions(ClusterConfig cluster) {
+        String host = cluster.host();
         EventBusOptions options = new EventBusOptions().setHost(host).setClusterPublicHost(host).setPort(0);
-        String keystore = cluster.getString("tls_keystore", "");
-        String truststore = cluster.getString("tls_truststore", "");
-        if (keystore.isEmpty() && truststore.isEmpty()) {
+        Path keystore = cluster.tlsKeystore();
+        Path truststore = cluster.tlsTruststore();
+        if (keystore == null && truststore == null) {
             if (!loopback(host)) {
                 throw new IllegalArgumentException("cluster.tls_keystore and cluster.tls_truststore are required when "
                         + "cluster.host '" + host + "' is not loopback (make them with 'flagagg certs')");
@@ -124,34 +122,34 @@ public final class Cluster {
                     + "aggregator; set cluster.tls_keystore and cluster.tls_truststore (made by 'flagagg certs')");
             return options;
         }
-        if (keystore.isEmpty() || truststore.isEmpty()) {
+        if (keystore == null || truststore == null) {
             throw new IllegalArgumentException("cluster.tls_keystore and cluster.tls_truststore go together, got only "
-                    + (keystore.isEmpty() ? "the trust store" : "the key store"));
+                    + (keystore == null ? "the trust store" : "the key store"));
         }
         String password = tlsPassword(cluster);
         checkStore("cluster.tls_keystore", keystore, password);
         checkStore("cluster.tls_truststore", truststore, password);
         return options.setSsl(true).setClientAuth(ClientAuth.REQUIRED)
-                .setKeyCertOptions(new PfxOptions().setPath(keystore).setPassword(password))
-                .setTrustOptions(new PfxOptions().setPath(truststore).setPassword(password));
+                .setKeyCertOptions(new PfxOptions().setPath(keystore.toString()).setPassword(password))
+                .setTrustOptions(new PfxOptions().setPath(truststore.toString()).setPassword(password));
     }
 
     /** The stores' password: cluster.tls_password, else the first line of cluster.tls_password_file. */
-    private static String tlsPassword(JsonObject cluster) {
-        String password = cluster.getString("tls_password", "");
-        String file = cluster.getString("tls_password_file", "");
-        if (!password.isEmpty() || file.isEmpty()) {
+    private static String tlsPassword(ClusterConfig cluster) {
+        String password = cluster.tlsPassword();
+        Path file = cluster.tlsPasswordFile();
+        if (!password.isEmpty() || file == null) {
             return password;
         }
         try {
-            return Files.readString(Path.of(file), StandardCharsets.UTF_8).lines().findFirst().orElse("");
+            return Files.readString(file, StandardCharsets.UTF_8).lines().findFirst().orElse("");
         } catch (IOException e) {
             throw new IllegalArgumentException("cluster.tls_password_file " + file + ": cannot read: " + e.getMessage());
         }
     }
 
-    private static void checkStore(String key, String file, String password) {
-        try (InputStream in = Files.newInputStream(Path.of(file))) {
+    private static void checkStore(String key, Path file, String password) {
+        try (InputStream in = Files.newInputStream(file)) {
             KeyStore.getInstance("PKCS12").load(in, password.toCharArray());
         } catch (IOException | GeneralSecurityException | RuntimeException e) {
             throw new IllegalArgumentException(key + " " + file + ": not a readable PKCS12 store with this password ("
@@ -160,7 +158,7 @@ public final class Cluster {
     }
 
     /** True when {@code host} is a loopback address (or a name resolving to one). */
-    static boolean loopback(String host) {
+    public static boolean loopback(String host) {
         try {
             return InetAddress.getByName(host).isLoopbackAddress();
         } catch (UnknownHostException e) {
@@ -168,11 +166,11 @@ public final class Cluster {
         }
     }
 
-    static Config hazelcastConfig(JsonObject cluster) {
-        String file = cluster.getString("config", "");
+    static Config hazelcastConfig(ClusterConfig cluster) {
+        Path file = cluster.config();
         Config config;
-        try (InputStream in = file.isEmpty() ? Cluster.class.getClassLoader().getResourceAsStream(DEFAULT_CONFIG)
-                : Files.newInputStream(Path.of(file))) {
+        try (InputStream in = file == null ? Cluster.class.getClassLoader().getResourceAsStream(DEFAULT_CONFIG)
+                : Files.newInputStream(file)) {
             if (in == null) {
                 throw new IllegalStateException(DEFAULT_CONFIG + " is missing from the classpath");
             }
@@ -180,31 +178,28 @@ public final class Cluster {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the cluster configuration " + file, e);
         }
-        String host = cluster.getString("host", "127.0.0.1");
+        String host = cluster.host();
         boolean loopback = loopback(host);
-        String name = cluster.getString("name", "");
-        if (name.isEmpty() && !loopback) {
+        String name = cluster.name();
+        if (name == null && !loopback) {
             throw new IllegalArgumentException("cluster.name is required when cluster.host '" + host + "' is not "
                     + "loopback: pick one for the deployment (flagagg certs prints a random one)");
         }
-        config.setClusterName(name.isEmpty() ? LOOPBACK_NAME : name);
+        config.setClusterName(name == null ? LOOPBACK_NAME : name);
         config.getNetworkConfig().getInterfaces().setEnabled(true).clear().addInterface(host);
         // Members come only from the list: nobody is found by broadcast or cloud discovery.
         config.getNetworkConfig().getJoin().getMulticastConfig().setEnabled(false);
         config.getNetworkConfig().getJoin().getAutoDetectionConfig().setEnabled(false);
-        JsonArray members = cluster.getJsonArray("members", new JsonArray());
+        List<String> members = cluster.members();
         if (members.isEmpty() && !loopback) {
             throw new IllegalArgumentException("cluster.members is required when cluster.host '" + host + "' is not "
                     + "loopback: list the members to join (host[:port], at least one)");
         }
         if (!members.isEmpty()) {
-            List<String> list = new ArrayList<>();
-            members.forEach(m -> list.add(String.valueOf(m)));
-            config.getNetworkConfig().getJoin().getTcpIpConfig().setEnabled(true).setMembers(list);
+            config.getNetworkConfig().getJoin().getTcpIpConfig().setEnabled(true).setMembers(new ArrayList<>(members));
         }
-        Integer port = cluster.getInteger("port");
-        if (port != null && port > 0) {
-            config.getNetworkConfig().setPort(port);
+        if (cluster.port() > 0) {
+            config.getNetworkConfig().setPort(cluster.port());
         }
         return config;
     }

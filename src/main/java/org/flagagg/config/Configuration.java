@@ -5,6 +5,9 @@ import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -15,8 +18,10 @@ import java.util.Map;
 import java.util.TreeSet;
 
 /**
- * Builds the effective configuration, each layer over the one before: conf/flagagg.json as packaged, a
- * --conf FILE, FLAGAGG_* environment variables, then command-line flags.
+ * Builds the effective configuration as JSON, each layer over the one before: conf/flagagg.json as packaged
+ * (the only place defaults live), a --conf FILE, FLAGAGG_* environment variables, then command-line flags.
+ * {@link ServerConfig#parse} turns it into typed records, once. (Not vertx-config: docs/architecture.md,
+ * "Configuration", says why.)
  *
  * <p>Environment: FLAGAGG_KEY sets a top-level key, FLAGAGG_SECTION__KEY a nested one (lower-cased:
  * FLAGAGG_RULE__NAME=krum, FLAGAGG_DEADLINE__MAX_MS=5000); each value is read as the key's type in
@@ -71,9 +76,33 @@ public final class Configuration {
     private Configuration() {
     }
 
-    public static JsonObject load(Path file, Map<String, String> env) {
-        JsonObject defaults = JobConfig.defaults();
-        JsonObject json = defaults.copy();
+    /** Classpath location of the defaults: conf/flagagg.json, packaged into the jar. */
+    public static final String DEFAULTS_RESOURCE = "conf/flagagg.json";
+    private static final JsonObject DEFAULTS = readDefaults();
+
+    /** The defaults: conf/flagagg.json as packaged, the only place they live (a fresh copy). */
+    public static JsonObject defaults() {
+        return DEFAULTS.copy();
+    }
+
+    private static JsonObject readDefaults() {
+        try (InputStream in = Configuration.class.getClassLoader().getResourceAsStream(DEFAULTS_RESOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException(DEFAULTS_RESOURCE + " is missing from the classpath");
+            }
+            return new JsonObject(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * The effective configuration: the defaults, then {@code file} (may be null), then the FLAGAGG_*
+     * variables of {@code env}, then {@code flags} (a JSON layer of the keys the command line set), each
+     * later layer winning; checked ({@link #check}).
+     */
+    public static JsonObject load(Path file, Map<String, String> env, JsonObject flags) {
+        JsonObject json = defaults();
         if (file != null) {
             JsonObject layer;
             try {
@@ -85,14 +114,14 @@ public final class Configuration {
             } catch (IOException e) {
                 throw new InputException(file + ": cannot read: " + e.getMessage());
             }
-            checkKeys(file + ": ", "", layer, defaults);
+            checkKeys(file + ": ", "", layer, DEFAULTS);
             json.mergeIn(layer, true);
         }
         env.forEach((name, value) -> {
             if (name.startsWith("FLAGAGG_") && name.length() > "FLAGAGG_".length()) {
                 String[] path = name.substring("FLAGAGG_".length()).toLowerCase(Locale.ROOT).split("__");
                 JsonObject at = json;
-                JsonObject shape = defaults;
+                JsonObject shape = DEFAULTS;
                 for (int i = 0; i < path.length - 1 && shape != null; i++) {
                     shape = shape.getValue(path[i]) instanceof JsonObject o ? o : null;
                     at = at.getJsonObject(path[i]);
@@ -103,8 +132,15 @@ public final class Configuration {
                 }
             }
         });
+        checkKeys("", "", flags, DEFAULTS);
+        json.mergeIn(flags, true);
         check(json);
         return json;
+    }
+
+    /** A path key's value: an empty string means none (null). */
+    static Path path(String value) {
+        return value.isEmpty() ? null : Path.of(value);
     }
 
     /** Refuses keys the defaults do not have and values of another type, naming the key. */
@@ -142,8 +178,8 @@ public final class Configuration {
      * Checks the effective configuration (after flags): every key of its type, every number in its range.
      * Throws an {@link InputException} naming the first key that is wrong.
      */
-    public static void check(JsonObject json) {
-        checkKeys("", "", json, JobConfig.defaults());
+    private static void check(JsonObject json) {
+        checkKeys("", "", json, DEFAULTS);
         for (Range range : RANGES) {
             Object value = valueAt(json, range.key());
             if (value == null) {

@@ -39,22 +39,24 @@ public record GatewayConfig(Path tokens, Path tlsKeystore, String tlsPassword, d
         }
     }
 
+    /** The packaged defaults (conf/flagagg.json). */
     public static GatewayConfig defaults() {
-        return fromJson(null);
+        return parse(Configuration.defaults().getJsonObject("ws"));
     }
 
-    /** Reads the "ws" section; missing keys take the defaults. */
+    /** A "ws" section laid over the packaged defaults (only what differs is needed), for tests. */
     public static GatewayConfig fromJson(JsonObject ws) {
-        JsonObject json = ws == null ? new JsonObject() : ws;
+        return parse(Configuration.defaults().getJsonObject("ws").mergeIn(ws));
+    }
+
+    /** Reads a complete "ws" section, as checked by {@link Configuration#load}. */
+    static GatewayConfig parse(JsonObject ws) {
         try {
-            String tokens = json.getString("tokens", "");
-            String keystore = json.getString("tls_keystore", "");
-            String password = json.getString("tls_password", "");
-            return new GatewayConfig(tokens.isEmpty() ? null : Path.of(tokens),
-                    keystore.isEmpty() ? null : Path.of(keystore), password,
-                    json.getNumber("control_rate", 1000).doubleValue(), json.getInteger("control_burst", 2000),
-                    json.getLong("handshake_timeout_ms", 10_000L), json.getLong("write_stall_ms", 30_000L),
-                    json.getInteger("max_connections_per_address", 256), json.getInteger("max_connections", 768));
+            return new GatewayConfig(Configuration.path(ws.getString("tokens")),
+                    Configuration.path(ws.getString("tls_keystore")), ws.getString("tls_password"),
+                    ws.getDouble("control_rate"), ws.getInteger("control_burst"),
+                    ws.getLong("handshake_timeout_ms"), ws.getLong("write_stall_ms"),
+                    ws.getInteger("max_connections_per_address"), ws.getInteger("max_connections"));
         } catch (ClassCastException e) {
             throw new IllegalArgumentException("the ws section has a mistyped key: " + e.getMessage());
         }

@@ -5,11 +5,12 @@ import java.nio.file.Path;
 import java.util.Locale;
 import org.flagagg.fa.FlagOptions;
 import org.flagagg.rules.RuleConfig;
+import org.flagagg.rules.Rules;
+import org.flagagg.wire.ChunkFrame;
 
 /**
  * One aggregation job: the rule, the workers, the model dimension and every bound of the round engine.
- * Read from JSON: conf/flagagg.json (packaged in the jar), overridden by a --conf file, the environment and
- * flags; docs/architecture.md lists each key with its unit.
+ * The "job" part of {@link ServerConfig}; docs/architecture.md lists each key with its unit.
  *
  * @param job            name of the job; event-bus addresses live under flagagg.JOB.
  * @param rule           the rule and its parameters
@@ -20,7 +21,8 @@ import org.flagagg.rules.RuleConfig;
  * @param deadline       how long a round may stay open
  * @param credits        W: most chunks a worker may have unacknowledged, both ways
  * @param memoryBudget   bytes of direct memory the chunk store may hold; the rest spills
- * @param slabBytes      the chunk store's allocation unit, at least one chunk (4 * chunkCoords)
+ * @param slabBytes      the chunk store's allocation unit, at least one chunk's frame (the store keeps the
+ *                       aggregate's chunks as their frames, header included: 40 + 4 * chunkCoords)
  * @param spillDir       where chunks past the budget go
  * @param resultTimeoutMs how long a worker may take to acknowledge an aggregate chunk before the
  *                        aggregator stops streaming to it
@@ -58,12 +60,14 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
         require(quorum >= 1 && quorum <= workers, "quorum must be in 1..workers (" + workers + "), got " + quorum);
         require(credits >= 1, "credits must be >= 1, got " + credits);
         require(memoryBudget >= 0, "memory_budget_mb must be >= 0");
-        require((long) slabBytes >= 4L * chunkCoords, "slab_kib (" + slabBytes / 1024 + " KiB) must hold one chunk ("
-                + 4L * chunkCoords / 1024 + " KiB)");
+        require(slabBytes >= frameBytes(chunkCoords), "slab_kib (" + slabBytes / 1024 + " KiB) must hold one chunk's frame ("
+                + frameBytes(chunkCoords) + " bytes)");
         require(resultTimeoutMs >= 1, "result_timeout_ms must be >= 1");
         require(maxOpenRounds >= 1, "max_open_rounds must be >= 1");
         require(maxResultRounds >= 1, "max_result_rounds must be >= 1, got " + maxResultRounds);
         require((dim + chunkCoords - 1) / chunkCoords <= Integer.MAX_VALUE, "dim / chunk_coords is too many chunks");
+        // The one check of the rule against the job (unknown name, f or r that do not fit P).
+        Rules.create(rule).validate(workers);
     }
 
     private static void require(boolean ok, String message) {
@@ -82,24 +86,12 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
         return (int) Math.min(chunkCoords, dim - (long) index * chunkCoords);
     }
 
-    /** Classpath location of the default configuration (conf/flagagg.json, packaged into the jar). */
-    public static final String DEFAULTS_RESOURCE = "conf/flagagg.json";
-
-    /** The default configuration: conf/flagagg.json as packaged. */
-    public static JsonObject defaults() {
-        try (var in = JobConfig.class.getClassLoader().getResourceAsStream(DEFAULTS_RESOURCE)) {
-            if (in == null) {
-                throw new IllegalStateException(DEFAULTS_RESOURCE + " is missing from the classpath");
-            }
-            return new JsonObject(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-    }
-
-    /** Reads a job from JSON laid over {@link #defaults()} (keys deep-merged: only what differs is needed). */
+    /**
+     * A job from JSON laid over the packaged defaults (keys deep-merged: only what differs is needed), for
+     * tests and the demo; the commands read theirs with {@link ServerConfig#load}.
+     */
     public static JobConfig fromJson(JsonObject overrides) {
-        JsonObject json = defaults().mergeIn(overrides, true);
+        JsonObject json = Configuration.defaults().mergeIn(overrides, true);
         try {
             return parse(json);
         } catch (ClassCastException | NullPointerException e) {
@@ -117,7 +109,8 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
         return new RuleConfig(r.getString("name"), r.getInteger("f"), r.getInteger("m"), flag, r.getString("pre", ""));
     }
 
-    private static JobConfig parse(JsonObject json) {
+    /** Reads a complete configuration (every key present, of its type). */
+    static JobConfig parse(JsonObject json) {
         RuleConfig rule = ruleFromJson(json.getJsonObject("rule"));
         int workers = json.getInteger("workers");
         JsonObject d = json.getJsonObject("deadline");
@@ -135,7 +128,7 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
                 json.getString("job"), rule, workers, json.getLong("dim"), chunkCoords,
                 quorum == 0 ? workers : quorum, deadline, json.getInteger("credits"),
                 json.getLong("memory_budget_mb") << 20,
-                Math.max(json.getInteger("slab_kib") << 10, 4 * chunkCoords),
+                (int) Math.max(json.getInteger("slab_kib") << 10, frameBytes(chunkCoords)),
                 spill.isEmpty() ? Path.of(System.getProperty("java.io.tmpdir"), "flagagg-spill") : Path.of(spill),
                 json.getLong("result_timeout_ms"), json.getInteger("max_open_rounds"),
                 json.getInteger("max_result_rounds"),
@@ -156,5 +149,10 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
                 .put("credits", credits)
                 .put("deadline_max_ms", deadline.maxMs())
                 .put("result_timeout_ms", resultTimeoutMs);
+    }
+
+    /** Bytes of one chunk's frame: the store's unit must hold it, as the output pass stores aggregate frames. */
+    static long frameBytes(int chunkCoords) {
+        return ChunkFrame.HEADER_BYTES + 4L * chunkCoords;
     }
 }

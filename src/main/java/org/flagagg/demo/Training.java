@@ -18,13 +18,14 @@ import org.flagagg.rules.Rules;
 import org.flagagg.sim.Attack;
 import org.flagagg.sim.AttackConfig;
 import org.flagagg.sim.Attacks;
+import org.flagagg.server.Server;
 import org.flagagg.sim.LoadTest;
 import org.flagagg.sim.StragglerSpec;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 
 /**
  * Data-parallel SGD through the real round engine: an embedded aggregator and P workers, each a verticle
- * with its own {@link WorkerClient} and its own copy of the model's parameters. Per round every worker
+ * with its own {@link Worker} and its own copy of the model's parameters. Per round every worker
  * computes the gradient of a minibatch of its own shard; the first F workers (the Byzantine ones) replace
  * theirs with the attack's output, computed omnisciently from the honest gradients of the round (as
  * {@code sim.Fleet} does); all exchange through the engine (chunks, credits, deadline, quorum) and every
@@ -123,7 +124,7 @@ public final class Training {
         void update(int done, int total);
 
         /** Called once a run's aggregator is up, before its first round (the live dashboard follows it). */
-        default void engineStarted(LoadTest.Embedded engine) {
+        default void engineStarted(Server engine) {
         }
     }
 
@@ -266,7 +267,7 @@ public final class Training {
         int late = 0;
         boolean inSync = true;
 
-        LoadTest.Embedded engine = LoadTest.deployEmbedded(vertx, job).await();
+        Server engine = LoadTest.deployEmbedded(vertx, job).await();
         progress.engineStarted(engine);
         List<String> deployments = new ArrayList<>();
         DemoWorker[] workers = new DemoWorker[p];
@@ -301,14 +302,14 @@ public final class Training {
                 if (IntStream.range(0, p).anyMatch(w -> !stragglers.dropsOut(settings.seed(), r, w, p))) {
                     roundId++;
                 }
-                List<Future<WorkerClient.Aggregate>> exchanges = new ArrayList<>();
+                List<Future<Worker.Aggregate>> exchanges = new ArrayList<>();
                 for (int w = 0; w < p; w++) {
                     exchanges.add(exchange(workers[w], round, id, sent[w], aggregates[w], stragglers));
                 }
                 Future.join(exchanges).otherwiseEmpty().await();
                 JsonObject record = null;
                 for (int w = 0; w < p; w++) {
-                    Future<WorkerClient.Aggregate> x = exchanges.get(w);
+                    Future<Worker.Aggregate> x = exchanges.get(w);
                     if (!x.succeeded()) {
                         continue;
                     }
@@ -382,22 +383,22 @@ public final class Training {
     }
 
     /** One worker's exchange of a round, run on its own context; completes with the aggregate it got. */
-    private Future<WorkerClient.Aggregate> exchange(DemoWorker worker, long round, long id, float[] gradient,
+    private Future<Worker.Aggregate> exchange(DemoWorker worker, long round, long id, float[] gradient,
             float[] into, StragglerSpec stragglers) {
         int p = settings.workers();
         long delay = stragglers.sendDelayMs(settings.seed(), round, worker.slot, p);
         boolean drops = stragglers.dropsOut(settings.seed(), round, worker.slot, p);
-        Promise<WorkerClient.Aggregate> done = Promise.promise();
+        Promise<Worker.Aggregate> done = Promise.promise();
         worker.context().runOnContext(v -> {
             Future<Void> sendWhen = drops ? Future.failedFuture("dropped out")
                     : delay > 0 ? timer(delay) : Future.succeededFuture();
-            WorkerClient.GradientReader reader = (offset, count, dst) ->
+            Worker.GradientReader reader = (offset, count, dst) ->
                     System.arraycopy(gradient, (int) offset, dst, 0, count);
-            WorkerClient.AsyncResultSink sink = (offset, values, count) -> {
+            Worker.AsyncResultSink sink = (offset, values, count) -> {
                 System.arraycopy(values, 0, into, (int) offset, count);
                 return Future.succeededFuture();
             };
-            Future<WorkerClient.Aggregate> x;
+            Future<Worker.Aggregate> x;
             try {
                 x = worker.client.exchange(id, reader, sink, sendWhen);
             } catch (RuntimeException ex) {
@@ -419,7 +420,7 @@ public final class Training {
         private final String job;
         private final long dim;
         final int slot;
-        WorkerClient client;
+        Worker client;
 
         DemoWorker(String job, long dim, int slot) {
             this.job = job;
@@ -429,7 +430,7 @@ public final class Training {
 
         @Override
         public Future<?> start() {
-            return WorkerClient.join(vertx, job, "w" + slot, dim, slot).onSuccess(c -> client = c);
+            return Worker.join(vertx, job, "w" + slot, dim, slot).onSuccess(c -> client = c);
         }
 
         Context context() {

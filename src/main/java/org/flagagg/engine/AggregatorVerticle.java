@@ -3,52 +3,45 @@ package org.flagagg.engine;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import org.flagagg.config.JobConfig;
-import org.flagagg.fa.GramAccumulator;
 import org.flagagg.kernels.Kernels;
-import org.flagagg.round.AggregationResult;
 import org.flagagg.round.ChunkKey;
 import org.flagagg.round.ChunkStore;
+import org.flagagg.round.RoundPipeline;
 import org.flagagg.rules.Rule;
 import org.flagagg.rules.Rules;
 import org.flagagg.rules.Solution;
 import org.flagagg.wire.Addresses;
-import org.flagagg.wire.ArrayPool;
 import org.flagagg.wire.ChunkFrame;
 import org.flagagg.wire.Codes;
 import org.flagagg.wire.FrameCodec;
 import org.flagagg.wire.FrameException;
 import org.flagagg.wire.JobSecret;
+import org.flagagg.wire.VertxInternals;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Owns the rounds of one job. Workers join, then stream each round's gradient as chunk frames; every chunk
- * is checked, stored (off-heap, spilling past the budget) and, once all active workers have sent the same
- * coordinate range, folded into the round's Gram matrix, all on worker threads so the event loop only
- * routes. A round closes when every worker delivered, or at its deadline with a quorum; the rule is solved
- * in p x p space, the aggregate computed chunk by chunk into the store and streamed to every worker
- * (stragglers too) under the same credit limit, and the round record is published and logged.
+ * Owns the rounds of one job: the event-bus consumers, the deadlines, and the hand-off of the math to worker
+ * threads, so the event loop only routes. Workers join ({@link Slots}), then stream each round's gradient
+ * as chunk frames; a chunk is admitted ({@link RoundAdmission}, {@link Round}), checked and stored (off-heap,
+ * spilling past the budget) and, once all active workers have sent the same column, folded into the round's
+ * Gram matrix ({@link RoundPipeline}). A round closes when every worker delivered, or at its deadline with a
+ * quorum; the rule solves in p x p space, the output pass encodes the aggregate's frames into the store, the
+ * round record ({@link RoundReport}) is published and logged ({@link RoundLog}), and the
+ * {@link AggregateStreamer} sends the results to every worker, stragglers too.
  *
  * <p>Every queue is bounded: a worker has at most {@code credits} chunks being processed (more are
  * refused), the aggregator at most {@code credits} aggregate chunks unacknowledged per worker, a worker's
@@ -56,20 +49,19 @@ import org.slf4j.LoggerFactory;
  * {@code max_result_rounds} rounds at once, at most {@code max_open_rounds} rounds are open, and chunk data
  * lives in the chunk store's budget or on disk.
  *
- * <p>Round ids are the server's: chunks are taken for the open rounds and for the next id, which opens only
- * once the round before it closed or a quorum of workers started it; any other id is refused at once (410
- * over, 425 ahead) naming the current round, which the join reply names too.
+ * <p>About 400 lines: a chunk's whole way (consumer, admission, store, fold, close, output) reads top to
+ * bottom here; the parts it calls are their own classes.
  */
 public final class AggregatorVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorVerticle.class);
-    /**
-     * Coordinates the fold and the output pass take from the store per step: the rows of one step (16 x 64 KiB
-     * at p = 16) stay in the cache however large the chunks. Whole 4 MiB chunks were 64 MiB per column, read
-     * from the store, written to scratch and read again from memory.
-     */
-    private static final int BLOCK = 8 * Kernels.TILE;
-    /** How long a join nonce is good for after this aggregator issued it. */
-    static final long NONCE_TTL_MS = 30_000;
+
+    /** Arms round deadlines: Vert.x timers, or in tests a trigger the test fires itself. */
+    interface Deadlines {
+        /** Calls {@code fire} on the event loop once round {@code round}'s deadline of {@code ms} passed; returns an id. */
+        long arm(long round, long ms, Runnable fire);
+
+        void cancel(long id);
+    }
 
     private final JobConfig job;
     private final ChunkStore store;
@@ -77,36 +69,16 @@ public final class AggregatorVerticle extends VerticleBase {
     private final Rule rule;
     private final Addresses addresses;
     private final int p;
-    private final String[] workerIds;
-    /** Where each worker's aggregate chunks go: its node's relay (a data link), or null for its own address. */
-    private final String[] relays;
-    /**
-     * Per slot: its last round summary was not taken (the worker is gone or not reading). Warned once when
-     * it becomes so, not at every round after, and cleared when the worker takes a summary again.
-     */
-    private final boolean[] unreachable;
-    private final Map<String, Integer> slotsById = new HashMap<>();
-    /** The job secret workers in other JVMs prove on join, or null: then none can join. */
-    private final JobSecret secret;
-    /** Tags this aggregator's join nonces, so it keeps no state for a nonce until a join spends it. */
-    private final JobSecret nonceKey = JobSecret.random();
-    /** Nonces spent by joins with a valid proof, and when they were issued; pruned after NONCE_TTL_MS. */
-    private final Map<String, Long> spentNonces = new HashMap<>();
-    /** Per slot, the token its chunks from another JVM must carry; null when it joined in this JVM. */
-    private final String[] chunkTokens;
-    private final int[] outstanding;
-    private final TreeMap<Long, RoundRun> open = new TreeMap<>();
-    /** Unfinished result streams per destination (a worker's address or a node's relay), oldest first. */
-    private final Map<String, ArrayDeque<ResultStream>> streamsTo = new HashMap<>();
-    private final ArrayDeque<Long> latenciesMs = new ArrayDeque<>();
-    private final ThreadLocal<float[][]> scratch;
-    /** Arrays of full aggregate frames, reused across columns and rounds. */
-    private final ArrayPool<byte[]> frameArrays;
-    /** The id the next round to open gets: ids are the server's, in sequence from 0. */
-    private long nextRound;
-    private final Load load = new Load();
+    private final Slots slots;
+    private final RoundAdmission admission;
+    private final RoundMath roundMath;
+    private final EngineLoad load = new EngineLoad();
+    private Deadlines deadlines;
+    /** Test hook {@link #whenDelivered}: who waits for how many workers to deliver which round. */
+    private final List<DeliveryWatch> deliveryWatches = new ArrayList<>();
     private WorkerExecutor math;
     private EventBus bus;
+    private AggregateStreamer streamer;
 
     /** An aggregator that only workers in this JVM can join (embedded, or a cluster without a job secret). */
     public AggregatorVerticle(JobConfig job, ChunkStore store) {
@@ -118,77 +90,49 @@ public final class AggregatorVerticle extends VerticleBase {
      * Workers in other JVMs join only with a proof of {@code secret} (null: they cannot join).
      */
     public AggregatorVerticle(JobConfig job, ChunkStore store, JobSecret secret) {
-        this.secret = secret;
+        this(job, store, secret, null);
+    }
+
+    /** With the round deadlines under the caller's control (tests); null: Vert.x timers. */
+    AggregatorVerticle(JobConfig job, ChunkStore store, JobSecret secret, Deadlines deadlines) {
         this.job = job;
         this.store = store;
+        this.deadlines = deadlines;
         this.kernels = Kernels.best();
         this.rule = Rules.create(job.rule());
         this.rule.validate(job.workers());
         this.addresses = new Addresses(job.job());
         this.p = job.workers();
-        this.workerIds = new String[p];
-        this.relays = new String[p];
-        this.unreachable = new boolean[p];
-        this.chunkTokens = new String[p];
-        this.outstanding = new int[p];
-        // Per math thread: one block per slot (the fold and the output pass read the store block by block),
-        // plus one whole chunk for the aggregate's values.
-        int block = Math.min(BLOCK, job.chunkCoords());
-        this.scratch = ThreadLocal.withInitial(() -> {
-            float[][] buffers = new float[p + 1][];
-            Arrays.setAll(buffers, s -> new float[s < p ? block : job.chunkCoords()]);
-            return buffers;
-        });
-        // At most credits frames in flight per worker, and the cached ones.
-        this.frameArrays = ArrayPool.bytes(job.credits() * (p + 4));
-        frameArrays.reuse(ChunkFrame.frameBytes(job.chunkCoords()));
+        this.slots = new Slots(job, addresses, secret);
+        this.admission = new RoundAdmission(job);
+        this.roundMath = new RoundMath(job, store, kernels);
     }
 
     /**
      * What the engine has in flight and has sent, for metrics and readiness: safe to read from any thread
      * (the engine updates it on its event loop).
      */
-    public Load load() {
+    public EngineLoad load() {
         return load;
     }
 
-    /** Live counts of one aggregator; each field is exact when read. */
-    public static final class Load {
-        private final AtomicInteger chunksInProcess = new AtomicInteger();
-        private final AtomicInteger aggregateChunksInFlight = new AtomicInteger();
-        private final AtomicInteger openRounds = new AtomicInteger();
-        private final AtomicLong aggregateChunksSent = new AtomicLong();
-        private final AtomicLong aggregateBytesSent = new AtomicLong();
-        private volatile boolean running;
+    private record DeliveryWatch(long round, int count, Promise<Void> reached) {
+    }
 
-        /** Gradient chunks taken (a credit used) and not yet answered, over all workers. */
-        public int chunksInProcess() {
-            return chunksInProcess.get();
-        }
-
-        /** Aggregate chunks sent to workers and not yet acknowledged, over all workers. */
-        public int aggregateChunksInFlight() {
-            return aggregateChunksInFlight.get();
-        }
-
-        public int openRounds() {
-            return openRounds.get();
-        }
-
-        /** Aggregate chunks acknowledged by workers since start (cumulative). */
-        public long aggregateChunksSent() {
-            return aggregateChunksSent.get();
-        }
-
-        /** Frame bytes of those chunks (cumulative). */
-        public long aggregateBytesSent() {
-            return aggregateBytesSent.get();
-        }
-
-        /** True between a successful start and the beginning of stop. */
-        public boolean running() {
-            return running;
-        }
+    /**
+     * Test hook: completes once {@code count} workers stored their whole gradient of open round {@code round},
+     * so a test that controls the {@link Deadlines} fires a deadline only after them, whatever the machine's load.
+     */
+    Future<Void> whenDelivered(long round, int count) {
+        Promise<Void> reached = Promise.promise();
+        context.runOnContext(v -> {
+            deliveryWatches.add(new DeliveryWatch(round, count, reached));
+            RoundRun run = admission.get(round);
+            if (run != null) {
+                closeIfDelivered(run);
+            }
+        });
+        return reached.future();
     }
 
     @Override
@@ -196,21 +140,37 @@ public final class AggregatorVerticle extends VerticleBase {
         math = vertx.createSharedWorkerExecutor("flagagg-math-" + job.job(), Runtime.getRuntime().availableProcessors());
         bus = vertx.eventBus();
         FrameCodec.register(bus);
+        if (deadlines == null) {
+            deadlines = timers(vertx);
+        }
+        streamer = new AggregateStreamer(vertx, math, job, store, addresses, slots, load);
         MessageConsumer<Object> join = bus.consumer(addresses.join(), this::onJoin);
         MessageConsumer<Object> chunks = bus.consumer(addresses.chunks(), this::onChunk);
-        return Future.all(join.completion(), chunks.completion(), repairLog()).onSuccess(v -> load.running = true);
+        return Future.all(join.completion(), chunks.completion(), RoundLog.repairOn(vertx, job.roundLog()))
+                .onSuccess(v -> load.running = true);
+    }
+
+    private static Deadlines timers(Vertx vertx) {
+        return new Deadlines() {
+            @Override
+            public long arm(long round, long ms, Runnable fire) {
+                return vertx.setTimer(ms, t -> fire.run());
+            }
+
+            @Override
+            public void cancel(long id) {
+                vertx.cancelTimer(id);
+            }
+        };
     }
 
     @Override
     public Future<?> stop() {
         load.running = false;
-        for (RoundRun run : open.values()) {
-            vertx.cancelTimer(run.timer);
-        }
-        List<Long> ids = new ArrayList<>(open.keySet());
-        open.clear();
+        List<RoundRun> runs = admission.drain();
+        runs.forEach(run -> deadlines.cancel(run.deadline));
         return vertx.executeBlocking(() -> {
-            ids.forEach(store::releaseRound);
+            runs.forEach(run -> store.releaseRound(run.round.id()));
             return null;
         }).eventually(() -> math.close());
     }
@@ -223,141 +183,11 @@ public final class AggregatorVerticle extends VerticleBase {
             msg.fail(Codes.BAD_REQUEST, "join expects a JSON object {worker, dim[, slot]}");
             return;
         }
-        if (body.containsKey("challenge")) {
-            msg.reply(new JsonObject().put("nonce", issueNonce()));
-            return;
-        }
-        boolean remote = fromOtherMember(msg);
-        String id;
-        long dim;
-        Integer wanted;
-        String relay;
         try {
-            id = body.getString("worker");
-            dim = body.getLong("dim", -1L);
-            wanted = body.getInteger("slot");
-            relay = body.getString("relay");
-        } catch (ClassCastException e) {
-            msg.fail(Codes.BAD_REQUEST, "join fields have wrong types: worker and relay are strings, dim and slot "
-                    + "are integers");
-            return;
+            msg.reply(slots.join(body, VertxInternals.fromOtherMember(msg), admission.currentRound()));
+        } catch (Refusal r) {
+            msg.fail(r.code, r.getMessage());
         }
-        if (relay != null && !relay.startsWith(addresses.relayPrefix())) {
-            msg.fail(Codes.BAD_REQUEST, "relay must be a data-link relay address (" + addresses.relayPrefix() + "...)");
-            return;
-        }
-        if (id == null || id.isBlank() || id.length() > 128) {
-            msg.fail(Codes.BAD_REQUEST, "worker id must be 1-128 characters");
-            return;
-        }
-        if (dim != job.dim()) {
-            msg.fail(Codes.BAD_REQUEST, "dimension mismatch: job '" + job.job() + "' has dim " + job.dim()
-                    + ", worker '" + id + "' has " + dim);
-            return;
-        }
-        if (wanted != null && (wanted < 0 || wanted >= p)) {
-            msg.fail(Codes.BAD_REQUEST, "slot must be in 0.." + (p - 1) + ", got " + wanted);
-            return;
-        }
-        String unproven = remote ? checkJoinProof(body, id, dim, wanted, relay) : null;
-        if (unproven != null) {
-            LOG.warn("refused the join of '{}' from another JVM: {}", id, unproven);
-            msg.fail(Codes.UNAUTHORIZED, unproven);
-            return;
-        }
-        Integer slot = slotsById.get(id);
-        if (slot == null) {
-            slot = wanted != null ? wanted : freeSlot();
-            if (slot == null) {
-                msg.fail(Codes.CLOSED, "job '" + job.job() + "' already has its " + p + " workers");
-                return;
-            }
-            if (workerIds[slot] != null) {
-                msg.fail(Codes.CLOSED, "slot " + slot + " is not free (slots 0.." + (p - 1) + ")");
-                return;
-            }
-            workerIds[slot] = id;
-            slotsById.put(id, slot);
-            LOG.debug("worker {} joined job {} as slot {}", id, job.job(), slot);
-        } else if (wanted != null && !wanted.equals(slot)) {
-            msg.fail(Codes.CLOSED, "worker '" + id + "' already holds slot " + slot);
-            return;
-        }
-        relays[slot] = relay;
-        // A new join of the slot voids the old token; a worker of this JVM needs none.
-        chunkTokens[slot] = remote ? JobSecret.nonce() : null;
-        msg.reply(withToken(job.session().put("worker", id).put("slot", slot).put("round", currentRound()), slot));
-    }
-
-    private JsonObject withToken(JsonObject session, int slot) {
-        return chunkTokens[slot] == null ? session : session.put(Addresses.TOKEN_HEADER, chunkTokens[slot]);
-    }
-
-    /** True for a message from another JVM of the cluster, whose sender proves nothing by reaching us. */
-    static boolean fromOtherMember(Message<?> msg) {
-        return msg instanceof io.vertx.core.eventbus.impl.clustered.ClusteredMessage<?, ?> m && m.isFromWire();
-    }
-
-    /** A fresh join nonce, "issued-ms.random.tag": checked and spent by the join that proves the secret with it. */
-    private String issueNonce() {
-        String issued = Long.toString(System.currentTimeMillis());
-        String random = JobSecret.nonce();
-        return issued + "." + random + "." + nonceKey.mac("flagagg-join-nonce", issued, random);
-    }
-
-    /** Null when the join proves the job secret over a fresh nonce of this aggregator (then spent); else why not. */
-    private String checkJoinProof(JsonObject body, String id, long dim, Integer wanted, String relay) {
-        if (secret == null) {
-            return "this aggregator has no job secret (cluster.secret): workers in other JVMs cannot join";
-        }
-        if (!(body.getValue("nonce") instanceof String nonce) || !(body.getValue("proof") instanceof String proof)) {
-            return "a join from another JVM must prove the job secret: ask for a nonce with {challenge: true}, then "
-                    + "join with {nonce, proof} (docs/protocol.md)";
-        }
-        String[] parts = nonce.split("\\.", -1);
-        long now = System.currentTimeMillis();
-        long issued;
-        try {
-            issued = parts.length == 3 ? Long.parseLong(parts[0]) : -1;
-        } catch (NumberFormatException e) {
-            issued = -1;
-        }
-        if (issued < 0 || now - issued > NONCE_TTL_MS || issued > now
-                || !nonceKey.verify(parts[2], "flagagg-join-nonce", parts[0], parts[1]) || spentNonces.containsKey(nonce)) {
-            return "the join's nonce was not issued by this aggregator in the last " + NONCE_TTL_MS / 1000
-                    + " s, or was already used";
-        }
-        if (!secret.verify(proof, Addresses.JOIN_PROOF, job.job(), id, Long.toString(dim), wanted == null ? "" : wanted.toString(),
-                relay == null ? "" : relay, nonce)) {
-            return "authentication failed: the join's proof does not match this job's secret (cluster.secret)";
-        }
-        spentNonces.values().removeIf(at -> now - at > NONCE_TTL_MS);
-        spentNonces.put(nonce, issued);
-        return null;
-    }
-
-    /**
-     * Null when this chunk's sender may act for {@code slot}; else why not. A chunk from another JVM carries
-     * the token of the slot's join; one from a data link the relay the slot joined with. Other chunks come
-     * from this JVM (the WebSocket gateway binds its sessions itself).
-     */
-    private String senderRefusal(Message<Object> msg, int slot) {
-        if (fromOtherMember(msg)) {
-            return JobSecret.same(msg.headers().get(Addresses.TOKEN_HEADER), chunkTokens[slot]) ? null
-                    : "slot " + slot + " was not granted to this sender: its join's chunk_token is missing or wrong";
-        }
-        String relay = msg.headers().get(Addresses.RELAY_HEADER);
-        return relay == null || relay.equals(relays[slot]) ? null
-                : "slot " + slot + " did not join through this data link; its frames are refused here";
-    }
-
-    private Integer freeSlot() {
-        for (int s = 0; s < p; s++) {
-            if (workerIds[s] == null) {
-                return s;
-            }
-        }
-        return null;
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -383,24 +213,24 @@ public final class AggregatorVerticle extends VerticleBase {
             return;
         }
         int slot = h.slot();
-        if (slot >= p || workerIds[slot] == null) {
+        if (!slots.joined(slot)) {
             msg.fail(Codes.UNKNOWN_WORKER, "slot " + slot + " has not joined job '" + job.job() + "'");
             return;
         }
-        String refused = senderRefusal(msg, slot);
+        String refused = slots.senderRefusal(msg, slot);
         if (refused != null) {
             msg.fail(Codes.FORBIDDEN, refused);
             return;
         }
-        if (outstanding[slot] >= job.credits()) {
-            msg.fail(Codes.TOO_MANY, "worker '" + workerIds[slot] + "' has more than " + job.credits()
-                    + " chunks unacknowledged (credits)");
+        RoundRun run;
+        try {
+            admission.checkCredit(slot, slots.name(slot));
+            run = admission.roundFor(h.round(), this::open);
+        } catch (Refusal r) {
+            msg.fail(r.code, r.getMessage());
             return;
         }
-        RoundRun run = roundFor(h.round(), msg);
-        if (run == null) {
-            return;
-        }
+        load.openRounds.set(admission.openCount());
         int startedBefore = run.round.started();
         Round.Verdict verdict = run.round.admit(slot, h.chunkIndex(), h.offset(), h.count(), h.crc());
         if (startedBefore < job.quorum() && run.round.started() == job.quorum()) {
@@ -420,85 +250,39 @@ public final class AggregatorVerticle extends VerticleBase {
 
     /**
      * A frame that failed validation cannot be trusted: if the header still names a joined slot and an open
-     * round, and the sender may act for that slot ({@link #senderRefusal}), that slot is excluded from it.
+     * round, and the sender may act for that slot ({@link Slots#senderRefusal}), that slot is excluded from it.
      */
     private void excludeSender(Message<Object> msg, ByteBuffer frame, String reason) {
         if (frame.remaining() < ChunkFrame.HEADER_BYTES) {
             return;
         }
-        ByteBuffer header = frame.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer header = frame.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         int at = frame.position();
         if (header.getInt(at) != ChunkFrame.MAGIC) {
             return;
         }
-        RoundRun run = open.get(header.getLong(at + 8));
+        RoundRun run = admission.get(header.getLong(at + 8));
         int slot = header.getInt(at + 16);
-        if (run != null && run.round.status() == Round.Status.OPEN && slot >= 0 && slot < p && workerIds[slot] != null
-                && senderRefusal(msg, slot) == null) {
+        if (run != null && run.round.status() == Round.Status.OPEN && slots.joined(slot)
+                && slots.senderRefusal(msg, slot) == null) {
             run.round.count("malformed");
             exclude(run, slot, reason);
         }
     }
 
-    /**
-     * The open round with this id, opening it if allowed; null after replying with the reason if not. The
-     * server owns the sequence: the only round that can open is {@link #nextRound}, and only once the round
-     * before it closed or a quorum of workers started it, so one worker can neither jump ahead (a round id of
-     * 10^12) nor open the next round before the others finished the current one.
-     */
-    private RoundRun roundFor(long id, Message<Object> msg) {
-        RoundRun run = open.get(id);
-        if (run != null) {
-            return run;
-        }
-        if (id < nextRound) {
-            msg.fail(Codes.ROUND_OVER, "round " + id + " is over; the current round is " + currentRound());
-            return null;
-        }
-        if (id > nextRound) {
-            msg.fail(Codes.TOO_EARLY, "round " + id + " is ahead of the job's schedule; the current round is "
-                    + currentRound());
-            return null;
-        }
-        RoundRun previous = open.get(id - 1);
-        if (previous != null && previous.round.status() == Round.Status.OPEN && previous.round.started() < job.quorum()) {
-            msg.fail(Codes.TOO_EARLY, "round " + id + " cannot open yet: round " + (id - 1) + " is open and "
-                    + previous.round.started() + " of a quorum of " + job.quorum() + " workers started it");
-            return null;
-        }
-        if (open.size() >= job.maxOpenRounds()) {
-            msg.fail(Codes.TOO_MANY, "round " + id + " cannot open: " + open.size() + " rounds are open (max_open_rounds)");
-            return null;
-        }
-        run = new RoundRun(new Round(id, job, System.nanoTime()),
-                rule.needsGram() ? new GramAccumulator(p, kernels) : null);
-        // Until a quorum started, the round waits for its workers (deadline.max_ms at most): one early chunk
-        // must not start the clock that closes the round before the others begin.
-        armDeadline(run, job.deadline().adaptive() ? job.deadline().maxMs() : deadlineMs());
-        open.put(id, run);
-        nextRound = id + 1;
-        load.openRounds.set(open.size());
+    /** A new round: until a quorum started it, it waits for its workers (deadline.max_ms at most when adaptive). */
+    private RoundRun open(long id) {
+        RoundRun run = new RoundRun(new Round(id, job, System.nanoTime()),
+                new RoundPipeline(rule, p, job.chunkCoords(), kernels));
+        // One early chunk must not start the clock that closes the round before the others begin.
+        armDeadline(run, job.deadline().adaptive() ? job.deadline().maxMs() : admission.deadlineMs());
         return run;
-    }
-
-    /** The round a worker should send now: the oldest one still taking chunks, else the next to open. */
-    private long currentRound() {
-        for (RoundRun run : open.values()) {
-            if (run.round.status() == Round.Status.OPEN) {
-                return run.round.id();
-            }
-        }
-        return nextRound;
     }
 
     /** (Re)sets the round's deadline to {@code ms} from now. */
     private void armDeadline(RoundRun run, long ms) {
-        vertx.cancelTimer(run.timer);
-        run.timer = vertx.setTimer(ms, t -> {
-            if (run.round.status() == Round.Status.OPEN) {
-                close(run, "deadline " + ms + " ms");
-            }
-        });
+        deadlines.cancel(run.deadline);
+        run.deadline = deadlines.arm(run.round.id(), ms, () -> closeIfOpen(run, "deadline " + ms + " ms"));
     }
 
     /**
@@ -510,28 +294,18 @@ public final class AggregatorVerticle extends VerticleBase {
         run.clockNanos = now;
         if (job.deadline().adaptive()) {
             long left = job.deadline().maxMs() - (now - run.round.openedNanos()) / 1_000_000;
-            armDeadline(run, Math.max(1, Math.min(deadlineMs(), left)));
+            armDeadline(run, Math.max(1, Math.min(admission.deadlineMs(), left)));
         }
-    }
-
-    private long deadlineMs() {
-        JobConfig.Deadline d = job.deadline();
-        if (!d.adaptive() || latenciesMs.isEmpty()) {
-            return d.maxMs();
-        }
-        long[] sorted = latenciesMs.stream().mapToLong(Long::longValue).sorted().toArray();
-        long median = sorted[sorted.length / 2];
-        return Math.max(d.minMs(), Math.min(d.maxMs(), (long) Math.ceil(d.factor() * median)));
     }
 
     private void process(RoundRun run, Message<Object> msg, ChunkFrame.Header h, ByteBuffer frame) {
         int slot = h.slot();
-        outstanding[slot]++;
+        admission.takeCredit(slot);
         load.chunksInProcess.incrementAndGet();
-        run.pending++;
+        run.taskStarted();
         ChunkKey key = new ChunkKey(run.round.id(), slot, h.chunkIndex());
-        math.executeBlocking(() -> checkAndStore(key, h, frame), false).onComplete(ar -> {
-            outstanding[slot]--;
+        math.executeBlocking(() -> roundMath.checkAndStore(key, h, frame), false).onComplete(ar -> {
+            admission.returnCredit(slot);
             load.chunksInProcess.decrementAndGet();
             if (ar.failed()) {
                 String reason = "storage failed: " + ar.cause().getMessage();
@@ -551,23 +325,12 @@ public final class AggregatorVerticle extends VerticleBase {
                 }
                 closeIfDelivered(run);
             }
-            taskDone(run);
+            run.taskDone();
         });
     }
 
-    /** Worker thread: rejects non-finite values, stores the payload as it came. Returns a rejection reason or null. */
-    private String checkAndStore(ChunkKey key, ChunkFrame.Header h, ByteBuffer frame) {
-        ByteBuffer payload = ChunkFrame.payload(frame, h);
-        int bad = kernels.firstNonFinite(payload, h.count());
-        if (bad >= 0) {
-            return "non-finite value " + payload.getFloat(4 * bad) + " at coordinate " + (h.offset() + bad);
-        }
-        store.put(key, payload);
-        return null;
-    }
-
     private void exclude(RoundRun run, int slot, String reason) {
-        LOG.info("round {}: worker '{}' excluded: {}", run.round.id(), workerIds[slot], reason);
+        LOG.info("round {}: worker '{}' excluded: {}", run.round.id(), slots.name(slot), reason);
         for (int column : run.round.exclude(slot, reason)) {
             fold(run, column, run.round.activeSlots());
         }
@@ -575,12 +338,12 @@ public final class AggregatorVerticle extends VerticleBase {
     }
 
     private void fold(RoundRun run, int column, boolean[] rows) {
-        if (run.gram == null) {
+        if (!run.pipeline.folds()) {
             return;
         }
-        run.pending++;
+        run.taskStarted();
         math.executeBlocking(() -> {
-            foldColumn(run, column, rows);
+            roundMath.foldColumn(run, column, rows);
             return null;
         }, false).onComplete(ar -> {
             if (ar.failed()) {
@@ -588,53 +351,18 @@ public final class AggregatorVerticle extends VerticleBase {
                 LOG.error("round {}: {}", run.round.id(), run.failure, ar.cause());
                 closeIfOpen(run, "fold failure");
             }
-            taskDone(run);
+            run.taskDone();
         });
-    }
-
-    /** Worker thread: reads one column's chunks of the given slots from the store, block by block, and folds them. */
-    private void foldColumn(RoundRun run, int column, boolean[] rows) {
-        long t0 = System.nanoTime();
-        float[][] buffers = scratch.get();
-        float[][] live = new float[p][];
-        ChunkKey[] keys = new ChunkKey[p];
-        for (int s = 0; s < p; s++) {
-            if (rows[s]) {
-                live[s] = buffers[s];
-                keys[s] = new ChunkKey(run.round.id(), s, column);
-            }
-        }
-        run.gram.fold(live, job.chunkLength(column), BLOCK, (from, count) -> {
-            for (int s = 0; s < p; s++) {
-                if (keys[s] != null) {
-                    store.read(keys[s], from, count, buffers[s], 0);
-                }
-            }
-        });
-        run.addFoldNanos(System.nanoTime() - t0);
-    }
-
-    private void taskDone(RoundRun run) {
-        run.pending--;
-        if (run.pending == 0 && run.idle != null) {
-            Promise<Void> idle = run.idle;
-            run.idle = null;
-            idle.complete();
-        }
-    }
-
-    private Future<Void> whenIdle(RoundRun run) {
-        if (run.pending == 0) {
-            return Future.succeededFuture();
-        }
-        run.idle = Promise.promise();
-        return run.idle.future();
     }
 
     // ---------------------------------------------------------------------------------------------------
     // Closing, solving, output
 
     private void closeIfDelivered(RoundRun run) {
+        if (!deliveryWatches.isEmpty()) {
+            int delivered = run.round.participants().length;
+            deliveryWatches.removeIf(w -> w.round() == run.round.id() && delivered >= w.count() && w.reached().tryComplete());
+        }
         if (run.round.status() == Round.Status.OPEN && run.round.allDelivered()) {
             close(run, "all workers delivered");
         }
@@ -647,11 +375,11 @@ public final class AggregatorVerticle extends VerticleBase {
     }
 
     private void close(RoundRun run, String trigger) {
-        vertx.cancelTimer(run.timer);
+        deadlines.cancel(run.deadline);
         run.trigger = trigger;
         run.closedNanos = System.nanoTime();
         List<Integer> unfolded = run.round.close();
-        whenIdle(run).compose(v -> {
+        run.whenIdle().compose(v -> {
             if (run.failure != null) {
                 return Future.failedFuture(run.failure);
             }
@@ -660,30 +388,15 @@ public final class AggregatorVerticle extends VerticleBase {
                 return Future.failedFuture("quorum not reached: " + participants.length + " of " + p
                         + " workers delivered, quorum " + job.quorum());
             }
-            return math.executeBlocking(() -> solve(run, participants, unfolded), false)
+            return math.executeBlocking(() -> roundMath.solve(run, participants, unfolded), false)
                     .compose(solved -> output(run, participants, solved));
         }).onComplete(ar -> finish(run, ar.succeeded() ? null : ar.cause().getMessage()));
     }
 
-    /** Worker thread: folds the columns left over the participants, then solves in p x p space. */
-    private Solution solve(RoundRun run, int[] participants, List<Integer> unfolded) {
-        if (run.gram != null) {
-            boolean[] rows = new boolean[p];
-            for (int s : participants) {
-                rows[s] = true;
-            }
-            for (int column : unfolded) {
-                foldColumn(run, column, rows);
-            }
-        }
-        long t0 = System.nanoTime();
-        double[] gram = run.gram == null ? null : run.gram.gram(participants);
-        Solution solution = rule.solve(participants.length, gram);
-        run.solveNanos = System.nanoTime() - t0;
-        return solution;
-    }
-
-    /** The output pass, split over the math threads: the aggregate's chunks go into the store. */
+    /**
+     * The output pass, split over the math threads: each aggregate chunk is encoded into its frame at once and
+     * the frame goes into the store, from where the result streams copy it as it is.
+     */
     private Future<Solution> output(RoundRun run, int[] participants, Solution solution) {
         int[] selected = Arrays.stream(solution.selected()).map(i -> participants[i]).toArray();
         run.solution = solution;
@@ -694,25 +407,7 @@ public final class AggregatorVerticle extends VerticleBase {
         for (int t = 0; t < tasks; t++) {
             int first = t;
             parts.add(math.executeBlocking(() -> {
-                float[][] buffers = scratch.get();
-                float[][] rows = new float[selected.length][];
-                double[] out = new double[BLOCK];
-                for (int column = first; column < job.chunks(); column += tasks) {
-                    int len = job.chunkLength(column);
-                    float[] values = buffers[p];
-                    for (int from = 0; from < len; from += BLOCK) {
-                        int n = Math.min(BLOCK, len - from);
-                        for (int k = 0; k < selected.length; k++) {
-                            rows[k] = buffers[k];
-                            store.read(new ChunkKey(run.round.id(), selected[k], column), from, n, rows[k], 0);
-                        }
-                        solution.apply(rows, n, out, 0);
-                        for (int i = 0; i < n; i++) {
-                            values[from + i] = (float) out[i];
-                        }
-                    }
-                    store.put(new ChunkKey(run.round.id(), p, column), values, 0, len);
-                }
+                roundMath.output(run, solution, selected, first, tasks);
                 return null;
             }, false));
         }
@@ -725,187 +420,19 @@ public final class AggregatorVerticle extends VerticleBase {
     private void finish(RoundRun run, String error) {
         boolean completed = error == null;
         run.round.finish(completed);
-        open.remove(run.round.id());
-        load.openRounds.set(open.size());
-        long latencyMs = (run.closedNanos - run.round.openedNanos()) / 1_000_000;
-        if (completed) {
-            latenciesMs.addLast((run.closedNanos - run.clockNanos) / 1_000_000);
-            while (latenciesMs.size() > job.deadline().history()) {
-                latenciesMs.removeFirst();
-            }
-        } else {
+        admission.finished(run, completed);
+        load.openRounds.set(admission.openCount());
+        if (!completed) {
             LOG.warn("round {} failed: {}", run.round.id(), error);
         }
-        JsonObject record = record(run, error, latencyMs);
+        JsonObject record = RoundReport.record(run, error, rule.name(), job.dim(), slots);
         bus.publish(addresses.rounds(), record);
-        run.logged = appendToLog(record);
-        streamResults(run, record);
-    }
-
-    private JsonObject record(RoundRun run, String error, long latencyMs) {
-        JsonObject record = run.round.record(workerIds)
-                .put("status", error == null ? "completed" : "failed")
-                .put("trigger", run.trigger)
-                .put("rule", rule.name())
-                .put("workers", p)
-                .put("dim", job.dim())
-                .put("timings_ms", new JsonObject()
-                        .put("open_to_close", latencyMs)
-                        .put("fold_cpu", run.foldNanos() / 1e6)
-                        .put("solve", run.solveNanos / 1e6)
-                        .put("output", run.outputNanos / 1e6)
-                        .put("close_to_output", (System.nanoTime() - run.closedNanos) / 1e6));
-        if (error != null) {
-            record.put("error", error);
-        }
-        if (run.solution != null) {
-            Solution s = run.solution;
-            JsonObject dropped = new JsonObject();
-            s.dropped().forEach((input, reason) -> dropped.put(name(run.participants[input]), reason));
-            JsonArray selected = new JsonArray();
-            Arrays.stream(s.selected()).forEach(i -> selected.add(name(run.participants[i])));
-            JsonObject details = s.details() == null ? new JsonObject() : s.details().copy();
-            // Per-input arrays (quality, weight, scores, ...) become maps by worker id.
-            for (String key : AggregationResult.PER_INPUT) {
-                JsonArray values = details.getJsonArray(key);
-                if (values != null && values.size() == run.participants.length) {
-                    JsonObject byWorker = new JsonObject();
-                    for (int i = 0; i < values.size(); i++) {
-                        byWorker.put(name(run.participants[i]), values.getValue(i));
-                    }
-                    details.put(key, byWorker);
-                }
-            }
-            record.put("selected", selected).put("dropped_by_rule", dropped).put("details", details);
-            if (s.coefficients() != null) {
-                JsonObject coefficients = new JsonObject();
-                for (int k = 0; k < s.selected().length; k++) {
-                    coefficients.put(name(run.participants[s.selected()[k]]), s.coefficients()[k]);
-                }
-                record.put("coefficients", coefficients);
-            }
-        }
-        return record;
-    }
-
-    private String name(int slot) {
-        return workerIds[slot] == null ? "slot-" + slot : workerIds[slot];
-    }
-
-    /** Cuts a torn last line of the round log (a write cut short by a full disk) before the first append. */
-    private Future<Void> repairLog() {
-        if (job.roundLog() == null) {
-            return Future.succeededFuture();
-        }
-        return vertx.executeBlocking(() -> RoundLog.repair(job.roundLog())).<Void>map(cut -> {
-            if (cut > 0) {
-                LOG.warn("round log {}: cut a torn last line of {} bytes", job.roundLog(), cut);
-            }
-            return null;
-        }).recover(e -> {
-            LOG.warn("cannot repair round log {}: {}", job.roundLog(), e.toString());
-            return Future.succeededFuture();
-        });
-    }
-
-    /** Appends the record to the round log; the future completes (never fails) once it was tried. */
-    private Future<Void> appendToLog(JsonObject record) {
-        if (job.roundLog() == null) {
-            return Future.succeededFuture();
-        }
-        byte[] line = (record.encode() + "\n").getBytes(StandardCharsets.UTF_8);
-        // Ordered: records land in the log in the order rounds finish.
-        return vertx.executeBlocking(() -> {
-            RoundLog.append(job.roundLog(), line);
-            return null;
-        }, true).<Void>mapEmpty().recover(e -> {
-                    LOG.warn("cannot append to round log {}: {}", job.roundLog(), e.toString());
-                    return Future.succeededFuture();
-                });
-    }
-
-    // ---------------------------------------------------------------------------------------------------
-    // Results out
-
-    /** Notes whether the slot took round {@code id}'s summary ({@code failure} null): warns only on a change. */
-    private void reachable(int slot, long id, Throwable failure) {
-        if (failure == null) {
-            if (unreachable[slot]) {
-                unreachable[slot] = false;
-                LOG.info("round {}: worker '{}' takes its results again", id, name(slot));
-            }
-        } else if (!unreachable[slot]) {
-            unreachable[slot] = true;
-            LOG.warn("round {}: worker '{}' did not take its results ({}); not said again until it takes them",
-                    id, name(slot), failure.getMessage());
-        } else {
-            LOG.debug("round {}: worker '{}' still takes no results: {}", id, name(slot), failure.getMessage());
-        }
-    }
-
-    private void streamResults(RoundRun run, JsonObject record) {
-        boolean completed = run.round.status() == Round.Status.COMPLETED;
-        // Workers behind one relay (a node's data link) share one stream of the aggregate's chunks.
-        Map<String, List<Integer>> byDestination = new LinkedHashMap<>();
-        for (int s = 0; s < p; s++) {
-            if (workerIds[s] != null) {
-                byDestination.computeIfAbsent(relays[s] != null ? relays[s] : addresses.results(s),
-                        d -> new ArrayList<>()).add(s);
-            }
-        }
-        run.streams = byDestination.size();
-        run.chunkStreams = completed ? byDestination.size() : 0;
-        if (run.streams == 0) {
-            release(run);
-            return;
-        }
-        boolean[] included = new boolean[p];
-        for (int s : run.participants == null ? new int[0] : run.participants) {
-            included[s] = true;
-        }
-        byDestination.forEach((destination, slots) -> {
-            List<JsonObject> summaries = new ArrayList<>();
-            for (int slot : slots) {
-                JsonObject summary = new JsonObject()
-                        .put("round", run.round.id())
-                        .put("status", record.getString("status"))
-                        .put("included", included[slot])
-                        .put("chunks", completed ? job.chunks() : 0)
-                        .put("record", record);
-                String reason = run.round.excludedReason(slot);
-                if (!included[slot]) {
-                    summary.put("reason", reason != null ? "excluded: " + reason
-                            : completed ? "straggler: the round closed without this worker's gradient" : record.getString("error"));
-                }
-                summaries.add(summary);
-            }
-            ResultStream stream = new ResultStream(run, destination, slots, completed);
-            run.resultStreams.add(stream);
-            // A worker (or node) holds at most max_result_rounds rounds' results: the oldest gives way.
-            ArrayDeque<ResultStream> held = streamsTo.computeIfAbsent(destination, d -> new ArrayDeque<>());
-            while (held.size() >= job.maxResultRounds()) {
-                held.peekFirst().drop("results of more than " + job.maxResultRounds()
-                        + " rounds unfinished (max_result_rounds): round " + held.peekFirst().run.round.id() + " gave way");
-            }
-            held.addLast(stream);
-            stream.start(summaries);
-        });
-        // The whole result stream, not each message, is bounded in time: a worker that acknowledges just
-        // in time, chunk after chunk, must not keep every round's data.
-        run.resultTimer = vertx.setTimer(job.resultTimeoutMs(), t -> List.copyOf(run.resultStreams)
-                .forEach(stream -> stream.drop("round " + run.round.id() + "'s results not acknowledged within "
-                        + job.resultTimeoutMs() + " ms of its close (result_timeout_ms)")));
-    }
-
-    private void streamDone(RoundRun run) {
-        if (--run.streams == 0) {
-            release(run);
-        }
+        run.logged = RoundLog.appendOn(vertx, job.roundLog(), record);
+        streamer.stream(run.round, run.participants, record, () -> release(run));
     }
 
     /** Frees the round's chunks; then, with its record logged, announces it on the released address. */
     private void release(RoundRun run) {
-        vertx.cancelTimer(run.resultTimer);
         long id = run.round.id();
         vertx.executeBlocking(() -> {
             store.releaseRound(id);
@@ -916,243 +443,5 @@ public final class AggregatorVerticle extends VerticleBase {
             }
             run.logged.onComplete(v -> bus.publish(addresses.released(), id));
         });
-    }
-
-    /**
-     * The aggregate's frame for a column, encoded once and shared by every worker's stream (frames are never
-     * modified, and carry slot 0 whoever receives them). At most 4 x credits frames are cached per round; a
-     * frame leaves the cache once every stream has sent it, and a stream far behind encodes its own. Each
-     * frame's array goes back to {@link #frameArrays} once every send of it was acknowledged (a consumer is
-     * done with a frame when it answers; after a failure or timeout it may still be reading it).
-     */
-    private SharedFrame aggregateFrame(RoundRun run, int column) {
-        SharedFrame cached = run.frames.get(column);
-        if (cached != null) {
-            return cached;
-        }
-        long round = run.round.id();
-        boolean cache = run.frames.size() < 4 * job.credits();
-        SharedFrame shared = new SharedFrame(cache ? run.chunkStreams : 1);
-        shared.frame = math.executeBlocking(() -> {
-            float[] values = scratch.get()[p];
-            int len = store.read(new ChunkKey(round, p, column), values, 0);
-            byte[] bytes = frameArrays.take(ChunkFrame.frameBytes(len));
-            ChunkFrame.encode(ChunkFrame.KIND_AGGREGATE, round, 0, column, (long) column * job.chunkCoords(),
-                    values, 0, len, bytes, 0);
-            shared.bytes = bytes;
-            return ChunkFrame.wrap(bytes);
-        }, false);
-        if (cache) {
-            run.frames.put(column, shared);
-        }
-        return shared;
-    }
-
-    /** One stream is done with a column's frame (sent, failed, or given up): the last one releases it. */
-    private void frameDone(RoundRun run, int column, SharedFrame shared, boolean acknowledged) {
-        shared.lost |= !acknowledged;
-        if (--shared.uses == 0) {
-            run.frames.remove(column, shared);
-            if (!shared.lost && shared.bytes != null) {
-                frameArrays.give(shared.bytes);
-            }
-        }
-    }
-
-    /** An aggregate frame and the streams that will still send it. */
-    private static final class SharedFrame {
-        Future<Buffer> frame;
-        /** Written by the math thread that encoded it, read after {@link #frame} completed. */
-        volatile byte[] bytes;
-        int uses;
-        boolean lost;
-
-        SharedFrame(int uses) {
-            this.uses = uses;
-        }
-    }
-
-    /**
-     * Streams the round summary to each of its workers, then the aggregate's chunks to their destination
-     * (one worker's address, or the relay of several) with at most W unacknowledged per worker behind it.
-     */
-    private final class ResultStream {
-        private final RoundRun run;
-        private final String destination;
-        private final List<Integer> slots;
-        private final boolean withChunks;
-        private final DeliveryOptions chunkOptions;
-        private int next;
-        private int inFlight;
-        private int acked;
-        private boolean failed;
-        private boolean done;
-
-        ResultStream(RoundRun run, String destination, List<Integer> slots, boolean withChunks) {
-            this.run = run;
-            this.destination = destination;
-            this.slots = slots;
-            this.withChunks = withChunks;
-            this.chunkOptions = new DeliveryOptions().setSendTimeout(job.resultTimeoutMs()).addHeader("type", "chunk")
-                    .setCodecName(FrameCodec.NAME);
-        }
-
-        /** Chunks follow once every summary was answered (a worker ignores chunks before its summary). */
-        void start(List<JsonObject> summaries) {
-            DeliveryOptions options = new DeliveryOptions().setSendTimeout(job.resultTimeoutMs())
-                    .addHeader("type", "summary");
-            List<Future<Object>> answered = new ArrayList<>();
-            for (int k = 0; k < slots.size(); k++) {
-                int slot = slots.get(k);
-                answered.add(bus.request(addresses.results(slot), summaries.get(k), options).map(m -> (Object) null)
-                        .onComplete(ar -> reachable(slot, run.round.id(), ar.cause())));
-            }
-            Future.join(answered).onComplete(ar -> {
-                if (failed) {
-                    return;
-                } else if (answered.stream().allMatch(Future::failed)) {
-                    stop(null); // each worker's failure was said (once) by reachable
-                } else if (withChunks) {
-                    pump();
-                } else {
-                    finish();
-                }
-            });
-        }
-
-        private void pump() {
-            while (!failed && inFlight < job.credits() * slots.size() && next < job.chunks()) {
-                int column = next++;
-                inFlight++;
-                load.aggregateChunksInFlight.incrementAndGet();
-                int[] frameBytes = new int[1];
-                SharedFrame shared = aggregateFrame(run, column);
-                shared.frame
-                        .compose(frame -> {
-                            frameBytes[0] = frame.length();
-                            return bus.request(destination, frame, chunkOptions);
-                        })
-                        .onComplete(ar -> {
-                            inFlight--;
-                            frameDone(run, column, shared, ar.succeeded());
-                            load.aggregateChunksInFlight.decrementAndGet();
-                            if (ar.succeeded()) {
-                                load.aggregateChunksSent.incrementAndGet();
-                                load.aggregateBytesSent.addAndGet(frameBytes[0]);
-                            }
-                            if (ar.failed()) {
-                                stop("aggregate chunk " + column + " not acknowledged: " + ar.cause().getMessage());
-                            } else if (++acked == job.chunks()) {
-                                finish();
-                            } else if (failed) {
-                                finishIfDrained();
-                            } else {
-                                pump();
-                            }
-                        });
-            }
-        }
-
-        /** Stops the stream; a null reason: no summary was taken, which {@link #reachable} logged. */
-        private void stop(String reason) {
-            if (!failed) {
-                failed = true;
-                unhold();
-                if (reason != null) {
-                    LOG.warn("round {}: stopped streaming the aggregate to {}: {}", run.round.id(),
-                            slots.stream().map(AggregatorVerticle.this::name).toList(), reason);
-                }
-                // This stream will not send the columns it has not requested: they must not wait for it.
-                if (withChunks) {
-                    run.chunkStreams--;
-                    for (Map.Entry<Integer, SharedFrame> cached : List.copyOf(run.frames.entrySet())) {
-                        if (cached.getKey() >= next) {
-                            frameDone(run, cached.getKey(), cached.getValue(), true);
-                        }
-                    }
-                }
-            }
-            finishIfDrained();
-        }
-
-        /**
-         * Over a bound (time, rounds held): stops the stream and tells its workers why (best effort: a worker
-         * that does not read learns it when its exchange fails).
-         */
-        void drop(String reason) {
-            if (done || failed) {
-                return;
-            }
-            JsonObject notice = new JsonObject().put("round", run.round.id()).put("code", Codes.RESULTS_DROPPED)
-                    .put("reason", reason);
-            DeliveryOptions options = new DeliveryOptions().addHeader("type", "dropped");
-            for (int slot : slots) {
-                bus.send(addresses.results(slot), notice, options);
-            }
-            stop(reason);
-        }
-
-        /** A stopped stream is done once its in-flight chunks settled: their encode tasks read the store. */
-        private void finishIfDrained() {
-            if (inFlight == 0) {
-                finish();
-            }
-        }
-
-        private void finish() {
-            if (!done) {
-                done = true;
-                unhold();
-                streamDone(run);
-            }
-        }
-
-        /** No longer counts against its destination's max_result_rounds nor the round's time bound. */
-        private void unhold() {
-            ArrayDeque<ResultStream> held = streamsTo.get(destination);
-            if (held != null && held.remove(this) && held.isEmpty()) {
-                streamsTo.remove(destination);
-            }
-            run.resultStreams.remove(this);
-        }
-    }
-
-    /** A round and what the engine tracks about it beyond the bookkeeping in {@link Round}. */
-    private static final class RoundRun {
-        final Round round;
-        final GramAccumulator gram;
-        long timer = -1;
-        int pending;
-        Promise<Void> idle;
-        String trigger;
-        String failure;
-        long closedNanos;
-        /** When the round's deadline clock started: when a quorum of workers started it, else when it opened. */
-        long clockNanos;
-        long solveNanos;
-        long outputNanos;
-        private final AtomicLong foldNanos = new AtomicLong();
-        Solution solution;
-        int[] participants;
-        int streams;
-        int chunkStreams;
-        final List<ResultStream> resultStreams = new ArrayList<>();
-        long resultTimer = -1;
-        final Map<Integer, SharedFrame> frames = new HashMap<>();
-        Future<Void> logged = Future.succeededFuture();
-
-        RoundRun(Round round, GramAccumulator gram) {
-            this.round = round;
-            this.gram = gram;
-            this.clockNanos = round.openedNanos();
-        }
-
-        void addFoldNanos(long nanos) {
-            foldNanos.addAndGet(nanos);
-        }
-
-        long foldNanos() {
-            return foldNanos.get();
-        }
     }
 }

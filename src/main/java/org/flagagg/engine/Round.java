@@ -7,6 +7,7 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.IntFunction;
 import org.flagagg.config.JobConfig;
 
 /**
@@ -246,25 +247,25 @@ public final class Round {
     }
 
     /** The round's record without the rule's part: participants, stragglers, exclusions, traffic. */
-    public JsonObject record(String[] workerIds) {
+    public JsonObject record(IntFunction<String> names) {
         int[] participants = participants();
         JsonArray stragglers = new JsonArray();
         JsonObject exclusions = new JsonObject();
         for (int s = 0; s < p; s++) {
-            String name = workerIds[s] == null ? "slot-" + s : workerIds[s];
+            String name = names.apply(s);
             if (excluded[s] != null) {
                 exclusions.put(name, excluded[s]);
             } else if (storedCount[s] < chunks) {
                 stragglers.add(new JsonObject().put("worker", name).put("chunks", storedCount[s]).put("of", chunks));
             }
         }
-        JsonArray names = new JsonArray();
+        JsonArray participantNames = new JsonArray();
         for (int s : participants) {
-            names.add(workerIds[s] == null ? "slot-" + s : workerIds[s]);
+            participantNames.add(names.apply(s));
         }
         return new JsonObject()
                 .put("round", id)
-                .put("participants", names)
+                .put("participants", participantNames)
                 .put("stragglers", stragglers)
                 .put("excluded", exclusions)
                 .put("bytes_in", bytesIn)

@@ -1,5 +1,7 @@
 package org.flagagg.engine;
 
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
@@ -13,9 +15,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The round log: one JSON record a line. Blocking file I/O: call it on a worker thread.
+ * The round log: one JSON record a line. Blocking file I/O: call it on a worker thread (the engine goes through
+ * {@link #repairOn} and {@link #appendOn}, which do).
  *
  * <p>A write that failed half-way (a full disk) leaves a torn last line without its newline. Appends and
  * {@link #repair} cut such a tail back to the last complete line, so the next record starts on a line of its
@@ -23,6 +28,7 @@ import java.util.List;
  * older version, an edit by hand) and ignore an unterminated last line (torn, or being written).
  */
 public final class RoundLog {
+    private static final Logger LOG = LoggerFactory.getLogger(RoundLog.class);
     /** Most bytes one {@link #tail} reads from the end of the log (the answer may then hold fewer lines). */
     public static final int MAX_TAIL_BYTES = 8 << 20;
     private static final int BLOCK = 64 << 10;
@@ -32,6 +38,40 @@ public final class RoundLog {
     }
 
     private RoundLog() {
+    }
+
+    /** {@link #repair} on a worker thread, before the first append; never fails (a problem is logged). */
+    static Future<Void> repairOn(Vertx vertx, Path file) {
+        if (file == null) {
+            return Future.succeededFuture();
+        }
+        return vertx.executeBlocking(() -> repair(file)).<Void>map(cut -> {
+            if (cut > 0) {
+                LOG.warn("round log {}: cut a torn last line of {} bytes", file, cut);
+            }
+            return null;
+        }).recover(e -> {
+            LOG.warn("cannot repair round log {}: {}", file, e.toString());
+            return Future.succeededFuture();
+        });
+    }
+
+    /**
+     * Appends the record on a worker thread, in call order (records land in the order rounds finish); the
+     * future completes, never fails, once it was tried.
+     */
+    static Future<Void> appendOn(Vertx vertx, Path file, JsonObject record) {
+        if (file == null) {
+            return Future.succeededFuture();
+        }
+        byte[] line = (record.encode() + "\n").getBytes(StandardCharsets.UTF_8);
+        return vertx.executeBlocking(() -> {
+            append(file, line);
+            return null;
+        }, true).<Void>mapEmpty().recover(e -> {
+            LOG.warn("cannot append to round log {}: {}", file, e.toString());
+            return Future.succeededFuture();
+        });
     }
 
     /**

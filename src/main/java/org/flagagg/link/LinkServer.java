@@ -3,26 +3,24 @@ package org.flagagg.link;
 import io.netty.buffer.ByteBuf;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
-import io.vertx.core.eventbus.ReplyException;
-import io.vertx.core.eventbus.ReplyFailure;
-import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
-import java.util.HashMap;
-import java.util.Map;
+import io.vertx.core.net.NetSocket;
 import java.util.UUID;
 import org.flagagg.config.JobConfig;
+import org.flagagg.config.LinkConfig;
 import org.flagagg.wire.Addresses;
 import org.flagagg.wire.ArrayPool;
 import org.flagagg.wire.Codes;
+import org.flagagg.wire.EngineBridge;
 import org.flagagg.wire.FrameCodec;
 import org.flagagg.wire.JobSecret;
 import org.flagagg.wire.LinkRecords;
+import org.flagagg.wire.VertxInternals;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,8 +46,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class LinkServer extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(LinkServer.class);
-    /** Failure code for aggregate frames that could not be delivered because the link closed. */
-    static final int GONE = 410;
 
     /**
      * Connection bounds, from the configuration's "link" section: {@code max_connections} open in all,
@@ -66,20 +62,12 @@ public final class LinkServer extends VerticleBase {
         }
 
         public static Limits defaults() {
-            return new Limits(64, 8, 5_000);
+            return of(LinkConfig.defaults());
         }
 
-        /** The limits of a "link" section; missing keys take the defaults. */
-        public static Limits fromJson(JsonObject link) {
-            Limits d = defaults();
-            try {
-                return new Limits(link.getInteger("max_connections", d.maxConnections()),
-                        link.getInteger("max_unauthenticated", d.maxUnauthenticated()),
-                        link.getLong("auth_timeout_ms", d.authTimeoutMs()));
-            } catch (ClassCastException e) {
-                throw new IllegalArgumentException("link.max_connections, link.max_unauthenticated and "
-                        + "link.auth_timeout_ms must be integers");
-            }
+        /** The limits of the configuration's "link" section. */
+        public static Limits of(LinkConfig link) {
+            return new Limits(link.maxConnections(), link.maxUnauthenticated(), link.authTimeoutMs());
         }
     }
 
@@ -130,11 +118,11 @@ public final class LinkServer extends VerticleBase {
                         ? "the data link has its " + limits.maxConnections() + " connections (link.max_connections)"
                         : limits.maxUnauthenticated() + " connections are authenticating (link.max_unauthenticated)";
                 LOG.warn("refusing a data-link connection from {}: {}", socket.remoteAddress(), reason);
-                ((NetSocketInternal) socket).writeMessage(LinkRecords.bye(Codes.TOO_MANY, reason))
+                VertxInternals.writeMessage(socket, LinkRecords.bye(Codes.TOO_MANY, reason))
                         .onComplete(ar -> socket.close());
                 return;
             }
-            new Connection((NetSocketInternal) socket).start();
+            new Connection(socket).start();
         });
         return server.listen().compose(s -> bus.consumer(addresses.link(), msg -> msg.reply(
                 new JsonObject().put("host", host).put("port", s.actualPort()))).completion());
@@ -147,17 +135,12 @@ public final class LinkServer extends VerticleBase {
 
     /** One worker node's connection; everything runs on its event loop. */
     private final class Connection {
-        private final NetSocketInternal socket;
+        private final NetSocket socket;
         private final String relay = addresses.relay(UUID.randomUUID().toString());
-        // Local only: the frames are for the aggregator of this JVM, never another node that registered the
-        // address, and the clustered bus need not look the address up in the cluster for every chunk.
-        // The relay header binds the frame to this connection: the aggregator refuses slots that joined elsewhere.
-        private final DeliveryOptions chunkOptions = new DeliveryOptions().setCodecName(FrameCodec.NAME)
-                .setSendTimeout(job.deadline().maxMs() + job.resultTimeoutMs()).setLocalOnly(true)
-                .addHeader(Addresses.RELAY_HEADER, relay);
+        /** Gradient frames to the aggregator, and its aggregate frames held until the node ACKs them (by seq). */
+        private final EngineBridge<Integer> bridge = new EngineBridge<>(vertx, addresses,
+                job.deadline().maxMs() + job.resultTimeoutMs(), relay);
         private final int maxForwarding = job.workers() * job.credits();
-        /** Aggregate frames written to the node, by seq, until its ACK answers them. */
-        private final Map<Integer, Message<Object>> unacked = new HashMap<>();
         private final int maxRecord = LinkRecords.maxRecord(job.chunkCoords());
         /** Record arrays of full chunks, reused once the aggregator answered their frame. */
         private final ArrayPool<byte[]> arrays = ArrayPool.bytes(maxForwarding + 1);
@@ -170,12 +153,11 @@ public final class LinkServer extends VerticleBase {
         private String nodeNonce;
         private String serverNonce;
         private boolean authenticated;
-        private int forwarding;
         private int nextSeq;
         private boolean paused;
         private boolean closed;
 
-        Connection(NetSocketInternal socket) {
+        Connection(NetSocket socket) {
             this.socket = socket;
             connections++;
             unauthenticated++;
@@ -188,7 +170,7 @@ public final class LinkServer extends VerticleBase {
 
         void start() {
             arrays.reuse(maxRecord);
-            socket.messageHandler(msg -> {
+            VertxInternals.messageHandler(socket, msg -> {
                 if (closed || !(msg instanceof ByteBuf in)) {
                     io.netty.util.ReferenceCountUtil.release(msg);
                     return;
@@ -227,8 +209,8 @@ public final class LinkServer extends VerticleBase {
             }
             nodeNonce = nonce;
             serverNonce = JobSecret.nonce();
-            socket.writeMessage(LinkRecords.text(LinkRecords.CHALLENGE, new JsonObject().put("nonce", serverNonce)
-                    .encode()));
+            VertxInternals.writeMessage(socket, LinkRecords.text(LinkRecords.CHALLENGE,
+                    new JsonObject().put("nonce", serverNonce).encode()));
         }
 
         /** The node's AUTH: its proof checked, its relay registered, then the WELCOME with the server's proof. */
@@ -243,8 +225,8 @@ public final class LinkServer extends VerticleBase {
             vertx.cancelTimer(authTimer);
             reader.limit(LinkRecords.readLimit(job.chunkCoords()));
             relayConsumer = bus.consumer(relay, this::onAggregateFrame);
-            relayConsumer.completion().onSuccess(v -> socket.writeMessage(LinkRecords.welcome(new JsonObject()
-                    .put("version", LinkRecords.VERSION).put("relay", relay)
+            relayConsumer.completion().onSuccess(v -> VertxInternals.writeMessage(socket,
+                    LinkRecords.welcome(new JsonObject().put("version", LinkRecords.VERSION).put("relay", relay)
                     .put("max_record", LinkRecords.maxRecord(job.chunkCoords()))
                     .put("proof", secret.mac(LinkRecords.SERVER_PROOF, job.job(), nodeNonce, serverNonce, relay))
                     .encode())))
@@ -271,14 +253,8 @@ public final class LinkServer extends VerticleBase {
                     if (record.length() < LinkRecords.PREFIX_BYTES) {
                         throw new LinkRecords.LinkException("ACK of " + record.length() + " bytes has no code");
                     }
-                    Message<Object> msg = unacked.remove(record.seq());
-                    if (msg == null) {
+                    if (!bridge.acknowledge(record.seq(), record.code(), record.text())) {
                         throw new LinkRecords.LinkException("ACK for seq " + record.seq() + ", which awaits none");
-                    }
-                    if (record.code() == 0) {
-                        msg.reply(null);
-                    } else {
-                        msg.fail(record.code(), record.text());
                     }
                 }
                 default -> throw new LinkRecords.LinkException("record type " + record.type() + " is not FRAME or ACK");
@@ -287,32 +263,21 @@ public final class LinkServer extends VerticleBase {
 
         private void forward(LinkRecords.Record record) {
             int seq = record.seq();
-            forwarding++;
-            if (forwarding >= maxForwarding && !paused) {
+            Future<EngineBridge.Answer> answered = bridge.forward(record.frame());
+            if (bridge.forwarding() >= maxForwarding && !paused) {
                 paused = true;
                 socket.pause();
             }
-            bus.request(addresses.chunks(), record.frame(), chunkOptions).onComplete(ar -> {
-                forwarding--;
-                // Answered, the aggregator is done with the frame; after a timeout it may still be reading it.
-                boolean answered = ar.succeeded() || ar.cause() instanceof ReplyException e
-                        && e.failureType() == ReplyFailure.RECIPIENT_FAILURE;
-                if (answered) {
+            answered.onSuccess(answer -> {
+                if (answer.engineDone()) {
                     arrays.give(record.bytes());
                 }
-                if (paused && forwarding < maxForwarding && !closed) {
+                if (paused && bridge.forwarding() < maxForwarding && !closed) {
                     paused = false;
                     socket.resume();
                 }
-                if (closed) {
-                    return;
-                }
-                if (ar.succeeded()) {
-                    socket.writeMessage(LinkRecords.ack(seq, 0, null));
-                } else if (ar.cause() instanceof ReplyException e && e.failureCode() > 0) {
-                    socket.writeMessage(LinkRecords.ack(seq, e.failureCode(), e.getMessage()));
-                } else {
-                    socket.writeMessage(LinkRecords.ack(seq, Codes.SERVER_ERROR, ar.cause().getMessage()));
+                if (!closed) {
+                    VertxInternals.writeMessage(socket, LinkRecords.ack(seq, answer.code(), answer.reason()));
                 }
             });
         }
@@ -320,13 +285,13 @@ public final class LinkServer extends VerticleBase {
         /** An aggregate frame for this node's workers: written once, answered when the node ACKs it. */
         private void onAggregateFrame(Message<Object> msg) {
             if (!(msg.body() instanceof io.vertx.core.buffer.Buffer frame) || closed) {
-                msg.fail(closed ? GONE : Codes.BAD_REQUEST, closed ? "link closed" : "relays carry chunk frames");
+                msg.fail(closed ? Codes.GONE : Codes.BAD_REQUEST, closed ? "link closed" : "relays carry chunk frames");
                 return;
             }
             int seq = nextSeq++;
-            unacked.put(seq, msg);
-            socket.writeMessage(LinkRecords.framePrefix(seq, frame));
-            socket.writeMessage(LinkRecords.body(frame));
+            bridge.hold(seq, msg, -1);
+            VertxInternals.writeMessage(socket, LinkRecords.framePrefix(seq, frame));
+            VertxInternals.writeMessage(socket, LinkRecords.body(frame));
         }
 
         /** Tells the node why in a BYE, then closes. */
@@ -335,7 +300,7 @@ public final class LinkServer extends VerticleBase {
                 return;
             }
             LOG.warn("closing data link from {}: {}", socket.remoteAddress(), reason);
-            socket.writeMessage(LinkRecords.bye(code, reason)).onComplete(ar -> socket.close());
+            VertxInternals.writeMessage(socket, LinkRecords.bye(code, reason)).onComplete(ar -> socket.close());
             closed();
         }
 
@@ -352,8 +317,7 @@ public final class LinkServer extends VerticleBase {
             if (relayConsumer != null) {
                 relayConsumer.unregister();
             }
-            unacked.values().forEach(m -> m.fail(GONE, "data link closed"));
-            unacked.clear();
+            bridge.close("data link closed");
         }
     }
 }

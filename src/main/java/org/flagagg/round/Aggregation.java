@@ -1,23 +1,21 @@
 package org.flagagg.round;
 
-import io.vertx.core.json.JsonObject;
 import java.io.IOException;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.TreeMap;
-import org.flagagg.fa.GramAccumulator;
 import org.flagagg.kernels.Kernels;
+import org.flagagg.rules.Details;
 import org.flagagg.rules.Rule;
 import org.flagagg.rules.Solution;
 
 /**
- * Runs a rule over a re-readable source in two streaming passes with memory bounded by the chunk size:
- * pass 1 checks every value is finite and folds the Gram matrix (when the rule needs it), the rule solves
- * in p x p space, and pass 2 turns chunks of the selected gradients into chunks of the aggregate.
+ * Runs a rule over a re-readable source in two streaming passes of the {@link RoundPipeline} (the engine's
+ * too), memory bounded by a block per worker: pass 1 checks every value is finite and folds the Gram matrix
+ * (when the rule needs it), the rule solves in p x p space, and pass 2 turns blocks of the selected gradients
+ * into blocks of the aggregate.
  */
 public final class Aggregation {
-    /** Default chunk: 64 Ki coordinates, 256 KiB of float32 per worker. */
-    public static final int DEFAULT_CHUNK = 1 << 16;
-
     private final Rule rule;
     private final int chunk;
     private final Kernels kernels;
@@ -31,10 +29,6 @@ public final class Aggregation {
         this.kernels = kernels;
     }
 
-    public Aggregation(Rule rule) {
-        this(rule, DEFAULT_CHUNK, Kernels.best());
-    }
-
     /** Aggregates {@code source}, handing the result to {@code sink}; returns what happened. */
     public AggregationResult run(GradientSource source, AggregateSink sink) throws IOException {
         int p = source.workers();
@@ -42,30 +36,34 @@ public final class Aggregation {
         rule.validate(p);
         long t0 = System.nanoTime();
 
-        // Pass 1: finiteness of every worker, and the Gram matrix of all of them; a worker found
-        // non-finite is dropped below with its Gram row, so the others' entries stay exact.
+        // Pass 1: finiteness of every worker, and the Gram matrix of all of them. A worker found non-finite
+        // is dropped from the next chunk on and its Gram row with it: an entry involves only its own two rows,
+        // so the others' stay exact (its bad block is zeroed so no NaN enters the sums).
+        RoundPipeline pipeline = new RoundPipeline(rule, p, chunk, kernels);
         Map<Integer, String> dropped = new TreeMap<>();
-        GramAccumulator gram = rule.needsGram() ? new GramAccumulator(p, kernels) : null;
-        float[][] rows = new float[p][chunk];
-        float[][] live = new float[p][];
-        for (long offset = 0; offset < n; offset += chunk) {
-            int len = (int) Math.min(chunk, n - offset);
-            for (int w = 0; w < p; w++) {
-                if (dropped.containsKey(w)) {
-                    live[w] = null;
-                    continue;
-                }
-                source.read(w, offset, len, rows[w]);
-                int bad = kernels.firstNonFinite(rows[w], 0, len);
-                if (bad >= 0) {
-                    dropped.put(w, "non-finite value " + rows[w][bad] + " at coordinate " + (offset + bad));
-                    live[w] = null;
-                } else {
-                    live[w] = rows[w];
-                }
+        RoundPipeline.Rows checked = (w, offset, count, dst) -> {
+            source.read(w, offset, count, dst);
+            int bad = kernels.firstNonFinite(dst, 0, count);
+            if (bad >= 0) {
+                dropped.putIfAbsent(w, "non-finite value " + dst[bad] + " at coordinate " + (offset + bad));
+                Arrays.fill(dst, 0, count, 0f);
             }
-            if (gram != null) {
-                gram.fold(live, len);
+        };
+        boolean[] live = new boolean[p];
+        float[] scan = new float[RoundPipeline.BLOCK];
+        for (long offset = 0; offset < n; offset += chunk) {
+            long end = Math.min(n, offset + chunk);
+            for (int w = 0; w < p; w++) {
+                live[w] = !dropped.containsKey(w);
+            }
+            if (pipeline.folds()) {
+                pipeline.fold(live, offset, end, checked);
+            } else {
+                for (int w = 0; w < p; w++) {
+                    for (long at = offset; live[w] && at < end; at += scan.length) {
+                        checked.read(w, at, (int) Math.min(scan.length, end - at), scan);
+                    }
+                }
             }
         }
         int[] kept = new int[p - dropped.size()];
@@ -79,7 +77,7 @@ public final class Aggregation {
         }
         long t1 = System.nanoTime();
 
-        Solution solution = rule.solve(kept.length, gram == null ? null : gram.gram(kept));
+        Solution solution = pipeline.solve(kept);
         solution.dropped().forEach((input, reason) -> dropped.put(kept[input], reason));
         int[] selected = new int[solution.selected().length];
         for (int k = 0; k < selected.length; k++) {
@@ -87,23 +85,11 @@ public final class Aggregation {
         }
         long t2 = System.nanoTime();
 
-        // Pass 2: the aggregate, chunk by chunk, from the selected workers only.
-        float[][] picked = new float[selected.length][];
-        for (int k = 0; k < selected.length; k++) {
-            picked[k] = rows[selected[k]];
-        }
-        double[] out = new double[chunk];
-        for (long offset = 0; offset < n; offset += chunk) {
-            int len = (int) Math.min(chunk, n - offset);
-            for (int k = 0; k < selected.length; k++) {
-                source.read(selected[k], offset, len, picked[k]);
-            }
-            solution.apply(picked, len, out, 0);
-            sink.accept(offset, out, len);
-        }
+        // Pass 2: the aggregate from the selected workers only.
+        pipeline.output(solution, selected, 0, n, source::read, sink);
         long t3 = System.nanoTime();
         return new AggregationResult(rule.name(), p, n, kept, selected, dropped, solution.coefficients(),
-                solution.details() == null ? new JsonObject() : solution.details(),
+                solution.details() == null ? Details.EMPTY : solution.details(),
                 new AggregationResult.Timings(millis(t1 - t0), millis(t2 - t1), millis(t3 - t2)), kernels.name());
     }
 

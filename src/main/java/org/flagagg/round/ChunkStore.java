@@ -21,6 +21,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.ToIntBiFunction;
 import org.flagagg.round.SlabPool.Slab;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,6 +37,8 @@ import org.slf4j.LoggerFactory;
  * <p>Chunks are float32 stored as little-endian bytes, bit for bit (NaN payloads and -0.0 survive).
  * A chunk is at most one slab long; chunks of a round are packed into that round's slabs, and a slab holds
  * chunks of one round only, so releasing a round returns its slabs to the pool whole.
+ *
+ * <p>Over 400 lines: slabs, spill file and round lifecycle share one lock discipline, kept in one place.
  */
 public final class ChunkStore implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ChunkStore.class);
@@ -213,16 +216,7 @@ public final class ChunkStore implements AutoCloseable {
      * @throws UncheckedIOException     if reading the spill file fails
      */
     public int read(ChunkKey key, int from, int count, float[] dst, int dstOffset) {
-        RoundChunks round = rounds.get(key.round());
-        if (round == null) {
-            throw unknown(key);
-        }
-        round.lifecycle.readLock().lock();
-        try {
-            Location at = round.released ? null : round.chunks.get(key);
-            if (at == null) {
-                throw unknown(key);
-            }
+        return whileHeld(key, (round, at) -> {
             if (from < 0 || from > at.count || count < 0) {
                 throw new IllegalArgumentException("chunk " + key + " has " + at.count + " floats: cannot read "
                         + count + " from " + from);
@@ -238,6 +232,46 @@ public final class ChunkStore implements AutoCloseable {
                 round.readSpilled(dst, dstOffset, n, at.filePosition + 4L * from);
             }
             return n;
+        });
+    }
+
+    /**
+     * Copies chunk {@code key}'s bytes as stored (little-endian float32, or whatever was put as a payload)
+     * into dst[dstOffset ..] and returns how many it copied.
+     *
+     * @throws NoSuchElementException   if the chunk is not stored (never put, or its round was released)
+     * @throws IllegalArgumentException if dst has no room for the chunk at dstOffset
+     * @throws UncheckedIOException     if reading the spill file fails
+     */
+    public int readBytes(ChunkKey key, byte[] dst, int dstOffset) {
+        return whileHeld(key, (round, at) -> {
+            int bytes = 4 * at.count;
+            if (dstOffset < 0 || (long) dstOffset + bytes > dst.length) {
+                throw new IllegalArgumentException("chunk " + key + ": no room for " + bytes + " bytes in dst (length "
+                        + dst.length + ") at offset " + dstOffset);
+            }
+            if (at.slab != null) {
+                at.slab.bytes().get(at.offset, dst, dstOffset, bytes);
+            } else {
+                round.readSpilled(ByteBuffer.wrap(dst, dstOffset, bytes), at.filePosition);
+            }
+            return bytes;
+        });
+    }
+
+    /** A read of chunk {@code key}: runs under its round's read lock, so the round is not released meanwhile. */
+    private int whileHeld(ChunkKey key, ToIntBiFunction<RoundChunks, Location> read) {
+        RoundChunks round = rounds.get(key.round());
+        if (round == null) {
+            throw unknown(key);
+        }
+        round.lifecycle.readLock().lock();
+        try {
+            Location at = round.released ? null : round.chunks.get(key);
+            if (at == null) {
+                throw unknown(key);
+            }
+            return read.applyAsInt(round, at);
         } finally {
             round.lifecycle.readLock().unlock();
         }
@@ -486,18 +520,33 @@ public final class ChunkStore implements AutoCloseable {
             for (int done = 0; done < count; done += step) {
                 int n = Math.min(step, count - done);
                 staging.bytes.clear().limit(4 * n);
-                long at = position + 4L * done;
-                try {
-                    FileChannel ch = channel();
-                    while (staging.bytes.hasRemaining()) {
-                        if (ch.read(staging.bytes, at + staging.bytes.position()) < 0) {
-                            throw new EOFException("spill file ends before byte " + (position + 4L * count));
-                        }
-                    }
-                } catch (IOException e) {
-                    throw new UncheckedIOException("cannot read spill file " + spillPath, e);
-                }
+                readFully(staging.bytes, position + 4L * done);
                 staging.floats.get(0, dst, dstOffset + done, n);
+            }
+        }
+
+        /** Fills dst's remaining bytes from the spill file at {@code position}, staged in small direct pieces. */
+        void readSpilled(ByteBuffer dst, long position) {
+            Staging staging = STAGING.get();
+            for (long at = position; dst.hasRemaining(); ) {
+                int n = Math.min(STAGING_BYTES, dst.remaining());
+                staging.bytes.clear().limit(n);
+                readFully(staging.bytes, at);
+                dst.put(staging.bytes.flip());
+                at += n;
+            }
+        }
+
+        private void readFully(ByteBuffer into, long position) {
+            try {
+                FileChannel ch = channel();
+                while (into.hasRemaining()) {
+                    if (ch.read(into, position + into.position()) < 0) {
+                        throw new EOFException("spill file ends before byte " + (position + into.limit()));
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read spill file " + spillPath, e);
             }
         }
 

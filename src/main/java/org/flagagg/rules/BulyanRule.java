@@ -1,6 +1,5 @@
 package org.flagagg.rules;
 
-import io.vertx.core.json.JsonObject;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.Set;
@@ -69,13 +68,13 @@ public final class BulyanRule implements Rule {
         }
         int[] selected = order.clone();
         Arrays.sort(selected);
-        JsonObject details = new JsonObject()
-                .put("f", f)
-                .put("theta", theta)
-                .put("beta", beta)
-                .put("scores", RuleChecks.toJson(firstScores))
-                .put("selectionOrder", RuleChecks.toJson(order))
-                .put("selected", RuleChecks.toJson(selected));
+        Details details = Details.EMPTY
+                .with("f", f)
+                .with("theta", theta)
+                .with("beta", beta)
+                .with("scores", firstScores)
+                .with("selectionOrder", order)
+                .with("selected", selected);
         return new CoordinateWiseSolution(selected,
                 sorted -> SortedStats.meanNearest(sorted, SortedStats.median(sorted), beta), details);
     }

@@ -1,10 +1,10 @@
 package org.flagagg.rules;
 
-import io.vertx.core.json.JsonArray;
-import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -76,14 +76,14 @@ public final class CentredEnergyFlagRule implements Rule {
         Arrays.sort(byScore, Comparator.<Integer>comparingDouble(i -> -score[i]).thenComparingInt(i -> i));
         Map<Integer, String> dropped = new TreeMap<>();
         boolean[] isDropped = new boolean[p];
-        JsonArray droppedJson = new JsonArray();
+        List<Details> droppedDetails = new ArrayList<>();
         for (int k = 0; k < f; k++) {
             int i = byScore[k];
             isDropped[i] = true;
             String reason = String.format(Locale.ROOT, "centred quality %.3f (z %.1f), energy z %.1f: among the %d "
                     + "most outlying (cfae)", quality[i], qualityZ[i], energyZ[i], f);
             dropped.put(i, reason);
-            droppedJson.add(new JsonObject().put("input", i).put("score", score[i]).put("reason", reason));
+            droppedDetails.add(Details.EMPTY.with("input", i).with("score", score[i]).with("reason", reason));
         }
         int[] kept = IntStream.range(0, p).filter(i -> !isDropped[i]).toArray();
         int m = kept.length;
@@ -99,14 +99,14 @@ public final class CentredEnergyFlagRule implements Rule {
             coefficients[kept[flag.selected()[k]]] = flag.coefficients()[k];
         }
         flag.dropped().forEach((a, reason) -> dropped.put(kept[a], reason));
-        JsonObject details = new JsonObject()
-                .put("f", f)
-                .put("centredQuality", RuleChecks.toJson(quality))
-                .put("energy", RuleChecks.toJson(energy))
-                .put("outlyingness", RuleChecks.toJson(score))
-                .put("dropped", droppedJson)
-                .put("kept", RuleChecks.toJson(kept))
-                .put("flag", flag.details());
+        Details details = Details.EMPTY
+                .with("f", f)
+                .with("centredQuality", quality)
+                .with("energy", energy)
+                .with("outlyingness", score)
+                .with("dropped", droppedDetails)
+                .with("kept", kept)
+                .with("flag", flag.details());
         return LinearSolution.ofDense(coefficients, dropped, details);
     }
 

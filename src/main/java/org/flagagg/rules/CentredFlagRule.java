@@ -1,10 +1,10 @@
 package org.flagagg.rules;
 
-import io.vertx.core.json.JsonArray;
-import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -67,14 +67,14 @@ public final class CentredFlagRule implements Rule {
         Arrays.sort(byQuality, Comparator.<Integer>comparingDouble(i -> -quality[i]).thenComparingInt(i -> i));
         Map<Integer, String> dropped = new TreeMap<>();
         boolean[] isDropped = new boolean[p];
-        JsonArray droppedJson = new JsonArray();
+        List<Details> droppedDetails = new ArrayList<>();
         for (int k = 0; k < f; k++) {
             int i = byQuality[k];
             isDropped[i] = true;
             String reason = String.format(Locale.ROOT, "centred quality %.3f%s among the %d highest (cfa)",
                     quality[i], zeroDeviation[i] ? " (no deviation from the centre)" : "", f);
             dropped.put(i, reason);
-            droppedJson.add(new JsonObject().put("input", i).put("quality", quality[i]).put("reason", reason));
+            droppedDetails.add(Details.EMPTY.with("input", i).with("quality", quality[i]).with("reason", reason));
         }
         int[] kept = IntStream.range(0, p).filter(i -> !isDropped[i]).toArray();
 
@@ -100,18 +100,18 @@ public final class CentredFlagRule implements Rule {
         FlagSolution spread = new FlagSolution(coefficients, flagQuality, flagWeight, flag.dropped(),
                 flag.objective(), flag.iterations(), flag.rank(), flag.columns());
 
-        JsonObject details = new JsonObject()
-                .put("f", f)
-                .put("centredQuality", RuleChecks.toJson(quality))
-                .put("centre", new JsonObject()
-                        .put("weights", RuleChecks.toJson(centre.weights()))
-                        .put("iterations", centre.iterations())
-                        .put("converged", centre.converged())
-                        .put("objective", centre.objective())
-                        .put("delta", centre.delta()))
-                .put("dropped", droppedJson)
-                .put("kept", RuleChecks.toJson(kept))
-                .put("flag", FlagRule.details(spread, options));
+        Details details = Details.EMPTY
+                .with("f", f)
+                .with("centredQuality", quality)
+                .with("centre", Details.EMPTY
+                        .with("weights", centre.weights())
+                        .with("iterations", centre.iterations())
+                        .with("converged", centre.converged())
+                        .with("objective", centre.objective())
+                        .with("delta", centre.delta()))
+                .with("dropped", droppedDetails)
+                .with("kept", kept)
+                .with("flag", FlagRule.details(spread, options));
         return LinearSolution.ofDense(coefficients, dropped, details);
     }
 

@@ -1,6 +1,5 @@
 package org.flagagg.rules;
 
-import io.vertx.core.json.JsonObject;
 import java.util.EnumSet;
 import java.util.Set;
 
@@ -24,7 +23,7 @@ abstract class CoordinateWiseRule implements Rule {
     public Solution solve(int p, double[] gram) {
         validate(p);
         return new CoordinateWiseSolution(RuleChecks.allInputs(p), perCoordinate(p),
-                new JsonObject().put("f", f).put("p", p));
+                Details.EMPTY.with("f", f).with("p", p));
     }
 
     /** The reduction of one coordinate's p sorted values. */

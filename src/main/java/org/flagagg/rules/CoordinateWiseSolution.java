@@ -1,6 +1,5 @@
 package org.flagagg.rules;
 
-import io.vertx.core.json.JsonObject;
 import java.util.Arrays;
 import java.util.Map;
 
@@ -20,9 +19,9 @@ public final class CoordinateWiseSolution implements Solution {
 
     private final int[] selected;
     private final PerCoordinate function;
-    private final JsonObject details;
+    private final Details details;
 
-    public CoordinateWiseSolution(int[] selected, PerCoordinate function, JsonObject details) {
+    public CoordinateWiseSolution(int[] selected, PerCoordinate function, Details details) {
         this.selected = selected;
         this.function = function;
         this.details = details;
@@ -66,7 +65,7 @@ public final class CoordinateWiseSolution implements Solution {
     }
 
     @Override
-    public JsonObject details() {
+    public Details details() {
         return details;
     }
 }

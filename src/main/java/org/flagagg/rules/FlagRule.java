@@ -1,7 +1,5 @@
 package org.flagagg.rules;
 
-import io.vertx.core.json.JsonArray;
-import io.vertx.core.json.JsonObject;
 import java.util.EnumSet;
 import java.util.Locale;
 import java.util.Set;
@@ -43,32 +41,16 @@ public final class FlagRule implements Rule {
     }
 
     /** FA's diagnostics (shared with the centred FA, which reports FA's details on the inputs it kept). */
-    static JsonObject details(FlagSolution solution, FlagOptions options) {
-        JsonArray objective = new JsonArray();
-        for (double e : solution.objective()) {
-            objective.add(e);
-        }
-        return new JsonObject()
-                .put("rank", solution.rank())
-                .put("columns", solution.columns())
-                .put("lambda", options.lambda())
-                .put("iterations", solution.iterations())
-                .put("objective", objective)
-                .put("quality", perInput(solution.quality()))
-                .put("weight", perInput(solution.weight()))
-                .put("scale", options.scale().name().toLowerCase(Locale.ROOT));
-    }
-
-    /** JSON has no NaN: a dropped input's entry is null. */
-    static JsonArray perInput(double[] values) {
-        JsonArray array = new JsonArray();
-        for (double v : values) {
-            if (Double.isNaN(v)) {
-                array.addNull();
-            } else {
-                array.add(v);
-            }
-        }
-        return array;
+    static Details details(FlagSolution solution, FlagOptions options) {
+        return Details.EMPTY
+                .with("rank", solution.rank())
+                .with("columns", solution.columns())
+                .with("lambda", options.lambda())
+                .with("iterations", solution.iterations())
+                .with("objective", solution.objective())
+                // A dropped input's entry is NaN, which the JSON writer turns into null.
+                .with("quality", solution.quality())
+                .with("weight", solution.weight())
+                .with("scale", options.scale().name().toLowerCase(Locale.ROOT));
     }
 }

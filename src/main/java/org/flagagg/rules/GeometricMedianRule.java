@@ -1,6 +1,5 @@
 package org.flagagg.rules;
 
-import io.vertx.core.json.JsonObject;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.Map;
@@ -50,12 +49,12 @@ public final class GeometricMedianRule implements Rule {
         validate(p);
         RuleChecks.requireGram(name(), p, gram);
         Weiszfeld median = weiszfeld(p, gram);
-        JsonObject details = new JsonObject()
-                .put("iterations", median.iterations())
-                .put("converged", median.converged())
-                .put("objective", median.objective())
-                .put("delta", median.delta())
-                .put("weights", RuleChecks.toJson(median.weights()));
+        Details details = Details.EMPTY
+                .with("iterations", median.iterations())
+                .with("converged", median.converged())
+                .with("objective", median.objective())
+                .with("delta", median.delta())
+                .with("weights", median.weights());
         return new LinearSolution(RuleChecks.allInputs(p), median.weights(), Map.of(), details);
     }
 

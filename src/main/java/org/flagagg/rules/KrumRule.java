@@ -1,6 +1,5 @@
 package org.flagagg.rules;
 
-import io.vertx.core.json.JsonObject;
 import java.util.EnumSet;
 import java.util.Map;
 import java.util.Set;
@@ -44,11 +43,11 @@ public final class KrumRule implements Rule {
         RuleChecks.requireGram(name(), p, gram);
         double[] scores = new KrumScores(p, gram).scores(f);
         int winner = KrumScores.argmin(scores);
-        JsonObject details = new JsonObject()
-                .put("f", f)
-                .put("neighbours", p - f - 2)
-                .put("scores", RuleChecks.toJson(scores))
-                .put("selected", RuleChecks.toJson(new int[] {winner}));
+        Details details = Details.EMPTY
+                .with("f", f)
+                .with("neighbours", p - f - 2)
+                .with("scores", scores)
+                .with("selected", new int[] {winner});
         return new LinearSolution(new int[] {winner}, new double[] {1.0}, Map.of(), details);
     }
 }

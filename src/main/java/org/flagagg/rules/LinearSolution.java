@@ -1,11 +1,10 @@
 package org.flagagg.rules;
 
-import io.vertx.core.json.JsonObject;
 import java.util.Map;
 import org.flagagg.kernels.Kernels;
 
 /** A solution whose aggregate is a fixed linear combination of the selected inputs. */
-public record LinearSolution(int[] selected, double[] coefficients, Map<Integer, String> dropped, JsonObject details)
+public record LinearSolution(int[] selected, double[] coefficients, Map<Integer, String> dropped, Details details)
         implements Solution {
 
     public LinearSolution {
@@ -15,7 +14,7 @@ public record LinearSolution(int[] selected, double[] coefficients, Map<Integer,
     }
 
     /** Keeps the inputs with a non-zero coefficient (all of them when every coefficient is zero). */
-    public static LinearSolution ofDense(double[] denseCoefficients, Map<Integer, String> dropped, JsonObject details) {
+    public static LinearSolution ofDense(double[] denseCoefficients, Map<Integer, String> dropped, Details details) {
         int count = 0;
         for (double c : denseCoefficients) {
             if (c != 0) {

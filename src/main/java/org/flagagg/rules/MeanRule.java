@@ -1,6 +1,5 @@
 package org.flagagg.rules;
 
-import io.vertx.core.json.JsonObject;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.Map;
@@ -30,6 +29,6 @@ public final class MeanRule implements Rule {
         validate(p);
         double[] coefficients = new double[p];
         Arrays.fill(coefficients, 1.0 / p);
-        return new LinearSolution(RuleChecks.allInputs(p), coefficients, Map.of(), new JsonObject().put("p", p));
+        return new LinearSolution(RuleChecks.allInputs(p), coefficients, Map.of(), Details.EMPTY.with("p", p));
     }
 }

@@ -1,7 +1,5 @@
 package org.flagagg.rules;
 
-import io.vertx.core.json.JsonArray;
-import io.vertx.core.json.JsonObject;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -9,6 +7,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.IntStream;
 
 /**
  * A pre-aggregation stage: an m x p mixing matrix M built from the p inputs' Gram matrix. The rule
@@ -28,7 +27,7 @@ import java.util.concurrent.atomic.AtomicLong;
 abstract sealed class Mixing permits Mixing.NearestNeighbours, Mixing.Buckets, Mixing.Clip {
 
     /** A mixing matrix (rows: mixed inputs, columns: the p inputs) and what to report about it. */
-    record Matrix(double[][] rows, JsonObject details) {
+    record Matrix(double[][] rows, Details details) {
     }
 
     /** Each stage's keys. */
@@ -146,7 +145,7 @@ abstract sealed class Mixing permits Mixing.NearestNeighbours, Mixing.Buckets, M
                     rows[i][order[k]] = 1.0 / neighbours;
                 }
             }
-            return new Matrix(rows, new JsonObject().put("name", name()).put("neighbours", neighbours));
+            return new Matrix(rows, Details.EMPTY.with("name", name()).with("neighbours", neighbours));
         }
     }
 
@@ -178,19 +177,17 @@ abstract sealed class Mixing permits Mixing.NearestNeighbours, Mixing.Buckets, M
             int[] perm = permutation(p, seed ^ new SplittableRandom(round).nextLong());
             int m = outputs(p);
             double[][] rows = new double[m][p];
-            JsonArray buckets = new JsonArray();
+            int[] bucketOf = new int[p];
             for (int b = 0; b < m; b++) {
                 int from = b * s;
                 int to = Math.min(p, from + s);
-                int[] members = Arrays.copyOfRange(perm, from, to);
-                Arrays.sort(members);
-                for (int j : members) {
-                    rows[b][j] = 1.0 / (to - from);
+                for (int k = from; k < to; k++) {
+                    rows[b][perm[k]] = 1.0 / (to - from);
+                    bucketOf[perm[k]] = b;
                 }
-                buckets.add(RuleChecks.toJson(members));
             }
-            return new Matrix(rows, new JsonObject().put("name", name()).put("s", s).put("seed", seed)
-                    .put("round", round).put("buckets", buckets));
+            return new Matrix(rows, Details.EMPTY.with("name", name()).with("s", s).with("seed", seed)
+                    .with("round", round).with("bucketOf", bucketOf));
         }
 
         /** Fisher-Yates from a SplittableRandom of the round's seed. */
@@ -244,19 +241,12 @@ abstract sealed class Mixing permits Mixing.NearestNeighbours, Mixing.Buckets, M
             Arrays.sort(byNorm, (a, b) -> norm[a] != norm[b] ? Double.compare(norm[b], norm[a]) : Integer.compare(a, b));
             double threshold = norm[byNorm[count]];
             double[][] rows = new double[p][p];
-            JsonArray clipped = new JsonArray();
             for (int i = 0; i < p; i++) {
-                rows[i][i] = 1;
+                rows[i][i] = norm[i] > threshold ? threshold / norm[i] : 1;
             }
-            for (int r = 0; r < count; r++) {
-                int i = byNorm[r];
-                if (norm[i] > threshold) {
-                    rows[i][i] = threshold / norm[i];
-                    clipped.add(i);
-                }
-            }
-            return new Matrix(rows, new JsonObject().put("name", name()).put("k", count).put("threshold", threshold)
-                    .put("clipped", clipped));
+            int[] clipped = IntStream.range(0, p).filter(i -> rows[i][i] < 1).toArray();
+            return new Matrix(rows, Details.EMPTY.with("name", name()).with("k", count).with("threshold", threshold)
+                    .with("clipped", clipped));
         }
     }
 }

@@ -1,6 +1,5 @@
 package org.flagagg.rules;
 
-import io.vertx.core.json.JsonObject;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.Map;
@@ -55,12 +54,12 @@ public final class MultiKrumRule implements Rule {
         int[] selected = KrumScores.lowest(scores, averaged);
         double[] coefficients = new double[averaged];
         Arrays.fill(coefficients, 1.0 / averaged);
-        JsonObject details = new JsonObject()
-                .put("f", f)
-                .put("m", averaged)
-                .put("neighbours", p - f - 2)
-                .put("scores", RuleChecks.toJson(scores))
-                .put("selected", RuleChecks.toJson(selected));
+        Details details = Details.EMPTY
+                .with("f", f)
+                .with("m", averaged)
+                .with("neighbours", p - f - 2)
+                .with("scores", scores)
+                .with("selected", selected);
         return new LinearSolution(selected, coefficients, Map.of(), details);
     }
 }

@@ -1,6 +1,5 @@
 package org.flagagg.rules;
 
-import io.vertx.core.json.JsonObject;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.Map;
@@ -57,7 +56,8 @@ public final class PreAggregatedRule implements Rule {
         Mixing.Matrix matrix = mixing.matrix(p, gram);
         double[][] m = matrix.rows();
         Solution inner = rule.solve(m.length, rule.needsGram() ? mixedGram(m, gram, p) : null);
-        JsonObject details = new JsonObject().put("pre", matrix.details()).put("mixed", inner.details());
+        Details details = Details.EMPTY.with("pre", matrix.details())
+                .with("mixed", inner.details() == null ? Details.EMPTY : inner.details());
         int[] innerSelected = inner.selected();
         double[] c = inner.coefficients();
         boolean[] contributes = new boolean[p];
@@ -138,10 +138,10 @@ public final class PreAggregatedRule implements Rule {
         private final double[][] weights;
         private final CoordinateWiseSolution.PerCoordinate function;
         private final Map<Integer, String> dropped;
-        private final JsonObject details;
+        private final Details details;
 
         Mixed(double[][] m, int[] mixedSelected, boolean[] contributes, CoordinateWiseSolution.PerCoordinate function,
-                Map<Integer, String> dropped, JsonObject details) {
+                Map<Integer, String> dropped, Details details) {
             int p = contributes.length;
             this.selected = java.util.stream.IntStream.range(0, p).filter(j -> contributes[j]).toArray();
             this.columns = new int[mixedSelected.length][];
@@ -195,7 +195,7 @@ public final class PreAggregatedRule implements Rule {
         }
 
         @Override
-        public JsonObject details() {
+        public Details details() {
             return details;
         }
     }

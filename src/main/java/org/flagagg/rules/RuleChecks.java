@@ -1,6 +1,5 @@
 package org.flagagg.rules;
 
-import io.vertx.core.json.JsonArray;
 
 /** Parameter checks and small helpers shared by the rules. */
 final class RuleChecks {
@@ -36,21 +35,5 @@ final class RuleChecks {
             all[i] = i;
         }
         return all;
-    }
-
-    static JsonArray toJson(double[] values) {
-        JsonArray array = new JsonArray();
-        for (double v : values) {
-            array.add(v);
-        }
-        return array;
-    }
-
-    static JsonArray toJson(int[] values) {
-        JsonArray array = new JsonArray();
-        for (int v : values) {
-            array.add(v);
-        }
-        return array;
     }
 }

@@ -1,6 +1,5 @@
 package org.flagagg.rules;
 
-import io.vertx.core.json.JsonObject;
 import java.util.Map;
 
 /** The outcome of a rule's p x p stage, applied chunk by chunk to produce the aggregate. */
@@ -25,5 +24,5 @@ public interface Solution {
     Map<Integer, String> dropped();
 
     /** Rule-specific diagnostics for reports: quality, weights, scores, iterations, objective trace. */
-    JsonObject details();
+    Details details();
 }

@@ -1,7 +1,7 @@
 package org.flagagg.sim;
 
 import org.flagagg.round.GradientSource;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 
 /**
  * P simulated workers of a job whose gradients are a pure function of (seed, round, worker, coordinate),
@@ -185,8 +185,8 @@ public final class Fleet {
         System.arraycopy(s.out[slot], 0, dst, 0, count);
     }
 
-    /** Worker {@code slot}'s gradient for a {@link WorkerClient} exchange of round {@code round}. */
-    public WorkerClient.GradientReader reader(long round, int slot) {
+    /** Worker {@code slot}'s gradient for a {@link Worker} exchange of round {@code round}. */
+    public Worker.GradientReader reader(long round, int slot) {
         return (offset, count, dst) -> sent(round, slot, offset, count, dst);
     }
 

@@ -31,14 +31,13 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.flagagg.config.JobConfig;
-import org.flagagg.engine.AggregatorVerticle;
 import org.flagagg.kernels.Kernels;
 import org.flagagg.round.Aggregation;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.rules.Rules;
+import org.flagagg.server.Server;
 import org.flagagg.wire.Addresses;
-import org.flagagg.worker.GradientExchange;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 
 /**
  * Drives a job's aggregator with a simulated {@link Fleet}: joins P workers (each a small verticle on its
@@ -62,37 +61,16 @@ public final class LoadTest {
     /**
      * Joins simulated worker {@code slot} (its id must be "w&lt;slot&gt;": verification reads slots from the
      * record's participant names), called on that worker's own context. The default joins over the event bus
-     * with a {@link WorkerClient}; a WebSocket load test passes one that connects a FlagaggClient.
+     * with a {@link Worker}; a WebSocket load test passes one that connects a Worker.
      */
     @FunctionalInterface
     public interface WorkerFactory {
-        Future<GradientExchange> join(Vertx vertx, int slot);
+        Future<Worker> join(Vertx vertx, int slot);
     }
 
-    /** An aggregator deployed in this Vert.x instance with its own chunk store. */
-    public record Embedded(Vertx vertx, JobConfig job, ChunkStore store, AggregatorVerticle aggregator,
-            String deploymentId) {
-        /** Undeploys the aggregator, then closes the store. */
-        public Future<Void> close() {
-            return vertx.undeploy(deploymentId).eventually(() -> {
-                store.close();
-                return Future.succeededFuture();
-            });
-        }
-    }
-
-    /** Deploys an {@link AggregatorVerticle} for {@code job} on a new chunk store sized by the job. */
-    public static Future<Embedded> deployEmbedded(Vertx vertx, JobConfig job) {
-        ChunkStore store;
-        try {
-            store = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir());
-        } catch (RuntimeException e) {
-            return Future.failedFuture(e);
-        }
-        AggregatorVerticle aggregator = new AggregatorVerticle(job, store);
-        return vertx.deployVerticle(aggregator)
-                .map(id -> new Embedded(vertx, job, store, aggregator, id))
-                .onFailure(e -> store.close());
+    /** Deploys an aggregator for {@code job} on a new chunk store sized by the job ({@link Server#deploy}). */
+    public static Future<Server> deployEmbedded(Vertx vertx, JobConfig job) {
+        return Server.deploy(vertx, job);
     }
 
     private static final long RECORD_GRACE_MS = 10_000;
@@ -120,8 +98,7 @@ public final class LoadTest {
         this.rounds = rounds;
         this.verify = verify;
         this.timeoutMs = rounds * (job.deadline().maxMs() + job.resultTimeoutMs()) + 10_000;
-        this.workerFactory = (v, slot) -> WorkerClient.join(v, job.job(), "w" + slot, job.dim(), slot)
-                .map(client -> (GradientExchange) client);
+        this.workerFactory = (v, slot) -> Worker.join(v, job.job(), "w" + slot, job.dim(), slot);
     }
 
     /** How simulated workers join (default: over the event bus). */
@@ -177,7 +154,7 @@ public final class LoadTest {
     private static final class SimWorker extends VerticleBase {
         private final WorkerFactory factory;
         private final int slot;
-        private GradientExchange client;
+        private Worker client;
 
         SimWorker(WorkerFactory factory, int slot) {
             this.factory = factory;
@@ -425,8 +402,8 @@ public final class LoadTest {
             worker.context().runOnContext(v -> {
                 Future<Void> sendWhen = dropped ? Future.failedFuture("dropped out")
                         : sendDelay > 0 ? timer(sendDelay) : Future.succeededFuture();
-                WorkerClient.GradientReader fleetReader = fleet.reader(stats.id, slot);
-                WorkerClient.GradientReader reader = new WorkerClient.GradientReader() {
+                Worker.GradientReader fleetReader = fleet.reader(stats.id, slot);
+                Worker.GradientReader reader = new Worker.GradientReader() {
                     boolean started;
 
                     @Override
@@ -439,11 +416,11 @@ public final class LoadTest {
                         stats.bytesSent.addAndGet(4L * count);
                     }
                 };
-                WorkerClient.AsyncResultSink sink = (offset, values, count) -> {
+                Worker.AsyncResultSink sink = (offset, values, count) -> {
                     Future<Void> kept = verifying ? keep(offset, values, count) : Future.succeededFuture();
                     return ackDelay > 0 ? kept.compose(x -> timer(ackDelay)) : kept;
                 };
-                Future<WorkerClient.Aggregate> exchange;
+                Future<Worker.Aggregate> exchange;
                 try {
                     exchange = worker.client.exchange(stats.id, reader, sink, sendWhen);
                 } catch (RuntimeException e) {

@@ -3,7 +3,6 @@ package org.flagagg.web;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.MessageConsumer;
-import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -17,6 +16,7 @@ import org.flagagg.config.JobConfig;
 import org.flagagg.engine.AggregatorVerticle;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.wire.Addresses;
+import org.flagagg.wire.VertxInternals;
 
 /**
  * The live view of a job: the dashboard page ({@code GET /}, assets under {@code /dashboard/}), round
@@ -113,8 +113,7 @@ public final class Dashboard {
         JsonObject checks = new JsonObject().put("aggregator", aggregatorUp ? "UP" : "DOWN");
         boolean clusterUp = true;
         if (vertx.isClustered()) {
-            clusterUp = vertx instanceof VertxInternal internal && internal.clusterManager() != null
-                    && internal.clusterManager().isActive();
+            clusterUp = VertxInternals.clusterActive(vertx);
             checks.put("cluster", clusterUp ? "UP" : "DOWN");
         }
         boolean up = aggregatorUp && clusterUp;

@@ -15,6 +15,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.ToDoubleFunction;
 import org.flagagg.engine.AggregatorVerticle;
+import org.flagagg.engine.EngineLoad;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.round.ChunkStoreStats;
 
@@ -27,7 +28,7 @@ final class EngineMeters {
     private static final List<String> PHASES = List.of("fold_cpu", "solve", "output", "close_to_output");
 
     /** What the gauges read; null fields read as 0. */
-    private record Target(ChunkStore store, AggregatorVerticle.Load load) {
+    private record Target(ChunkStore store, EngineLoad load) {
     }
 
     private final MeterRegistry registry;
@@ -91,8 +92,8 @@ final class EngineMeters {
                 .baseUnit("bytes").description(description).register(registry);
     }
 
-    private static double load(AtomicReference<Target> target, ToDoubleFunction<AggregatorVerticle.Load> field) {
-        AggregatorVerticle.Load load = target.get().load();
+    private static double load(AtomicReference<Target> target, ToDoubleFunction<EngineLoad> field) {
+        EngineLoad load = target.get().load();
         return load == null ? 0 : field.applyAsDouble(load);
     }
 

@@ -3,7 +3,6 @@ package org.flagagg.web;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
-import io.vertx.core.json.JsonObject;
 import io.vertx.core.metrics.MetricsOptions;
 import io.vertx.core.spi.VertxMetricsFactory;
 import io.vertx.micrometer.Label;
@@ -11,6 +10,7 @@ import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import java.util.EnumSet;
 import org.flagagg.config.Cluster;
+import org.flagagg.config.ClusterConfig;
 
 /**
  * The server's one Prometheus registry: Vert.x's own meters (when Vert.x was built with
@@ -42,7 +42,7 @@ public final class Metrics {
     }
 
     /** Starts Vert.x (embedded or clustered, see {@link Cluster#start}) reporting into this registry. */
-    public Future<Cluster.Node> startVertx(JsonObject cluster, boolean clustered) {
+    public Future<Cluster.Node> startVertx(ClusterConfig cluster, boolean clustered) {
         return Cluster.start(cluster, clustered, vertxOptions(), vertxFactory());
     }
 }

@@ -3,7 +3,6 @@ package org.flagagg.wire;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.internal.buffer.BufferInternal;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
@@ -136,7 +135,7 @@ public final class ChunkFrame {
     /**
      * A Vert.x Buffer holding one frame, built with one allocation and no copy: the frame is encoded into a
      * byte[] that the Buffer then wraps. (In Vert.x 5.0.7 the public {@code Buffer.buffer(byte[])} copies
-     * the array; wrapping needs the integrator API {@link BufferInternal#buffer(ByteBuf)}.)
+     * the array; wrapping needs the integrator API, {@link VertxInternals#buffer(ByteBuf)}.)
      */
     public static Buffer toBuffer(int kind, long round, int slot, int chunkIndex, long offset,
                                   float[] values, int from, int count) {
@@ -148,7 +147,7 @@ public final class ChunkFrame {
      * cannot be released, so Netty code that releases buffers it was handed cannot invalidate it.
      */
     public static Buffer wrap(byte[] bytes) {
-        return BufferInternal.buffer(Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(bytes)));
+        return VertxInternals.buffer(Unpooled.unreleasableBuffer(Unpooled.wrappedBuffer(bytes)));
     }
 
     private static void checkFields(int kind, long round, int slot, int chunkIndex, long offset, int count) {
@@ -275,9 +274,10 @@ public final class ChunkFrame {
      * copies, a composite buffer. Falls back to {@code getBytes()} (a copy) for foreign Buffer classes.
      */
     public static ByteBuffer view(Buffer frame) {
-        if (frame instanceof BufferInternal internal) {
-            // getByteBuf() is a slice (shares memory); nioBuffer() of a single-region buffer shares it too.
-            return internal.getByteBuf().nioBuffer();
+        ByteBuf bytes = VertxInternals.byteBuf(frame);
+        if (bytes != null) {
+            // A slice (shares memory); nioBuffer() of a single-region buffer shares it too.
+            return bytes.nioBuffer();
         }
         return ByteBuffer.wrap(frame.getBytes());
     }

@@ -23,6 +23,11 @@ public final class Codes {
      * straggler (its result came or comes); any other must not wait for it: the reason names the current round.
      */
     public static final int ROUND_OVER = 410;
+    /**
+     * An aggregate frame (or summary) the client's connection could not take: the data link or WebSocket
+     * closed before the client acknowledged it.
+     */
+    public static final int GONE = 410;
     /** The chunk broke the round's rules (shape, duplicate, NaN/Inf): the worker is now excluded. */
     public static final int BAD_CHUNK = 422;
     /**

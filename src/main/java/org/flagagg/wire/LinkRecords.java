@@ -3,7 +3,6 @@ package org.flagagg.wire;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.internal.buffer.BufferInternal;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -105,7 +104,8 @@ public final class LinkRecords {
 
     /** The frame's bytes as a buffer Netty may write and release (the frame itself is never released). */
     public static ByteBuf body(Buffer frame) {
-        return ((BufferInternal) frame).getByteBuf();
+        ByteBuf bytes = VertxInternals.byteBuf(frame);
+        return bytes != null ? bytes : Unpooled.wrappedBuffer(frame.getBytes());
     }
 
     public static ByteBuf ack(int seq, int code, String reason) {
@@ -143,7 +143,7 @@ public final class LinkRecords {
 
         /** A FRAME's chunk frame, over this record's bytes (no copy). */
         public Buffer frame() {
-            return BufferInternal.buffer(Unpooled.unreleasableBuffer(
+            return VertxInternals.buffer(Unpooled.unreleasableBuffer(
                     Unpooled.wrappedBuffer(bytes, PREFIX_BYTES - 4, length - (PREFIX_BYTES - 4))));
         }
 

@@ -10,10 +10,10 @@ import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
-import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
+import io.vertx.core.net.NetSocket;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,6 +27,7 @@ import org.flagagg.wire.Codes;
 import org.flagagg.wire.FrameException;
 import org.flagagg.wire.JobSecret;
 import org.flagagg.wire.LinkRecords;
+import org.flagagg.wire.VertxInternals;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -68,7 +69,7 @@ public final class LinkClient {
     }
 
     private final NetClient netClient;
-    private final NetSocketInternal socket;
+    private final NetSocket socket;
     private final String job;
     private final JobSecret secret;
     /** This node's nonce in HELLO, and the server's from its CHALLENGE (null before). */
@@ -92,7 +93,7 @@ public final class LinkClient {
     private final LinkRecords.Reader reader = new LinkRecords.Reader(LinkRecords.MIN_READ_LIMIT, arrays::take, this::onRecord);
     private volatile boolean closed;
 
-    private LinkClient(NetClient netClient, NetSocketInternal socket, String job, JobSecret secret) {
+    private LinkClient(NetClient netClient, NetSocket socket, String job, JobSecret secret) {
         this.netClient = netClient;
         this.socket = socket;
         this.job = job;
@@ -110,12 +111,12 @@ public final class LinkClient {
                 .setReceiveBufferSize(LinkRecords.RECEIVE_BUFFER_BYTES));
         return vertx.eventBus().<JsonObject>request(addresses.link(), null)
                 .compose(where -> netClient.connect(where.body().getInteger("port"), where.body().getString("host")))
-                .compose(socket -> new LinkClient(netClient, (NetSocketInternal) socket, job, secret).start())
+                .compose(socket -> new LinkClient(netClient, socket, job, secret).start())
                 .onFailure(e -> netClient.close());
     }
 
     private Future<LinkClient> start() {
-        socket.messageHandler(msg -> {
+        VertxInternals.messageHandler(socket, msg -> {
             if (closed || !(msg instanceof ByteBuf in)) {
                 ReferenceCountUtil.release(msg);
                 return;
@@ -130,7 +131,8 @@ public final class LinkClient {
         });
         socket.closeHandler(v -> closed("the aggregator closed the data link"));
         // The server speaks only after HELLO, so nothing it sends can arrive before the handler above.
-        socket.writeMessage(LinkRecords.text(LinkRecords.HELLO, new JsonObject().put("version", LinkRecords.VERSION)
+        VertxInternals.writeMessage(socket, LinkRecords.text(LinkRecords.HELLO, new JsonObject()
+                .put("version", LinkRecords.VERSION)
                 .put("job", job).put("nonce", nodeNonce).encode()));
         return welcome.future().map(relay -> this);
     }
@@ -174,7 +176,7 @@ public final class LinkClient {
         ByteBuf record = LinkRecords.frame(takeRecordBuffer(LinkRecords.frameRecordBytes(count)), seq,
                 ChunkFrame.KIND_GRADIENT, round, slot, chunkIndex, offset, values, count);
         // Retained so the buffer outlives Netty's release once written, and comes back here.
-        socket.writeMessage(record.retain()).onComplete(ar -> {
+        VertxInternals.writeMessage(socket, record.retain()).onComplete(ar -> {
             recycle(record);
             if (ar.failed()) {
                 settle(seq, -1, "cannot write to the data link: " + ar.cause().getMessage());
@@ -232,7 +234,7 @@ public final class LinkClient {
                     throw new LinkRecords.LinkException("a CHALLENGE without a nonce");
                 }
                 serverNonce = nonce;
-                socket.writeMessage(LinkRecords.text(LinkRecords.AUTH, new JsonObject()
+                VertxInternals.writeMessage(socket, LinkRecords.text(LinkRecords.AUTH, new JsonObject()
                         .put("proof", secret.mac(LinkRecords.NODE_PROOF, job, nodeNonce, serverNonce)).encode()));
             }
             case LinkRecords.BYE -> throw new LinkRecords.LinkException("the aggregator refused this node: "
@@ -287,7 +289,8 @@ public final class LinkClient {
         try {
             h = ChunkFrame.parse(frame);
         } catch (FrameException e) {
-            socket.writeMessage(LinkRecords.ack(seq, Codes.BAD_REQUEST, "malformed aggregate frame: " + e.getMessage()));
+            VertxInternals.writeMessage(socket, LinkRecords.ack(seq, Codes.BAD_REQUEST,
+                    "malformed aggregate frame: " + e.getMessage()));
             return;
         }
         // Decoded once here rather than by each of the node's workers: 16 workers made 16 passes.
@@ -303,7 +306,7 @@ public final class LinkClient {
         }
         Future.all(taken).onComplete(ar -> {
             decoded.give(values);
-            socket.writeMessage(LinkRecords.ack(seq, 0, null));
+            VertxInternals.writeMessage(socket, LinkRecords.ack(seq, 0, null));
         });
     }
 

@@ -5,41 +5,45 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonObject;
 import org.flagagg.wire.ChunkFrame;
 import org.flagagg.wire.Codes;
 
 /**
- * One round's exchange on the worker side, whatever the transport ({@link WorkerClient} over the event
- * bus, {@code ws.FlagaggClient} over a WebSocket): chunks go out under credits (the subclass sends them),
- * the round's summary and the aggregate's chunks come in. Confined to the client's context.
+ * One round's exchange of a {@link Worker}, whatever the transport: chunks go out under credits and the
+ * transport's write queue, the round's summary and the aggregate's chunks come in. Confined to the worker's
+ * context.
  */
-public abstract class RoundExchange {
+final class RoundExchange {
+    private final Worker worker;
     private final Vertx vertx;
-    protected final long round;
-    protected final WorkerClient.GradientReader gradient;
-    private final WorkerClient.AsyncResultSink sink;
+    final long round;
+    private final Worker.GradientReader gradient;
+    private final Worker.AsyncResultSink sink;
     /**
      * Scratch for one chunk: the gradient's next chunk on the way out, an aggregate chunk on the way in. The
-     * client's, shared by its exchanges (every use is synchronous on the client's context): a fresh
+     * worker's, shared by its exchanges (every use is synchronous on the worker's context): a fresh
      * chunk-sized array per round was 16 x 4 MiB zeroed per round in a 16-worker JVM.
      */
-    protected final float[] chunk;
-    private final Promise<WorkerClient.Aggregate> promise = Promise.promise();
+    private final float[] chunk;
+    private final Promise<Worker.Aggregate> promise = Promise.promise();
     private long timer = -1;
     /** Index of the next chunk to send, chunks sent and not yet acknowledged, and whether to send more. */
-    protected int next;
-    protected int inFlight;
-    protected boolean stopSending;
+    private int next;
+    private int inFlight;
+    private boolean stopSending;
     private String refusal;
     /** Whether the server acknowledged a chunk of this round: it was open while this worker sent. */
     private boolean acknowledged;
     private JsonObject summary;
     private int received;
 
-    protected RoundExchange(Vertx vertx, long round, WorkerClient.GradientReader gradient,
-            WorkerClient.AsyncResultSink sink, float[] scratch) {
-        this.vertx = vertx;
+    RoundExchange(Worker worker, long round, Worker.GradientReader gradient, Worker.AsyncResultSink sink,
+            float[] scratch) {
+        this.worker = worker;
+        this.vertx = worker.vertx;
         this.round = round;
         this.gradient = gradient;
         this.sink = sink;
@@ -51,8 +55,8 @@ public abstract class RoundExchange {
      * {@code sendWhen} succeeds (on this context), and nothing is sent if it fails (the worker still gets the
      * aggregate, as a straggler).
      */
-    public Future<WorkerClient.Aggregate> begin(long timeoutMs, Future<?> sendWhen) {
-        timer = vertx.setTimer(timeoutMs, t -> fail(new WorkerClient.RoundFailedException(
+    Future<Worker.Aggregate> begin(long timeoutMs, Future<?> sendWhen) {
+        timer = vertx.setTimer(timeoutMs, t -> fail(new Worker.RoundFailedException(
                 "no aggregate for round " + round + " within " + timeoutMs + " ms")));
         if (sendWhen.isComplete()) {
             start(sendWhen.succeeded());
@@ -71,15 +75,36 @@ public abstract class RoundExchange {
         }
     }
 
-    /** Sends chunks while the credits allow and sending has not stopped. */
-    protected abstract void pump();
-
-    /** The exchange ended, completed or failed: the client forgets it. */
-    protected abstract void ended();
-
-    /** The server acknowledged one of this round's chunks. */
-    protected void acknowledged() {
-        acknowledged = true;
+    /**
+     * Sends chunks while the credits allow, the transport's write queue has room and sending has not stopped.
+     * A refusal (the server's code) stops sending or fails the exchange; a transport failure fails it.
+     */
+    void pump() {
+        Transport transport = worker.transport;
+        int chunkCoords = chunk.length;
+        while (!stopSending && inFlight < worker.credits() && next < worker.chunks()) {
+            if (transport.writeQueueFull()) {
+                transport.drainHandler(worker::pumpAll);
+                return;
+            }
+            int index = next++;
+            long offset = (long) index * chunkCoords;
+            int count = (int) Math.min(chunkCoords, worker.dim() - offset);
+            gradient.read(offset, count, chunk);
+            inFlight++;
+            transport.send(round, worker.slot(), index, offset, chunk, count).onComplete(ar -> {
+                inFlight--;
+                if (ar.succeeded()) {
+                    acknowledged = true;
+                    pump();
+                } else if (ar.cause() instanceof ReplyException e && e.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
+                    // Closed, excluded, refused: stop sending; the aggregate still comes (or the failure).
+                    refused(e.failureCode(), e.getMessage());
+                } else {
+                    fail(ar.cause());
+                }
+            });
+        }
     }
 
     /**
@@ -88,9 +113,9 @@ public abstract class RoundExchange {
      * once: no result will come for this worker. Any other refusal (closing, excluded, bad chunk) stops
      * sending; the result still comes.
      */
-    public void refused(int code, String reason) {
+    private void refused(int code, String reason) {
         if (code == Codes.TOO_EARLY || code == Codes.ROUND_OVER && !acknowledged && summary == null) {
-            fail(refusal(code, reason));
+            fail(worker.transport.refusal(round, code, reason));
             return;
         }
         stopSending = true;
@@ -99,31 +124,20 @@ public abstract class RoundExchange {
         }
     }
 
-    /** The exception a refusal that ends the exchange at once fails it with. */
-    protected Throwable refusal(int code, String reason) {
-        return new WorkerClient.RoundRefusedException(code, "round " + round + " refused (" + code + "): " + reason);
-    }
-
     /**
      * The server stopped streaming this round's results to this worker (it held them too long): the exchange
      * fails with the reason.
      */
-    public void dropped(String reason) {
-        fail(dropNotice(reason));
-    }
-
-    /** The exception a "dropped" notice fails the exchange with. */
-    protected Throwable dropNotice(String reason) {
-        return new WorkerClient.RoundFailedException("round " + round + ": the server stopped sending its results: "
-                + reason);
+    void dropped(String reason) {
+        fail(worker.transport.dropNotice(round, reason));
     }
 
     /** The round's summary: a failed round fails the exchange, a completed one announces its chunks. */
-    public void summary(JsonObject s) {
+    void summary(JsonObject s) {
         summary = s;
         stopSending = true;
         if (!"completed".equals(s.getString("status"))) {
-            fail(new WorkerClient.RoundFailedException("round " + round + " failed: " + s.getString("reason",
+            fail(new Worker.RoundFailedException("round " + round + " failed: " + s.getString("reason",
                     s.getJsonObject("record", new JsonObject()).getString("error", "unknown"))));
             return;
         }
@@ -131,7 +145,7 @@ public abstract class RoundExchange {
     }
 
     /** One aggregate chunk; the returned future completes when the sink took it (then acknowledge it). */
-    public Future<Void> chunk(Buffer frame, ChunkFrame.Header h) {
+    Future<Void> chunk(Buffer frame, ChunkFrame.Header h) {
         if (summary == null) {
             return Future.succeededFuture();
         }
@@ -140,7 +154,7 @@ public abstract class RoundExchange {
     }
 
     /** {@link #chunk(Buffer, ChunkFrame.Header)} already decoded: values[0, h.count()), only read. */
-    public Future<Void> chunk(ChunkFrame.Header h, float[] values) {
+    Future<Void> chunk(ChunkFrame.Header h, float[] values) {
         if (summary == null) {
             return Future.succeededFuture();
         }
@@ -160,12 +174,12 @@ public abstract class RoundExchange {
         if (summary != null && received == summary.getInteger("chunks")) {
             end();
             String reason = summary.getString("reason");
-            promise.tryComplete(new WorkerClient.Aggregate(round, null, summary.getBoolean("included"),
+            promise.tryComplete(new Worker.Aggregate(round, null, summary.getBoolean("included"),
                     reason == null ? refusal : reason, summary.getJsonObject("record")));
         }
     }
 
-    public void fail(Throwable cause) {
+    void fail(Throwable cause) {
         end();
         promise.tryFail(cause);
     }
@@ -173,6 +187,6 @@ public abstract class RoundExchange {
     private void end() {
         stopSending = true;
         vertx.cancelTimer(timer);
-        ended();
+        worker.ended(this);
     }
 }

@@ -1,26 +1,21 @@
 package org.flagagg.ws;
 
-import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.ServerWebSocket;
-import io.vertx.core.http.impl.HttpServerConnection;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
-import io.vertx.core.net.impl.VertxHandler;
-import java.util.HashMap;
-import java.util.Map;
 import org.flagagg.wire.ChunkFrame;
 import org.flagagg.wire.CloseCodes;
 import org.flagagg.wire.Codes;
-import org.flagagg.wire.FrameCodec;
+import org.flagagg.wire.EngineBridge;
 import org.flagagg.wire.MessageAssembler;
+import org.flagagg.wire.VertxInternals;
 import org.flagagg.wire.WsProtocol;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,30 +28,30 @@ import org.slf4j.LoggerFactory;
  * becomes an {@code ack} or a {@code chunk_error}. Out: the round's summary becomes a {@code result}, the
  * aggregate frames go out as binary messages and the event-bus request of each is answered only when the
  * client acknowledges that chunk, so the aggregator never has more than {@code credits} frames queued here.
+ * Forwarding and holding are {@link EngineBridge}'s, shared with the data link.
+ *
+ * <p>Over 400 lines: it is the whole server side of the WebSocket protocol for one peer, every bound a hostile
+ * client meets (hello timeout, token bucket, write stall, abort) next to the state they guard.
  */
-final class Connection {
+final class Connection implements MessageAssembler.Sink {
     private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
-    /** Failure code for results that could not be delivered because the socket closed. */
-    static final int GONE = 410;
 
     private enum State { AWAIT_HELLO, JOINING, READY, CLOSED }
 
-    /** An aggregate frame sent to the client and not acknowledged yet. */
-    private record Pending(Message<Object> message, long timer) {
+    /** How the client names an aggregate frame in its ack. */
+    private record Sent(long round, int chunk) {
     }
 
     private final Gateway gateway;
     private final ServerWebSocket ws;
     private final String worker;
     private final TokenBucket bucket;
-    private final Map<Long, Map<Integer, Pending>> unacked = new HashMap<>();
-    private final DeliveryOptions chunkOptions;
+    /** Gradient frames to the aggregator, and its aggregate frames held until the client acks them. */
+    private final EngineBridge<Sent> bridge;
     private final HttpConnection conn;
     private State state = State.AWAIT_HELLO;
     private int slot = -1;
     private int credits;
-    private int inFlight;
-    private int unackedCount;
     private boolean paused;
     /** Closes the socket if its write queue stays full past ws.write_stall_ms; -1 while it is not full. */
     private long stallTimer = -1;
@@ -70,9 +65,8 @@ final class Connection {
         this.worker = worker;
         this.bucket = new TokenBucket(gateway.config.controlRate(), gateway.config.controlBurst());
         this.credits = gateway.job.credits();
-        // Local only: the gateway runs beside its aggregator; see LinkServer.
-        this.chunkOptions = new DeliveryOptions().setCodecName(FrameCodec.NAME)
-                .setSendTimeout(gateway.job.deadline().maxMs() + gateway.job.resultTimeoutMs()).setLocalOnly(true);
+        this.bridge = new EngineBridge<>(gateway.vertx, gateway.addresses,
+                gateway.job.deadline().maxMs() + gateway.job.resultTimeoutMs(), null);
     }
 
     /** Closes a socket that never became a session. */
@@ -90,7 +84,7 @@ final class Connection {
     private static void closeSocket(Gateway gateway, HttpConnection conn, ServerWebSocket ws, short code, String reason) {
         pauseIfFull(gateway, ws);
         ws.close(code, CloseCodes.fit(reason));
-        gateway.vertx.setTimer(gateway.config.writeStallMs(), t -> abort(conn));
+        gateway.vertx.setTimer(gateway.config.writeStallMs(), t -> VertxInternals.abort(conn));
     }
 
     /** Once closing: nothing more is read while the client is not reading (it is dropped soon). */
@@ -114,43 +108,9 @@ final class Connection {
         });
     }
 
-    /**
-     * Drops the TCP connection at once, dropping what is queued: closes the channel from the WebSocket's own
-     * handler towards the socket (what Vert.x's idle timeout does), past the WebSocket layer that would wait
-     * to write its close frame first.
-     */
-    private static void abort(HttpConnection conn) {
-        if (conn instanceof HttpServerConnection http) {
-            ChannelHandlerContext ws = http.channelHandlerContext().pipeline().context(VertxHandler.class);
-            if (ws != null) {
-                ws.close();
-            }
-        }
-    }
-
     void start() {
         gateway.connections.incrementAndGet();
-        ws.frameHandler(new MessageAssembler(Gateway.MAX_TEXT_BYTES, gateway.maxBinaryBytes(), new MessageAssembler.Sink() {
-            @Override
-            public void text(String text) {
-                onText(text);
-            }
-
-            @Override
-            public void binary(Buffer message) {
-                onBinary(message);
-            }
-
-            @Override
-            public void ping() {
-                onPing();
-            }
-
-            @Override
-            public void tooBig(boolean text, long bytes, int limit) {
-                close(CloseCodes.TOO_BIG, (text ? "text" : "binary") + " message of " + bytes + "+ bytes, limit " + limit);
-            }
-        }));
+        ws.frameHandler(new MessageAssembler(Gateway.MAX_TEXT_BYTES, gateway.maxBinaryBytes(), this));
         ws.exceptionHandler(this::onException);
         ws.closeHandler(v -> {
             if (state == State.READY) {
@@ -191,8 +151,15 @@ final class Connection {
         }
     }
 
+    /** A message over its limit (4096 bytes of text, one chunk frame of binary): closed with 4413. */
+    @Override
+    public void tooBig(boolean text, long bytes, int limit) {
+        close(CloseCodes.TOO_BIG, (text ? "text" : "binary") + " message of " + bytes + "+ bytes, limit " + limit);
+    }
+
     /** Vert.x answers every ping with a pong by itself: pings take a token and are paced by the write queue. */
-    private void onPing() {
+    @Override
+    public void ping() {
         if (state == State.CLOSED) {
             pauseIfFull(gateway, ws); // closing: read on only as long as the pongs go out
         } else if (!bucket.tryTake()) {
@@ -206,7 +173,8 @@ final class Connection {
     // ---------------------------------------------------------------------------------------------------
     // Control messages in
 
-    private void onText(String text) {
+    @Override
+    public void text(String text) {
         if (state == State.CLOSED) {
             return;
         }
@@ -329,24 +297,14 @@ final class Connection {
         if (round == null || chunk == null) {
             return false;
         }
-        Map<Integer, Pending> ofRound = unacked.get(round);
-        Pending pending = ofRound == null ? null : ofRound.remove(chunk.intValue());
-        if (pending == null) {
-            return false;
-        }
-        if (ofRound.isEmpty()) {
-            unacked.remove(round);
-        }
-        unackedCount--;
-        gateway.vertx.cancelTimer(pending.timer());
-        pending.message().reply(null);
-        return true;
+        return bridge.acknowledge(new Sent(round, chunk.intValue()), 0, null);
     }
 
     // ---------------------------------------------------------------------------------------------------
     // Gradient frames in
 
-    private void onBinary(Buffer frame) {
+    @Override
+    public void binary(Buffer frame) {
         if (state != State.READY) {
             if (state != State.CLOSED) {
                 close(CloseCodes.PROTOCOL, "send hello and wait for the session before any chunk frame");
@@ -362,22 +320,18 @@ final class Connection {
                     + "; this session is slot " + slot);
             return;
         }
-        if (inFlight >= credits) {
+        if (bridge.forwarding() >= credits) {
             refuseLocally(round, chunk, Codes.TOO_MANY, "more than " + credits + " chunks unacknowledged (credits)");
             return;
         }
-        inFlight++;
-        gateway.vertx.eventBus().request(gateway.addresses.chunks(), frame, chunkOptions).onComplete(ar -> {
-            inFlight--;
+        bridge.forward(frame).onSuccess(answer -> {
             if (state == State.CLOSED) {
                 return;
             }
-            if (ar.succeeded()) {
+            if (answer.code() == 0) {
                 send(new JsonObject().put("type", "ack").put("round", round).put("chunk", chunk));
-            } else if (ar.cause() instanceof ReplyException e && e.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
-                chunkError(round, chunk, e.failureCode(), e.getMessage());
             } else {
-                chunkError(round, chunk, Codes.SERVER_ERROR, "the aggregator did not answer: " + ar.cause().getMessage());
+                chunkError(round, chunk, answer.code(), answer.reason());
             }
         });
     }
@@ -410,7 +364,7 @@ final class Connection {
 
     private void onResult(Message<Object> msg) {
         if (state != State.READY) {
-            msg.fail(GONE, "worker '" + worker + "' is not connected");
+            msg.fail(Codes.GONE, "worker '" + worker + "' is not connected");
             return;
         }
         String type = msg.headers().get("type");
@@ -420,7 +374,7 @@ final class Connection {
                 if (ar.succeeded()) {
                     msg.reply(null);
                 } else {
-                    msg.fail(GONE, "the result could not be written: " + ar.cause().getMessage());
+                    msg.fail(Codes.GONE, "the result could not be written: " + ar.cause().getMessage());
                 }
             });
         } else if ("dropped".equals(type) && msg.body() instanceof JsonObject notice) {
@@ -432,14 +386,9 @@ final class Connection {
             long timeoutMs = gateway.job.resultTimeoutMs();
             long timer = gateway.vertx.setTimer(timeoutMs, t -> close(CloseCodes.TOO_SLOW, "aggregate chunk " + chunk
                     + " of round " + round + " not acknowledged within " + timeoutMs + " ms (result_timeout_ms)"));
-            Pending previous = unacked.computeIfAbsent(round, r -> new HashMap<>()).put(chunk, new Pending(msg, timer));
-            if (previous != null) {
-                // A resend of the same chunk: the aggregator gave up on the first one.
-                gateway.vertx.cancelTimer(previous.timer());
-            } else {
-                unackedCount++;
-            }
-            gateway.maxUnackedResults.accumulateAndGet(unackedCount, Math::max);
+            // A resend of the same chunk replaces the first: the aggregator gave up on it.
+            bridge.hold(new Sent(round, chunk), msg, timer);
+            gateway.maxUnackedResults.accumulateAndGet(bridge.held(), Math::max);
             ws.writeBinaryMessage(frame);
             watchWrites(false);
         } else {
@@ -496,7 +445,7 @@ final class Connection {
     /** The client read nothing for ws.write_stall_ms: closed, and the TCP connection dropped at once. */
     private void stalled(long stallMs) {
         close(CloseCodes.TOO_SLOW, "not reading: the write queue stayed full for " + stallMs + " ms (ws.write_stall_ms)");
-        abort(conn); // the close frame would wait behind everything the client does not read
+        VertxInternals.abort(conn); // the close frame would wait behind everything the client does not read
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -529,12 +478,7 @@ final class Connection {
         if (results != null) {
             results.unregister().onComplete(ar -> gateway.consumers.decrementAndGet());
         }
-        unacked.values().forEach(ofRound -> ofRound.values().forEach(p -> {
-            gateway.vertx.cancelTimer(p.timer());
-            p.message().fail(GONE, "worker '" + worker + "' disconnected");
-        }));
-        unacked.clear();
-        unackedCount = 0;
+        bridge.close("worker '" + worker + "' disconnected");
     }
 
     private static String abbreviate(String s) {

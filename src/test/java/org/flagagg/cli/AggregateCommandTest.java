@@ -215,7 +215,7 @@ class AggregateCommandTest {
         Files.write(bin, bytes.array());
         for (String rule : new String[] {"flag", "median", "krum"}) {
             Run fromText = run("aggregate", "--rule", rule, "--f", "1", txt.toString());
-            Run fromBinary = run("aggregate", "--rule", rule, "--f", "1", "--binary", "--dim", "1000", "--chunk", "77",
+            Run fromBinary = run("aggregate", "--rule", rule, "--f", "1", "--binary", "--dim", "1000", "--chunk-coords", "77",
                     bin.toString());
             assertThat(fromText.code()).as(fromText.err()).isZero();
             assertThat(fromBinary.code()).as(fromBinary.err()).isZero();

@@ -30,7 +30,7 @@ class ClusteredLoadTestTest {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int code = Main.run(new String[] {"loadtest", "--cluster", "--workers", "5", "--dim", "200000",
-            "--rounds", "3", "--rule", "flag", "--byzantine", "1", "--attack", "lie", "--chunk-kib", "64",
+            "--rounds", "3", "--rule", "flag", "--byzantine", "1", "--attack", "lie", "--chunk-coords", "16384",
             "--memory-budget", "32", "--spill-dir", dir.resolve("spill").toString(), "--round-log", log.toString(),
             "--server-jvm", "-Xmx256m", "--transport", transport, "--verify", "--json", json.toString()},
                 new PrintWriter(out, true), new PrintWriter(err, true));
@@ -55,7 +55,7 @@ class ClusteredLoadTestTest {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int code = Main.run(new String[] {"loadtest", "--cluster", "--workers", "3", "--dim", "20000",
-            "--rounds", "2", "--rule", "flag", "--chunk-kib", "64", "--memory-budget", "32",
+            "--rounds", "2", "--rule", "flag", "--chunk-coords", "16384", "--memory-budget", "32",
             "--stragglers", "dropout:p=1,workers=1", "--deadline-ms", "500",
             "--spill-dir", dir.resolve("spill").toString(), "--round-log", dir.resolve("rounds.jsonl").toString(),
             "--server-jvm", "-Xmx256m", "--json", json.toString()},

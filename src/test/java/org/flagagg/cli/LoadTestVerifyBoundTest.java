@@ -32,7 +32,7 @@ class LoadTestVerifyBoundTest {
                 List.of("-Xmx" + HEAP_MB + "m", "-XX:MaxDirectMemorySize=160m", "--add-modules=jdk.incubator.vector"),
                 Main.class, "loadtest", "--workers", "4", "--dim", Long.toString(DIM), "--rounds", "1",
                 // 256 KiB chunks: below half a G1 region of this small heap, so no chunk is a humongous object.
-                "--rule", "flag", "--chunk-kib", "256", "--memory-budget", "64", "--spill-dir", spill.toString(), "--verify",
+                "--rule", "flag", "--chunk-coords", "65536", "--memory-budget", "64", "--spill-dir", spill.toString(), "--verify",
                 "--json", json.toString());
         assertThat(4 * DIM).as("the model is several times the heap").isGreaterThan(3 * (HEAP_MB << 20));
         JsonObject report = new JsonObject(Files.readString(json));

@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
-import org.flagagg.config.JobConfig;
+import org.flagagg.config.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -56,7 +56,7 @@ class WorkerLivenessTest {
         assertThat(Main.run(new String[] {"certs", "--out", certs.toString()}, new PrintWriter(new StringWriter()),
                 new PrintWriter(new StringWriter()))).isZero();
         JsonObject tls = new JsonObject(Files.readString(certs.resolve(CertsCommand.CONFIG))).getJsonObject("cluster");
-        JsonObject config = JobConfig.defaults().put("job", "crash").put("workers", 2).put("dim", 1000)
+        JsonObject config = Configuration.defaults().put("job", "crash").put("workers", 2).put("dim", 1000)
                 .put("chunk_coords", 256).put("memory_budget_mb", 8).put("slab_kib", 64)
                 .put("spill_dir", dir.resolve("spill").toString())
                 .put("round_log", dir.resolve("rounds.jsonl").toString());
@@ -88,7 +88,7 @@ class WorkerLivenessTest {
                 "--cluster-tls-keystore", tls.getString("tls_keystore"), "--cluster-tls-truststore",
                 tls.getString("tls_truststore"), "--cluster-tls-password-file", tls.getString("tls_password_file"),
                 "--cluster-secret", tls.getString("secret"),
-                "--job", "crash", "--workers", "2", "--dim", "1000", "--chunk-kib", "1", "--rounds", "100000"},
+                "--job", "crash", "--workers", "2", "--dim", "1000", "--chunk-coords", "256", "--rounds", "100000"},
                     new PrintWriter(out, true), new PrintWriter(watching, true)));
             roundDone.get(EXIT_WAIT_S, TimeUnit.SECONDS);
             server.kill();

@@ -22,7 +22,7 @@ import org.flagagg.rules.Rules;
 import org.flagagg.wire.Addresses;
 import org.flagagg.wire.ChunkFrame;
 import org.flagagg.wire.Codes;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -58,13 +58,13 @@ class AggregatorVerticleTest {
             }
             for (long round = 0; round < 2; round++) {
                 float[][] g = Engine.gradients(7, (int) job.dim(), 10 + round);
-                List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+                List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
                 for (int w = 0; w < 7; w++) {
                     results.add(clients.get(w).exchange(round, g[w]));
                 }
                 float[] expected = engine.offline(g);
-                for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-                    WorkerClient.Aggregate a = Await.get(result);
+                for (CompletableFuture<Worker.Aggregate> result : results) {
+                    Worker.Aggregate a = Await.get(result);
                     assertThat(a.round()).isEqualTo(round);
                     assertThat(a.included()).isTrue();
                     Engine.assertSameAggregate(a.values(), expected);
@@ -112,9 +112,9 @@ class AggregatorVerticleTest {
 
     @Test
     void theDeadlineClosesARoundWithAQuorumAndTheStragglerStillGetsTheAggregate(Vertx vertx) throws Exception {
-        JobConfig job = Engine.job(new JsonObject().put("workers", 4).put("quorum", 3)
-                .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 100).put("max_ms", 400)), dir);
-        try (Engine engine = Engine.start(vertx, job)) {
+        // The test passes the deadline itself, once the three it means to include delivered.
+        JobConfig job = Engine.job(new JsonObject().put("workers", 4).put("quorum", 3), dir);
+        try (Engine engine = Engine.startWithManualDeadlines(vertx, job)) {
             float[][] g = Engine.gradients(4, (int) job.dim(), 4);
             List<Engine.Client> clients = new ArrayList<>();
             for (int w = 0; w < 3; w++) {
@@ -126,12 +126,14 @@ class AggregatorVerticleTest {
             for (int k = 0; k < half; k++) {
                 assertThat(straggler.sendChunk(0, k, g[3])).isNull();
             }
-            List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+            List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
             for (int w = 0; w < 3; w++) {
                 results.add(clients.get(w).exchange(0, g[w]));
             }
+            Await.get(engine.delivered(0, 3));
+            Await.get(engine.fireDeadline(0));
             float[] expected = engine.offline(firstRows(g, 3));
-            for (CompletableFuture<WorkerClient.Aggregate> result : results) {
+            for (CompletableFuture<Worker.Aggregate> result : results) {
                 Engine.assertSameAggregate(Await.get(result).values(), expected);
             }
             JsonObject summary = Await.get(straggler.result(0).summary);
@@ -154,31 +156,32 @@ class AggregatorVerticleTest {
 
     @Test
     void belowQuorumAtTheDeadlineTheRoundFailsAndTheNextOneRuns(Vertx vertx) throws Exception {
-        JobConfig job = Engine.job(new JsonObject().put("workers", 4).put("quorum", 3)
-                .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 100).put("max_ms", 300)), dir);
-        try (Engine engine = Engine.start(vertx, job)) {
+        JobConfig job = Engine.job(new JsonObject().put("workers", 4).put("quorum", 3), dir);
+        try (Engine engine = Engine.startWithManualDeadlines(vertx, job)) {
             List<Engine.Client> clients = new ArrayList<>();
             for (int w = 0; w < 4; w++) {
                 clients.add(engine.client("w" + w, w));
             }
             float[][] g = Engine.gradients(4, (int) job.dim(), 6);
-            CompletableFuture<WorkerClient.Aggregate> first = clients.get(0).exchange(0, g[0]);
-            CompletableFuture<WorkerClient.Aggregate> second = clients.get(1).exchange(0, g[1]);
-            for (CompletableFuture<WorkerClient.Aggregate> f : List.of(first, second)) {
+            CompletableFuture<Worker.Aggregate> first = clients.get(0).exchange(0, g[0]);
+            CompletableFuture<Worker.Aggregate> second = clients.get(1).exchange(0, g[1]);
+            Await.get(engine.delivered(0, 2));
+            Await.get(engine.fireDeadline(0));
+            for (CompletableFuture<Worker.Aggregate> f : List.of(first, second)) {
                 assertThatThrownBy(() -> Await.get(f)).isInstanceOf(ExecutionException.class)
-                        .cause().isInstanceOf(WorkerClient.RoundFailedException.class).hasMessageContaining("quorum");
+                        .cause().isInstanceOf(Worker.RoundFailedException.class).hasMessageContaining("quorum");
             }
             JsonObject failed = Await.get(engine.recordOf(0));
             assertThat(failed.getString("status")).isEqualTo("failed");
             assertThat(failed.getString("error")).contains("quorum not reached: 2 of 4");
 
             float[][] next = Engine.gradients(4, (int) job.dim(), 7);
-            List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+            List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
             for (int w = 0; w < 4; w++) {
                 results.add(clients.get(w).exchange(1, next[w]));
             }
             float[] expected = engine.offline(next);
-            for (CompletableFuture<WorkerClient.Aggregate> result : results) {
+            for (CompletableFuture<Worker.Aggregate> result : results) {
                 Engine.assertSameAggregate(Await.get(result).values(), expected);
             }
             Await.get(engine.releasedOf(0));
@@ -247,12 +250,12 @@ class AggregatorVerticleTest {
             // Excluded: anything more it sends for this round is refused.
             assertThat(faulty.sendChunk(0, 2, g[4])).isEqualTo(Codes.EXCLUDED);
 
-            List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+            List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
             for (int w = 0; w < 4; w++) {
                 results.add(clients.get(w).exchange(0, g[w]));
             }
             float[] expected = engine.offline(firstRows(g, 4));
-            for (CompletableFuture<WorkerClient.Aggregate> result : results) {
+            for (CompletableFuture<Worker.Aggregate> result : results) {
                 Engine.assertSameAggregate(Await.get(result).values(), expected);
             }
             JsonObject record = Await.get(engine.recordOf(0));

@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.flagagg.Await;
 import org.flagagg.config.JobConfig;
+import org.flagagg.kernels.Kernels;
 import org.flagagg.round.Aggregation;
 import org.flagagg.round.ArraySource;
 import org.flagagg.round.ChunkStore;
@@ -26,7 +27,7 @@ import org.flagagg.rules.Rules;
 import org.flagagg.wire.Addresses;
 import org.flagagg.wire.JobSecret;
 import org.flagagg.worker.LinkClient;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 
 /** Test fixture: an aggregator verticle on a chunk store, its round records, and workers on their own contexts. */
 public final class Engine implements AutoCloseable {
@@ -40,11 +41,15 @@ public final class Engine implements AutoCloseable {
     final Map<Long, CompletableFuture<JsonObject>> recordOf = new ConcurrentHashMap<>();
     final Map<Long, CompletableFuture<Void>> releasedOf = new ConcurrentHashMap<>();
 
-    private Engine(Vertx vertx, JobConfig job, ChunkStore store, JobSecret secret) {
+    /** The round deadlines when the test passes them itself ({@link #startWithManualDeadlines}), else null. */
+    private final ManualDeadlines deadlines;
+
+    private Engine(Vertx vertx, JobConfig job, ChunkStore store, JobSecret secret, ManualDeadlines deadlines) {
         this.vertx = vertx;
         this.job = job;
         this.store = store;
-        this.aggregator = new AggregatorVerticle(job, store, secret);
+        this.deadlines = deadlines;
+        this.aggregator = new AggregatorVerticle(job, store, secret, deadlines);
     }
 
     /** A job from JSON overrides on top of small test defaults. */
@@ -65,8 +70,21 @@ public final class Engine implements AutoCloseable {
 
     /** An engine that workers in other JVMs join with a proof of {@code secret} (null: they cannot). */
     public static Engine start(Vertx vertx, JobConfig job, JobSecret secret) throws Exception {
+        return start(vertx, job, secret, null);
+    }
+
+    /**
+     * An engine whose round deadlines pass only at {@link #fireDeadline}: a test closes a round at its deadline
+     * once the workers it means to include delivered ({@link #delivered}), however loaded the machine.
+     */
+    public static Engine startWithManualDeadlines(Vertx vertx, JobConfig job) throws Exception {
+        return start(vertx, job, null, new ManualDeadlines());
+    }
+
+    private static Engine start(Vertx vertx, JobConfig job, JobSecret secret, ManualDeadlines deadlines)
+            throws Exception {
         ChunkStore store = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir());
-        Engine engine = new Engine(vertx, job, store, secret);
+        Engine engine = new Engine(vertx, job, store, secret, deadlines);
         Addresses addresses = new Addresses(job.job());
         var records = vertx.eventBus().<JsonObject>consumer(addresses.rounds(), m -> {
             engine.records.add(m.body());
@@ -79,6 +97,16 @@ public final class Engine implements AutoCloseable {
         return engine;
     }
 
+    /** Completes once {@code workers} workers stored their whole gradient of open round {@code round}. */
+    public CompletableFuture<Void> delivered(long round, int workers) {
+        return aggregator.whenDelivered(round, workers).toCompletionStage().toCompletableFuture();
+    }
+
+    /** Passes round {@code round}'s deadline (an engine from {@link #startWithManualDeadlines} only). */
+    public CompletableFuture<Void> fireDeadline(long round) {
+        return deadlines.fire(round).toCompletionStage().toCompletableFuture();
+    }
+
     public CompletableFuture<JsonObject> recordOf(long round) {
         return recordOf.computeIfAbsent(round, r -> new CompletableFuture<>());
     }
@@ -87,7 +115,7 @@ public final class Engine implements AutoCloseable {
         return releasedOf.computeIfAbsent(round, r -> new CompletableFuture<>());
     }
 
-    /** A WorkerClient living on its own event-loop context, as in a worker verticle. */
+    /** A Worker living on its own event-loop context, as in a worker verticle. */
     public Client client(String id, int slot) throws Exception {
         return client(id, slot, null);
     }
@@ -95,12 +123,12 @@ public final class Engine implements AutoCloseable {
     /** {@link #client(String, int)} whose chunks go over a worker node's data link (null: the event bus only). */
     public Client client(String id, int slot, LinkClient link) throws Exception {
         Context context = vertx.getOrCreateContext();
-        WorkerClient client = Await.get(Await.on(context, () -> WorkerClient.join(vertx, job.job(), id, job.dim(), slot, link)));
+        Worker client = Await.get(Await.on(context, () -> Worker.join(vertx, job.job(), id, job.dim(), slot, link)));
         return new Client(context, client);
     }
 
-    public record Client(Context context, WorkerClient worker) {
-        public CompletableFuture<WorkerClient.Aggregate> exchange(long round, float[] gradient) {
+    public record Client(Context context, Worker worker) {
+        public CompletableFuture<Worker.Aggregate> exchange(long round, float[] gradient) {
             return Await.on(context, () -> worker.exchange(round, gradient));
         }
     }
@@ -113,7 +141,7 @@ public final class Engine implements AutoCloseable {
     /** The offline aggregate of these gradients (rows in slot order) with {@code job}'s rule, as float32. */
     public static float[] offline(JobConfig job, float[][] gradients) throws Exception {
         float[] out = new float[(int) job.dim()];
-        new Aggregation(Rules.create(job.rule())).run(new ArraySource(gradients),
+        new Aggregation(Rules.create(job.rule()), job.chunkCoords(), Kernels.best()).run(new ArraySource(gradients),
                 (offset, values, len) -> {
                     for (int k = 0; k < len; k++) {
                         out[(int) offset + k] = (float) values[k];

@@ -31,13 +31,14 @@ import javax.management.NotificationListener;
 import javax.management.openmbean.CompositeData;
 import org.flagagg.Await;
 import org.flagagg.config.JobConfig;
+import org.flagagg.kernels.Kernels;
 import org.flagagg.round.Aggregation;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.round.ChunkStoreStats;
 import org.flagagg.round.GradientSource;
 import org.flagagg.rules.Rules;
 import org.flagagg.wire.Addresses;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 
 /**
  * Run in a small forked JVM by {@link EngineBoundTest}: one FA round of 8 workers whose raw data is several
@@ -129,19 +130,19 @@ public final class EngineBoundMain {
             vertx.deployVerticle(new AggregatorVerticle(job, store))
                     .toCompletionStage().toCompletableFuture().get(1, TimeUnit.MINUTES);
 
-            List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+            List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
             for (int w = 0; w < WORKERS; w++) {
                 int worker = w;
                 Checker checker = new Checker(ref);
                 checkers[w] = checker;
                 Context context = vertx.getOrCreateContext();
-                WorkerClient client = Await.get(Await.on(context,
-                        () -> WorkerClient.join(vertx, job.job(), "w" + worker, dim, worker)));
+                Worker client = Await.get(Await.on(context,
+                        () -> Worker.join(vertx, job.job(), "w" + worker, dim, worker)));
                 results.add(Await.on(context, () -> client.exchange(0,
                         (offset, count, dst) -> fill(worker, offset, count, dst), checker)));
             }
-            for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-                WorkerClient.Aggregate aggregate = result.get(WAIT_MINUTES, TimeUnit.MINUTES);
+            for (CompletableFuture<Worker.Aggregate> result : results) {
+                Worker.Aggregate aggregate = result.get(WAIT_MINUTES, TimeUnit.MINUTES);
                 if (!aggregate.included()) {
                     throw new IllegalStateException("a worker was left out: " + aggregate.reason());
                 }
@@ -217,7 +218,7 @@ public final class EngineBoundMain {
         double[] maxAbs = {0};
         ByteBuffer bytes = ByteBuffer.allocateDirect(4 * CHUNK).order(ByteOrder.LITTLE_ENDIAN);
         try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            new Aggregation(Rules.create(job.rule())).run(source, (offset, values, len) -> {
+            new Aggregation(Rules.create(job.rule()), CHUNK, Kernels.best()).run(source, (offset, values, len) -> {
                 bytes.clear();
                 for (int k = 0; k < len; k++) {
                     float v = (float) values[k];
@@ -279,7 +280,7 @@ public final class EngineBoundMain {
     }
 
     /** One worker's sink, on that worker's context: compares each aggregate chunk to the reference file. */
-    private static final class Checker implements WorkerClient.ResultSink {
+    private static final class Checker implements Worker.ResultSink {
         private final FileChannel reference;
         private final ByteBuffer bytes = ByteBuffer.allocateDirect(4 * CHUNK).order(ByteOrder.LITTLE_ENDIAN);
         long received;

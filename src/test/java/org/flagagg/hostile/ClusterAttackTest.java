@@ -22,12 +22,14 @@ import java.util.concurrent.TimeUnit;
 import org.flagagg.Await;
 import org.flagagg.cli.Main;
 import org.flagagg.config.Cluster;
+import org.flagagg.config.ClusterConfig;
+import org.flagagg.config.Configuration;
 import org.flagagg.config.JobConfig;
 import org.flagagg.engine.Engine;
 import org.flagagg.engine.JobServer;
 import org.flagagg.wire.Addresses;
 import org.flagagg.wire.JobSecret;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -81,7 +83,7 @@ class ClusterAttackTest {
 
     /** A "cluster" section: this name, Hazelcast on a free port, joining {@code members}, TLS from {@code certs}. */
     private static JsonObject section(String name, Path certs, String... members) throws Exception {
-        JsonObject section = JobConfig.defaults().getJsonObject("cluster").copy();
+        JsonObject section = Configuration.defaults().getJsonObject("cluster").copy();
         if (certs != null) {
             section.mergeIn(new JsonObject(Files.readString(certs.resolve("cluster.json"))).getJsonObject("cluster"));
         }
@@ -89,7 +91,7 @@ class ClusterAttackTest {
     }
 
     private Cluster.Node start(JsonObject section) throws Exception {
-        Cluster.Node node = await(Cluster.start(section, true));
+        Cluster.Node node = await(Cluster.start(ClusterConfig.fromJson(section), true));
         nodes.add(node);
         return node;
     }
@@ -125,17 +127,17 @@ class ClusterAttackTest {
             for (int s = 0; s < 2; s++) {
                 int at = s;
                 Context context = honest.vertx().getOrCreateContext();
-                WorkerClient worker = Await.get(Await.on(context,
-                        () -> WorkerClient.join(honest.vertx(), job.job(), "w" + at, job.dim(), at, null, secret)));
+                Worker worker = Await.get(Await.on(context,
+                        () -> Worker.join(honest.vertx(), job.job(), "w" + at, job.dim(), at, null, secret)));
                 workers.add(new Engine.Client(context, worker));
             }
-            List<CompletableFuture<WorkerClient.Aggregate>> aggregates = new ArrayList<>();
+            List<CompletableFuture<Worker.Aggregate>> aggregates = new ArrayList<>();
             for (int s = 0; s < 2; s++) {
                 aggregates.add(workers.get(s).exchange(0, gradients[s]));
             }
             float[] expected = engine.offline(gradients);
-            for (CompletableFuture<WorkerClient.Aggregate> aggregate : aggregates) {
-                WorkerClient.Aggregate result = Await.get(aggregate);
+            for (CompletableFuture<Worker.Aggregate> aggregate : aggregates) {
+                Worker.Aggregate result = Await.get(aggregate);
                 assertThat(result.included()).isTrue();
                 Engine.assertSameAggregate(result.values(), expected);
             }
@@ -169,15 +171,15 @@ class ClusterAttackTest {
     @Test
     void offLoopbackAClusterNeedsTlsItsOwnNameAndAMemberList() throws Exception {
         JsonObject remote = section("", null).put("host", "192.0.2.7");
-        assertThatThrownBy(() -> Cluster.start(remote.copy(), true).await())
+        assertThatThrownBy(() -> Cluster.start(ClusterConfig.fromJson(remote.copy()), true).await())
                 .hasMessageContaining("cluster.name is required");
-        assertThatThrownBy(() -> Cluster.start(remote.copy().put("name", "ops-chosen"), true).await())
+        assertThatThrownBy(() -> Cluster.start(ClusterConfig.fromJson(remote.copy().put("name", "ops-chosen")), true).await())
                 .hasMessageContaining("cluster.members is required");
         JsonObject named = remote.copy().put("name", "ops-chosen").put("members", new JsonArray().add("192.0.2.8"));
-        assertThatThrownBy(() -> Cluster.start(named.copy(), true).await())
+        assertThatThrownBy(() -> Cluster.start(ClusterConfig.fromJson(named.copy()), true).await())
                 .hasMessageContaining("cluster.tls_keystore and cluster.tls_truststore are required");
         JsonObject wrongPassword = section("ops-chosen", cluster).put("tls_password", "guess");
-        assertThatThrownBy(() -> Cluster.start(wrongPassword, true).await())
+        assertThatThrownBy(() -> Cluster.start(ClusterConfig.fromJson(wrongPassword), true).await())
                 .hasMessageContaining("not a readable PKCS12 store with this password");
     }
 }

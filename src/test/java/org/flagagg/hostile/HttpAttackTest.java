@@ -40,7 +40,7 @@ import org.flagagg.engine.RoundLog;
 import org.flagagg.web.Dashboard;
 import org.flagagg.web.HttpApi;
 import org.flagagg.web.RoundsApi;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -95,12 +95,12 @@ class HttpAttackTest {
             assertThat(Files.readString(job.roundLog())).as("the torn tail is cut at start-up")
                     .endsWith(record(2) + "\n");
             float[][] gradients = Engine.gradients(job.workers(), (int) job.dim(), 14);
-            List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+            List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
             for (int s = 0; s < job.workers(); s++) {
                 results.add(engine.client("w" + s, s).exchange(0, gradients[s]));
             }
             float[] expected = engine.offline(gradients);
-            for (CompletableFuture<WorkerClient.Aggregate> result : results) {
+            for (CompletableFuture<Worker.Aggregate> result : results) {
                 Engine.assertSameAggregate(Await.get(result).values(), expected);
             }
             Await.get(engine.releasedOf(0));

@@ -30,6 +30,7 @@ import org.flagagg.Await;
 import org.flagagg.ForkedMain;
 import org.flagagg.cli.Main;
 import org.flagagg.config.Cluster;
+import org.flagagg.config.ClusterConfig;
 import org.flagagg.config.JobConfig;
 import org.flagagg.engine.AggregatorVerticle;
 import org.flagagg.engine.Engine;
@@ -42,7 +43,7 @@ import org.flagagg.wire.FrameCodec;
 import org.flagagg.wire.JobSecret;
 import org.flagagg.wire.LinkRecords;
 import org.flagagg.worker.LinkClient;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -113,10 +114,10 @@ class LinkAttackTest {
         Await.get(open);
     }
 
-    static void assertRoundOf(Engine engine, long round, List<CompletableFuture<WorkerClient.Aggregate>> results,
+    static void assertRoundOf(Engine engine, long round, List<CompletableFuture<Worker.Aggregate>> results,
             float[] expected) throws Exception {
-        for (CompletableFuture<WorkerClient.Aggregate> r : results) {
-            WorkerClient.Aggregate a = Await.get(r);
+        for (CompletableFuture<Worker.Aggregate> r : results) {
+            Worker.Aggregate a = Await.get(r);
             assertThat(a.included()).as(a.reason()).isTrue();
             Engine.assertSameAggregate(a.values(), expected);
         }
@@ -280,7 +281,7 @@ class LinkAttackTest {
             // Honest nodes' workers still aggregate.
             LinkClient node = await(LinkClient.connect(vertx, job.job(), SECRET));
             float[][] g = Engine.gradients(2, (int) job.dim(), 11);
-            List<CompletableFuture<WorkerClient.Aggregate>> results = List.of(
+            List<CompletableFuture<Worker.Aggregate>> results = List.of(
                     engine.client("w0", 0, node).exchange(0, g[0]), engine.client("w1", 1, node).exchange(0, g[1]));
             assertRoundOf(engine, 0, results, engine.offline(g));
             await(node.close());
@@ -300,7 +301,7 @@ class LinkAttackTest {
             Engine.Client w0 = engine.client("w0", 0);
             Engine.Client w1 = engine.client("w1", 1);
             float[][] g = Engine.gradients(2, (int) job.dim(), 21);
-            CompletableFuture<WorkerClient.Aggregate> a0 = w0.exchange(0, g[0]);
+            CompletableFuture<Worker.Aggregate> a0 = w0.exchange(0, g[0]);
             awaitOpenRound(vertx, engine);
             // Before the fix each of these excluded w1 from the round: its frame was taken as w1's.
             int n = job.chunkCoords();
@@ -316,7 +317,7 @@ class LinkAttackTest {
                     .isEqualTo(notHere);
             assertThat(sendFrame(attacker, 3, valid)).isEqualTo(notHere);
 
-            List<CompletableFuture<WorkerClient.Aggregate>> results = List.of(a0, w1.exchange(0, g[1]));
+            List<CompletableFuture<Worker.Aggregate>> results = List.of(a0, w1.exchange(0, g[1]));
             assertRoundOf(engine, 0, results, engine.offline(g));
         }
     }
@@ -340,7 +341,7 @@ class LinkAttackTest {
                 assertThat(sendFrame(attacker, k, ChunkFrame.toBytes(ChunkFrame.KIND_GRADIENT, 0, 2, k, offset, huge,
                         offset, count))).startsWith(Codes.FORBIDDEN + " slot 2 did not join through this data link");
             }
-            List<CompletableFuture<WorkerClient.Aggregate>> results = List.of(w0.exchange(0, g[0]), w1.exchange(0, g[1]));
+            List<CompletableFuture<Worker.Aggregate>> results = List.of(w0.exchange(0, g[0]), w1.exchange(0, g[1]));
             float[] expected = engine.offline(new float[][] {g[0], g[1]});
             assertRoundOf(engine, 0, results, expected);
             assertThat(Await.get(engine.recordOf(0)).getJsonArray("participants")).containsExactly("w0", "w1");
@@ -354,13 +355,13 @@ class LinkAttackTest {
     void aClusterMemberWithoutTheSecretCannotJoinNorSendForAnotherSlot() throws Exception {
         JsonObject cluster = new JsonObject().put("name", "link-attack-" + ProcessHandle.current().pid() + "-"
                 + System.nanoTime()).put("host", "127.0.0.1").put("port", 0);
-        Vertx aggregatorJvm = await(Cluster.start(cluster.copy(), true).compose(node -> {
+        Vertx aggregatorJvm = await(Cluster.start(ClusterConfig.fromJson(cluster.copy()), true).compose(node -> {
             cluster.put("members", new JsonArray().add(node.member()));
             return io.vertx.core.Future.succeededFuture(node.vertx());
         }));
         Vertx otherJvm = null;
         try {
-            otherJvm = await(Cluster.start(cluster, true)).vertx();
+            otherJvm = await(Cluster.start(ClusterConfig.fromJson(cluster), true)).vertx();
             JobConfig job = job(new JsonObject().put("workers", 2));
             Addresses addresses = new Addresses(job.job());
             try (Engine engine = Engine.start(aggregatorJvm, job, SECRET)) {
@@ -372,7 +373,7 @@ class LinkAttackTest {
                 // No proof, a wrong secret's proof, and a replayed valid join are refused with their reason.
                 assertThat(refusal(other.eventBus().request(addresses.join(), join.copy())))
                         .startsWith(Codes.UNAUTHORIZED + " a join from another JVM must prove the job secret");
-                assertThat(refusal(Await.on(context, () -> WorkerClient.join(other, job.job(), "w1", job.dim(), 1, null,
+                assertThat(refusal(Await.on(context, () -> Worker.join(other, job.job(), "w1", job.dim(), 1, null,
                         JobSecret.of("a-wrong-secret-0123456789"))))).isEqualTo(Codes.UNAUTHORIZED
                         + " authentication failed: the join's proof does not match this job's secret (cluster.secret)");
                 String nonce = await(other.eventBus().<JsonObject>request(addresses.join(),
@@ -386,16 +387,16 @@ class LinkAttackTest {
                         .startsWith(Codes.UNAUTHORIZED + " the join's nonce was not issued by this aggregator");
 
                 // Honest workers in the other JVM join with the secret (w1 again: its first token is void now).
-                WorkerClient w0 = Await.get(Await.on(context, () -> WorkerClient.join(other, job.job(), "w0", job.dim(),
+                Worker w0 = Await.get(Await.on(context, () -> Worker.join(other, job.job(), "w0", job.dim(),
                         0, null, SECRET)));
-                WorkerClient w1 = Await.get(Await.on(context, () -> WorkerClient.join(other, job.job(), "w1", job.dim(),
+                Worker w1 = Await.get(Await.on(context, () -> Worker.join(other, job.job(), "w1", job.dim(),
                         1, null, SECRET)));
                 assertThat(w0.session().getString(Addresses.TOKEN_HEADER)).isNotEqualTo(firstToken);
 
                 // Chunks for w0's slot without its token, with w1's old or current token, or malformed: refused,
                 // and nobody is excluded.
                 float[][] g = Engine.gradients(2, (int) job.dim(), 41);
-                CompletableFuture<WorkerClient.Aggregate> a0 = Await.on(context, () -> w0.exchange(0, g[0]));
+                CompletableFuture<Worker.Aggregate> a0 = Await.on(context, () -> w0.exchange(0, g[0]));
                 awaitOpenRound(aggregatorJvm, engine);
                 int n = job.chunkCoords();
                 float[] forged = new float[n];
@@ -413,7 +414,7 @@ class LinkAttackTest {
                 assertThat(refusal(other.eventBus().request(addresses.chunks(), truncated, binary)))
                         .startsWith(Codes.BAD_REQUEST + " malformed frame");
 
-                CompletableFuture<WorkerClient.Aggregate> a1 = Await.on(context, () -> w1.exchange(0, g[1]));
+                CompletableFuture<Worker.Aggregate> a1 = Await.on(context, () -> w1.exchange(0, g[1]));
                 assertRoundOf(engine, 0, List.of(a0, a1), engine.offline(g));
             }
         } finally {

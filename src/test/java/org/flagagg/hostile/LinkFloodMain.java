@@ -18,7 +18,7 @@ import org.flagagg.link.RawNode;
 import org.flagagg.wire.JobSecret;
 import org.flagagg.wire.LinkRecords;
 import org.flagagg.worker.LinkClient;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 
 /**
  * Run in a small forked JVM by {@link LinkAttackTest}: the pre-HELLO allocation attack. Many connections to
@@ -83,8 +83,8 @@ public final class LinkFloodMain {
                 Engine.Client w0 = engine.client("w0", 0, node);
                 Engine.Client w1 = engine.client("w1", 1, node);
                 float[][] g = Engine.gradients(2, (int) job.dim(), 7);
-                CompletableFuture<WorkerClient.Aggregate> a0 = w0.exchange(0, g[0]);
-                CompletableFuture<WorkerClient.Aggregate> a1 = w1.exchange(0, g[1]);
+                CompletableFuture<Worker.Aggregate> a0 = w0.exchange(0, g[0]);
+                CompletableFuture<Worker.Aggregate> a1 = w1.exchange(0, g[1]);
                 float[] expected = engine.offline(g);
                 Engine.assertSameAggregate(Await.get(a0).values(), expected);
                 Engine.assertSameAggregate(Await.get(a1).values(), expected);

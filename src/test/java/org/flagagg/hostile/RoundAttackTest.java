@@ -21,7 +21,7 @@ import org.flagagg.engine.Engine;
 import org.flagagg.engine.RawWorker;
 import org.flagagg.wire.Addresses;
 import org.flagagg.wire.Codes;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -57,7 +57,7 @@ class RoundAttackTest {
             // A Java client given such an id fails at once with the server's reason, not at its timeout.
             long t0 = System.nanoTime();
             assertThatThrownBy(() -> Await.get(honest.get(0).exchange(1_000_000_000_000L, g[0])))
-                    .cause().isInstanceOf(WorkerClient.RoundRefusedException.class).hasMessageContaining("425")
+                    .cause().isInstanceOf(Worker.RoundRefusedException.class).hasMessageContaining("425")
                     .hasMessageContaining("the current round is 0");
             assertThat(elapsedMs(t0)).isLessThan(AT_ONCE_MS);
 
@@ -95,13 +95,13 @@ class RoundAttackTest {
 
             // The honest workers begin well after the adaptive deadline (1 s) the early chunk used to start.
             await(vertx.timer(1500, TimeUnit.MILLISECONDS));
-            List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+            List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
             for (int w = 0; w < 3; w++) {
                 assertThat(honest.get(w).worker().nextRound()).isEqualTo(1);
                 results.add(honest.get(w).exchange(1, g[w]));
             }
             float[] expected = engine.offline(new float[][] {g[0], g[1], g[2]});
-            for (CompletableFuture<WorkerClient.Aggregate> result : results) {
+            for (CompletableFuture<Worker.Aggregate> result : results) {
                 Engine.assertSameAggregate(Await.get(result).values(), expected);
             }
             JsonObject record = Await.get(engine.recordOf(1));
@@ -132,21 +132,21 @@ class RoundAttackTest {
             long t0 = System.nanoTime();
             assertThatThrownBy(() -> Await.get(restarted.exchange(0, g[2])))
                     .isInstanceOf(ExecutionException.class).cause()
-                    .isInstanceOf(WorkerClient.RoundRefusedException.class)
+                    .isInstanceOf(Worker.RoundRefusedException.class)
                     .hasMessageContaining("410").hasMessageContaining("the current round is 3");
             assertThat(elapsedMs(t0)).isLessThan(AT_ONCE_MS);
 
             // Following the server's round, it takes part again.
             List<Engine.Client> now = List.of(clients.get(0), clients.get(1), restarted);
             float[] expected = engine.offline(g);
-            List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+            List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
             for (int w = 0; w < 3; w++) {
                 Engine.Client c = now.get(w);
                 float[] gradient = g[w];
                 results.add(Await.on(c.context(), () -> c.worker().exchange(gradient)));
             }
-            for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-                WorkerClient.Aggregate a = Await.get(result);
+            for (CompletableFuture<Worker.Aggregate> result : results) {
+                Worker.Aggregate a = Await.get(result);
                 assertThat(a.round()).isEqualTo(3);
                 assertThat(a.included()).isTrue();
                 Engine.assertSameAggregate(a.values(), expected);
@@ -167,7 +167,7 @@ class RoundAttackTest {
         try (Engine engine = Engine.start(vertx, job)) {
             List<Engine.Client> clients = clients(engine, 4);
             Engine.Client slow = clients.get(3);
-            List<CompletableFuture<WorkerClient.Aggregate>> slowRounds = new ArrayList<>();
+            List<CompletableFuture<Worker.Aggregate>> slowRounds = new ArrayList<>();
             for (long round = 0; round < 4; round++) {
                 float[][] g = Engine.gradients(4, (int) job.dim(), 80 + round);
                 slowRounds.add(slowExchange(vertx, slow, round, g[3], 700));
@@ -179,8 +179,8 @@ class RoundAttackTest {
                 Await.get(engine.releasedOf(round));
                 assertThat(elapsedMs(t0)).as("round " + round + " released").isLessThan(6_000);
             }
-            for (CompletableFuture<WorkerClient.Aggregate> f : slowRounds) {
-                assertThatThrownBy(() -> Await.get(f)).cause().isInstanceOf(WorkerClient.RoundFailedException.class)
+            for (CompletableFuture<Worker.Aggregate> f : slowRounds) {
+                assertThatThrownBy(() -> Await.get(f)).cause().isInstanceOf(Worker.RoundFailedException.class)
                         .hasMessageContaining("result_timeout_ms");
             }
             assertThat(engine.store.stats().chunks()).isZero();
@@ -197,17 +197,17 @@ class RoundAttackTest {
             List<Engine.Client> clients = clients(engine, 4);
             Engine.Client slow = clients.get(3);
             float[][] g0 = Engine.gradients(4, (int) job.dim(), 90);
-            CompletableFuture<WorkerClient.Aggregate> slow0 = slowExchange(vertx, slow, 0, g0[3], 700);
+            CompletableFuture<Worker.Aggregate> slow0 = slowExchange(vertx, slow, 0, g0[3], 700);
             exchangeAll(clients.subList(0, 3), 0, g0, engine.offline(g0));
             float[][] g1 = Engine.gradients(4, (int) job.dim(), 91);
-            CompletableFuture<WorkerClient.Aggregate> slow1 = slowExchange(vertx, slow, 1, g1[3], 0);
+            CompletableFuture<Worker.Aggregate> slow1 = slowExchange(vertx, slow, 1, g1[3], 0);
             exchangeAll(clients.subList(0, 3), 1, g1, engine.offline(g1));
             // Round 1's results made round 0's stream to the slow worker give way: round 0 is released long
             // before its 11 s stream (or the 30 s timeout) would have ended.
             long t0 = System.nanoTime();
             Await.get(engine.releasedOf(0));
             assertThat(elapsedMs(t0)).isLessThan(6_000);
-            assertThatThrownBy(() -> Await.get(slow0)).cause().isInstanceOf(WorkerClient.RoundFailedException.class)
+            assertThatThrownBy(() -> Await.get(slow0)).cause().isInstanceOf(Worker.RoundFailedException.class)
                     .hasMessageContaining("max_result_rounds");
             assertThat(Await.get(slow1).included()).isTrue();
             Await.get(engine.releasedOf(1));
@@ -228,11 +228,11 @@ class RoundAttackTest {
     /** Every client exchanges its row of {@code g} for {@code round}; each gets {@code expected}. */
     private static void exchangeAll(List<Engine.Client> clients, long round, float[][] g, float[] expected)
             throws Exception {
-        List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+        List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
         for (int w = 0; w < clients.size(); w++) {
             results.add(clients.get(w).exchange(round, g[w]));
         }
-        for (CompletableFuture<WorkerClient.Aggregate> result : results) {
+        for (CompletableFuture<Worker.Aggregate> result : results) {
             Engine.assertSameAggregate(Await.get(result).values(), expected);
         }
     }
@@ -240,7 +240,7 @@ class RoundAttackTest {
     /** The honest workers and the raw attacker's honest gradient: the round completes with all four. */
     private static void runHonestRound(Engine engine, List<Engine.Client> honest, RawWorker attacker, long round,
             float[][] g) throws Exception {
-        List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+        List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
         for (int w = 0; w < honest.size(); w++) {
             results.add(honest.get(w).exchange(round, g[w]));
         }
@@ -248,14 +248,14 @@ class RoundAttackTest {
             assertThat(attacker.sendChunk(round, k, g[attacker.slot])).isNull();
         }
         float[] expected = engine.offline(g);
-        for (CompletableFuture<WorkerClient.Aggregate> result : results) {
+        for (CompletableFuture<Worker.Aggregate> result : results) {
             Engine.assertSameAggregate(Await.get(result).values(), expected);
         }
         Engine.assertSameAggregate(Await.get(attacker.result(round).aggregate), expected);
     }
 
     /** The client sends its gradient, then takes each aggregate chunk only after {@code ackMs}. */
-    private static CompletableFuture<WorkerClient.Aggregate> slowExchange(Vertx vertx, Engine.Client client, long round,
+    private static CompletableFuture<Worker.Aggregate> slowExchange(Vertx vertx, Engine.Client client, long round,
             float[] gradient, long ackMs) {
         return Await.on(client.context(), () -> client.worker().exchange(round,
                 (offset, count, dst) -> System.arraycopy(gradient, (int) offset, dst, 0, count),

@@ -25,7 +25,7 @@ import org.flagagg.ForkedMain;
 import org.flagagg.config.GatewayConfig;
 import org.flagagg.config.JobConfig;
 import org.flagagg.engine.Engine;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 import org.flagagg.ws.RawWs;
 import org.flagagg.ws.WsServer;
 import org.junit.jupiter.api.Test;
@@ -57,10 +57,10 @@ class WsAttackTest {
     private static void honestRound(WsServer server, WsServer.Client[] honest, long round) throws Exception {
         float[][] g = WsServer.gradients(2, (int) server.job.dim(), round + 1);
         float[] expected = server.offline(g);
-        List<CompletableFuture<WorkerClient.Aggregate>> results = List.of(honest[0].exchange(round, g[0]),
+        List<CompletableFuture<Worker.Aggregate>> results = List.of(honest[0].exchange(round, g[0]),
                 honest[1].exchange(round, g[1]));
-        for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-            WorkerClient.Aggregate a = Await.get(result);
+        for (CompletableFuture<Worker.Aggregate> result : results) {
+            Worker.Aggregate a = Await.get(result);
             assertThat(a.included()).as(a.reason()).isTrue();
             Engine.assertSameAggregate(a.values(), expected);
         }

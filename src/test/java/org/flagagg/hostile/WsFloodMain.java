@@ -17,7 +17,7 @@ import org.flagagg.Await;
 import org.flagagg.config.GatewayConfig;
 import org.flagagg.config.JobConfig;
 import org.flagagg.engine.Engine;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 import org.flagagg.ws.WsServer;
 
 /**
@@ -166,10 +166,10 @@ public final class WsFloodMain {
 
     /** One round of the honest workers; fails unless both are included with the offline aggregate. */
     static void round(WsServer.Client[] honest, long round, float[][] g, float[] expected) throws Exception {
-        CompletableFuture<WorkerClient.Aggregate> a0 = honest[0].exchange(round, g[0]);
-        CompletableFuture<WorkerClient.Aggregate> a1 = honest[1].exchange(round, g[1]);
-        for (CompletableFuture<WorkerClient.Aggregate> f : java.util.List.of(a0, a1)) {
-            WorkerClient.Aggregate a = Await.get(f);
+        CompletableFuture<Worker.Aggregate> a0 = honest[0].exchange(round, g[0]);
+        CompletableFuture<Worker.Aggregate> a1 = honest[1].exchange(round, g[1]);
+        for (CompletableFuture<Worker.Aggregate> f : java.util.List.of(a0, a1)) {
+            Worker.Aggregate a = Await.get(f);
             if (!a.included()) {
                 throw new IllegalStateException("round " + round + ": an honest worker was left out: " + a.reason());
             }

@@ -38,7 +38,7 @@ import org.flagagg.wire.JobSecret;
 import org.flagagg.wire.LinkRecords;
 import org.flagagg.wire.LinkRecordsTest;
 import org.flagagg.worker.LinkClient;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -138,19 +138,19 @@ class LinkRoundTest {
     }
 
     /** Worker w sends g[w] for the round; the futures of their aggregates, in worker order. */
-    static List<CompletableFuture<WorkerClient.Aggregate>> exchangeAll(List<Engine.Client> clients, long round,
+    static List<CompletableFuture<Worker.Aggregate>> exchangeAll(List<Engine.Client> clients, long round,
             float[][] g) {
-        List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+        List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
         for (int w = 0; w < clients.size(); w++) {
             results.add(clients.get(w).exchange(round, g[w]));
         }
         return results;
     }
 
-    static void assertAggregates(List<CompletableFuture<WorkerClient.Aggregate>> results, long round, float[] expected)
+    static void assertAggregates(List<CompletableFuture<Worker.Aggregate>> results, long round, float[] expected)
             throws Exception {
-        for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-            WorkerClient.Aggregate a = Await.get(result);
+        for (CompletableFuture<Worker.Aggregate> result : results) {
+            Worker.Aggregate a = Await.get(result);
             assertThat(a.round()).isEqualTo(round);
             assertThat(a.included()).isTrue();
             Engine.assertSameAggregate(a.values(), expected);
@@ -237,15 +237,15 @@ class LinkRoundTest {
             float[][] g = Engine.gradients(5, (int) job.dim(), 50);
             float[] poisoned = g[4].clone();
             poisoned[3 * CHUNK + 7] = Float.NaN;
-            List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+            List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
             for (int w = 0; w < 4; w++) {
                 results.add(clients.get(w).exchange(0, g[w]));
             }
-            CompletableFuture<WorkerClient.Aggregate> faulty = clients.get(4).exchange(0, poisoned);
+            CompletableFuture<Worker.Aggregate> faulty = clients.get(4).exchange(0, poisoned);
 
             float[] expected = engine.offline(firstRows(g, 4));
             assertAggregates(results, 0, expected);
-            WorkerClient.Aggregate excluded = Await.get(faulty);
+            Worker.Aggregate excluded = Await.get(faulty);
             assertThat(excluded.included()).isFalse();
             assertThat(excluded.reason()).startsWith("excluded: non-finite value NaN at coordinate " + (3 * CHUNK + 7));
             Engine.assertSameAggregate(excluded.values(), expected);
@@ -399,7 +399,7 @@ class LinkRoundTest {
 
             // The aggregator and the other node's connection are untouched.
             float[][] g = Engine.gradients(2, (int) job.dim(), 70);
-            List<CompletableFuture<WorkerClient.Aggregate>> results = List.of(clients.get(0).exchange(0, g[0]),
+            List<CompletableFuture<Worker.Aggregate>> results = List.of(clients.get(0).exchange(0, g[0]),
                     clients.get(1).exchange(0, g[1]));
             assertAggregates(results, 0, engine.offline(g));
             assertThat(Await.get(engine.recordOf(0)).getString("status")).isEqualTo("completed");
@@ -421,9 +421,9 @@ class LinkRoundTest {
             // Node B goes away when either of its workers is about to send chunk `cut`: neither gets further.
             int cut = job.credits() + 2;
             assertThat(cut).isLessThan(job.chunks());
-            List<CompletableFuture<WorkerClient.Aggregate>> onA = List.of(clients.get(0).exchange(0, g[0]),
+            List<CompletableFuture<Worker.Aggregate>> onA = List.of(clients.get(0).exchange(0, g[0]),
                     clients.get(1).exchange(0, g[1]));
-            List<CompletableFuture<WorkerClient.Aggregate>> onB = new ArrayList<>();
+            List<CompletableFuture<Worker.Aggregate>> onB = new ArrayList<>();
             for (int w = 2; w < 4; w++) {
                 float[] gradient = g[w];
                 Engine.Client client = clients.get(w);
@@ -437,7 +437,7 @@ class LinkRoundTest {
             }
 
             // B's workers learn at once that their chunks cannot go: their exchanges fail, they do not hang.
-            for (CompletableFuture<WorkerClient.Aggregate> f : onB) {
+            for (CompletableFuture<Worker.Aggregate> f : onB) {
                 assertThatThrownBy(() -> Await.get(f)).isInstanceOf(ExecutionException.class)
                         .cause().isInstanceOf(IllegalStateException.class)
                         .hasMessageContaining("data link").hasMessageContaining("closed");
@@ -476,7 +476,7 @@ class LinkRoundTest {
             clients.set(2, engine.client("w2", 2, b2));
             clients.set(3, engine.client("w3", 3, b2));
             float[][] next = Engine.gradients(4, (int) job.dim(), 81);
-            List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+            List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
             for (int w = 0; w < 4; w++) {
                 results.add(clients.get(w).exchange(1, next[w]));
             }
@@ -501,13 +501,13 @@ class LinkRoundTest {
             List<Engine.Client> clients = List.of(engine.client("w0", 0, a), engine.client("w1", 1, a),
                     engine.client("w2", 2, b), engine.client("w3", 3, b));
             float[][] g = Engine.gradients(4, (int) job.dim(), 90);
-            List<CompletableFuture<WorkerClient.Aggregate>> onA = List.of(clients.get(0).exchange(0, g[0]),
+            List<CompletableFuture<Worker.Aggregate>> onA = List.of(clients.get(0).exchange(0, g[0]),
                     clients.get(1).exchange(0, g[1]));
             // B's workers send their whole gradient, then hold the aggregate chunks they get (slow readers)
             // until B has closed: the node cannot ACK them, so it is mid-aggregate when it closes.
             CompletableFuture<Void> firstChunkOnB = new CompletableFuture<>();
             Promise<Void> closedB = Promise.promise();
-            List<CompletableFuture<WorkerClient.Aggregate>> onB = new ArrayList<>();
+            List<CompletableFuture<Worker.Aggregate>> onB = new ArrayList<>();
             for (int w = 2; w < 4; w++) {
                 float[] gradient = g[w];
                 Engine.Client client = clients.get(w);
@@ -527,7 +527,7 @@ class LinkRoundTest {
             await(b.close());
             closedB.complete(); // B's workers now wait on nothing but the link
             // The rest of the aggregate can no longer reach them: their exchanges fail now, not at their timeout.
-            for (CompletableFuture<WorkerClient.Aggregate> f : onB) {
+            for (CompletableFuture<Worker.Aggregate> f : onB) {
                 assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
                         .cause().isInstanceOf(IllegalStateException.class)
                         .hasMessageContaining("data link").hasMessageContaining("closed");
@@ -585,7 +585,7 @@ class LinkRoundTest {
             CompletableFuture<JsonObject> summary = joinRaw(vertx, job, node);
             Engine.Client busWorker = engine.client("w1", 1);
             float[][] g = Engine.gradients(2, (int) job.dim(), 100);
-            CompletableFuture<WorkerClient.Aggregate> other = busWorker.exchange(0, g[1]);
+            CompletableFuture<Worker.Aggregate> other = busWorker.exchange(0, g[1]);
             sendGradient(node, job, 0, g[0]);
 
             assertThat(Await.get(summary).getInteger("chunks")).isEqualTo(job.chunks());
@@ -646,9 +646,9 @@ class LinkRoundTest {
             float[][] g = Engine.gradients(3, (int) job.dim(), 120);
             float[] poisoned = g[2].clone();
             poisoned[1] = Float.NaN;
-            List<CompletableFuture<WorkerClient.Aggregate>> results = List.of(clients.get(0).exchange(0, g[0]),
+            List<CompletableFuture<Worker.Aggregate>> results = List.of(clients.get(0).exchange(0, g[0]),
                     clients.get(1).exchange(0, g[1]));
-            CompletableFuture<WorkerClient.Aggregate> faulty = clients.get(2).exchange(0, poisoned);
+            CompletableFuture<Worker.Aggregate> faulty = clients.get(2).exchange(0, poisoned);
             float[] expected = engine.offline(firstRows(g, 2));
             assertAggregates(results, 0, expected);
             assertThat(Await.get(faulty).included()).isFalse();
@@ -671,7 +671,7 @@ class LinkRoundTest {
             LinkClient node = connect(vertx, job);
             Engine.Client client = engine.client("w0", 0, node);
             await(vertx.undeploy(link));
-            CompletableFuture<WorkerClient.Aggregate> f = client.exchange(0, Engine.gradients(1, (int) job.dim(), 130)[0]);
+            CompletableFuture<Worker.Aggregate> f = client.exchange(0, Engine.gradients(1, (int) job.dim(), 130)[0]);
             assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
                     .cause().isInstanceOf(IllegalStateException.class).hasMessageContaining("data link");
             assertThatThrownBy(() -> await(LinkClient.connect(vertx, job.job(), SECRET)))

@@ -77,6 +77,11 @@ class ChunkStoreTest {
         assertThat(bits(blocks, 0, expected.length)).as("bits of %s in blocks", key)
                 .isEqualTo(bits(expected, 0, expected.length));
         assertThat(store.read(key, expected.length, block, dst, 0)).isZero();
+        // As the stored bytes (how result streams copy the aggregate's frames): little-endian float32.
+        byte[] raw = new byte[4 * expected.length + 3];
+        assertThat(store.readBytes(key, raw, 3)).isEqualTo(4 * expected.length);
+        assertThat(ByteBuffer.wrap(raw, 3, 4 * expected.length)).as("bytes of %s", key)
+                .isEqualTo(littleEndian(expected, false));
     }
 
     static List<Path> files(Path dir) throws IOException {

@@ -67,7 +67,7 @@ class CentredEnergyFlagRuleTest {
     }
 
     static double[] array(Solution s, String key) {
-        return s.details().getJsonArray(key).stream().mapToDouble(v -> ((Number) v).doubleValue()).toArray();
+        return s.details().doubles(key);
     }
 
     /** Honest gaussian workers, the first f replaced by mean - 1.5 std plus independent noise of one std. */

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.IntStream;
+import org.flagagg.engine.RoundReport;
 import org.flagagg.fa.FlagOptions;
 import org.flagagg.fa.FullSpaceFlag;
 import org.flagagg.kernels.Kernels;
@@ -109,7 +110,7 @@ class CentredFlagRuleTest {
     }
 
     static double[] qualities(Solution solution) {
-        return solution.details().getJsonArray("centredQuality").stream()
+        return RoundReport.json(solution.details()).getJsonArray("centredQuality").stream()
                 .mapToDouble(v -> ((Number) v).doubleValue()).toArray();
     }
 
@@ -226,8 +227,8 @@ class CentredFlagRuleTest {
     @Test
     void detailsNameTheCentreTheQualitiesAndTheDrops() {
         float[][] g = lieColluders(9, 2, 300, 1810);
-        var details = StreamingRun.run(new CentredFlagRule(2, OPTIONS), g, Kernels.scalar(), 30, 15).solution()
-                .details();
+        var details = RoundReport.json(StreamingRun.run(new CentredFlagRule(2, OPTIONS), g, Kernels.scalar(), 30, 15).solution()
+                .details());
         assertThat(details.getInteger("f")).isEqualTo(2);
         assertThat(details.getJsonArray("centredQuality")).hasSize(9);
         assertThat(details.getJsonObject("centre").getJsonArray("weights")).hasSize(9);

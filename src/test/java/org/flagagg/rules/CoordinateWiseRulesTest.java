@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.Random;
 import java.util.function.BiFunction;
 import java.util.stream.Stream;
+import org.flagagg.engine.RoundReport;
 import org.flagagg.kernels.Kernels;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -66,7 +67,7 @@ class CoordinateWiseRulesTest {
         Approx.assertClose(run.aggregate(), c.expected(g), c.toString());
         assertThat(run.solution().coefficients()).isNull();
         assertThat(run.solution().selected()).hasSize(p);
-        assertThat(run.solution().details().getInteger("f")).isEqualTo(c.f());
+        assertThat(RoundReport.json(run.solution().details()).getInteger("f")).isEqualTo(c.f());
     }
 
     static Stream<Arguments> attackCases() {

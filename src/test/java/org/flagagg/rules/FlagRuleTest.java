@@ -9,6 +9,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.flagagg.engine.RoundReport;
 import org.flagagg.fa.FlagOptions;
 import org.flagagg.fa.FlagSolution;
 import org.flagagg.fa.FlagSolver;
@@ -71,7 +72,7 @@ class FlagRuleTest {
                 direct.coefficients()[4], direct.coefficients()[5]);
         assertThat(solution.dropped()).containsExactly(Map.entry(3, "zero gradient"));
 
-        JsonObject details = solution.details();
+        JsonObject details = RoundReport.json(solution.details());
         assertThat(details.getInteger("rank")).isEqualTo(3); // ceil(5 kept / 2)
         assertThat(details.getDouble("lambda")).isEqualTo(1.0);
         assertThat(details.getInteger("iterations")).isEqualTo(direct.iterations());

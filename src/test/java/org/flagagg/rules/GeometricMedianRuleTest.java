@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Random;
 import java.util.stream.Stream;
+import org.flagagg.engine.RoundReport;
 import org.flagagg.kernels.Kernels;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -39,10 +40,10 @@ class GeometricMedianRuleTest {
         StreamingRun.Result run = StreamingRun.run(new GeometricMedianRule(), g, kernels, 77, 7);
         double[] expected = Textbook.geometricMedian(d);
         Approx.assertClose(run.aggregate(), expected, "geomed " + kind);
-        assertThat(run.solution().details().getBoolean("converged")).isTrue();
-        assertThat(run.solution().details().getInteger("iterations"))
+        assertThat(RoundReport.json(run.solution().details()).getBoolean("converged")).isTrue();
+        assertThat(RoundReport.json(run.solution().details()).getInteger("iterations"))
                 .isBetween(1, GeometricMedianRule.MAX_ITERATIONS);
-        assertThat(run.solution().details().getDouble("objective"))
+        assertThat(RoundReport.json(run.solution().details()).getDouble("objective"))
                 .isCloseTo(Textbook.objective(d, expected), org.assertj.core.api.Assertions.within(
                         1e-9 * Textbook.objective(d, expected)));
         double sum = 0;
@@ -108,7 +109,7 @@ class GeometricMedianRuleTest {
         float[][] g = new float[4][300];
         StreamingRun.Result run = StreamingRun.run(new GeometricMedianRule(), g, Kernels.scalar(), 30, 11);
         assertThat(run.aggregate()).containsOnly(0.0);
-        assertThat(run.solution().details().getBoolean("converged")).isTrue();
+        assertThat(RoundReport.json(run.solution().details()).getBoolean("converged")).isTrue();
         assertThat(run.solution().coefficients()).containsOnly(0.25);
     }
 

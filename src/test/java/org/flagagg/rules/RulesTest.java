@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.stream.Stream;
+import org.flagagg.engine.RoundReport;
 import org.flagagg.fa.FlagOptions;
 import org.flagagg.kernels.Kernels;
 import org.junit.jupiter.api.Test;
@@ -140,24 +141,24 @@ class RulesTest {
     @Test
     void detailsCarryWhatUsersNeed() {
         float[][] g = Inputs.gaussian(11, 200, 1501);
-        assertThat(StreamingRun.run(new TrimmedMeanRule(2), g, Kernels.scalar(), 20, 1).solution().details()
+        assertThat(RoundReport.json(StreamingRun.run(new TrimmedMeanRule(2), g, Kernels.scalar(), 20, 1).solution().details())
                 .getInteger("f")).isEqualTo(2);
-        var krum = StreamingRun.run(new KrumRule(2), g, Kernels.scalar(), 20, 1).solution().details();
+        var krum = RoundReport.json(StreamingRun.run(new KrumRule(2), g, Kernels.scalar(), 20, 1).solution().details());
         assertThat(krum.getJsonArray("scores")).hasSize(11);
         assertThat(krum.getJsonArray("selected")).hasSize(1);
-        var multi = StreamingRun.run(new MultiKrumRule(2, 0), g, Kernels.scalar(), 20, 1).solution().details();
+        var multi = RoundReport.json(StreamingRun.run(new MultiKrumRule(2, 0), g, Kernels.scalar(), 20, 1).solution().details());
         assertThat(multi.getJsonArray("selected")).hasSize(9);
-        var bulyan = StreamingRun.run(new BulyanRule(2), g, Kernels.scalar(), 20, 1).solution().details();
+        var bulyan = RoundReport.json(StreamingRun.run(new BulyanRule(2), g, Kernels.scalar(), 20, 1).solution().details());
         assertThat(bulyan.getJsonArray("selectionOrder")).hasSize(7);
-        var geomed = StreamingRun.run(new GeometricMedianRule(), g, Kernels.scalar(), 20, 1).solution().details();
+        var geomed = RoundReport.json(StreamingRun.run(new GeometricMedianRule(), g, Kernels.scalar(), 20, 1).solution().details());
         assertThat(geomed.getInteger("iterations")).isPositive();
         assertThat(geomed.getDouble("objective")).isPositive();
         // Details are plain JSON (no infinities), so they can be encoded for reports.
         assertThat(krum.encode()).contains("\"scores\"");
         assertThat(bulyan.encode()).contains("\"selectionOrder\"");
         assertThat(geomed.encode()).contains("\"objective\"");
-        var cfa = StreamingRun.run(new CentredFlagRule(2, FlagOptions.DEFAULTS), g, Kernels.scalar(), 20, 1).solution()
-                .details();
+        var cfa = RoundReport.json(StreamingRun.run(new CentredFlagRule(2, FlagOptions.DEFAULTS), g, Kernels.scalar(), 20, 1).solution()
+                .details());
         assertThat(cfa.getJsonArray("centredQuality")).hasSize(11);
         assertThat(cfa.getJsonArray("dropped")).hasSize(2);
         assertThat(cfa.getJsonObject("flag").getJsonArray("quality")).hasSize(11);

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.flagagg.config.JobConfig;
+import org.flagagg.server.Server;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,7 +36,7 @@ class LoadTestTest {
 
     JsonObject run(Vertx vertx, JobConfig job, Fleet.Config fleet, int rounds, boolean verify, List<int[]> progress)
             throws Exception {
-        LoadTest.Embedded embedded = await(LoadTest.deployEmbedded(vertx, job));
+        Server embedded = await(LoadTest.deployEmbedded(vertx, job));
         try {
             return await(new LoadTest(vertx, job, fleet, rounds, verify).withStore(embedded.store())
                     .onProgress((done, total) -> progress.add(new int[] {done, total})).run());
@@ -148,7 +149,7 @@ class LoadTestTest {
     void theOverallTimeoutStopsTheRunAndReportsWhatItHas(Vertx vertx) throws Exception {
         // All six must deliver, one waits a minute: the round cannot end before the 500 ms budget.
         JobConfig job = job(new JsonObject());
-        LoadTest.Embedded embedded = await(LoadTest.deployEmbedded(vertx, job));
+        Server embedded = await(LoadTest.deployEmbedded(vertx, job));
         try {
             JsonObject report = await(new LoadTest(vertx, job, new Fleet.Config(10, 0, "none", "delay:ms=60000"), 3,
                     false).withTimeoutMs(500).run());

@@ -23,7 +23,7 @@ import org.flagagg.engine.AggregatorVerticle;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.sim.Fleet;
 import org.flagagg.wire.Addresses;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
 
 /**
  * Test fixture: Vert.x with Micrometer metrics, an aggregator with the dashboard on an HTTP server (port
@@ -41,7 +41,7 @@ final class DashboardFixture implements AutoCloseable {
     final HttpServer server;
     final Fleet fleet;
     final Context driver;
-    final List<WorkerClient> workers = new ArrayList<>();
+    final List<Worker> workers = new ArrayList<>();
     final Map<Long, CompletableFuture<JsonObject>> records = new ConcurrentHashMap<>();
     final Map<Long, CompletableFuture<Void>> released = new ConcurrentHashMap<>();
     private volatile boolean stopped;
@@ -75,7 +75,7 @@ final class DashboardFixture implements AutoCloseable {
         driver = vertx.getOrCreateContext();
         for (int slot = 0; slot < job.workers(); slot++) {
             int s = slot;
-            workers.add(await(on(() -> WorkerClient.join(vertx, job.job(), "w" + s, job.dim(), s))));
+            workers.add(await(on(() -> Worker.join(vertx, job.job(), "w" + s, job.dim(), s))));
         }
     }
 
@@ -101,7 +101,7 @@ final class DashboardFixture implements AutoCloseable {
 
     private Future<Void> exchangeAll(long round, int... silent) {
         List<Future<?>> all = new ArrayList<>();
-        for (WorkerClient w : workers) {
+        for (Worker w : workers) {
             boolean quiet = false;
             for (int s : silent) {
                 quiet |= s == w.slot();

@@ -18,9 +18,9 @@ import org.flagagg.config.GatewayConfig;
 import org.flagagg.config.JobConfig;
 import org.flagagg.config.TokenTable;
 import org.flagagg.wire.ChunkFrame;
-import org.flagagg.worker.FlagaggClient;
 import org.flagagg.worker.FlagaggException;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
+import org.flagagg.worker.WsTransport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -69,10 +69,10 @@ class WsGatewayTest {
     }
 
     @Test
-    void theFlagaggClientReportsARefusalWithItsCode(Vertx vertx) throws Exception {
+    void theWebSocketWorkerReportsARefusalWithItsCode(Vertx vertx) throws Exception {
         try (WsServer server = WsServer.start(vertx, job(2), GatewayConfig.defaults())) {
-            CompletableFuture<FlagaggClient> connect = Await.on(vertx.getOrCreateContext(),
-                    () -> FlagaggClient.connect(vertx, server.url, "not-a-token", 1000, new FlagaggClient.Options()));
+            CompletableFuture<Worker> connect = Await.on(vertx.getOrCreateContext(),
+                    () -> Worker.connect(vertx, server.url, "not-a-token", 1000, new WsTransport.Options()));
             Throwable e = org.assertj.core.api.Assertions.catchThrowable(() -> Await.get(connect)).getCause();
             assertThat(e).isInstanceOf(FlagaggException.class).hasMessageContaining("401")
                     .hasMessageContaining("unknown or revoked token");
@@ -151,7 +151,7 @@ class WsGatewayTest {
                 return v;
             }, 0, job.chunkCoords()));
             assertThat(bad.next().getInteger("code")).isEqualTo(422);
-            WorkerClient.Aggregate a = Await.get(good.exchange(0, g1));
+            Worker.Aggregate a = Await.get(good.exchange(0, g1));
             assertThat(a.included()).isTrue();
             assertThat(a.values()).containsExactly(g1);
             JsonObject result = bad.next("result");

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * `loadtest --transport ws`: the simulated workers are FlagaggClients talking to the aggregator's gateway,
+ * `loadtest --transport ws`: the simulated workers are WebSocket workers talking to the aggregator's gateway,
  * in this JVM and (with --cluster) in a forked `flagagg server --tokens FILE`; every round is checked
  * against the offline aggregate.
  */
@@ -27,7 +27,7 @@ class WsLoadTestTest {
         StringWriter err = new StringWriter();
         java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("loadtest", "--transport", "ws",
                 "--workers", "5", "--dim", "200000", "--rounds", "3", "--rule", "flag", "--byzantine", "1",
-                "--attack", "lie", "--chunk-kib", "64", "--memory-budget", "32", "--spill-dir",
+                "--attack", "lie", "--chunk-coords", "16384", "--memory-budget", "32", "--spill-dir",
                 dir.resolve("spill").toString(), "--verify", "--json", json.toString()));
         if (cluster) {
             args.addAll(java.util.List.of("--cluster", "--server-jvm", "-Xmx256m"));

@@ -27,9 +27,9 @@ import org.flagagg.config.GatewayConfig;
 import org.flagagg.config.JobConfig;
 import org.flagagg.engine.Engine;
 import org.flagagg.wire.ChunkFrame;
-import org.flagagg.worker.FlagaggClient;
 import org.flagagg.worker.FlagaggException;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
+import org.flagagg.worker.WsTransport;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -60,13 +60,13 @@ class WsRoundTest {
             }
             for (long round = 0; round < 2; round++) {
                 float[][] g = WsServer.gradients(5, (int) job.dim(), 20 + round);
-                List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+                List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
                 for (int w = 0; w < 5; w++) {
                     results.add(clients.get(w).exchange(round, g[w]));
                 }
                 float[] expected = server.offline(g);
-                for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-                    WorkerClient.Aggregate a = Await.get(result);
+                for (CompletableFuture<Worker.Aggregate> result : results) {
+                    Worker.Aggregate a = Await.get(result);
                     assertThat(a.round()).isEqualTo(round);
                     assertThat(a.included()).isTrue();
                     assertSameAggregate(a.values(), expected);
@@ -122,9 +122,9 @@ class WsRoundTest {
                 python.environment().put("PYTHONPATH", client.toString());
                 pythons.add(python.start());
             }
-            List<CompletableFuture<WorkerClient.Aggregate>> results = List.of(bus.exchange(0, g[0]), javaWs.exchange(0, g[1]));
+            List<CompletableFuture<Worker.Aggregate>> results = List.of(bus.exchange(0, g[0]), javaWs.exchange(0, g[1]));
             float[] expected = server.offline(g);
-            for (CompletableFuture<WorkerClient.Aggregate> result : results) {
+            for (CompletableFuture<Worker.Aggregate> result : results) {
                 assertSameAggregate(Await.get(result).values(), expected);
             }
             for (int w = 2; w < 4; w++) {
@@ -158,11 +158,11 @@ class WsRoundTest {
         try (WsServer server = WsServer.start(vertx, job, tls)) {
             assertThat(server.url).startsWith("wss://127.0.0.1:");
             WsServer.Client bus = server.busClient(0);
-            WsServer.Client secure = server.wsClient(1, new FlagaggClient.Options().setSlot(1)
+            WsServer.Client secure = server.wsClient(1, new WsTransport.Options().setSlot(1)
                     .setTrust(new PemTrustOptions().addCertPath(cert.toString())));
             float[][] g = WsServer.gradients(2, (int) job.dim(), 5);
-            CompletableFuture<WorkerClient.Aggregate> a0 = bus.exchange(0, g[0]);
-            CompletableFuture<WorkerClient.Aggregate> a1 = secure.exchange(0, g[1]);
+            CompletableFuture<Worker.Aggregate> a0 = bus.exchange(0, g[0]);
+            CompletableFuture<Worker.Aggregate> a1 = secure.exchange(0, g[1]);
             float[] expected = server.offline(g);
             assertSameAggregate(Await.get(a0).values(), expected);
             assertSameAggregate(Await.get(a1).values(), expected);
@@ -191,9 +191,9 @@ class WsRoundTest {
             WsServer.Client w1 = server.wsClient(1);
             for (long round = 0; round < 2; round++) {
                 float[][] g = WsServer.gradients(2, (int) job.dim(), 20 + round);
-                List<CompletableFuture<WorkerClient.Aggregate>> results = List.of(w0.exchange(round, g[0]),
+                List<CompletableFuture<Worker.Aggregate>> results = List.of(w0.exchange(round, g[0]),
                         w1.exchange(round, g[1]));
-                for (CompletableFuture<WorkerClient.Aggregate> result : results) {
+                for (CompletableFuture<Worker.Aggregate> result : results) {
                     Engine.assertSameAggregate(Await.get(result).values(), server.offline(g));
                 }
             }
@@ -214,13 +214,13 @@ class WsRoundTest {
             assertThatThrownBy(() -> Await.get(again.exchange(7, g[1]))).cause().isInstanceOf(FlagaggException.class)
                     .satisfies(e -> assertThat(((FlagaggException) e).code()).isEqualTo(425));
 
-            List<CompletableFuture<WorkerClient.Aggregate>> results = new ArrayList<>();
+            List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
             for (WsServer.Client c : List.of(w0, again)) {
                 float[] gradient = g[c.worker().slot()];
                 results.add(Await.on(c.context(), () -> c.worker().exchange(gradient)));
             }
-            for (CompletableFuture<WorkerClient.Aggregate> result : results) {
-                WorkerClient.Aggregate a = Await.get(result);
+            for (CompletableFuture<Worker.Aggregate> result : results) {
+                Worker.Aggregate a = Await.get(result);
                 assertThat(a.round()).isEqualTo(2);
                 Engine.assertSameAggregate(a.values(), server.offline(g));
             }
@@ -239,7 +239,7 @@ class WsRoundTest {
             float[] gradient = WsServer.gradients(1, (int) job.dim(), 1)[0];
             AtomicInteger delivered = new AtomicInteger();
             // A reader that never finishes with a chunk: the client never acknowledges one.
-            CompletableFuture<WorkerClient.Aggregate> result = Await.on(slow.context(), () -> slow.worker().exchange(0,
+            CompletableFuture<Worker.Aggregate> result = Await.on(slow.context(), () -> slow.worker().exchange(0,
                     (offset, count, dst) -> System.arraycopy(gradient, (int) offset, dst, 0, count),
                     (offset, values, count) -> {
                         delivered.incrementAndGet();
@@ -281,8 +281,8 @@ class WsRoundTest {
                 assertThat(leaver.next().getString("type")).isEqualTo("ack");
             }
             leaver.close();
-            CompletableFuture<WorkerClient.Aggregate> a0 = c0.exchange(0, g[0]);
-            CompletableFuture<WorkerClient.Aggregate> a1 = c1.exchange(0, g[1]);
+            CompletableFuture<Worker.Aggregate> a0 = c0.exchange(0, g[0]);
+            CompletableFuture<Worker.Aggregate> a1 = c1.exchange(0, g[1]);
             float[] expected = server.offline(WsServer.rows(g, 0, 1));
             assertSameAggregate(Await.get(a0).values(), expected);
             assertSameAggregate(Await.get(a1).values(), expected);
@@ -316,8 +316,8 @@ class WsRoundTest {
             leaver.close();
             for (long round = 0; round < 3; round++) {
                 float[][] g = WsServer.gradients(3, (int) job.dim(), 40 + round);
-                CompletableFuture<WorkerClient.Aggregate> a0 = c0.exchange(round, g[0]);
-                CompletableFuture<WorkerClient.Aggregate> a1 = c1.exchange(round, g[1]);
+                CompletableFuture<Worker.Aggregate> a0 = c0.exchange(round, g[0]);
+                CompletableFuture<Worker.Aggregate> a1 = c1.exchange(round, g[1]);
                 assertThat(Await.get(a0).round()).isEqualTo(round);
                 assertThat(Await.get(a1).round()).isEqualTo(round);
             }

@@ -25,8 +25,8 @@ import org.flagagg.engine.Engine;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.web.HttpApi;
 import org.flagagg.wire.Addresses;
-import org.flagagg.worker.FlagaggClient;
-import org.flagagg.worker.WorkerClient;
+import org.flagagg.worker.Worker;
+import org.flagagg.worker.WsTransport;
 
 /**
  * Test fixture: an aggregator verticle, the HTTP server with the gateway on a free loopback port, tokens for
@@ -105,24 +105,24 @@ public final class WsServer implements AutoCloseable {
     }
 
     /** A client on its own context, of either transport. */
-    public record Client(Context context, org.flagagg.worker.GradientExchange worker) {
-        public CompletableFuture<WorkerClient.Aggregate> exchange(long round, float[] gradient) {
+    public record Client(Context context, org.flagagg.worker.Worker worker) {
+        public CompletableFuture<Worker.Aggregate> exchange(long round, float[] gradient) {
             return Await.on(context, () -> worker.exchange(round, gradient));
         }
     }
 
     Client busClient(int worker) throws Exception {
         Context context = vertx.getOrCreateContext();
-        return new Client(context, Await.get(Await.on(context, () -> WorkerClient.join(vertx, job.job(), "w" + worker, job.dim(), worker))));
+        return new Client(context, Await.get(Await.on(context, () -> Worker.join(vertx, job.job(), "w" + worker, job.dim(), worker))));
     }
 
     public Client wsClient(int worker) throws Exception {
-        return wsClient(worker, new FlagaggClient.Options().setSlot(worker));
+        return wsClient(worker, new WsTransport.Options().setSlot(worker));
     }
 
-    Client wsClient(int worker, FlagaggClient.Options options) throws Exception {
+    Client wsClient(int worker, WsTransport.Options options) throws Exception {
         Context context = vertx.getOrCreateContext();
-        return new Client(context, Await.get(Await.on(context, () -> FlagaggClient.connect(vertx, url, token(worker), job.dim(), options))));
+        return new Client(context, Await.get(Await.on(context, () -> Worker.connect(vertx, url, token(worker), job.dim(), options))));
     }
 
     public RawWs raw(String token) throws Exception {

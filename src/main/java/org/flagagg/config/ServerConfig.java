@@ -1,0 +1,45 @@
+package org.flagagg.config;
+
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * The whole configuration as typed records, read once at the edge: {@link Configuration#load} layers
+ * conf/flagagg.json, a --conf file, FLAGAGG_* variables and the flags into checked JSON, and {@link #parse}
+ * turns that into these records (each validates itself, naming the key it refuses).
+ *
+ * @param job     the job and the round engine's bounds (the top-level keys)
+ * @param http    the "http" section
+ * @param ws      the "ws" section (the WebSocket gateway)
+ * @param link    the "link" section (the data link)
+ * @param cluster the "cluster" section
+ */
+public record ServerConfig(JobConfig job, HttpConfig http, GatewayConfig ws, LinkConfig link, ClusterConfig cluster) {
+
+    /** The packaged defaults (conf/flagagg.json). */
+    public static ServerConfig defaults() {
+        return parse(Configuration.defaults());
+    }
+
+    /** The same configuration for another job. */
+    public ServerConfig withJob(JobConfig newJob) {
+        return new ServerConfig(newJob, http, ws, link, cluster);
+    }
+
+    /** The layered configuration (see {@link Configuration#load}), typed. */
+    public static ServerConfig load(Path file, Map<String, String> env, JsonObject flags) {
+        return parse(Configuration.load(file, env, flags));
+    }
+
+    /** Types a checked configuration; a value no record accepts is one line naming it (an InputException). */
+    public static ServerConfig parse(JsonObject json) {
+        try {
+            return new ServerConfig(JobConfig.parse(json), HttpConfig.parse(json.getJsonObject("http")),
+                    GatewayConfig.parse(json.getJsonObject("ws")), LinkConfig.parse(json.getJsonObject("link")),
+                    ClusterConfig.parse(json.getJsonObject("cluster")));
+        } catch (IllegalArgumentException e) {
+            throw new InputException(e.getMessage());
+        }
+    }
+}

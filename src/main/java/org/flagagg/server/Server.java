@@ -1,0 +1,341 @@
+package org.flagagg.server;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.BindException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.UnrecoverableKeyException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import org.flagagg.config.Cluster;
+import org.flagagg.config.InputException;
+import org.flagagg.config.JobConfig;
+import org.flagagg.config.ServerConfig;
+import org.flagagg.config.TokenTable;
+import org.flagagg.engine.AggregatorVerticle;
+import org.flagagg.engine.JobServer;
+import org.flagagg.link.LinkServer;
+import org.flagagg.round.ChunkStore;
+import org.flagagg.web.Dashboard;
+import org.flagagg.web.HttpApi;
+import org.flagagg.web.Metrics;
+import org.flagagg.web.RoundsApi;
+import org.flagagg.wire.JobSecret;
+import org.flagagg.ws.Gateway;
+
+/**
+ * The one place an aggregator node is put together from a {@link ServerConfig}: Vert.x (embedded or a
+ * cluster member, with metrics), the chunk store, the aggregator, the data link, the HTTP server with the
+ * WebSocket gateway, GET /rounds, the dashboard and /metrics. `flagagg server` runs all of it
+ * ({@link #start}); loadtest, worker and the demo deploy the parts they need on their own Vert.x
+ * ({@link #deploy}).
+ *
+ * <p>What an operator could get wrong in the files it names (the tokens files, the TLS key store, the job
+ * secret) is checked before anything starts, each failure one line naming the file (exit code 2); a failed
+ * start leaves nothing deployed.
+ */
+public final class Server {
+    /** How long closing waits for a Vert.x that {@link #start} started. */
+    private static final long CLOSE_WAIT_S = 10;
+
+    /**
+     * What runs beside the aggregator and its chunk store.
+     *
+     * @param link      the data link for worker nodes in other JVMs, on cluster.host:link.port
+     * @param http      the HTTP server on http.host:http.port with the WebSocket gateway
+     * @param dashboard with http: GET /rounds, the dashboard, /metrics and the read tokens
+     */
+    public record Parts(boolean link, boolean http, boolean dashboard) {
+        /** The aggregator and its store only: workers join over the event bus. */
+        public static final Parts ENGINE = new Parts(false, false, false);
+    }
+
+    private final Vertx vertx;
+    private final ServerConfig config;
+    private final ChunkStore store;
+    private final AggregatorVerticle aggregator;
+    private final List<String> deployed;
+    private final Cluster.Node node;
+    private final LinkServer link;
+    private final HttpServer http;
+    private final Gateway gateway;
+
+    private Server(Vertx vertx, ServerConfig config, ChunkStore store, AggregatorVerticle aggregator,
+            List<String> deployed, Cluster.Node node, LinkServer link, HttpServer http, Gateway gateway) {
+        this.vertx = vertx;
+        this.config = config;
+        this.store = store;
+        this.aggregator = aggregator;
+        this.deployed = List.copyOf(deployed);
+        this.node = node;
+        this.link = link;
+        this.http = http;
+        this.gateway = gateway;
+    }
+
+    /**
+     * Starts Vert.x (a cluster member when {@code clustered}, with metrics), claims the job in the cluster
+     * (one server per job) and deploys every part: the data link when clustered, the HTTP server, gateway and
+     * dashboard always. {@link #close} stops Vert.x too.
+     */
+    public static Future<Server> start(ServerConfig config, boolean clustered) {
+        Parts parts = new Parts(clustered, true, true);
+        Wiring wiring;
+        try {
+            wiring = Wiring.of(config, parts, clustered, null);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        Metrics metrics = new Metrics();
+        // Completed off Vert.x's contexts: after a failed start they are closed, and a future bound to one
+        // would never hand on its failure.
+        Promise<Server> started = Promise.promise();
+        metrics.startVertx(config.cluster(), clustered).onFailure(started::fail).onSuccess(node -> {
+            Future<?> claimed = clustered ? JobServer.claim(node, config.job().job()) : Future.succeededFuture();
+            claimed.compose(lock -> build(node.vertx(), config, parts, wiring, node, metrics))
+                    .onSuccess(started::complete)
+                    .onFailure(e -> closeOwned(node.vertx(), () -> { }).onComplete(closed -> started.fail(e)));
+        });
+        return started.future();
+    }
+
+    /**
+     * Closes a Vert.x that {@link #start} started, from a thread of its own, then runs {@code after}. The
+     * future is bound to no context: those of the closed Vert.x run nothing any more.
+     */
+    private static Future<Void> closeOwned(Vertx vertx, Runnable after) {
+        Promise<Void> closed = Promise.promise();
+        new Thread(() -> {
+            try {
+                vertx.close().toCompletionStage().toCompletableFuture().get(CLOSE_WAIT_S, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                // Going on regardless: the process is stopping, or the start failed for another reason.
+            } finally {
+                after.run();
+                closed.complete();
+            }
+        }, "flagagg-close").start();
+        return closed.future();
+    }
+
+    /**
+     * Deploys the aggregator and {@code parts} on {@code vertx}; the data link proves {@code secret} (null:
+     * cluster.secret). {@link #close} undeploys them and leaves Vert.x running.
+     */
+    public static Future<Server> deploy(Vertx vertx, ServerConfig config, Parts parts, JobSecret secret) {
+        Wiring wiring;
+        try {
+            wiring = Wiring.of(config, parts, false, secret);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return build(vertx, config, parts, wiring, null, null);
+    }
+
+    /** The aggregator and its chunk store alone, for {@code job} (the demo, load tests). */
+    public static Future<Server> deploy(Vertx vertx, JobConfig job) {
+        return deploy(vertx, ServerConfig.defaults().withJob(job), Parts.ENGINE, null);
+    }
+
+    /** What the parts need that is read from files: checked before anything starts. */
+    private record Wiring(JobSecret secret, TokenTable workerTokens, TokenTable readTokens) {
+        static Wiring of(ServerConfig config, Parts parts, boolean clustered, JobSecret given) {
+            JobSecret secret = given != null ? given : jobSecret(config, clustered);
+            if (parts.link() && secret == null) {
+                throw new InputException("the data link needs the job secret: cluster.secret (--cluster-secret FILE)");
+            }
+            TokenTable workers = null;
+            TokenTable readers = null;
+            if (parts.http()) {
+                workers = config.ws().tokens() == null ? TokenTable.empty() : TokenTable.read(config.ws().tokens());
+                if (config.ws().tls()) {
+                    checkKeystore(config.ws().tlsKeystore(), config.ws().tlsPassword());
+                }
+                readers = parts.dashboard() ? readers(config.http().readTokens()) : null;
+            }
+            return new Wiring(secret, workers, readers);
+        }
+    }
+
+    private static Future<Server> build(Vertx vertx, ServerConfig config, Parts parts, Wiring wiring,
+            Cluster.Node node, Metrics metrics) {
+        JobConfig job = config.job();
+        ChunkStore store;
+        try {
+            store = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir());
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        AggregatorVerticle aggregator = new AggregatorVerticle(job, store, wiring.secret());
+        LinkServer link = parts.link() ? new LinkServer(job, wiring.secret(), config.cluster().host(),
+                config.link().port(), LinkServer.Limits.of(config.link())) : null;
+        Gateway gateway = parts.http() ? new Gateway(vertx, job, wiring.workerTokens(), config.ws()) : null;
+        List<String> deployed = new ArrayList<>();
+        Future<HttpServer> started = vertx.deployVerticle(aggregator).compose(id -> {
+            deployed.add(id);
+            return link == null ? Future.succeededFuture() : listening(vertx.deployVerticle(link).onSuccess(deployed::add),
+                    "data link", config.cluster().host(), config.link().port());
+        }).compose(x -> gateway == null ? Future.succeededFuture()
+                : listen(vertx, config, parts, wiring, gateway, store, aggregator, metrics));
+        return started.map(http -> new Server(vertx, config, store, aggregator, deployed, node, link, http, gateway))
+                .recover(e -> undeploy(vertx, deployed, store).transform(x -> Future.failedFuture(e)));
+    }
+
+    /** The HTTP server: the gateway, and with the dashboard part GET /rounds, the dashboard and /metrics. */
+    private static Future<HttpServer> listen(Vertx vertx, ServerConfig config, Parts parts, Wiring wiring,
+            Gateway gateway, ChunkStore store, AggregatorVerticle aggregator, Metrics metrics) {
+        JobConfig job = config.job();
+        HttpApi api = new HttpApi(vertx).open("/ready").open(Gateway.PATH);
+        Future<Void> mounted = Future.succeededFuture();
+        if (parts.dashboard()) {
+            api.readTokens(wiring.readTokens());
+            if (config.http().metricsOpen()) {
+                api.open("/metrics");
+            }
+            RoundsApi.mount(api.router(), vertx, job.roundLog());
+        }
+        gateway.mount(api);
+        if (parts.dashboard()) {
+            mounted = Dashboard.mount(api.router(), vertx, job, store, aggregator, metrics).following();
+        }
+        String host = config.http().host();
+        int port = config.http().port();
+        return mounted.compose(x -> listening(api.listen(gateway.serverOptions(new HttpServerOptions().setHost(host)
+                .setPort(port))), "HTTP server", host, port));
+    }
+
+    /** Undeploys (newest first) what was deployed, then closes the store. */
+    private static Future<Void> undeploy(Vertx vertx, List<String> deployed, ChunkStore store) {
+        Future<Void> done = Future.succeededFuture();
+        for (int i = deployed.size() - 1; i >= 0; i--) {
+            String id = deployed.get(i);
+            done = done.eventually(() -> vertx.undeploy(id));
+        }
+        return done.eventually(() -> {
+            store.close();
+            return Future.succeededFuture();
+        });
+    }
+
+    /**
+     * Stops what this server runs: Vert.x itself when {@link #start} started it, else its HTTP server and
+     * verticles; then the chunk store.
+     */
+    public Future<Void> close() {
+        if (node != null) {
+            return closeOwned(vertx, store::close);
+        }
+        Future<Void> stopped = http == null ? Future.succeededFuture() : http.close();
+        return stopped.eventually(() -> undeploy(vertx, deployed, store));
+    }
+
+    public Vertx vertx() {
+        return vertx;
+    }
+
+    public ServerConfig config() {
+        return config;
+    }
+
+    public JobConfig job() {
+        return config.job();
+    }
+
+    public ChunkStore store() {
+        return store;
+    }
+
+    public AggregatorVerticle aggregator() {
+        return aggregator;
+    }
+
+    /** The cluster member when {@link #start}ed, else null. */
+    public Cluster.Node node() {
+        return node;
+    }
+
+    /** The data link's port, or -1 without one. */
+    public int linkPort() {
+        return link == null ? -1 : link.actualPort();
+    }
+
+    /** The HTTP server's port, or -1 without one. */
+    public int httpPort() {
+        return http == null ? -1 : http.actualPort();
+    }
+
+    /** The WebSocket workers' URL (ws:// or wss://), or null without the HTTP server. */
+    public String workersUrl() {
+        return http == null ? null : gateway.url(config.http().host(), http.actualPort());
+    }
+
+    /** A listen that failed because the address is taken says which one, as one line (exit 2). */
+    public static <T> Future<T> listening(Future<T> listen, String what, String host, int port) {
+        return listen.recover(e -> {
+            Throwable bind = e instanceof BindException ? e : e.getCause() instanceof BindException b ? b : null;
+            return Future.failedFuture(bind == null ? e : new InputException("cannot listen on " + host + ":" + port
+                    + " for the " + what + ": " + String.valueOf(bind.getMessage()).toLowerCase(Locale.ROOT)
+                    + " (choose another port, or 0 for a free one)"));
+        });
+    }
+
+    /**
+     * The job secret of cluster.secret; a clustered server refuses to start without one, since workers in
+     * other JVMs could then neither join nor use the data link (and none of them must join unproven).
+     */
+    public static JobSecret jobSecret(ServerConfig config, boolean clustered) {
+        Path file = config.cluster().secret();
+        JobSecret secret;
+        try {
+            secret = file == null ? null : JobSecret.load(file);
+        } catch (IllegalArgumentException e) {
+            throw new InputException(e.getMessage());
+        }
+        if (secret == null && clustered) {
+            throw new InputException("--cluster needs the job secret that worker nodes prove: --cluster-secret FILE "
+                    + "(or cluster.secret, FLAGAGG_CLUSTER__SECRET), a file whose first line is at least "
+                    + JobSecret.MIN_CHARS + " characters; 'flagagg certs' writes one");
+        }
+        return secret;
+    }
+
+    /** The read tokens of http.read_tokens, or null (open); a file without tokens is refused, not read as open. */
+    private static TokenTable readers(Path file) {
+        if (file == null) {
+            return null;
+        }
+        TokenTable table = TokenTable.read(file);
+        if (table.size() == 0) {
+            // An empty file must not leave open what the operator meant to close.
+            throw new InputException("--read-tokens " + file + ": the file lists no tokens ('flagagg token NAME' "
+                    + "makes a line)");
+        }
+        return table;
+    }
+
+    /** Opens the key store as PKCS12 with its password, so a wrong file is one line naming it, before anything starts. */
+    static void checkKeystore(Path file, String password) {
+        if (!Files.isReadable(file)) {
+            throw new InputException("--tls-keystore " + file + ": no such readable file");
+        }
+        try (InputStream in = Files.newInputStream(file)) {
+            KeyStore.getInstance("PKCS12").load(in, password == null ? null : password.toCharArray());
+        } catch (IOException | GeneralSecurityException e) {
+            boolean badPassword = e.getCause() instanceof UnrecoverableKeyException;
+            throw new InputException("--tls-keystore " + file + ": " + (badPassword
+                    ? "the password is wrong (--tls-password or FLAGAGG_TLS_PASSWORD)"
+                    : "not a PKCS12 key store (" + e.getClass().getSimpleName()
+                            + (e.getMessage() == null ? "" : ": " + e.getMessage()) + ")"));
+        }
+    }
+}

@@ -1,0 +1,61 @@
+package org.flagagg.worker;
+
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import org.flagagg.wire.ChunkFrame;
+
+/**
+ * A worker whose chunks travel on its node's data link ({@link LinkClient}): the join and the round
+ * summaries stay on the event bus ({@link BusTransport}); the gradient goes out as link FRAMEs, and the
+ * aggregate comes once per node over the link, decoded once and handed to every worker of the node.
+ */
+final class LinkTransport extends BusTransport {
+    private final LinkClient link;
+    private final Context context;
+
+    LinkTransport(Vertx vertx, Join join, LinkClient link) {
+        super(vertx, join);
+        this.link = link;
+        this.context = vertx.getOrCreateContext();
+    }
+
+    @Override
+    String relay() {
+        return link.relay();
+    }
+
+    @Override
+    public Future<Void> join(Worker worker) {
+        return super.join(worker).onSuccess(v -> link.attach(worker.slot(), new LinkClient.Receiver() {
+            @Override
+            public Context context() {
+                return context;
+            }
+
+            @Override
+            public Future<Void> aggregateChunk(ChunkFrame.Header header, float[] values) {
+                return worker.aggregate(header, values);
+            }
+
+            @Override
+            public void linkClosed(String reason) {
+                // The aggregate's chunks cannot come any more: the exchanges fail now, not at their timeout.
+                worker.failAll(new IllegalStateException(reason));
+            }
+        }));
+    }
+
+    @Override
+    public Future<Void> send(long round, int slot, int chunkIndex, long offset, float[] values, int count) {
+        return link.send(round, slot, chunkIndex, offset, values, count);
+    }
+
+    @Override
+    public Future<Void> close() {
+        if (worker != null) {
+            link.detach(worker.slot());
+        }
+        return super.close();
+    }
+}

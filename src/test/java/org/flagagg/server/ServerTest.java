@@ -1,0 +1,105 @@
+package org.flagagg.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.flagagg.Await.await;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import org.flagagg.config.Configuration;
+import org.flagagg.config.InputException;
+import org.flagagg.config.ServerConfig;
+import org.flagagg.wire.JobSecret;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The composition root: builds the parts it is asked for, refuses a bad configuration with one line, leaves nothing behind. */
+class ServerTest {
+    @TempDir
+    Path dir;
+    private final Vertx vertx = Vertx.vertx();
+
+    @AfterEach
+    void close() throws Exception {
+        await(vertx.close());
+    }
+
+    /** A small job over the packaged defaults, on free ports, with {@code overrides} laid over it. */
+    private ServerConfig config(JsonObject overrides) {
+        JsonObject json = Configuration.defaults().mergeIn(new JsonObject()
+                .put("workers", 2).put("dim", 1000).put("chunk_coords", 256).put("memory_budget_mb", 8)
+                .put("slab_kib", 64).put("spill_dir", dir.resolve("spill").toString()).put("round_log", "")
+                .put("http", new JsonObject().put("port", 0)), true).mergeIn(overrides, true);
+        return ServerConfig.parse(json);
+    }
+
+    @Test
+    void deploysTheAskedPartsAndUndeploysThemAtClose() throws Exception {
+        Server server = await(Server.deploy(vertx, config(new JsonObject()), new Server.Parts(true, true, false),
+                JobSecret.random()));
+        assertThat(server.httpPort()).isPositive();
+        assertThat(server.linkPort()).isPositive();
+        assertThat(server.workersUrl()).isEqualTo("ws://127.0.0.1:" + server.httpPort() + "/v1/workers");
+        assertThat(vertx.deploymentIDs()).hasSize(2);
+        await(server.close());
+        assertThat(vertx.deploymentIDs()).isEmpty();
+
+        Server engine = await(Server.deploy(vertx, config(new JsonObject()).job()));
+        assertThat(engine.httpPort()).isEqualTo(-1);
+        assertThat(engine.linkPort()).isEqualTo(-1);
+        assertThat(vertx.deploymentIDs()).hasSize(1);
+        await(engine.close());
+        assertThat(vertx.deploymentIDs()).isEmpty();
+
+        // Started on its own Vert.x (the server command), everything; closing stops that Vert.x.
+        Server started = await(Server.start(config(new JsonObject()), false));
+        assertThat(started.httpPort()).isPositive();
+        assertThat(started.linkPort()).isEqualTo(-1);
+        assertThat(started.node().member()).isNull();
+        assertThat(started.vertx().deploymentIDs()).hasSize(1);
+        await(started.close());
+        assertThatThrownBy(() -> started.vertx().deployVerticle(new io.vertx.core.VerticleBase() { }).await())
+                .as("a closed Vert.x deploys nothing").isNotNull();
+    }
+
+    @Test
+    void aBadValueIsOneLineNamingItsKey() {
+        assertThatThrownBy(() -> config(new JsonObject().put("quorum", 3)))
+                .isInstanceOf(InputException.class).hasMessage("quorum must be in 1..workers (2), got 3");
+        assertThatThrownBy(() -> config(new JsonObject().put("rule", new JsonObject().put("name", "nope"))))
+                .isInstanceOf(InputException.class).message().doesNotContain("\n").contains("nope");
+    }
+
+    @Test
+    void aMissingFileIsRefusedBeforeAnythingIsDeployed() {
+        Path missing = dir.resolve("no-such-tokens");
+        ServerConfig config = config(new JsonObject().put("ws", new JsonObject().put("tokens", missing.toString())));
+        assertThatThrownBy(() -> Server.deploy(vertx, config, new Server.Parts(false, true, false), null).await())
+                .hasMessage(missing + ": no such tokens file");
+        assertThat(vertx.deploymentIDs()).isEmpty();
+        // A clustered server needs the job secret: refused before Vert.x starts.
+        assertThatThrownBy(() -> Server.start(config(new JsonObject()), true).await())
+                .isInstanceOf(InputException.class).message().startsWith("--cluster needs the job secret")
+                .doesNotContain("\n");
+    }
+
+    @Test
+    void aTakenPortIsOneLineAndUndoesWhatWasDeployed() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            int port = taken.getLocalPort();
+            ServerConfig config = config(new JsonObject().put("http", new JsonObject().put("port", port)));
+            assertThatThrownBy(() -> Server.deploy(vertx, config, new Server.Parts(false, true, false), null).await())
+                    .isInstanceOf(InputException.class)
+                    .hasMessageStartingWith("cannot listen on 127.0.0.1:" + port + " for the HTTP server: address already in use");
+            assertThat(vertx.deploymentIDs()).isEmpty();
+            // Started on its own Vert.x, the server closes it again.
+            assertThatThrownBy(() -> Server.start(config, false).await())
+                    .isInstanceOf(InputException.class)
+                    .hasMessageStartingWith("cannot listen on 127.0.0.1:" + port + " for the HTTP server: address already in use");
+        }
+    }
+}
