@@ -2,14 +2,12 @@ package org.flagagg.rules;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.stream.IntStream;
 import org.flagagg.fa.FlagOptions;
 
 /**
@@ -72,42 +70,27 @@ public final class CentredEnergyFlagRule implements Rule {
             score[i] = Math.max(qualityZ[i], energyZ[i]);
         }
 
-        Integer[] byScore = IntStream.range(0, p).boxed().toArray(Integer[]::new);
-        Arrays.sort(byScore, Comparator.<Integer>comparingDouble(i -> -score[i]).thenComparingInt(i -> i));
         Map<Integer, String> dropped = new TreeMap<>();
         boolean[] isDropped = new boolean[p];
         List<Details> droppedDetails = new ArrayList<>();
-        for (int k = 0; k < f; k++) {
-            int i = byScore[k];
+        for (int i : CentredFlagRule.largest(score, f)) {
             isDropped[i] = true;
             String reason = String.format(Locale.ROOT, "centred quality %.3f (z %.1f), energy z %.1f: among the %d "
                     + "most outlying (cfae)", quality[i], qualityZ[i], energyZ[i], f);
             dropped.put(i, reason);
             droppedDetails.add(Details.EMPTY.with("input", i).with("score", score[i]).with("reason", reason));
         }
-        int[] kept = IntStream.range(0, p).filter(i -> !isDropped[i]).toArray();
-        int m = kept.length;
-        double[] sub = new double[m * m];
-        for (int a = 0; a < m; a++) {
-            for (int c = 0; c < m; c++) {
-                sub[a * m + c] = gram[kept[a] * p + kept[c]];
-            }
-        }
-        Solution flag = new FlagRule(options.withRank(0)).solve(m, sub);
-        double[] coefficients = new double[p];
-        for (int k = 0; k < flag.selected().length; k++) {
-            coefficients[kept[flag.selected()[k]]] = flag.coefficients()[k];
-        }
-        flag.dropped().forEach((a, reason) -> dropped.put(kept[a], reason));
+        CentredFlagRule.Kept rest = CentredFlagRule.flagOnKept(p, gram, isDropped, options);
+        dropped.putAll(rest.dropped());
         Details details = Details.EMPTY
                 .with("f", f)
                 .with("centredQuality", quality)
                 .with("energy", energy)
                 .with("outlyingness", score)
                 .with("dropped", droppedDetails)
-                .with("kept", kept)
-                .with("flag", flag.details());
-        return LinearSolution.ofDense(coefficients, dropped, details);
+                .with("kept", rest.kept())
+                .with("flag", rest.flag());
+        return LinearSolution.ofDense(rest.coefficients(), dropped, details);
     }
 
     /**
