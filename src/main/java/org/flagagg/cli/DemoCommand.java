@@ -61,11 +61,19 @@ final class DemoCommand implements Callable<Integer> {
     int byzantine;
 
     @Option(names = "--rules", paramLabel = "LIST", split = ",",
-            description = "Rules to compare (default: flag,mean,multikrum,bulyan,median,trmean,geomed).")
+            description = "Rules to compare, each optionally behind a pre-aggregation as in nnm+trmean "
+                    + "(default: flag,mean,multikrum,bulyan,median,trmean,geomed).")
     List<String> rules;
 
-    @Option(names = "--attacks", paramLabel = "LIST", split = ",",
-            description = "Attack specs to run each rule under, e.g. lie or empire:eps=10 (default: none,random,reverse,drop,lie,empire).")
+    /**
+     * Commas separate specs, except before a key=value item: lie,lienoise:z=1.5,std=3,empire is three specs.
+     * (A comma is followed by a new spec unless '=' comes before the next ':' or ','.)
+     */
+    static final String SPEC_LIST = ",(?![^,:]*=)";
+
+    @Option(names = "--attacks", paramLabel = "LIST", split = SPEC_LIST, splitSynopsisLabel = ",",
+            description = "Attack specs to run each rule under, e.g. lie or empire:eps=10; a comma before key=value "
+                    + "continues a spec, as in lienoise:z=1.5,std=3 (default: none,random,reverse,drop,lie,empire).")
     List<String> attacks;
 
     @Option(names = "--stragglers", paramLabel = "SPEC", defaultValue = "delay:ms=1000,workers=1",
@@ -77,7 +85,7 @@ final class DemoCommand implements Callable<Integer> {
             description = "Rules that also run with stragglers, under the attacks --straggler-attacks (default: ${DEFAULT-VALUE}).")
     List<String> stragglerRules;
 
-    @Option(names = "--straggler-attacks", paramLabel = "LIST", split = ",", defaultValue = "lie",
+    @Option(names = "--straggler-attacks", paramLabel = "LIST", split = SPEC_LIST, splitSynopsisLabel = ",", defaultValue = "lie",
             description = "Attacks of the runs with stragglers, of those in --attacks (default: ${DEFAULT-VALUE}).")
     List<String> stragglerAttacks;
 
@@ -85,6 +93,11 @@ final class DemoCommand implements Callable<Integer> {
             description = "Round deadline of the runs with stragglers: rounds close on the quorum of on-time workers "
                     + "(default: ${DEFAULT-VALUE}).")
     long deadlineMs;
+
+    @Option(names = "--split", paramLabel = "iid|labels:k=K|dirichlet:alpha=A", defaultValue = "iid",
+            description = "How the training images are shared out: iid, labels:k=2 (each worker holds k labels), "
+                    + "dirichlet:alpha=0.5 (label shares per worker from Dirichlet(alpha)); seeded (default: ${DEFAULT-VALUE}).")
+    String split;
 
     @Option(names = "--rounds", paramLabel = "R", defaultValue = "100", description = "Rounds per run (default: ${DEFAULT-VALUE}).")
     int rounds;
@@ -164,14 +177,14 @@ final class DemoCommand implements Callable<Integer> {
         List<String> lateRules = quick && spec.commandLine().getParseResult().matchedOption("--straggler-rules") == null
                 ? List.of("flag") : stragglerRules;
         for (String rule : ruleList) {
-            if (!Rules.NAMES.contains(rule)) {
+            if (!Rules.NAMES.contains(rule.substring(rule.lastIndexOf('+') + 1))) {
                 throw new IllegalArgumentException("--rules: unknown rule '" + rule + "' (rules: " + String.join(", ", Rules.NAMES) + ")");
             }
         }
         FlagOptions flag = FlagOptions.DEFAULTS.withRank(rank).withLambda(lambda).withIterations(iterations)
                 .withScale(FlagOptions.Scale.of(scale));
         Training.Settings settings = new Training.Settings(workers, byzantine, batch, learningRate, rounds, evalEvery,
-                seed, flag, 4096, deadlineMs);
+                seed, flag, 4096, deadlineMs, split);
         List<Training.Spec> specs = specs(ruleList, attackList, stragglers, lateRules, stragglerAttacks);
         if (trainSize < workers || testSize < 1) {
             throw new IllegalArgumentException("--train-size must be >= p (" + workers + ") and --test-size >= 1, got "
@@ -314,7 +327,7 @@ final class DemoCommand implements Callable<Integer> {
                 .put("settings", new JsonObject().put("workers", s.workers()).put("byzantine", s.byzantine())
                         .put("byzantine_ids", byzantineIds).put("rounds", s.rounds()).put("batch", s.batch())
                         .put("learning_rate", s.learningRate()).put("eval_every", s.evalEvery()).put("seed", s.seed())
-                        .put("deadline_ms", s.deadlineMs())
+                        .put("deadline_ms", s.deadlineMs()).put("split", s.split())
                         .put("flag", new JsonObject().put("r", s.flag().rankFor(s.workers())).put("lambda", s.flag().lambda())
                                 .put("iterations", s.flag().iterations())
                                 .put("scale", s.flag().scale().name().toLowerCase(Locale.ROOT))))

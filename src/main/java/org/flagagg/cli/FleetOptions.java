@@ -20,7 +20,7 @@ final class FleetOptions {
     int byzantine;
 
     @Option(names = "--attack", paramLabel = "SPEC", defaultValue = "lie", description = "What the Byzantine "
-            + "workers send: none, random, reverse, drop, lie, empire, signflip, nan, zero, duplicate, with "
+            + "workers send: none, random, reverse, drop, lie, empire, signflip, nan, zero, duplicate (mimic), lienoise, with "
             + "parameters as in 'empire:eps=10' (default: ${DEFAULT-VALUE}).")
     String attack;
 

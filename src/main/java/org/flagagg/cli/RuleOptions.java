@@ -10,12 +10,13 @@ final class RuleOptions {
 
     @Option(names = "--rule", paramLabel = "RULE",
             description = "Aggregation rule: flag, mean, median, trmean, phocas, meamed, krum, multikrum, bulyan, "
-                    + "geomed, cfa (default: flag).")
+                    + "geomed, cfa, cfae (default: flag).")
     String rule;
 
     @Option(names = "--f", paramLabel = "F",
             description = "Byzantine workers tolerated: trmean, phocas, meamed, krum, multikrum, bulyan; "
-                    + "cfa drops the f workers with the highest centred quality (default: 0).")
+                    + "cfa drops the f workers with the highest centred quality, cfae the f most outlying in centred "
+                    + "quality or projection energy; nnm mixes p - f neighbours (default: 0).")
     Integer f;
 
     @Option(names = "--m", paramLabel = "M",
@@ -42,9 +43,15 @@ final class RuleOptions {
                     + "Y Y^T x_i, whose norm does not follow the gradients' (default: norm).")
     String scale;
 
+    @Option(names = "--pre", paramLabel = "nnm|bucket:s=2|clip",
+            description = "Pre-aggregation before the rule: nnm (mean of the p - f nearest neighbours), bucket:s=S "
+                    + "(means of random buckets of S, seed=N), clip (ARC: the largest norms clipped, k=K); "
+                    + "the rule is then named e.g. nnm+flag (default: none).")
+    String pre;
+
     /** Adds the flags that were given to the command line's configuration layer. */
     void addTo(FlagLayer flags) {
         flags.put("rule.name", rule).put("rule.f", f).put("rule.m", m).put("rule.r", r).put("rule.lambda", lambda)
-                .put("rule.iterations", iterations).put("rule.scale", scale);
+                .put("rule.iterations", iterations).put("rule.scale", scale).put("rule.pre", pre);
     }
 }

@@ -99,14 +99,14 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
         }
     }
 
-    /** The "rule" section: name, f, m and the Flag Aggregator's r, lambda, iterations, scale. */
+    /** The "rule" section: name, f, m, the Flag Aggregator's r, lambda, iterations, scale, and pre. */
     public static RuleConfig ruleFromJson(JsonObject r) {
         FlagOptions flag = FlagOptions.DEFAULTS
                 .withRank(r.getInteger("r"))
                 .withLambda(r.getDouble("lambda"))
                 .withIterations(r.getInteger("iterations"))
                 .withScale(FlagOptions.Scale.of(r.getString("scale")));
-        return new RuleConfig(r.getString("name"), r.getInteger("f"), r.getInteger("m"), flag);
+        return new RuleConfig(r.getString("name"), r.getInteger("f"), r.getInteger("m"), flag, r.getString("pre", ""));
     }
 
     /** Reads a complete configuration (every key present, of its type). */

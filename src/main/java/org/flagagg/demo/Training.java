@@ -51,9 +51,17 @@ public final class Training {
      * @param flag         the Flag Aggregator's options
      * @param chunkCoords  coordinates per chunk on the wire
      * @param deadlineMs   the round deadline of runs with stragglers (the others wait for every worker)
+     * @param split        how the training images are shared out among the workers ({@link Shards})
      */
     public record Settings(int workers, int byzantine, int batch, double learningRate, int rounds, int evalEvery,
-            long seed, FlagOptions flag, int chunkCoords, long deadlineMs) {
+            long seed, FlagOptions flag, int chunkCoords, long deadlineMs, String split) {
+
+        /** With iid shards. */
+        public Settings(int workers, int byzantine, int batch, double learningRate, int rounds, int evalEvery,
+                long seed, FlagOptions flag, int chunkCoords, long deadlineMs) {
+            this(workers, byzantine, batch, learningRate, rounds, evalEvery, seed, flag, chunkCoords, deadlineMs, "iid");
+        }
+
         public Settings {
             if (workers < 1) {
                 throw new IllegalArgumentException("workers p must be >= 1, got " + workers);
@@ -71,7 +79,7 @@ public final class Training {
         }
     }
 
-    /** One run: a rule (canonical name), an attack spec and a straggler spec. */
+    /** One run: a rule (canonical name, or pre+name such as nnm+trmean), an attack spec and a straggler spec. */
     public record Spec(String rule, String attack, String stragglers) {
     }
 
@@ -128,6 +136,8 @@ public final class Training {
     private final Dataset test;
     private final Mlp model;
     private final Settings settings;
+    /** Each worker's training images ({@link Shards}); its minibatches are drawn from them. */
+    private final int[][] shards;
     private int jobs;
 
     public Training(Vertx vertx, Dataset train, Dataset test, Mlp model, Settings settings) {
@@ -144,6 +154,7 @@ public final class Training {
         this.test = test;
         this.model = model;
         this.settings = settings;
+        this.shards = Shards.split(settings.split(), train.labels(), train.classes(), settings.workers(), settings.seed());
     }
 
     public Settings settings() {
@@ -168,7 +179,7 @@ public final class Training {
         org.flagagg.rules.RuleConfig rule = ruleConfig(spec.rule());
         JsonObject json = new JsonObject()
                 .put("job", "demo-" + (++jobs))
-                .put("rule", new JsonObject().put("name", rule.name()).put("f", rule.f()).put("m", 0)
+                .put("rule", new JsonObject().put("name", rule.name()).put("pre", rule.pre()).put("f", rule.f()).put("m", 0)
                         .put("r", rule.flag().rank()).put("lambda", rule.flag().lambda())
                         .put("iterations", rule.flag().iterations())
                         .put("scale", rule.flag().scale().name().toLowerCase(java.util.Locale.ROOT)))
@@ -184,8 +195,11 @@ public final class Training {
         return JobConfig.fromJson(json);
     }
 
+    /** "rule" or "pre+rule" (the pre-aggregation of --pre before the last '+'). */
     private org.flagagg.rules.RuleConfig ruleConfig(String rule) {
-        return new org.flagagg.rules.RuleConfig(rule, settings.byzantine(), 0, settings.flag());
+        int plus = rule.lastIndexOf('+');
+        return new org.flagagg.rules.RuleConfig(rule.substring(plus + 1), settings.byzantine(), 0, settings.flag(),
+                plus < 0 ? "" : rule.substring(0, plus));
     }
 
     private static boolean hasStragglers(StragglerSpec spec) {
@@ -232,7 +246,6 @@ public final class Training {
         Mlp.Workspace[] spaces = new Mlp.Workspace[p];
         SplittableRandom[] batches = new SplittableRandom[p];
         int[][] batchIndex = new int[p][settings.batch()];
-        int shard = train.size() / p;
         for (int w = 0; w < p; w++) {
             spaces[w] = model.workspace();
             batches[w] = batchStream(settings.seed(), w);
@@ -268,8 +281,9 @@ public final class Training {
                 // Each worker's minibatch from its own shard, drawn whatever the rule: same data for every run.
                 IntStream.range(0, p).parallel().forEach(w -> {
                     int[] idx = batchIndex[w];
+                    int[] mine = shards[w];
                     for (int b = 0; b < idx.length; b++) {
-                        idx[b] = w * shard + batches[w].nextInt(shard);
+                        idx[b] = mine[batches[w].nextInt(mine.length)];
                     }
                     model.lossAndGradient(params[w], train, idx, idx.length, grads[w], spaces[w]);
                 });
@@ -338,7 +352,7 @@ public final class Training {
                 quality, byzantine, failed, late, inSync, (System.nanoTime() - t0) / 1e9, params[f]);
     }
 
-    /** Worker w's minibatch draws: index {@code w * shard + nextInt(shard)}, batch by batch. */
+    /** Worker w's minibatch draws: image {@code shard_w[nextInt(|shard_w|)]}, batch by batch. */
     static SplittableRandom batchStream(long seed, int worker) {
         return new SplittableRandom(seed ^ SALT_BATCH ^ (worker * 0x9E3779B97F4A7C15L));
     }

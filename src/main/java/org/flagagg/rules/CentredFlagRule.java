@@ -63,21 +63,52 @@ public final class CentredFlagRule implements Rule {
         boolean[] zeroDeviation = new boolean[p];
         double[] quality = centredQuality(p, centred, centre.delta(), zeroDeviation);
 
-        Integer[] byQuality = IntStream.range(0, p).boxed().toArray(Integer[]::new);
-        Arrays.sort(byQuality, Comparator.<Integer>comparingDouble(i -> -quality[i]).thenComparingInt(i -> i));
         Map<Integer, String> dropped = new TreeMap<>();
         boolean[] isDropped = new boolean[p];
         List<Details> droppedDetails = new ArrayList<>();
-        for (int k = 0; k < f; k++) {
-            int i = byQuality[k];
+        for (int i : largest(quality, f)) {
             isDropped[i] = true;
             String reason = String.format(Locale.ROOT, "centred quality %.3f%s among the %d highest (cfa)",
                     quality[i], zeroDeviation[i] ? " (no deviation from the centre)" : "", f);
             dropped.put(i, reason);
             droppedDetails.add(Details.EMPTY.with("input", i).with("quality", quality[i]).with("reason", reason));
         }
-        int[] kept = IntStream.range(0, p).filter(i -> !isDropped[i]).toArray();
+        Kept rest = flagOnKept(p, gram, isDropped, options);
+        dropped.putAll(rest.dropped());
 
+        Details details = Details.EMPTY
+                .with("f", f)
+                .with("centredQuality", quality)
+                .with("centre", Details.EMPTY
+                        .with("weights", centre.weights())
+                        .with("iterations", centre.iterations())
+                        .with("converged", centre.converged())
+                        .with("objective", centre.objective())
+                        .with("delta", centre.delta()))
+                .with("dropped", droppedDetails)
+                .with("kept", rest.kept())
+                .with("flag", rest.flag());
+        return LinearSolution.ofDense(rest.coefficients(), dropped, details);
+    }
+
+    /** The indices of the f largest scores, largest first (ties: the lower index first). */
+    static int[] largest(double[] score, int f) {
+        return IntStream.range(0, score.length).boxed()
+                .sorted(Comparator.<Integer>comparingDouble(i -> -score[i]).thenComparingInt(i -> i))
+                .limit(f).mapToInt(Integer::intValue).toArray();
+    }
+
+    /**
+     * FA on the inputs left after a selection, over all p: kept (ascending), coefficients (0 for the
+     * others), FA's own drops (zero gradients) by input, and FA's details with quality and weight spread
+     * over all p (NaN for the inputs not kept).
+     */
+    record Kept(int[] kept, double[] coefficients, Map<Integer, String> dropped, Details flag) {
+    }
+
+    /** FA with r = ceil(k / 2) on the inputs not in {@code isDropped}; see {@link Kept}. */
+    static Kept flagOnKept(int p, double[] gram, boolean[] isDropped, FlagOptions options) {
+        int[] kept = IntStream.range(0, p).filter(i -> !isDropped[i]).toArray();
         int m = kept.length;
         double[] sub = new double[m * m];
         for (int a = 0; a < m; a++) {
@@ -96,23 +127,11 @@ public final class CentredFlagRule implements Rule {
             flagQuality[kept[a]] = flag.quality()[a];
             flagWeight[kept[a]] = flag.weight()[a];
         }
+        Map<Integer, String> dropped = new TreeMap<>();
         flag.dropped().forEach((a, reason) -> dropped.put(kept[a], reason));
         FlagSolution spread = new FlagSolution(coefficients, flagQuality, flagWeight, flag.dropped(),
                 flag.objective(), flag.iterations(), flag.rank(), flag.columns());
-
-        Details details = Details.EMPTY
-                .with("f", f)
-                .with("centredQuality", quality)
-                .with("centre", Details.EMPTY
-                        .with("weights", centre.weights())
-                        .with("iterations", centre.iterations())
-                        .with("converged", centre.converged())
-                        .with("objective", centre.objective())
-                        .with("delta", centre.delta()))
-                .with("dropped", droppedDetails)
-                .with("kept", kept)
-                .with("flag", FlagRule.details(spread, options));
-        return LinearSolution.ofDense(coefficients, dropped, details);
+        return new Kept(kept, coefficients, dropped, FlagRule.details(spread, options));
     }
 
     /** G~_ij = G_ij - h_i - h_j + s: the Gram matrix of g_i - sum_k b_k g_k (symmetrised, as G may not quite be). */
@@ -141,7 +160,7 @@ public final class CentredFlagRule implements Rule {
      * floor, below which Gram-space distances are rounding noise) are zeroed and get quality 1: a worker at
      * the centre is fitted exactly by any flag. Marks those in {@code zeroDeviation}.
      */
-    private double[] centredQuality(int p, double[] centred, double delta, boolean[] zeroDeviation) {
+    double[] centredQuality(int p, double[] centred, double delta, boolean[] zeroDeviation) {
         double floor = delta * delta;
         double[] quality = new double[p];
         int usable = 0;

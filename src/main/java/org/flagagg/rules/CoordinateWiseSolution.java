@@ -54,6 +54,11 @@ public final class CoordinateWiseSolution implements Solution {
         }
     }
 
+    /** The per-coordinate reduction, for {@link PreAggregatedRule} to apply to mixed values. */
+    PerCoordinate function() {
+        return function;
+    }
+
     @Override
     public Map<Integer, String> dropped() {
         return Map.of();

@@ -8,17 +8,22 @@ public final class Rules {
     /** Canonical names, in the order the docs list them. */
     public static final List<String> NAMES =
             List.of("flag", "mean", "median", "trmean", "phocas", "meamed", "krum", "multikrum", "bulyan", "geomed",
-                    "cfa");
+                    "cfa", "cfae");
 
     private Rules() {
     }
 
     /**
-     * Creates the named rule.
+     * Creates the named rule, behind its pre-aggregation stage if {@link RuleConfig#pre} names one.
      *
      * @throws IllegalArgumentException for an unknown name or a parameter that is invalid for any p
      */
     public static Rule create(RuleConfig config) {
+        Rule rule = createRule(config);
+        return config.pre().isEmpty() ? rule : new PreAggregatedRule(Mixing.parse(config.pre(), config.f()), rule);
+    }
+
+    private static Rule createRule(RuleConfig config) {
         if (config.name() == null) {
             throw new IllegalArgumentException("no rule name given (rules: " + String.join(", ", NAMES) + ")");
         }
@@ -34,6 +39,7 @@ public final class Rules {
             case "bulyan" -> new BulyanRule(config.f());
             case "geomed" -> new GeometricMedianRule();
             case "cfa" -> new CentredFlagRule(config.f(), config.flag());
+            case "cfae" -> new CentredEnergyFlagRule(config.f(), config.flag());
             default -> throw new IllegalArgumentException(
                     "unknown rule '" + config.name() + "' (rules: " + String.join(", ", NAMES) + ")");
         };

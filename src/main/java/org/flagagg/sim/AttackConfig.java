@@ -25,10 +25,14 @@ import java.util.Map;
  * @param eps      empire: colluders send -eps * mean(honest) (default 0.1)
  * @param fraction drop: probability that a coordinate is zeroed (default 0.1); nan: probability that a
  *                 coordinate is replaced by the non-finite value (default 1)
- * @param noise    random: the noise distribution (default uniform [0, 1))
- * @param z        lie: the z to use instead of the paper's z_max; NaN (the default) computes z_max
+ * @param noise    random: the noise distribution (default uniform [0, 1)); lienoise: its std is the noise's
+ *                 standard deviation in units of the honest sigma (default 1)
+ * @param z        lie, lienoise: the z to use instead of the paper's z_max; NaN (the default) computes z_max
  * @param mode     nan: which non-finite value is injected (default NaN)
  * @param target   duplicate: index of the honest worker whose gradient is copied (default 0)
+ *
+ * <p>{@code mimic} (Karimireddy, He and Jaggi 2022: the colluders copy one honest worker) is parsed as
+ * {@code duplicate}, which is that attack.
  */
 public record AttackConfig(String name, long seed, double k, double eps, double fraction,
                            Noise noise, double z, NonFinite mode, int target) {
@@ -97,6 +101,7 @@ public record AttackConfig(String name, long seed, double k, double eps, double 
         m.put("nan", List.of("mode", "fraction"));
         m.put("zero", List.of());
         m.put("duplicate", List.of("target"));
+        m.put("lienoise", List.of("z", "std"));
         return java.util.Collections.unmodifiableMap(m);
     }
 
@@ -187,6 +192,9 @@ public record AttackConfig(String name, long seed, double k, double eps, double 
         }
         int colon = spec.indexOf(':');
         String name = (colon < 0 ? spec : spec.substring(0, colon)).trim().toLowerCase(Locale.ROOT);
+        if (name.equals("mimic")) {
+            name = "duplicate";
+        }
         if (!Attacks.NAMES.contains(name)) {
             throw unknown(name);
         }
@@ -256,6 +264,13 @@ public record AttackConfig(String name, long seed, double k, double eps, double 
         if (name.equals("random")) {
             c = c.withNoise(parseNoise(given));
         }
+        if (given.containsKey("std") && name.equals("lienoise")) {
+            double std = parseFinite(name, "std", given.get("std"));
+            if (std < 0) {
+                throw new IllegalArgumentException("attack 'lienoise': std must be >= 0, got " + std);
+            }
+            c = c.withNoise(Noise.gaussian(0, std));
+        }
         return c;
     }
 
@@ -307,6 +322,12 @@ public record AttackConfig(String name, long seed, double k, double eps, double 
             case "empire" -> sb.append("eps=").append(eps).append(',');
             case "nan" -> sb.append("mode=").append(mode.label).append(",fraction=").append(fraction).append(',');
             case "duplicate" -> sb.append("target=").append(target).append(',');
+            case "lienoise" -> {
+                if (!Double.isNaN(z)) {
+                    sb.append("z=").append(z).append(',');
+                }
+                sb.append("std=").append(noise.std()).append(',');
+            }
             default -> {
             }
         }

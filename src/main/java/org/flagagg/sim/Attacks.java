@@ -7,7 +7,8 @@ public final class Attacks {
 
     /** Canonical names, in the order the docs list them. */
     public static final List<String> NAMES =
-            List.of("none", "random", "reverse", "drop", "lie", "empire", "signflip", "nan", "zero", "duplicate");
+            List.of("none", "random", "reverse", "drop", "lie", "empire", "signflip", "nan", "zero", "duplicate",
+                    "lienoise");
 
     private Attacks() {
     }
@@ -29,6 +30,7 @@ public final class Attacks {
             case "nan" -> new NonFiniteAttack(config.seed(), config.mode(), config.fraction());
             case "zero" -> new ZeroAttack();
             case "duplicate" -> new DuplicateAttack(config.target());
+            case "lienoise" -> new LieNoiseAttack(config.seed(), config.z(), config.noise().std());
             default -> throw new IllegalArgumentException(
                     "unknown attack '" + config.name() + "' (attacks: " + String.join(", ", NAMES) + ")");
         };

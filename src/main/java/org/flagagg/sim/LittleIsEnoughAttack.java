@@ -61,24 +61,34 @@ public final class LittleIsEnoughAttack implements Attack {
         if (f == 0) {
             return;
         }
-        int n = honest.length;
-        double z = z(n, f);
+        double z = z(honest.length, f);
+        double[] stats = new double[2];
         for (int i = 0; i < len; i++) {
-            double sum = 0;
-            for (int h = 0; h < n; h++) {
-                sum += honest[h][i];
-            }
-            double mean = sum / n;
-            double sq = 0;
-            for (int h = 0; h < n; h++) {
-                double dev = honest[h][i] - mean;
-                sq += dev * dev;
-            }
-            double sigma = n > 1 ? Math.sqrt(sq / (n - 1)) : 0;
-            float v = (float) (mean - z * sigma);
+            honestStats(honest, i, stats);
+            float v = (float) (stats[0] - z * stats[1]);
             for (int b = 0; b < f; b++) {
                 out[b][i] = v;
             }
         }
+    }
+
+    /**
+     * The honest values' mean (stats[0]) and sample standard deviation (stats[1], divisor n_h - 1; 0 for
+     * one honest worker) at coordinate i, in two passes in double.
+     */
+    static void honestStats(float[][] honest, int i, double[] stats) {
+        int n = honest.length;
+        double sum = 0;
+        for (int h = 0; h < n; h++) {
+            sum += honest[h][i];
+        }
+        double mean = sum / n;
+        double sq = 0;
+        for (int h = 0; h < n; h++) {
+            double dev = honest[h][i] - mean;
+            sq += dev * dev;
+        }
+        stats[0] = mean;
+        stats[1] = n > 1 ? Math.sqrt(sq / (n - 1)) : 0;
     }
 }

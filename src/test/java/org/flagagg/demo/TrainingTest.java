@@ -107,6 +107,13 @@ class TrainingTest {
     }
 
     @Test
+    void rejectsASplitThatLeavesALabelUnheld() {
+        assertThatThrownBy(() -> new Training(vertx, TRAIN, TEST, MODEL, new Training.Settings(4, 0, 4, 0.5, 3, 3, 3,
+                FlagOptions.DEFAULTS, 16, 300, "labels:k=1")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("needs p * k >= 10");
+    }
+
+    @Test
     void rejectsARuleThatDoesNotFitP() {
         assertThatThrownBy(() -> training(5, 2, 1).validate(new Training.Spec("bulyan", "none", "none")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("bulyan");

@@ -83,7 +83,7 @@ class AttackConfigTest {
     @CsvSource(delimiter = '|', value = {
             "''                              | empty attack spec",
             "'   '                           | empty attack spec",
-            "foo                             | unknown attack 'foo' (attacks: none, random, reverse, drop, lie, empire, signflip, nan, zero, duplicate)",
+            "foo                             | unknown attack 'foo' (attacks: none, random, reverse, drop, lie, empire, signflip, nan, zero, duplicate, lienoise)",
             "foo:eps=1                       | unknown attack 'foo'",
             "empire:k=3                      | attack 'empire' has no parameter 'k' (its parameters: eps, seed)",
             "zero:fraction=0.5               | attack 'zero' has no parameter 'fraction' (its parameters: seed)",

@@ -38,7 +38,7 @@ class AttacksTest {
         return Stream.of("none", "random", "random:dist=gaussian,mean=1,std=2", "random:low=-3,high=5",
                 "reverse", "reverse:k=3", "drop", "drop:fraction=0.5", "lie", "lie:z=1.5", "empire",
                 "empire:eps=10", "signflip", "nan", "nan:mode=inf", "nan:mode=-inf,fraction=0.3", "zero",
-                "duplicate", "duplicate:target=5");
+                "duplicate", "duplicate:target=5", "mimic", "lienoise", "lienoise:z=1.5,std=0.5");
     }
 
     // ---------------------------------------------------------------- chunked == whole, bit for bit
@@ -142,7 +142,7 @@ class AttacksTest {
 
     @Test
     void randomAttacksChangeWithTheSeedAndTheWorker() {
-        for (String spec : List.of("random", "random:dist=gaussian", "drop", "nan:fraction=0.5")) {
+        for (String spec : List.of("random", "random:dist=gaussian", "drop", "nan:fraction=0.5", "lienoise")) {
             float[][] a = Attacks.create(spec, 1).applyWhole(honest, own);
             float[][] b = Attacks.create(spec, 2).applyWhole(honest, own);
             for (int w = 0; w < FAULTY; w++) {
@@ -231,6 +231,48 @@ class AttacksTest {
     }
 
     @Test
+    void mimicIsDuplicate() {
+        assertThat(AttackConfig.parse("mimic:target=4", 0)).isEqualTo(AttackConfig.parse("duplicate:target=4", 0));
+        float[][] out = Attacks.create("mimic", 0).applyWhole(honest, own);
+        for (int b = 0; b < FAULTY; b++) {
+            assertThat(out[b]).containsExactly(honest[0]);
+        }
+    }
+
+    @Test
+    void lienoiseIsTheLieShiftPlusSigmaScaledNormalNoisePerColluder() {
+        AttackConfig c = AttackConfig.parse("lienoise:z=1.5,std=0.5", 21);
+        float[][] out = Attacks.create(c).applyWhole(honest, own);
+        for (int b = 0; b < FAULTY; b++) {
+            SplittableRandom seq = new SplittableRandom(CounterRandom.streamKey(21, LieNoiseAttack.SALT, b));
+            for (int j = 0; j < D; j++) {
+                double mean = onePassMean(honest, j);
+                double sd = onePassSampleStd(honest, j);
+                double xi = bisectInverseCdf(((seq.nextLong() >>> 11) + 0.5) * 0x1.0p-53);
+                assertClose(out[b][j], mean - 1.5 * sd + 0.5 * sd * xi);
+            }
+        }
+    }
+
+    @Test
+    void lienoiseColludersDifferFromEachOtherAndWithoutNoiseAreLie() {
+        float[][] noisy = Attacks.create("lienoise:z=1.5", 5).applyWhole(honest, own);
+        float[][] lie = Attacks.create("lie:z=1.5", 5).applyWhole(honest, own);
+        float[][] silent = Attacks.create("lienoise:z=1.5,std=0", 5).applyWhole(honest, own);
+        float[][] zMax = Attacks.create("lienoise:std=0", 5).applyWhole(honest, own);
+        float[][] lieZMax = Attacks.create("lie", 5).applyWhole(honest, own);
+        for (int b = 0; b < FAULTY; b++) {
+            assertThat(rawBits(silent[b])).isEqualTo(rawBits(lie[b]));
+            assertThat(rawBits(zMax[b])).as("z defaults to z_max, as for lie").isEqualTo(rawBits(lieZMax[b]));
+        }
+        assertThat(countDifferent(noisy[0], noisy[1])).isEqualTo(D);
+        assertThat(countDifferent(noisy[0], lie[0])).isGreaterThan(D - 5);
+        assertThatThrownBy(() -> AttackConfig.parse("lienoise:std=-1")).hasMessageContaining("std must be >= 0");
+        assertThat(AttackConfig.parse(AttackConfig.parse("lienoise:z=1.5,std=2", 3).spec(), 0))
+                .isEqualTo(AttackConfig.parse("lienoise:z=1.5,std=2", 3));
+    }
+
+    @Test
     void empireSendsMinusEpsTimesTheHonestMean() {
         for (double eps : new double[] {0.1, 10}) {
             float[][] out = Attacks.create(AttackConfig.of("empire").withEps(eps)).applyWhole(honest, own);
@@ -253,15 +295,8 @@ class AttacksTest {
         float[][] out = Attacks.create("lie", 0).applyWhole(honest, own);
         double z = bisectInverseCdf(10.0 / 15.0); // p = 15, f = 3, s = floor(15/2 + 1) - 3 = 5
         for (int j = 0; j < D; j++) {
-            // The one-pass textbook formula, unlike the code's two passes.
-            double sum = 0;
-            double sumSq = 0;
-            for (float[] h : honest) {
-                sum += h[j];
-                sumSq += (double) h[j] * h[j];
-            }
-            double mean = sum / HONEST;
-            double sd = Math.sqrt((sumSq - sum * sum / HONEST) / (HONEST - 1));
+            double mean = onePassMean(honest, j);
+            double sd = onePassSampleStd(honest, j);
             for (int b = 0; b < FAULTY; b++) {
                 assertClose(out[b][j], mean - z * sd);
                 assertThat((double) out[b][j]).isLessThanOrEqualTo(mean + 1e-6); // below the mean: z > 0
@@ -448,7 +483,8 @@ class AttacksTest {
     @Test
     void namesAreTheCanonicalListAndEachCreatesItsAttack() {
         assertThat(Attacks.NAMES).containsExactly(
-                "none", "random", "reverse", "drop", "lie", "empire", "signflip", "nan", "zero", "duplicate");
+                "none", "random", "reverse", "drop", "lie", "empire", "signflip", "nan", "zero", "duplicate",
+                "lienoise");
         for (String name : Attacks.NAMES) {
             assertThat(Attacks.create(AttackConfig.of(name)).name()).isEqualTo(name);
         }
@@ -481,6 +517,26 @@ class AttacksTest {
         float[] x = new float[n];
         java.util.Arrays.fill(x, v);
         return x;
+    }
+
+    /** The honest mean at coordinate j. */
+    static double onePassMean(float[][] rows, int j) {
+        double sum = 0;
+        for (float[] h : rows) {
+            sum += h[j];
+        }
+        return sum / rows.length;
+    }
+
+    /** The sample std at coordinate j by the one-pass textbook formula, unlike the code's two passes. */
+    static double onePassSampleStd(float[][] rows, int j) {
+        double sum = 0;
+        double sumSq = 0;
+        for (float[] h : rows) {
+            sum += h[j];
+            sumSq += (double) h[j] * h[j];
+        }
+        return Math.sqrt((sumSq - sum * sum / rows.length) / (rows.length - 1));
     }
 
     static void assertClose(float actual, double expected) {
