@@ -99,7 +99,7 @@ public final class Configuration {
     /**
      * The effective configuration: the defaults, then {@code file} (may be null), then the FLAGAGG_*
      * variables of {@code env}, then {@code flags} (a JSON layer of the keys the command line set), each
-     * later layer winning; checked ({@link #check}).
+     * later layer winning; checked ({@link #check}) before the flags and after them.
      */
     public static JsonObject load(Path file, Map<String, String> env, JsonObject flags) {
         JsonObject json = defaults();
@@ -132,6 +132,8 @@ public final class Configuration {
                 }
             }
         });
+        // Checked before the flags too: a bad value in a file or variable is refused even where a flag overrides it.
+        check(json);
         checkKeys("", "", flags, DEFAULTS);
         json.mergeIn(flags, true);
         check(json);
