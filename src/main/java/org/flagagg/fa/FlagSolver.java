@@ -19,6 +19,9 @@ import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
  * step is the top-r eigenvectors of X C X^T for a p x p weighting C, found from the eigen-decomposition
  * of K; nothing depends on the gradients' dimension n. See docs/algorithm.md and the shared note
  * flag-aggregator-math.md for the derivation.
+ *
+ * <p>Over 400 lines: the IRLS steps, the exact objective and the step acceptance are one algorithm, read
+ * together against the math note.
  */
 public final class FlagSolver {
 

@@ -49,6 +49,9 @@ import org.flagagg.worker.Worker;
  *
  * <p>Bounded: at most R rounds, and an overall timeout (default R x (deadline max + result timeout) + 10 s)
  * after which the run stops and reports the rounds it finished ({@code timed_out: true}).
+ *
+ * <p>Over 400 lines: one run (rounds, records, verification, the report) reads top to bottom; the workers
+ * themselves are {@link Fleet}'s.
  */
 public final class LoadTest {
 
