@@ -9,13 +9,18 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** Round deadlines that pass only when the test says: a round closes at its deadline without timing luck. */
-final class ManualDeadlines implements AggregatorVerticle.Deadlines {
+final class ManualDeadlines implements Deadlines {
     private record Armed(long id, Context context, Runnable fire) {
     }
 
     private final AtomicLong ids = new AtomicLong();
     /** The deadline each round has now (a re-armed deadline replaces the earlier one). */
     private final Map<Long, Armed> armed = new ConcurrentHashMap<>();
+
+    @Override
+    public void start(Vertx vertx, AggregatorVerticle aggregator) {
+        // Each deadline runs on the context it was armed on.
+    }
 
     @Override
     public long arm(long round, long ms, Runnable fire) {
