@@ -21,6 +21,9 @@ public interface Deadlines {
      * workers delivered the round, so it closes with those in (and waits as long as they take).
      */
     static Deadlines waitingFor(int workers) {
+        if (workers < 1) {
+            throw new IllegalArgumentException("a deadline must wait for at least 1 worker, got " + workers);
+        }
         return waitingFor(round -> workers);
     }
 
