@@ -6,8 +6,8 @@ import java.util.function.LongToIntFunction;
 /**
  * When a round's deadline passes. A server runs {@link #timers()}; a test (or a check run) that needs a round to
  * close at its deadline with exactly the workers it expects in picks {@link #waitingFor}, so the outcome does not
- * depend on those workers beating the clock on a loaded machine. Only code chooses them: no configuration key
- * reaches anything but the timers.
+ * depend on those workers beating the clock on a loaded machine. Only code chooses them (and the hidden test
+ * flag {@code --test-deadlines-wait-for} of server and loadtest): no configuration key or environment variable.
  */
 public interface Deadlines {
 
@@ -32,7 +32,7 @@ public interface Deadlines {
         return new WaitingDeadlines(workersOfRound);
     }
 
-    /** Called once by the aggregator as it starts, on its event loop, before any {@link #arm}. */
+    /** Called once by the aggregator as it starts, on its event loop, before any {@link #arm}: one aggregator each. */
     void start(Vertx vertx, AggregatorVerticle aggregator);
 
     /** Calls {@code fire} on the event loop once round {@code round}'s deadline of {@code ms} passed; returns an id. */
