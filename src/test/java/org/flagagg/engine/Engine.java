@@ -107,6 +107,14 @@ public final class Engine implements AutoCloseable {
         return aggregator.whenDelivered(round, workers).toCompletionStage().toCompletableFuture();
     }
 
+    /**
+     * How long round {@code round}'s deadline runs, as the engine last armed it; -1 if none is armed (an engine
+     * from {@link #startWithManualDeadlines} only).
+     */
+    public long deadlineMs(long round) {
+        return manual.armedMs(round);
+    }
+
     /** Passes round {@code round}'s deadline (an engine from {@link #startWithManualDeadlines} only). */
     public CompletableFuture<Void> fireDeadline(long round) {
         return manual.fire(round).toCompletionStage().toCompletableFuture();
