@@ -50,6 +50,9 @@ abstract class FleetCommand implements Callable<Integer> {
     @Mixin
     FleetOptions fleet;
 
+    @Mixin
+    TestDeadlinesOption testDeadlines;
+
     @Option(names = "--server-jvm", paramLabel = "OPTS", split = " ", defaultValue = "-Xmx1g",
             description = "JVM options of the aggregator's child JVM with --cluster (default: ${DEFAULT-VALUE}, plus "
                     + "-XX:MaxDirectMemorySize of the memory budget + 256 MiB).")
@@ -126,7 +129,7 @@ abstract class FleetCommand implements Callable<Integer> {
                 serverConfig.getJsonObject("http").put("port", 0);
                 List<String> jvm = new java.util.ArrayList<>(serverJvm);
                 jvm.add("-XX:MaxDirectMemorySize=" + ((config.memoryBudget() >> 20) + 256) + "m");
-                child = ServerProcess.start(serverConfig, jvm);
+                child = ServerProcess.start(serverConfig, jvm, testDeadlines.args());
                 wsUrl = child.wsUrl();
                 member = member.joining(name, List.of(child.member()), 0);
             }
@@ -138,7 +141,8 @@ abstract class FleetCommand implements Callable<Integer> {
                 JobServer.Holder holder = JobServer.find(node, config.job(), member.serverWaitS() * 1000).await();
                 serverGone = JobServer.gone(node, config.job(), holder);
             } else {
-                embedded = Server.deploy(vertx, settings, new Server.Parts(via.equals("link"), ws, false), secret).await();
+                embedded = Server.deploy(vertx, settings, new Server.Parts(via.equals("link"), ws, false), secret,
+                        testDeadlines.deadlines()).await();
                 wsUrl = embedded.workersUrl();
             }
             LoadTest load = new LoadTest(vertx, config, fleet.toConfig(), fleet.rounds, fleet.verify)

@@ -36,6 +36,9 @@ final class ServerCommand implements Callable<Integer> {
     @Mixin
     WsOptions ws;
 
+    @Mixin
+    TestDeadlinesOption testDeadlines;
+
     @Option(names = "--host", paramLabel = "HOST", description = "Interface of the HTTP server (GET /rounds, "
             + "GET /health) (default: 127.0.0.1).")
     String httpHost;
@@ -76,7 +79,7 @@ final class ServerCommand implements Callable<Integer> {
                     + "dashboard, /rounds, /events and /metrics are open to anyone who reaches it (--read-tokens FILE)%n",
                     host);
         }
-        Server server = Server.start(config, cluster.enabled).await();
+        Server server = Server.start(config, cluster.enabled, testDeadlines.deadlines()).await();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {

@@ -43,8 +43,11 @@ final class ServerProcess implements AutoCloseable {
         this.log = log;
     }
 
-    /** Starts the server on this configuration and waits (at most a minute) until it is a cluster member. */
-    static ServerProcess start(JsonObject config, List<String> jvmOptions) throws IOException {
+    /**
+     * Starts the server on this configuration (and {@code serverArgs} after it) and waits (at most a minute) until
+     * it is a cluster member.
+     */
+    static ServerProcess start(JsonObject config, List<String> jvmOptions, List<String> serverArgs) throws IOException {
         Path conf = Files.createTempFile("flagagg-server-", ".json");
         Path log = Files.createTempFile("flagagg-server-", ".log");
         Files.writeString(conf, config.encodePrettily());
@@ -56,6 +59,7 @@ final class ServerProcess implements AutoCloseable {
         command.addAll(HAZELCAST_JVM_FLAGS);
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(),
                 "server", "--cluster", "--conf", conf.toString()));
+        command.addAll(serverArgs);
         Process process = new ProcessBuilder(command).redirectError(log.toFile()).start();
         CompletableFuture<String> ready = new CompletableFuture<>();
         CompletableFuture<String> listening = new CompletableFuture<>();

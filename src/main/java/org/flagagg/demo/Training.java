@@ -13,13 +13,13 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
 import org.flagagg.config.JobConfig;
+import org.flagagg.engine.Deadlines;
 import org.flagagg.fa.FlagOptions;
 import org.flagagg.rules.Rules;
 import org.flagagg.sim.Attack;
 import org.flagagg.sim.AttackConfig;
 import org.flagagg.sim.Attacks;
 import org.flagagg.server.Server;
-import org.flagagg.sim.LoadTest;
 import org.flagagg.sim.StragglerSpec;
 import org.flagagg.worker.Worker;
 
@@ -139,6 +139,8 @@ public final class Training {
     /** Each worker's training images ({@link Shards}); its minibatches are drawn from them. */
     private final int[][] shards;
     private int jobs;
+    /** Tests: a deadline also waits for the run's quorum ({@link #waitingForTheQuorum}). */
+    private boolean waitForQuorum;
 
     public Training(Vertx vertx, Dataset train, Dataset test, Mlp model, Settings settings) {
         if (train.features() != model.inputs() || test.features() != model.inputs()) {
@@ -159,6 +161,15 @@ public final class Training {
 
     public Settings settings() {
         return settings;
+    }
+
+    /**
+     * For tests: a round's deadline passes only once the run's quorum (its on-time workers) delivered too
+     * ({@link Deadlines#waitingFor}), so a loaded machine cannot make an on-time worker late.
+     */
+    public Training waitingForTheQuorum() {
+        waitForQuorum = true;
+        return this;
     }
 
     /** Checks a spec without running it: the rule fits P (and the quorum), the attack and stragglers parse. */
@@ -267,7 +278,8 @@ public final class Training {
         int late = 0;
         boolean inSync = true;
 
-        Server engine = LoadTest.deployEmbedded(vertx, job).await();
+        Server engine = Server.deploy(vertx, job, waitForQuorum ? Deadlines.waitingFor(job.quorum())
+                : Deadlines.timers()).await();
         progress.engineStarted(engine);
         List<String> deployments = new ArrayList<>();
         DemoWorker[] workers = new DemoWorker[p];

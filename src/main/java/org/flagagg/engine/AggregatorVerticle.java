@@ -3,7 +3,6 @@ package org.flagagg.engine;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.EventBus;
@@ -55,14 +54,6 @@ import org.slf4j.LoggerFactory;
 public final class AggregatorVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorVerticle.class);
 
-    /** Arms round deadlines: Vert.x timers, or in tests a trigger the test fires itself. */
-    interface Deadlines {
-        /** Calls {@code fire} on the event loop once round {@code round}'s deadline of {@code ms} passed; returns an id. */
-        long arm(long round, long ms, Runnable fire);
-
-        void cancel(long id);
-    }
-
     private final JobConfig job;
     private final ChunkStore store;
     private final Kernels kernels;
@@ -73,7 +64,7 @@ public final class AggregatorVerticle extends VerticleBase {
     private final RoundAdmission admission;
     private final RoundMath roundMath;
     private final EngineLoad load = new EngineLoad();
-    private Deadlines deadlines;
+    private final Deadlines deadlines;
     /** Test hook {@link #whenDelivered}: who waits for how many workers to deliver which round. */
     private final List<DeliveryWatch> deliveryWatches = new ArrayList<>();
     private WorkerExecutor math;
@@ -90,11 +81,11 @@ public final class AggregatorVerticle extends VerticleBase {
      * Workers in other JVMs join only with a proof of {@code secret} (null: they cannot join).
      */
     public AggregatorVerticle(JobConfig job, ChunkStore store, JobSecret secret) {
-        this(job, store, secret, null);
+        this(job, store, secret, Deadlines.timers());
     }
 
-    /** With the round deadlines under the caller's control (tests); null: Vert.x timers. */
-    AggregatorVerticle(JobConfig job, ChunkStore store, JobSecret secret, Deadlines deadlines) {
+    /** With the round deadlines of {@code deadlines}: {@link Deadlines#timers()} but in tests. */
+    public AggregatorVerticle(JobConfig job, ChunkStore store, JobSecret secret, Deadlines deadlines) {
         this.job = job;
         this.store = store;
         this.deadlines = deadlines;
@@ -121,7 +112,8 @@ public final class AggregatorVerticle extends VerticleBase {
 
     /**
      * Test hook: completes once {@code count} workers stored their whole gradient of open round {@code round},
-     * so a test that controls the {@link Deadlines} fires a deadline only after them, whatever the machine's load.
+     * so a test that controls the {@link Deadlines} fires a deadline only after them, whatever the machine's load;
+     * fails if the round ends with fewer.
      */
     Future<Void> whenDelivered(long round, int count) {
         Promise<Void> reached = Promise.promise();
@@ -140,28 +132,12 @@ public final class AggregatorVerticle extends VerticleBase {
         math = vertx.createSharedWorkerExecutor("flagagg-math-" + job.job(), Runtime.getRuntime().availableProcessors());
         bus = vertx.eventBus();
         FrameCodec.register(bus);
-        if (deadlines == null) {
-            deadlines = timers(vertx);
-        }
+        deadlines.start(vertx, this);
         streamer = new AggregateStreamer(vertx, math, job, store, addresses, slots, load);
         MessageConsumer<Object> join = bus.consumer(addresses.join(), this::onJoin);
         MessageConsumer<Object> chunks = bus.consumer(addresses.chunks(), this::onChunk);
         return Future.all(join.completion(), chunks.completion(), RoundLog.repairOn(vertx, job.roundLog()))
                 .onSuccess(v -> load.running = true);
-    }
-
-    private static Deadlines timers(Vertx vertx) {
-        return new Deadlines() {
-            @Override
-            public long arm(long round, long ms, Runnable fire) {
-                return vertx.setTimer(ms, t -> fire.run());
-            }
-
-            @Override
-            public void cancel(long id) {
-                vertx.cancelTimer(id);
-            }
-        };
     }
 
     @Override
@@ -421,6 +397,7 @@ public final class AggregatorVerticle extends VerticleBase {
         boolean completed = error == null;
         run.round.finish(completed);
         admission.finished(run, completed);
+        endDeliveryWatches(run.round.id());
         load.openRounds.set(admission.openCount());
         if (!completed) {
             LOG.warn("round {} failed: {}", run.round.id(), error);
@@ -429,6 +406,12 @@ public final class AggregatorVerticle extends VerticleBase {
         bus.publish(addresses.rounds(), record);
         run.logged = RoundLog.appendOn(vertx, job.roundLog(), record);
         streamer.stream(run.round, run.participants, record, () -> release(run));
+    }
+
+    /** The round ended: whoever still waits for its deliveries waits in vain. */
+    private void endDeliveryWatches(long round) {
+        deliveryWatches.removeIf(w -> w.round() == round && w.reached().tryFail("round " + round + " ended with "
+                + "fewer than " + w.count() + " workers delivered"));
     }
 
     /** Frees the round's chunks; then, with its record logged, announces it on the released address. */

@@ -23,6 +23,7 @@ import org.flagagg.config.JobConfig;
 import org.flagagg.config.ServerConfig;
 import org.flagagg.config.TokenTable;
 import org.flagagg.engine.AggregatorVerticle;
+import org.flagagg.engine.Deadlines;
 import org.flagagg.engine.JobServer;
 import org.flagagg.link.LinkServer;
 import org.flagagg.round.ChunkStore;
@@ -89,6 +90,11 @@ public final class Server {
      * dashboard always. {@link #close} stops Vert.x too.
      */
     public static Future<Server> start(ServerConfig config, boolean clustered) {
+        return start(config, clustered, Deadlines.timers());
+    }
+
+    /** {@link #start(ServerConfig, boolean)} with these round deadlines ({@link Deadlines#timers()} but in tests). */
+    public static Future<Server> start(ServerConfig config, boolean clustered, Deadlines deadlines) {
         Parts parts = new Parts(clustered, true, true);
         Wiring wiring;
         try {
@@ -102,7 +108,7 @@ public final class Server {
         Promise<Server> started = Promise.promise();
         metrics.startVertx(config.cluster(), clustered).onFailure(started::fail).onSuccess(node -> {
             Future<?> claimed = clustered ? JobServer.claim(node, config.job().job()) : Future.succeededFuture();
-            claimed.compose(lock -> build(node.vertx(), config, parts, wiring, node, metrics))
+            claimed.compose(lock -> build(node.vertx(), config, parts, wiring, node, metrics, deadlines))
                     .onSuccess(started::complete)
                     .onFailure(e -> closeOwned(node.vertx(), () -> { }).onComplete(closed -> started.fail(e)));
         });
@@ -133,18 +139,29 @@ public final class Server {
      * cluster.secret). {@link #close} undeploys them and leaves Vert.x running.
      */
     public static Future<Server> deploy(Vertx vertx, ServerConfig config, Parts parts, JobSecret secret) {
+        return deploy(vertx, config, parts, secret, Deadlines.timers());
+    }
+
+    /** {@link #deploy(Vertx, ServerConfig, Parts, JobSecret)} with these round deadlines (tests). */
+    public static Future<Server> deploy(Vertx vertx, ServerConfig config, Parts parts, JobSecret secret,
+            Deadlines deadlines) {
         Wiring wiring;
         try {
             wiring = Wiring.of(config, parts, false, secret);
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
-        return build(vertx, config, parts, wiring, null, null);
+        return build(vertx, config, parts, wiring, null, null, deadlines);
     }
 
     /** The aggregator and its chunk store alone, for {@code job} (the demo, load tests). */
     public static Future<Server> deploy(Vertx vertx, JobConfig job) {
-        return deploy(vertx, ServerConfig.defaults().withJob(job), Parts.ENGINE, null);
+        return deploy(vertx, job, Deadlines.timers());
+    }
+
+    /** {@link #deploy(Vertx, JobConfig)} with these round deadlines (tests). */
+    public static Future<Server> deploy(Vertx vertx, JobConfig job, Deadlines deadlines) {
+        return deploy(vertx, ServerConfig.defaults().withJob(job), Parts.ENGINE, null, deadlines);
     }
 
     /** What the parts need that is read from files: checked before anything starts. */
@@ -168,7 +185,7 @@ public final class Server {
     }
 
     private static Future<Server> build(Vertx vertx, ServerConfig config, Parts parts, Wiring wiring,
-            Cluster.Node node, Metrics metrics) {
+            Cluster.Node node, Metrics metrics, Deadlines deadlines) {
         JobConfig job = config.job();
         ChunkStore store;
         try {
@@ -176,7 +193,7 @@ public final class Server {
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
-        AggregatorVerticle aggregator = new AggregatorVerticle(job, store, wiring.secret());
+        AggregatorVerticle aggregator = new AggregatorVerticle(job, store, wiring.secret(), deadlines);
         LinkServer link = parts.link() ? new LinkServer(job, wiring.secret(), config.cluster().host(),
                 config.link().port(), LinkServer.Limits.of(config.link())) : null;
         Gateway gateway = parts.http() ? new Gateway(vertx, job, wiring.workerTokens(), config.ws()) : null;

@@ -50,13 +50,14 @@ class ClusteredLoadTestTest {
 
     @Test
     void failedRoundsSayWhyAndShowTheServersLastLogLines() throws Exception {
-        // All three must deliver and the last never sends: every round fails at its 500 ms deadline.
+        // All three must deliver and the last never sends: every round fails at its 500 ms deadline, which in the
+        // server's JVM also waits for the two others to deliver (a hidden test flag the child gets).
         Path json = dir.resolve("report.json");
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int code = Main.run(new String[] {"loadtest", "--cluster", "--workers", "3", "--dim", "20000",
             "--rounds", "2", "--rule", "flag", "--chunk-coords", "16384", "--memory-budget", "32",
-            "--stragglers", "dropout:p=1,workers=1", "--deadline-ms", "500",
+            "--stragglers", "dropout:p=1,workers=1", "--deadline-ms", "500", "--test-deadlines-wait-for", "2",
             "--spill-dir", dir.resolve("spill").toString(), "--round-log", dir.resolve("rounds.jsonl").toString(),
             "--server-jvm", "-Xmx256m", "--json", json.toString()},
                 new PrintWriter(out, true), new PrintWriter(err, true));

@@ -62,7 +62,7 @@ class WorkerLivenessTest {
                 .put("round_log", dir.resolve("rounds.jsonl").toString());
         config.getJsonObject("cluster").mergeIn(tls).put("name", name).put("port", 0);
         config.getJsonObject("http").put("port", 0);
-        try (ServerProcess server = ServerProcess.start(config, List.of("-Xmx256m"))) {
+        try (ServerProcess server = ServerProcess.start(config, List.of("-Xmx256m"), List.of())) {
             CompletableFuture<Void> roundDone = new CompletableFuture<>();
             StringWriter err = new StringWriter();
             Writer watching = new Writer() {

@@ -42,13 +42,13 @@ public final class Engine implements AutoCloseable {
     final Map<Long, CompletableFuture<Void>> releasedOf = new ConcurrentHashMap<>();
 
     /** The round deadlines when the test passes them itself ({@link #startWithManualDeadlines}), else null. */
-    private final ManualDeadlines deadlines;
+    private final ManualDeadlines manual;
 
-    private Engine(Vertx vertx, JobConfig job, ChunkStore store, JobSecret secret, ManualDeadlines deadlines) {
+    private Engine(Vertx vertx, JobConfig job, ChunkStore store, JobSecret secret, Deadlines deadlines) {
         this.vertx = vertx;
         this.job = job;
         this.store = store;
-        this.deadlines = deadlines;
+        this.manual = deadlines instanceof ManualDeadlines m ? m : null;
         this.aggregator = new AggregatorVerticle(job, store, secret, deadlines);
     }
 
@@ -65,12 +65,17 @@ public final class Engine implements AutoCloseable {
     }
 
     public static Engine start(Vertx vertx, JobConfig job) throws Exception {
-        return start(vertx, job, null);
+        return start(vertx, job, (JobSecret) null);
     }
 
     /** An engine that workers in other JVMs join with a proof of {@code secret} (null: they cannot). */
     public static Engine start(Vertx vertx, JobConfig job, JobSecret secret) throws Exception {
-        return start(vertx, job, secret, null);
+        return start(vertx, job, secret, Deadlines.timers());
+    }
+
+    /** An engine on these round deadlines, e.g. {@link Deadlines#waitingFor} the workers a test expects in. */
+    public static Engine start(Vertx vertx, JobConfig job, Deadlines deadlines) throws Exception {
+        return start(vertx, job, null, deadlines);
     }
 
     /**
@@ -81,7 +86,7 @@ public final class Engine implements AutoCloseable {
         return start(vertx, job, null, new ManualDeadlines());
     }
 
-    private static Engine start(Vertx vertx, JobConfig job, JobSecret secret, ManualDeadlines deadlines)
+    private static Engine start(Vertx vertx, JobConfig job, JobSecret secret, Deadlines deadlines)
             throws Exception {
         ChunkStore store = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir());
         Engine engine = new Engine(vertx, job, store, secret, deadlines);
@@ -102,9 +107,17 @@ public final class Engine implements AutoCloseable {
         return aggregator.whenDelivered(round, workers).toCompletionStage().toCompletableFuture();
     }
 
+    /**
+     * How long round {@code round}'s deadline runs, as the engine last armed it; -1 if none is armed (an engine
+     * from {@link #startWithManualDeadlines} only).
+     */
+    public long deadlineMs(long round) {
+        return manual.armedMs(round);
+    }
+
     /** Passes round {@code round}'s deadline (an engine from {@link #startWithManualDeadlines} only). */
     public CompletableFuture<Void> fireDeadline(long round) {
-        return deadlines.fire(round).toCompletionStage().toCompletableFuture();
+        return manual.fire(round).toCompletionStage().toCompletableFuture();
     }
 
     public CompletableFuture<JsonObject> recordOf(long round) {

@@ -9,8 +9,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** Round deadlines that pass only when the test says: a round closes at its deadline without timing luck. */
-final class ManualDeadlines implements AggregatorVerticle.Deadlines {
-    private record Armed(long id, Context context, Runnable fire) {
+final class ManualDeadlines implements Deadlines {
+    private record Armed(long id, long ms, Context context, Runnable fire) {
     }
 
     private final AtomicLong ids = new AtomicLong();
@@ -18,15 +18,26 @@ final class ManualDeadlines implements AggregatorVerticle.Deadlines {
     private final Map<Long, Armed> armed = new ConcurrentHashMap<>();
 
     @Override
+    public void start(Vertx vertx, AggregatorVerticle aggregator) {
+        // Each deadline runs on the context it was armed on.
+    }
+
+    @Override
     public long arm(long round, long ms, Runnable fire) {
         long id = ids.incrementAndGet();
-        armed.put(round, new Armed(id, Vertx.currentContext(), fire));
+        armed.put(round, new Armed(id, ms, Vertx.currentContext(), fire));
         return id;
     }
 
     @Override
     public void cancel(long id) {
         armed.values().removeIf(a -> a.id() == id);
+    }
+
+    /** How long round {@code round}'s deadline was armed for when last (re)armed; -1 if it has none armed. */
+    long armedMs(long round) {
+        Armed a = armed.get(round);
+        return a == null ? -1 : a.ms();
     }
 
     /** Passes round {@code round}'s deadline on the engine's event loop; fails if the round has none armed. */

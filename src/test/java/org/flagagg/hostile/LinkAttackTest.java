@@ -33,6 +33,7 @@ import org.flagagg.config.Cluster;
 import org.flagagg.config.ClusterConfig;
 import org.flagagg.config.JobConfig;
 import org.flagagg.engine.AggregatorVerticle;
+import org.flagagg.engine.Deadlines;
 import org.flagagg.engine.Engine;
 import org.flagagg.link.LinkServer;
 import org.flagagg.link.RawNode;
@@ -326,7 +327,8 @@ class LinkAttackTest {
     void aFullGradientForAnAbsentWorkersSlotIsNotCounted(Vertx vertx) throws Exception {
         JobConfig job = job(new JsonObject().put("workers", 3).put("quorum", 2)
                 .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 100).put("max_ms", 1500)));
-        try (Engine engine = Engine.start(vertx, job);
+        // The deadline also waits for w0 and w1, however long a loaded machine makes them take.
+        try (Engine engine = Engine.start(vertx, job, Deadlines.waitingFor(2));
                 RawNode attacker = RawNode.connect(deployLink(vertx, job, LinkServer.Limits.defaults()).actualPort(),
                         job.job())) {
             Engine.Client w0 = engine.client("w0", 0);

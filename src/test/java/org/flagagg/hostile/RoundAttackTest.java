@@ -2,7 +2,6 @@ package org.flagagg.hostile;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.flagagg.Await.await;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -75,12 +74,15 @@ class RoundAttackTest {
     @Test
     void aChunkOneRoundEarlyNeitherOpensTheRoundAheadNorClosesTheNextBeforeItsWorkersBegin(Vertx vertx)
             throws Exception {
-        // Adaptive deadline: 1 s (min_ms) once there is history. Before, the attacker's early chunk started that
-        // clock, the round failed before the honest workers (who think for 1.5 s) began, and they hung on 409.
+        // Adaptive deadline: 1 s (min_ms) once there is history (3 x a fast round 0). Before, the attacker's early
+        // chunk started that clock, the round failed before honest workers who think for more than 1 s began, and
+        // they hung on 409.
         JobConfig job = Engine.job(new JsonObject().put("workers", 4).put("quorum", 3).put("deadline",
                 new JsonObject().put("mode", "adaptive").put("factor", 3.0).put("min_ms", 1000).put("max_ms", 30_000)
                         .put("history", 8)), dir);
-        try (Engine engine = Engine.start(vertx, job)) {
+        // The test passes the deadlines itself: what it checks is how long each is armed for, and the honest
+        // workers are in when round 1 closes at its deadline, however loaded the machine.
+        try (Engine engine = Engine.startWithManualDeadlines(vertx, job)) {
             List<Engine.Client> honest = clients(engine, 3);
             RawWorker attacker = RawWorker.join(vertx, job.job(), "w3", job.dim(), 3);
             runHonestRound(engine, honest, attacker, 0, Engine.gradients(4, (int) job.dim(), 50));
@@ -88,18 +90,24 @@ class RoundAttackTest {
             float[][] g = Engine.gradients(4, (int) job.dim(), 51);
             // Round 1 is next: the attacker opens it with one chunk and goes silent.
             assertThat(attacker.sendChunk(1, 0, g[3])).isNull();
+            // Its chunk does not start the adaptive clock (1 s): the round waits up to max_ms for its workers.
+            assertThat(engine.deadlineMs(1)).isEqualTo(30_000);
             // Round 2 cannot open while round 1 is open and fewer than a quorum (3) started it.
             ReplyException early = refusal(vertx, job, attacker.frame(2, 0, g[3]));
             assertThat(early.failureCode()).isEqualTo(Codes.TOO_EARLY);
             assertThat(early.getMessage()).contains("round 1 is open", "1 of a quorum of 3");
 
-            // The honest workers begin well after the adaptive deadline (1 s) the early chunk used to start.
-            await(vertx.timer(1500, TimeUnit.MILLISECONDS));
             List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
             for (int w = 0; w < 3; w++) {
                 assertThat(honest.get(w).worker().nextRound()).isEqualTo(1);
                 results.add(honest.get(w).exchange(1, g[w]));
             }
+            // A quorum started the round: now the adaptive deadline (1 s, more only if round 0 took over 1/3 s)
+            // runs; the test passes it once the honest delivered.
+            Await.get(engine.delivered(1, 3));
+            long adaptiveMs = engine.deadlineMs(1);
+            assertThat(adaptiveMs).isBetween(1000L, 29_999L);
+            Await.get(engine.fireDeadline(1));
             float[] expected = engine.offline(new float[][] {g[0], g[1], g[2]});
             for (CompletableFuture<Worker.Aggregate> result : results) {
                 Engine.assertSameAggregate(Await.get(result).values(), expected);
@@ -107,6 +115,7 @@ class RoundAttackTest {
             JsonObject record = Await.get(engine.recordOf(1));
             assertThat(record.getString("status")).isEqualTo("completed");
             assertThat(record.getJsonArray("participants")).containsExactly("w0", "w1", "w2");
+            assertThat(record.getString("trigger")).isEqualTo("deadline " + adaptiveMs + " ms");
             Await.get(engine.releasedOf(1));
             assertThat(engine.store.stats().chunks()).isZero();
         }

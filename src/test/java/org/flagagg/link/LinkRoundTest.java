@@ -30,6 +30,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.flagagg.Await;
 import org.flagagg.config.JobConfig;
+import org.flagagg.engine.Deadlines;
 import org.flagagg.engine.Engine;
 import org.flagagg.wire.Addresses;
 import org.flagagg.wire.ChunkFrame;
@@ -411,7 +412,8 @@ class LinkRoundTest {
     void aNodeClosedMidExchangeLeavesTheRoundToTheOtherNodeAndCanComeBack(Vertx vertx) throws Exception {
         JobConfig job = job(new JsonObject().put("workers", 4).put("quorum", 2)
                 .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 100).put("max_ms", 1000)));
-        try (Engine engine = Engine.start(vertx, job)) {
+        // The deadline also waits for node A's two workers, however long a loaded machine makes them take.
+        try (Engine engine = Engine.start(vertx, job, Deadlines.waitingFor(2))) {
             deployLink(vertx, job);
             LinkClient a = connect(vertx, job);
             LinkClient b = connect(vertx, job);

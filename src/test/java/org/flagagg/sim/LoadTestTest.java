@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.flagagg.config.JobConfig;
+import org.flagagg.engine.Deadlines;
 import org.flagagg.server.Server;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -36,7 +37,13 @@ class LoadTestTest {
 
     JsonObject run(Vertx vertx, JobConfig job, Fleet.Config fleet, int rounds, boolean verify, List<int[]> progress)
             throws Exception {
-        Server embedded = await(LoadTest.deployEmbedded(vertx, job));
+        return run(vertx, job, Deadlines.timers(), fleet, rounds, verify, progress);
+    }
+
+    /** A run whose rounds close at their deadlines as {@code deadlines} says. */
+    JsonObject run(Vertx vertx, JobConfig job, Deadlines deadlines, Fleet.Config fleet, int rounds, boolean verify,
+            List<int[]> progress) throws Exception {
+        Server embedded = await(Server.deploy(vertx, job, deadlines));
         try {
             return await(new LoadTest(vertx, job, fleet, rounds, verify).withStore(embedded.store())
                     .onProgress((done, total) -> progress.add(new int[] {done, total})).run());
@@ -85,11 +92,12 @@ class LoadTestTest {
 
     @Test
     void aDelayedWorkerIsRecordedAsAStragglerAndTheRoundsStillComplete(Vertx vertx) throws Exception {
-        // Quorum 5 of 6 and a 1.5 s deadline; the last slot waits a minute before sending.
+        // Quorum 5 of 6 and a 1.5 s deadline; the last slot waits a minute before sending. The deadline also
+        // waits for the five others, however long a loaded machine makes them take.
         JobConfig job = job(new JsonObject().put("quorum", 5)
                 .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 100).put("max_ms", 1500)));
-        JsonObject report = run(vertx, job, new Fleet.Config(6, 1, "empire", "delay:ms=60000"), 2, true,
-                new CopyOnWriteArrayList<>());
+        JsonObject report = run(vertx, job, Deadlines.waitingFor(5), new Fleet.Config(6, 1, "empire", "delay:ms=60000"),
+                2, true, new CopyOnWriteArrayList<>());
         assertThat(report.getInteger("completed_rounds")).isEqualTo(2);
         assertThat(report.getInteger("failed_rounds")).isZero();
         assertThat(report.getLong("stragglers")).isEqualTo(2);
@@ -102,11 +110,12 @@ class LoadTestTest {
 
     @Test
     void enoughDropoutsFailTheRounds(Vertx vertx) throws Exception {
-        // Quorum 6 of 6 and three workers that always skip: every round fails at its deadline.
+        // Quorum 6 of 6 and three workers that always skip: every round fails at its deadline, which also waits
+        // for the three others to deliver, however long a loaded machine makes them take.
         JobConfig job = job(new JsonObject()
                 .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 100).put("max_ms", 300)));
-        JsonObject report = run(vertx, job, new Fleet.Config(7, 0, "none", "dropout:p=1,workers=3"), 2, true,
-                new CopyOnWriteArrayList<>());
+        JsonObject report = run(vertx, job, Deadlines.waitingFor(3), new Fleet.Config(7, 0, "none",
+                "dropout:p=1,workers=3"), 2, true, new CopyOnWriteArrayList<>());
         assertThat(report.getInteger("rounds")).isEqualTo(2);
         assertThat(report.getInteger("failed_rounds")).isEqualTo(2);
         assertThat(report.getInteger("completed_rounds")).isZero();

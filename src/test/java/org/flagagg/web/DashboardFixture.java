@@ -20,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 import org.flagagg.Await;
 import org.flagagg.config.JobConfig;
 import org.flagagg.engine.AggregatorVerticle;
+import org.flagagg.engine.Deadlines;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.sim.Fleet;
 import org.flagagg.wire.Addresses;
@@ -48,6 +49,11 @@ final class DashboardFixture implements AutoCloseable {
 
     /** {@code overrides} on top of small test defaults (job name, p = 5, dim 3000, chunks of 500). */
     DashboardFixture(Path dir, JsonObject overrides, Fleet.Config fleetConfig) throws Exception {
+        this(dir, overrides, fleetConfig, Deadlines.timers());
+    }
+
+    /** ... whose rounds close at their deadlines as {@code deadlines} says. */
+    DashboardFixture(Path dir, JsonObject overrides, Fleet.Config fleetConfig, Deadlines deadlines) throws Exception {
         vertx = Vertx.builder().with(new VertxOptions().setMetricsOptions(metrics.vertxOptions()))
                 .withMetrics(metrics.vertxFactory()).build();
         JsonObject json = new JsonObject()
@@ -64,7 +70,7 @@ final class DashboardFixture implements AutoCloseable {
                 m -> recordOf(m.body().getLong("round")).complete(m.body())).completion());
         await(vertx.eventBus().<Long>localConsumer(addresses.released(), m -> releasedOf(m.body()).complete(null))
                 .completion());
-        aggregator = new AggregatorVerticle(job, store);
+        aggregator = new AggregatorVerticle(job, store, null, deadlines);
         deployment = await(vertx.deployVerticle(aggregator));
         HttpApi api = new HttpApi(vertx);
         RoundsApi.mount(api.router(), vertx, job.roundLog());

@@ -25,6 +25,7 @@ import org.flagagg.Await;
 import org.flagagg.LogCapture;
 import org.flagagg.config.GatewayConfig;
 import org.flagagg.config.JobConfig;
+import org.flagagg.engine.Deadlines;
 import org.flagagg.engine.Engine;
 import org.flagagg.wire.ChunkFrame;
 import org.flagagg.worker.FlagaggException;
@@ -268,7 +269,8 @@ class WsRoundTest {
         JobConfig job = WsServer.job(new JsonObject().put("workers", 3).put("quorum", 2)
                 .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 500).put("max_ms", 2000))
                 .put("rule", new JsonObject().put("name", "mean")), dir);
-        try (WsServer server = WsServer.start(vertx, job, GatewayConfig.defaults())) {
+        // The deadline also waits for the two who stay, however long a loaded machine makes them take.
+        try (WsServer server = WsServer.start(vertx, job, GatewayConfig.defaults(), Deadlines.waitingFor(2))) {
             WsServer.Client c0 = server.wsClient(0);
             WsServer.Client c1 = server.wsClient(1);
             RawWs leaver = server.raw(server.token(2));
@@ -307,8 +309,9 @@ class WsRoundTest {
         JobConfig job = WsServer.job(new JsonObject().put("workers", 3).put("quorum", 2)
                 .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", 300).put("max_ms", 300))
                 .put("rule", new JsonObject().put("name", "mean")), dir);
+        // Each round's deadline also waits for the two who stay, however long a loaded machine makes them take.
         try (LogCapture log = new LogCapture("org.flagagg");
-                WsServer server = WsServer.start(vertx, job, GatewayConfig.defaults())) {
+                WsServer server = WsServer.start(vertx, job, GatewayConfig.defaults(), Deadlines.waitingFor(2))) {
             WsServer.Client c0 = server.wsClient(0);
             WsServer.Client c1 = server.wsClient(1);
             RawWs leaver = server.raw(server.token(2));

@@ -21,6 +21,7 @@ import org.flagagg.config.GatewayConfig;
 import org.flagagg.config.JobConfig;
 import org.flagagg.config.TokenTable;
 import org.flagagg.engine.AggregatorVerticle;
+import org.flagagg.engine.Deadlines;
 import org.flagagg.engine.Engine;
 import org.flagagg.round.ChunkStore;
 import org.flagagg.web.HttpApi;
@@ -69,6 +70,12 @@ public final class WsServer implements AutoCloseable {
     }
 
     public static WsServer start(Vertx vertx, JobConfig job, GatewayConfig config) throws Exception {
+        return start(vertx, job, config, Deadlines.timers());
+    }
+
+    /** A server whose rounds close at their deadlines as {@code deadlines} says. */
+    public static WsServer start(Vertx vertx, JobConfig job, GatewayConfig config, Deadlines deadlines)
+            throws Exception {
         Map<String, String> tokens = new LinkedHashMap<>();
         for (int w = 0; w < 10; w++) {
             tokens.put("w" + w, TokenTable.newToken());
@@ -82,7 +89,7 @@ public final class WsServer implements AutoCloseable {
         var released = vertx.eventBus().<Long>consumer(addresses.released(),
                 m -> releasedOf.computeIfAbsent(m.body(), r -> new CompletableFuture<>()).complete(null));
         await(Future.all(records.completion(), released.completion()));
-        await(vertx.deployVerticle(new AggregatorVerticle(job, store)));
+        await(vertx.deployVerticle(new AggregatorVerticle(job, store, null, deadlines)));
         Gateway gateway = new Gateway(vertx, job, TokenTable.ofTokens(tokens), config);
         HttpApi api = new HttpApi(vertx);
         gateway.mount(api);
