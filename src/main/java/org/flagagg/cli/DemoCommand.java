@@ -99,7 +99,7 @@ final class DemoCommand implements Callable<Integer> {
                     + "dirichlet:alpha=0.5 (label shares per worker from Dirichlet(alpha)); seeded (default: ${DEFAULT-VALUE}).")
     String split;
 
-    @Option(names = "--rounds", paramLabel = "R", defaultValue = "100", description = "Rounds per run (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--rounds", paramLabel = "R", defaultValue = "150", description = "Rounds per run (default: ${DEFAULT-VALUE}).")
     int rounds;
 
     @Option(names = "--eval-every", paramLabel = "K", defaultValue = "5",
@@ -112,6 +112,11 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--lr", paramLabel = "LR", defaultValue = "1.0",
             description = "SGD learning rate, the same for every rule (default: ${DEFAULT-VALUE}).")
     double learningRate;
+
+    @Option(names = "--schedule", paramLabel = "constant|cosine", defaultValue = "cosine",
+            description = "Learning rate over the rounds: constant, or cosine (from --lr down to 0 at the last round) "
+                    + "(default: ${DEFAULT-VALUE}).")
+    String schedule;
 
     @Option(names = "--hidden", paramLabel = "H", defaultValue = "64",
             description = "Hidden units of the MLP; 0 trains the linear model (default: ${DEFAULT-VALUE}).")
@@ -184,7 +189,7 @@ final class DemoCommand implements Callable<Integer> {
         FlagOptions flag = FlagOptions.DEFAULTS.withRank(rank).withLambda(lambda).withIterations(iterations)
                 .withScale(FlagOptions.Scale.of(scale));
         Training.Settings settings = new Training.Settings(workers, byzantine, batch, learningRate, rounds, evalEvery,
-                seed, flag, 4096, deadlineMs, split);
+                seed, flag, 4096, deadlineMs, split, schedule);
         List<Training.Spec> specs = specs(ruleList, attackList, stragglers, lateRules, stragglerAttacks);
         if (trainSize < workers || testSize < 1) {
             throw new IllegalArgumentException("--train-size must be >= p (" + workers + ") and --test-size >= 1, got "
@@ -326,7 +331,7 @@ final class DemoCommand implements Callable<Integer> {
                                 .put("classes", model.classes()).put("parameters", model.dimension())))
                 .put("settings", new JsonObject().put("workers", s.workers()).put("byzantine", s.byzantine())
                         .put("byzantine_ids", byzantineIds).put("rounds", s.rounds()).put("batch", s.batch())
-                        .put("learning_rate", s.learningRate()).put("eval_every", s.evalEvery()).put("seed", s.seed())
+                        .put("learning_rate", s.learningRate()).put("schedule", s.schedule()).put("eval_every", s.evalEvery()).put("seed", s.seed())
                         .put("deadline_ms", s.deadlineMs()).put("split", s.split())
                         .put("flag", new JsonObject().put("r", s.flag().rankFor(s.workers())).put("lambda", s.flag().lambda())
                                 .put("iterations", s.flag().iterations())

@@ -128,6 +128,7 @@ public final class Report {
                 .append(escape(String.valueOf(settings.getValue("byzantine_ids")))).append("), ")
                 .append(settings.getValue("rounds")).append(" rounds, batch ").append(settings.getValue("batch"))
                 .append(" per worker, learning rate ").append(settings.getValue("learning_rate"))
+                .append(" (").append(escape(settings.getString("schedule", "constant"))).append(")")
                 .append(" for every rule, seed ").append(settings.getValue("seed")).append(". FA: ")
                 .append(escape(String.valueOf(settings.getValue("flag")))).append(".</p>\n");
         html.append("<h2>Final test accuracy (%)</h2>\n").append(htmlTable(results));

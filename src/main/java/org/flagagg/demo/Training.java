@@ -52,17 +52,25 @@ public final class Training {
      * @param chunkCoords  coordinates per chunk on the wire
      * @param deadlineMs   the round deadline of runs with stragglers (the others wait for every worker)
      * @param split        how the training images are shared out among the workers ({@link Shards})
+     * @param schedule     the learning rate over the rounds: constant, or cosine (from learningRate down to 0)
      */
     public record Settings(int workers, int byzantine, int batch, double learningRate, int rounds, int evalEvery,
-            long seed, FlagOptions flag, int chunkCoords, long deadlineMs, String split) {
+            long seed, FlagOptions flag, int chunkCoords, long deadlineMs, String split, String schedule) {
 
-        /** With iid shards. */
+        /** The learning-rate schedules. */
+        public static final List<String> SCHEDULES = List.of("constant", "cosine");
+
+        /** With iid shards and a constant learning rate. */
         public Settings(int workers, int byzantine, int batch, double learningRate, int rounds, int evalEvery,
                 long seed, FlagOptions flag, int chunkCoords, long deadlineMs) {
-            this(workers, byzantine, batch, learningRate, rounds, evalEvery, seed, flag, chunkCoords, deadlineMs, "iid");
+            this(workers, byzantine, batch, learningRate, rounds, evalEvery, seed, flag, chunkCoords, deadlineMs, "iid",
+                    "constant");
         }
 
         public Settings {
+            if (!SCHEDULES.contains(schedule)) {
+                throw new IllegalArgumentException("schedule must be one of " + SCHEDULES + ", got '" + schedule + "'");
+            }
             if (workers < 1) {
                 throw new IllegalArgumentException("workers p must be >= 1, got " + workers);
             }
@@ -76,6 +84,15 @@ public final class Training {
             if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
                 throw new IllegalArgumentException("learning rate must be a finite number > 0, got " + learningRate);
             }
+        }
+
+        /**
+         * The step of round {@code round} (0-based). Cosine decays from learningRate towards 0 over the run
+         * (half a cosine period, SGDR without restarts): large steps early, small ones when the final
+         * accuracy is measured, so evaluations stop swinging with the last minibatches.
+         */
+        public double learningRate(int round) {
+            return schedule.equals("cosine") ? learningRate * 0.5 * (1 + Math.cos(Math.PI * round / rounds)) : learningRate;
         }
     }
 
@@ -104,9 +121,9 @@ public final class Training {
         public static final int FINAL_EVALUATIONS = 5;
 
         /**
-         * The mean of the last {@link #FINAL_EVALUATIONS} test accuracies (the last 20 rounds by default). At
-         * this learning rate one evaluation swings by up to 10 points from the next, so the very last one says
-         * more about the draw than about the rule.
+         * The mean of the last {@link #FINAL_EVALUATIONS} test accuracies (the last 20 rounds by default). At a
+         * constant learning rate one evaluation swings by up to 10 points from the next, so the very last one
+         * says more about the draw than about the rule.
          */
         public double finalAccuracy() {
             int from = Math.max(0, accuracy.length - FINAL_EVALUATIONS);
@@ -315,7 +332,7 @@ public final class Training {
                     }
                     float[] a = aggregates[w];
                     float[] theta = params[w];
-                    float lr = (float) settings.learningRate();
+                    float lr = (float) settings.learningRate(round);
                     for (int i = 0; i < d; i++) {
                         theta[i] -= lr * a[i];
                     }
