@@ -39,7 +39,9 @@ public final class Report {
                 .put("failed_rounds", r.failedRounds())
                 .put("late_gradients", r.lateGradients())
                 .put("replicas_in_sync", r.inSync())
-                .put("seconds", r.seconds());
+                .put("seconds", r.seconds())
+                .put("filtering", r.filtering())
+                .put("byzantine_dropped", numbers(r.byzantineDropped()));
         if (r.quality() != null) {
             JsonArray q = new JsonArray();
             for (double[] round : r.quality()) {
@@ -224,7 +226,7 @@ public final class Report {
         return sb.append("</table>\n").toString();
     }
 
-    private static String resource(String path) throws IOException {
+    static String resource(String path) throws IOException {
         try (InputStream in = Report.class.getClassLoader().getResourceAsStream(path)) {
             if (in == null) {
                 throw new IllegalStateException(path + " is missing from the classpath");

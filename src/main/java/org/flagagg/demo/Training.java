@@ -35,6 +35,8 @@ import org.flagagg.worker.Worker;
  * <p>Every random draw (initial weights, minibatches, attack noise, stragglers) comes from the seed, so runs
  * of different rules and attacks see the same data in the same order. {@link #run} blocks: call it from a
  * thread that is not a Vert.x event loop.
+ *
+ * <p>Over 400 lines because one run is one loop (gradients, attack, exchange, update, records) best read whole.
  */
 public final class Training {
 
@@ -113,10 +115,13 @@ public final class Training {
      * @param lateGradients gradients that missed their round's deadline (stragglers)
      * @param inSync      whether the honest workers' parameters stayed identical in every round
      * @param parameters  the first honest worker's final parameters
+     * @param byzantineDropped per round, the share of the Byzantine workers the rule dropped (dropped_by_rule of
+     *                    the round record); NaN for a failed round
+     * @param filtering   whether the rule dropped any worker in any round (a selecting rule, such as cfa)
      */
     public record Result(Spec spec, int[] evalRounds, double[] accuracy, double[] loss, double[][] quality,
             List<String> byzantine, int failedRounds, int lateGradients, boolean inSync, double seconds,
-            float[] parameters) {
+            float[] parameters, double[] byzantineDropped, boolean filtering) {
         /** Evaluations the final accuracy averages over. */
         public static final int FINAL_EVALUATIONS = 5;
 
@@ -283,6 +288,8 @@ public final class Training {
         int failed = 0;
         int late = 0;
         boolean inSync = true;
+        double[] byzantineDropped = new double[settings.rounds()];
+        boolean filtering = false;
 
         Server engine = LoadTest.deployEmbedded(vertx, job).await();
         progress.engineStarted(engine);
@@ -342,7 +349,11 @@ public final class Training {
                 }
                 if (record == null) {
                     failed++;
+                    byzantineDropped[round] = Double.NaN;
                 } else {
+                    JsonObject dropped = record.getJsonObject("dropped_by_rule", new JsonObject());
+                    filtering |= !dropped.isEmpty();
+                    byzantineDropped[round] = f == 0 ? 0 : byzantine.stream().filter(dropped::containsKey).count() / (double) f;
                     late += record.getJsonArray("stragglers", new io.vertx.core.json.JsonArray()).size();
                     if (flag) {
                         fillQuality(record, quality[round]);
@@ -366,7 +377,8 @@ public final class Training {
             engine.close().await();
         }
         return new Result(spec, Arrays.copyOf(evalRounds, e), Arrays.copyOf(accuracy, e), Arrays.copyOf(loss, e),
-                quality, byzantine, failed, late, inSync, (System.nanoTime() - t0) / 1e9, params[f]);
+                quality, byzantine, failed, late, inSync, (System.nanoTime() - t0) / 1e9, params[f], byzantineDropped,
+                filtering);
     }
 
     /** Worker w's minibatch draws: image {@code shard_w[nextInt(|shard_w|)]}, batch by batch. */
