@@ -17,6 +17,7 @@ import org.flagagg.demo.Training;
 import org.flagagg.fa.FlagOptions;
 import org.flagagg.rules.Rules;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -42,12 +43,8 @@ final class RobustnessCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-p", "--workers"}, paramLabel = "P", defaultValue = "15", description = "Workers (default: ${DEFAULT-VALUE}).")
-    int workers;
-
-    @Option(names = {"-f", "--byzantine"}, paramLabel = "F", defaultValue = "3",
-            description = "Byzantine workers, the first F; also the f given to the rules (default: ${DEFAULT-VALUE}).")
-    int byzantine;
+    @Mixin
+    TrainingOptions task = new TrainingOptions();
 
     @Option(names = "--rules", paramLabel = "LIST", split = ",", defaultValue = RULES,
             description = "Rules, each optionally behind a pre-aggregation as in nnm+flag (default: ${DEFAULT-VALUE}).")
@@ -66,28 +63,6 @@ final class RobustnessCommand implements Callable<Integer> {
             description = "Seeds; each draws its own data, model, shards and attack noise (default: ${DEFAULT-VALUE}).")
     List<Long> seeds;
 
-    @Option(names = "--rounds", paramLabel = "R", defaultValue = "150", description = "Rounds per run (default: ${DEFAULT-VALUE}).")
-    int rounds;
-
-    @Option(names = "--batch", paramLabel = "B", defaultValue = "32", description = "Images per worker per round (default: ${DEFAULT-VALUE}).")
-    int batch;
-
-    @Option(names = "--lr", paramLabel = "LR", defaultValue = "1.0", description = "Learning rate (default: ${DEFAULT-VALUE}).")
-    double learningRate;
-
-    @Option(names = "--schedule", paramLabel = "constant|cosine", defaultValue = "cosine",
-            description = "Learning rate over the rounds (default: ${DEFAULT-VALUE}).")
-    String schedule;
-
-    @Option(names = "--eval-every", paramLabel = "K", defaultValue = "5", description = "Evaluate every K rounds (default: ${DEFAULT-VALUE}).")
-    int evalEvery;
-
-    @Option(names = "--train-size", paramLabel = "N", defaultValue = "12000", description = "Training images (default: ${DEFAULT-VALUE}).")
-    int trainSize;
-
-    @Option(names = "--test-size", paramLabel = "N", defaultValue = "2000", description = "Test images (default: ${DEFAULT-VALUE}).")
-    int testSize;
-
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "flagagg-robustness",
             description = "Where results.json and report.html go (default: ${DEFAULT-VALUE}).")
     Path out;
@@ -99,7 +74,8 @@ final class RobustnessCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Robustness.Grid grid = quick ? QUICK : new Robustness.Grid(rules, attacks, splits, seeds);
-        int runRounds = quick ? QUICK_ROUNDS : rounds;
+        int runRounds = quick ? QUICK_ROUNDS : task.rounds;
+        task.check();
         for (String rule : grid.rules()) {
             if (!Rules.NAMES.contains(rule.substring(rule.lastIndexOf('+') + 1))) {
                 throw new IllegalArgumentException("--rules: unknown rule '" + rule + "' (rules: " + String.join(", ", Rules.NAMES) + ")");
@@ -116,12 +92,11 @@ final class RobustnessCommand implements Callable<Integer> {
         try {
             int done = 0;
             for (long seed : grid.seeds()) {
-                Dataset train = DigitImages.generate(seed, trainSize, 16, 0.1);
-                Dataset test = DigitImages.generate(seed + 1, testSize, 16, 0.1);
+                Dataset train = DigitImages.generate(seed, task.trainSize, 16, 0.1);
+                Dataset test = DigitImages.generate(seed + 1, task.testSize, 16, 0.1);
                 Mlp model = new Mlp(train.features(), 64, train.classes());
                 for (String split : grid.splits()) {
-                    Training training = new Training(vertx, train, test, model, new Training.Settings(workers, byzantine,
-                            batch, learningRate, runRounds, evalEvery, seed, flag, 4096, 250, split, schedule));
+                    Training training = new Training(vertx, train, test, model, task.settings(seed, flag, 250, split, runRounds));
                     for (String attack : grid.attacks()) {
                         for (String rule : grid.rules()) {
                             training.validate(new Training.Spec(rule, attack, "none"));
@@ -148,9 +123,10 @@ final class RobustnessCommand implements Callable<Integer> {
         ProgressLine.end(err);
         JsonObject summary = Robustness.summary(grid, runs);
         JsonObject results = new JsonObject()
-                .put("settings", new JsonObject().put("workers", workers).put("byzantine", byzantine).put("rounds", runRounds)
-                        .put("batch", batch).put("learning_rate", learningRate).put("schedule", schedule)
-                        .put("eval_every", evalEvery).put("train", trainSize).put("test", testSize)
+                .put("settings", new JsonObject().put("workers", task.workers).put("byzantine", task.byzantine)
+                        .put("rounds", runRounds).put("batch", task.batch).put("learning_rate", task.learningRate)
+                        .put("schedule", task.schedule).put("eval_every", task.evalEvery).put("train", task.trainSize)
+                        .put("test", task.testSize)
                         .put("model", "MLP 256-64-10 on generated 16 x 16 digits").put("flag_scale", "norm"))
                 .put("grid", grid.json())
                 .put("summary", summary)

@@ -187,17 +187,7 @@ public final class Robustness {
         JsonObject page = new JsonObject().put("grid", g).put("summary", results.getJsonObject("summary"));
         String data = page.encode().replace("</", "<\\/");
         StringBuilder html = new StringBuilder();
-        html.append("""
-                <!DOCTYPE html>
-                <html lang="en"><head><meta charset="utf-8"><title>flagagg robustness</title>
-                <style>
-                body { font-family: system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }
-                table { border-collapse: collapse; margin: 12px 0; }
-                th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
-                th:first-child, td:first-child { text-align: left; }
-                .chart { height: 300px; }
-                .row { display: flex; gap: 16px; } .row > div { flex: 1; }
-                </style></head><body>
+        html.append(Report.head("flagagg robustness")).append("""
                 <h1>flagagg robustness benchmark</h1>
                 """);
         html.append("<p>").append(Report.escape(results.getJsonObject("settings", new JsonObject()).encode())).append("</p>\n");
