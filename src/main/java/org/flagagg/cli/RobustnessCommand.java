@@ -71,8 +71,16 @@ final class RobustnessCommand implements Callable<Integer> {
             + QUICK_ROUNDS + " rounds (replaces the grid and --rounds).")
     boolean quick;
 
+    @Option(names = "--merge", paramLabel = "DIRS", split = ",",
+            description = "Runs nothing: summarises the runs of earlier results.json files (in DIRS, with the same "
+                    + "settings, e.g. one per seed or split) into --out.")
+    List<Path> merge;
+
     @Override
     public Integer call() throws Exception {
+        if (merge != null) {
+            return merge();
+        }
         Robustness.Grid grid = quick ? QUICK : new Robustness.Grid(rules, attacks, splits, seeds);
         int runRounds = quick ? QUICK_ROUNDS : task.rounds;
         task.check();
@@ -83,7 +91,6 @@ final class RobustnessCommand implements Callable<Integer> {
         }
         FlagOptions flag = FlagOptions.DEFAULTS.withScale(FlagOptions.Scale.of("norm"));
         PrintWriter err = spec.commandLine().getErr();
-        PrintWriter outWriter = spec.commandLine().getOut();
         long t0 = System.nanoTime();
         Files.createDirectories(out);
         Main.quietInfo("org.flagagg");
@@ -121,13 +128,38 @@ final class RobustnessCommand implements Callable<Integer> {
         }
         ProgressLine.draw(err, 1, String.format("%-70s", "done"));
         ProgressLine.end(err);
+        JsonObject settings = new JsonObject().put("workers", task.workers).put("byzantine", task.byzantine)
+                .put("rounds", runRounds).put("batch", task.batch).put("learning_rate", task.learningRate)
+                .put("schedule", task.schedule).put("eval_every", task.evalEvery).put("train", task.trainSize)
+                .put("test", task.testSize)
+                .put("model", "MLP 256-64-10 on generated 16 x 16 digits").put("flag_scale", "norm");
+        return write(grid, settings, runs, t0);
+    }
+
+    /** --merge: the union of the runs of the given results.json files, which must share their settings. */
+    private int merge() throws Exception {
+        long t0 = System.nanoTime();
+        JsonObject settings = null;
+        List<JsonObject> runs = new ArrayList<>();
+        for (Path dir : merge) {
+            JsonObject results = new JsonObject(Files.readString(dir.resolve("results.json")));
+            if (settings == null) {
+                settings = results.getJsonObject("settings");
+            } else if (!settings.equals(results.getJsonObject("settings"))) {
+                throw new IllegalArgumentException("--merge: " + dir + " ran with other settings ("
+                        + results.getJsonObject("settings").encode() + ") than " + merge.get(0) + " (" + settings.encode() + ")");
+            }
+            results.getJsonArray("runs").forEach(r -> runs.add((JsonObject) r));
+        }
+        Files.createDirectories(out);
+        return write(Robustness.Grid.of(runs), settings, runs, t0);
+    }
+
+    private int write(Robustness.Grid grid, JsonObject settings, List<JsonObject> runs, long t0) throws Exception {
+        PrintWriter outWriter = spec.commandLine().getOut();
         JsonObject summary = Robustness.summary(grid, runs);
         JsonObject results = new JsonObject()
-                .put("settings", new JsonObject().put("workers", task.workers).put("byzantine", task.byzantine)
-                        .put("rounds", runRounds).put("batch", task.batch).put("learning_rate", task.learningRate)
-                        .put("schedule", task.schedule).put("eval_every", task.evalEvery).put("train", task.trainSize)
-                        .put("test", task.testSize)
-                        .put("model", "MLP 256-64-10 on generated 16 x 16 digits").put("flag_scale", "norm"))
+                .put("settings", settings)
                 .put("grid", grid.json())
                 .put("summary", summary)
                 .put("seconds", (System.nanoTime() - t0) / 1e9)

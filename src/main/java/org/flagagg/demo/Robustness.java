@@ -25,6 +25,16 @@ public final class Robustness {
             }
         }
 
+        /** The grid of some runs: their rules, attacks, splits and seeds, each in order of first appearance. */
+        public static Grid of(List<JsonObject> runs) {
+            return new Grid(distinct(runs, "rule"), distinct(runs, "attack"), distinct(runs, "split"),
+                    runs.stream().map(r -> r.getLong("seed")).distinct().toList());
+        }
+
+        private static List<String> distinct(List<JsonObject> runs, String field) {
+            return runs.stream().map(r -> r.getString(field)).distinct().toList();
+        }
+
         public int runs() {
             return rules.size() * attacks.size() * splits.size() * seeds.size();
         }

@@ -51,6 +51,17 @@ class RobustnessQuickTest {
     }
 
     @Test
+    void mergingRunsSummarisesThemAsTheRunThatMadeThem(@TempDir Path merged) throws Exception {
+        int code = Main.run(new String[] {"robustness", "--merge", dir.toString(), "--out", merged.toString()},
+                new PrintWriter(new StringWriter(), true), new PrintWriter(new StringWriter(), true));
+        JsonObject again = new JsonObject(Files.readString(merged.resolve("results.json")));
+        assertThat(code).isZero();
+        assertThat(again.getJsonObject("grid")).isEqualTo(results.getJsonObject("grid"));
+        assertThat(again.getJsonObject("summary")).isEqualTo(results.getJsonObject("summary"));
+        assertThat(again.getJsonObject("settings")).isEqualTo(results.getJsonObject("settings"));
+    }
+
+    @Test
     void cfaDropsTheColludersInMostRoundsUnderLieAndMeanDropsNobody() {
         assertThat(cell("cfa", "lie").getDouble("dropped")).isGreaterThan(0.9);
         assertThat(cell("cfa", "lie").getBoolean("filtering")).isTrue();
