@@ -201,7 +201,7 @@ public final class Robustness {
                 <h1>flagagg robustness benchmark</h1>
                 """);
         html.append("<p>").append(Report.escape(results.getJsonObject("settings", new JsonObject()).encode())).append("</p>\n");
-        html.append("<pre>").append(Report.escape(table(grid, results.getJsonObject("summary")))).append("</pre>\n");
+        html.append(htmlTables(table(grid, results.getJsonObject("summary"))));
         html.append("<h2>Accuracy per round (mean over seeds) and share of Byzantine workers dropped per round</h2>\n"
                 + "<div id=\"charts\"></div>\n");
         html.append("<script>").append(Report.resource(Report.ECHARTS)).append("</script>\n");
@@ -210,7 +210,8 @@ public final class Robustness {
                 <script>
                 const box = document.getElementById('charts');
                 function chart(title, xs, series, max) {
-                  const div = document.createElement('div'); div.className = 'chart'; box.lastChild.appendChild(div);
+                  const div = document.createElement('div'); div.className = 'chart';
+                  div.style.flex = '0 0 50%'; box.lastChild.appendChild(div);
                   echarts.init(div).setOption({ title: { text: title, textStyle: { fontSize: 13 } },
                     tooltip: { trigger: 'axis' }, legend: { top: 20, type: 'scroll' }, grid: { top: 60 },
                     xAxis: { type: 'category', data: xs, name: 'round' }, yAxis: { type: 'value', min: 0, max: max },
@@ -233,6 +234,30 @@ public final class Robustness {
                 </script></body></html>
                 """);
         return html.toString();
+    }
+
+    /** The Markdown of {@link #table} as HTML: its "###" lines as headings, its rows as tables. */
+    static String htmlTables(String markdown) {
+        StringBuilder html = new StringBuilder();
+        boolean open = false;
+        boolean header = false;
+        for (String line : markdown.split("\n")) {
+            if (line.startsWith("### ")) {
+                html.append(open ? "</table>\n" : "").append("<h3>").append(Report.escape(line.substring(4)))
+                        .append("</h3>\n<table>\n");
+                open = true;
+                header = true;
+            } else if (line.startsWith("| ")) {
+                String cell = header ? "th" : "td";
+                html.append("<tr>");
+                for (String c : line.substring(2, line.length() - 2).split(" \\| ")) {
+                    html.append('<').append(cell).append('>').append(Report.escape(c)).append("</").append(cell).append('>');
+                }
+                html.append("</tr>\n");
+                header = false;
+            }
+        }
+        return html.append(open ? "</table>\n" : "").toString();
     }
 
     private static List<String> strings(JsonArray a) {

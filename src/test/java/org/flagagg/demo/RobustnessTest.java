@@ -72,6 +72,8 @@ class RobustnessTest {
                 .getValue("se")).isNull();
         assertThat(Robustness.table(one, summary)).contains("| mean | 75.0 | 75.0 (none) |");
         assertThat(Robustness.table(GRID, Robustness.summary(GRID, runs()))).contains("| cfa | 80.0 +- 0.0 [0.17] | 79.0 +- 0.0 [0.67] |");
+        assertThat(Robustness.htmlTables(Robustness.table(one, summary))).contains("<table>\n<tr><th>rule</th><th>none</th>")
+                .contains("<tr><td>mean</td><td>75.0</td><td>75.0 (none)</td></tr>\n</table>");
         assertThatThrownBy(() -> new Robustness.Grid(List.of(), List.of("none"), List.of("iid"), List.of(1L)))
                 .isInstanceOf(IllegalArgumentException.class);
     }
