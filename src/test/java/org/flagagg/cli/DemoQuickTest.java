@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -23,11 +21,10 @@ class DemoQuickTest {
 
     @BeforeAll
     static void runQuickDemo() throws Exception {
-        StringWriter out = new StringWriter();
-        exit = Main.run(new String[] {"demo", "--quick", "--out", dir.toString()}, new PrintWriter(out, true),
-                new PrintWriter(new StringWriter(), true));
-        stdout = out.toString();
-        results = new JsonObject(Files.readString(dir.resolve("results.json")));
+        CommandRun run = CommandRun.of(dir, "demo", "--quick");
+        exit = run.exit();
+        stdout = run.stdout();
+        results = run.results();
     }
 
     static JsonObject run(String rule, String attack) {

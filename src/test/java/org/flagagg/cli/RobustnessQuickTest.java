@@ -3,9 +3,6 @@ package org.flagagg.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vertx.core.json.JsonObject;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -21,11 +18,10 @@ class RobustnessQuickTest {
 
     @BeforeAll
     static void runQuickBenchmark() throws Exception {
-        StringWriter out = new StringWriter();
-        exit = Main.run(new String[] {"robustness", "--quick", "--out", dir.toString()}, new PrintWriter(out, true),
-                new PrintWriter(new StringWriter(), true));
-        stdout = out.toString();
-        results = new JsonObject(Files.readString(dir.resolve("results.json")));
+        CommandRun run = CommandRun.of(dir, "robustness", "--quick");
+        exit = run.exit();
+        stdout = run.stdout();
+        results = run.results();
     }
 
     static JsonObject cell(String rule, String attack) {
@@ -52,10 +48,9 @@ class RobustnessQuickTest {
 
     @Test
     void mergingRunsSummarisesThemAsTheRunThatMadeThem(@TempDir Path merged) throws Exception {
-        int code = Main.run(new String[] {"robustness", "--merge", dir.toString(), "--out", merged.toString()},
-                new PrintWriter(new StringWriter(), true), new PrintWriter(new StringWriter(), true));
-        JsonObject again = new JsonObject(Files.readString(merged.resolve("results.json")));
-        assertThat(code).isZero();
+        CommandRun run = CommandRun.of(merged, "robustness", "--merge", dir.toString());
+        JsonObject again = run.results();
+        assertThat(run.exit()).isZero();
         assertThat(again.getJsonObject("grid")).isEqualTo(results.getJsonObject("grid"));
         assertThat(again.getJsonObject("summary")).isEqualTo(results.getJsonObject("summary"));
         assertThat(again.getJsonObject("settings")).isEqualTo(results.getJsonObject("settings"));
