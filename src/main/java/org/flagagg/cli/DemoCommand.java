@@ -30,6 +30,7 @@ import org.flagagg.web.Dashboard;
 import org.flagagg.web.HttpApi;
 import org.flagagg.web.RoundsApi;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -53,12 +54,8 @@ final class DemoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-p", "--workers"}, paramLabel = "P", defaultValue = "15", description = "Workers (default: ${DEFAULT-VALUE}).")
-    int workers;
-
-    @Option(names = {"-f", "--byzantine"}, paramLabel = "F", defaultValue = "3",
-            description = "Byzantine workers, the first F (w0..w{F-1}); also the f given to the rules (default: ${DEFAULT-VALUE}).")
-    int byzantine;
+    @Mixin
+    TrainingOptions task = new TrainingOptions();
 
     @Option(names = "--rules", paramLabel = "LIST", split = ",",
             description = "Rules to compare, each optionally behind a pre-aggregation as in nnm+trmean "
@@ -99,19 +96,10 @@ final class DemoCommand implements Callable<Integer> {
                     + "dirichlet:alpha=0.5 (label shares per worker from Dirichlet(alpha)); seeded (default: ${DEFAULT-VALUE}).")
     String split;
 
-    @Option(names = "--rounds", paramLabel = "R", defaultValue = "100", description = "Rounds per run (default: ${DEFAULT-VALUE}).")
-    int rounds;
 
-    @Option(names = "--eval-every", paramLabel = "K", defaultValue = "5",
-            description = "Evaluate on the test set every K rounds (default: ${DEFAULT-VALUE}).")
-    int evalEvery;
 
-    @Option(names = "--batch", paramLabel = "B", defaultValue = "32", description = "Images per worker per round (default: ${DEFAULT-VALUE}).")
-    int batch;
 
-    @Option(names = "--lr", paramLabel = "LR", defaultValue = "1.0",
-            description = "SGD learning rate, the same for every rule (default: ${DEFAULT-VALUE}).")
-    double learningRate;
+
 
     @Option(names = "--hidden", paramLabel = "H", defaultValue = "64",
             description = "Hidden units of the MLP; 0 trains the linear model (default: ${DEFAULT-VALUE}).")
@@ -134,13 +122,7 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", defaultValue = "1", description = "Seed of the data, the model and every draw (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--train-size", paramLabel = "N", defaultValue = "12000",
-            description = "Generated training images (default: ${DEFAULT-VALUE}); with --data, at most this many are used.")
-    int trainSize;
 
-    @Option(names = "--test-size", paramLabel = "N", defaultValue = "2000",
-            description = "Generated test images (default: ${DEFAULT-VALUE}); with --data, at most this many are used.")
-    int testSize;
 
     @Option(names = "--side", paramLabel = "PX", defaultValue = "16", description = "Generated images are PX x PX (default: ${DEFAULT-VALUE}).")
     int side;
@@ -183,13 +165,9 @@ final class DemoCommand implements Callable<Integer> {
         }
         FlagOptions flag = FlagOptions.DEFAULTS.withRank(rank).withLambda(lambda).withIterations(iterations)
                 .withScale(FlagOptions.Scale.of(scale));
-        Training.Settings settings = new Training.Settings(workers, byzantine, batch, learningRate, rounds, evalEvery,
-                seed, flag, 4096, deadlineMs, split);
+        Training.Settings settings = task.settings(seed, flag, deadlineMs, split, task.rounds);
         List<Training.Spec> specs = specs(ruleList, attackList, stragglers, lateRules, stragglerAttacks);
-        if (trainSize < workers || testSize < 1) {
-            throw new IllegalArgumentException("--train-size must be >= p (" + workers + ") and --test-size >= 1, got "
-                    + trainSize + ", " + testSize);
-        }
+        task.check();
 
         PrintWriter err = spec.commandLine().getErr();
         PrintWriter outWriter = spec.commandLine().getOut();
@@ -199,13 +177,13 @@ final class DemoCommand implements Callable<Integer> {
         String description;
         if (data != null) {
             Idx.Split split = Idx.readDirectory(data);
-            train = split.train().head(trainSize);
-            test = split.test().head(testSize);
+            train = split.train().head(task.trainSize);
+            test = split.test().head(task.testSize);
             description = "MNIST-format data from " + data + ": " + train.size() + " training and " + test.size()
                     + " test images of " + train.rows() + " x " + train.cols() + " pixels.";
         } else {
-            train = DigitImages.generate(seed, trainSize, side, 0.1);
-            test = DigitImages.generate(seed + 1, testSize, side, 0.1);
+            train = DigitImages.generate(seed, task.trainSize, side, 0.1);
+            test = DigitImages.generate(seed + 1, task.testSize, side, 0.1);
             description = "Digits 0-9 rendered with the JDK's fonts under random affine distortions and pixel noise: "
                     + train.size() + " training and " + test.size() + " test images of " + side + " x " + side
                     + " pixels, generated from the seed (no download).";
@@ -231,7 +209,7 @@ final class DemoCommand implements Callable<Integer> {
             }
             outWriter.printf("%s%nmodel: %s, %d parameters; p = %d, f = %d; %d runs of %d rounds%n", description,
                     hidden == 0 ? "linear (softmax regression)" : "MLP " + train.features() + "-" + hidden + "-" + train.classes(),
-                    model.dimension(), workers, byzantine, specs.size(), rounds);
+                    model.dimension(), task.workers, task.byzantine, specs.size(), task.rounds);
             outWriter.flush();
             JsonArray runs = new JsonArray();
             for (int i = 0; i < specs.size(); i++) {
@@ -326,7 +304,7 @@ final class DemoCommand implements Callable<Integer> {
                                 .put("classes", model.classes()).put("parameters", model.dimension())))
                 .put("settings", new JsonObject().put("workers", s.workers()).put("byzantine", s.byzantine())
                         .put("byzantine_ids", byzantineIds).put("rounds", s.rounds()).put("batch", s.batch())
-                        .put("learning_rate", s.learningRate()).put("eval_every", s.evalEvery()).put("seed", s.seed())
+                        .put("learning_rate", s.learningRate()).put("schedule", s.schedule()).put("eval_every", s.evalEvery()).put("seed", s.seed())
                         .put("deadline_ms", s.deadlineMs()).put("split", s.split())
                         .put("flag", new JsonObject().put("r", s.flag().rankFor(s.workers())).put("lambda", s.flag().lambda())
                                 .put("iterations", s.flag().iterations())

@@ -10,7 +10,7 @@ import picocli.CommandLine;
 /** Entry point of flagagg.jar: one subcommand per product entry point. */
 @Command(name = "flagagg", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Byzantine-robust gradient aggregation: the Flag Aggregator and classic rules.",
-        subcommands = {DemoCommand.class, AggregateCommand.class, ServerCommand.class, WorkerCommand.class,
+        subcommands = {DemoCommand.class, RobustnessCommand.class, AggregateCommand.class, ServerCommand.class, WorkerCommand.class,
             LoadTestCommand.class, TokenCommand.class, CertsCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main {

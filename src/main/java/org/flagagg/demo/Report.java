@@ -39,7 +39,9 @@ public final class Report {
                 .put("failed_rounds", r.failedRounds())
                 .put("late_gradients", r.lateGradients())
                 .put("replicas_in_sync", r.inSync())
-                .put("seconds", r.seconds());
+                .put("seconds", r.seconds())
+                .put("filtering", r.filtering())
+                .put("byzantine_dropped", numbers(r.byzantineDropped()));
         if (r.quality() != null) {
             JsonArray q = new JsonArray();
             for (double[] round : r.quality()) {
@@ -101,25 +103,31 @@ public final class Report {
         return results.getJsonArray("runs").stream().map(o -> (JsonObject) o).toList();
     }
 
+    /** The start of a report page up to its body: the title and the style every report shares. */
+    static String head(String title) {
+        return """
+                <!DOCTYPE html>
+                <html lang="en"><head><meta charset="utf-8"><title>%s</title>
+                <style>
+                body { font-family: system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }
+                table { border-collapse: collapse; margin: 12px 0; }
+                td, th { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
+                th:first-child, td:first-child { text-align: left; }
+                .chart { width: 100%%; height: 320px; }
+                .heat { width: 100%%; height: 360px; }
+                .row { display: flex; gap: 16px; } .row > div { flex: 1; }
+                code { background: #f4f4f4; padding: 1px 4px; }
+                </style></head><body>
+                """.formatted(escape(title));
+    }
+
     /** The HTML report: the table, accuracy and loss per round per rule under each attack, q_i heat maps. */
     public static String html(JsonObject results) throws IOException {
         String data = results.encode().replace("</", "<\\/");
         JsonObject task = results.getJsonObject("task", new JsonObject());
         JsonObject settings = results.getJsonObject("settings", new JsonObject());
         StringBuilder html = new StringBuilder();
-        html.append("""
-                <!DOCTYPE html>
-                <html lang="en"><head><meta charset="utf-8"><title>flagagg demo</title>
-                <style>
-                body { font-family: system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }
-                table { border-collapse: collapse; margin: 12px 0; }
-                td, th { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
-                th:first-child, td:first-child { text-align: left; }
-                .chart { width: 100%; height: 320px; }
-                .heat { width: 100%; height: 360px; }
-                .row { display: flex; gap: 16px; } .row > div { flex: 1; }
-                code { background: #f4f4f4; padding: 1px 4px; }
-                </style></head><body>
+        html.append(head("flagagg demo")).append("""
                 <h1>flagagg demo: training under attack</h1>
                 """);
         html.append("<p>").append(escape(task.getString("description", ""))).append("</p>\n");
@@ -128,6 +136,7 @@ public final class Report {
                 .append(escape(String.valueOf(settings.getValue("byzantine_ids")))).append("), ")
                 .append(settings.getValue("rounds")).append(" rounds, batch ").append(settings.getValue("batch"))
                 .append(" per worker, learning rate ").append(settings.getValue("learning_rate"))
+                .append(" (").append(escape(settings.getString("schedule", "constant"))).append(")")
                 .append(" for every rule, seed ").append(settings.getValue("seed")).append(". FA: ")
                 .append(escape(String.valueOf(settings.getValue("flag")))).append(".</p>\n");
         html.append("<h2>Final test accuracy (%)</h2>\n").append(htmlTable(results));
@@ -223,7 +232,7 @@ public final class Report {
         return sb.append("</table>\n").toString();
     }
 
-    private static String resource(String path) throws IOException {
+    static String resource(String path) throws IOException {
         try (InputStream in = Report.class.getClassLoader().getResourceAsStream(path)) {
             if (in == null) {
                 throw new IllegalStateException(path + " is missing from the classpath");

@@ -35,6 +35,8 @@ import org.flagagg.worker.Worker;
  * <p>Every random draw (initial weights, minibatches, attack noise, stragglers) comes from the seed, so runs
  * of different rules and attacks see the same data in the same order. {@link #run} blocks: call it from a
  * thread that is not a Vert.x event loop.
+ *
+ * <p>Over 400 lines because one run is one loop (gradients, attack, exchange, update, records) best read whole.
  */
 public final class Training {
 
@@ -52,17 +54,25 @@ public final class Training {
      * @param chunkCoords  coordinates per chunk on the wire
      * @param deadlineMs   the round deadline of runs with stragglers (the others wait for every worker)
      * @param split        how the training images are shared out among the workers ({@link Shards})
+     * @param schedule     the learning rate over the rounds: constant, or cosine (from learningRate down to 0)
      */
     public record Settings(int workers, int byzantine, int batch, double learningRate, int rounds, int evalEvery,
-            long seed, FlagOptions flag, int chunkCoords, long deadlineMs, String split) {
+            long seed, FlagOptions flag, int chunkCoords, long deadlineMs, String split, String schedule) {
 
-        /** With iid shards. */
+        /** The learning-rate schedules. */
+        public static final List<String> SCHEDULES = List.of("constant", "cosine");
+
+        /** With iid shards and a constant learning rate. */
         public Settings(int workers, int byzantine, int batch, double learningRate, int rounds, int evalEvery,
                 long seed, FlagOptions flag, int chunkCoords, long deadlineMs) {
-            this(workers, byzantine, batch, learningRate, rounds, evalEvery, seed, flag, chunkCoords, deadlineMs, "iid");
+            this(workers, byzantine, batch, learningRate, rounds, evalEvery, seed, flag, chunkCoords, deadlineMs, "iid",
+                    "constant");
         }
 
         public Settings {
+            if (!SCHEDULES.contains(schedule)) {
+                throw new IllegalArgumentException("schedule must be one of " + SCHEDULES + ", got '" + schedule + "'");
+            }
             if (workers < 1) {
                 throw new IllegalArgumentException("workers p must be >= 1, got " + workers);
             }
@@ -76,6 +86,15 @@ public final class Training {
             if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
                 throw new IllegalArgumentException("learning rate must be a finite number > 0, got " + learningRate);
             }
+        }
+
+        /**
+         * The step of round {@code round} (0-based). Cosine decays from learningRate towards 0 over the run
+         * (half a cosine period, SGDR without restarts): large steps early, small ones when the final
+         * accuracy is measured, so evaluations stop swinging with the last minibatches.
+         */
+        public double learningRate(int round) {
+            return schedule.equals("cosine") ? learningRate * 0.5 * (1 + Math.cos(Math.PI * round / rounds)) : learningRate;
         }
     }
 
@@ -96,17 +115,20 @@ public final class Training {
      * @param lateGradients gradients that missed their round's deadline (stragglers)
      * @param inSync      whether the honest workers' parameters stayed identical in every round
      * @param parameters  the first honest worker's final parameters
+     * @param byzantineDropped per round, the share of the Byzantine workers the rule dropped (dropped_by_rule of
+     *                    the round record); NaN for a failed round
+     * @param filtering   whether the rule dropped any worker in any round (a selecting rule, such as cfa)
      */
     public record Result(Spec spec, int[] evalRounds, double[] accuracy, double[] loss, double[][] quality,
             List<String> byzantine, int failedRounds, int lateGradients, boolean inSync, double seconds,
-            float[] parameters) {
+            float[] parameters, double[] byzantineDropped, boolean filtering) {
         /** Evaluations the final accuracy averages over. */
         public static final int FINAL_EVALUATIONS = 5;
 
         /**
-         * The mean of the last {@link #FINAL_EVALUATIONS} test accuracies (the last 20 rounds by default). At
-         * this learning rate one evaluation swings by up to 10 points from the next, so the very last one says
-         * more about the draw than about the rule.
+         * The mean of the last {@link #FINAL_EVALUATIONS} test accuracies (the last 20 rounds by default). At a
+         * constant learning rate one evaluation swings by up to 10 points from the next, so the very last one
+         * says more about the draw than about the rule.
          */
         public double finalAccuracy() {
             int from = Math.max(0, accuracy.length - FINAL_EVALUATIONS);
@@ -277,6 +299,8 @@ public final class Training {
         int failed = 0;
         int late = 0;
         boolean inSync = true;
+        double[] byzantineDropped = new double[settings.rounds()];
+        boolean filtering = false;
 
         Server engine = Server.deploy(vertx, job, waitForQuorum ? Deadlines.waitingFor(job.quorum())
                 : Deadlines.timers()).await();
@@ -327,7 +351,7 @@ public final class Training {
                     }
                     float[] a = aggregates[w];
                     float[] theta = params[w];
-                    float lr = (float) settings.learningRate();
+                    float lr = (float) settings.learningRate(round);
                     for (int i = 0; i < d; i++) {
                         theta[i] -= lr * a[i];
                     }
@@ -337,7 +361,11 @@ public final class Training {
                 }
                 if (record == null) {
                     failed++;
+                    byzantineDropped[round] = Double.NaN;
                 } else {
+                    JsonObject dropped = record.getJsonObject("dropped_by_rule", new JsonObject());
+                    filtering |= !dropped.isEmpty();
+                    byzantineDropped[round] = f == 0 ? 0 : byzantine.stream().filter(dropped::containsKey).count() / (double) f;
                     late += record.getJsonArray("stragglers", new io.vertx.core.json.JsonArray()).size();
                     if (flag) {
                         fillQuality(record, quality[round]);
@@ -361,7 +389,8 @@ public final class Training {
             engine.close().await();
         }
         return new Result(spec, Arrays.copyOf(evalRounds, e), Arrays.copyOf(accuracy, e), Arrays.copyOf(loss, e),
-                quality, byzantine, failed, late, inSync, (System.nanoTime() - t0) / 1e9, params[f]);
+                quality, byzantine, failed, late, inSync, (System.nanoTime() - t0) / 1e9, params[f], byzantineDropped,
+                filtering);
     }
 
     /** Worker w's minibatch draws: image {@code shard_w[nextInt(|shard_w|)]}, batch by batch. */

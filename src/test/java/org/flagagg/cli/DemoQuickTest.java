@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -23,11 +21,10 @@ class DemoQuickTest {
 
     @BeforeAll
     static void runQuickDemo() throws Exception {
-        StringWriter out = new StringWriter();
-        exit = Main.run(new String[] {"demo", "--quick", "--out", dir.toString()}, new PrintWriter(out, true),
-                new PrintWriter(new StringWriter(), true));
-        stdout = out.toString();
-        results = new JsonObject(Files.readString(dir.resolve("results.json")));
+        CommandRun run = CommandRun.of(dir, "demo", "--quick");
+        exit = run.exit();
+        stdout = run.stdout();
+        results = run.results();
     }
 
     static JsonObject run(String rule, String attack) {
@@ -46,12 +43,14 @@ class DemoQuickTest {
         assertThat(exit).isZero();
         JsonArray runs = results.getJsonArray("runs");
         assertThat(runs).hasSize(13);
+        int rounds = results.getJsonObject("settings").getInteger("rounds");
+        assertThat(rounds).isEqualTo(150);
         for (String rule : List.of("flag", "mean", "multikrum", "median")) {
             for (String attack : List.of("none", "lie", "random")) {
                 JsonObject r = run(rule, attack);
                 assertThat(r.getDouble("final_accuracy")).isBetween(0.0, 1.0);
-                assertThat(r.getJsonArray("accuracy")).hasSize(21);
-                assertThat(r.getJsonArray("loss")).hasSize(21);
+                assertThat(r.getJsonArray("accuracy")).hasSize(rounds / 5 + 1);
+                assertThat(r.getJsonArray("loss")).hasSize(rounds / 5 + 1);
                 assertThat(r.getJsonArray("byzantine")).containsExactly("w0", "w1", "w2");
                 assertThat(r.getBoolean("replicas_in_sync")).isTrue();
                 assertThat(r.getInteger("failed_rounds")).isZero();
@@ -59,7 +58,7 @@ class DemoQuickTest {
             }
         }
         JsonArray q = run("flag", "lie").getJsonArray("quality");
-        assertThat(q).hasSize(100);
+        assertThat(q).hasSize(rounds);
         assertThat(q.getJsonArray(0)).hasSize(15);
         assertThat(stdout).contains("final accuracy (%)").contains("flag + stragglers");
     }
@@ -70,7 +69,7 @@ class DemoQuickTest {
                 .filter(r -> !r.getString("stragglers").equals("none")).findFirst().orElseThrow();
         assertThat(late.getString("rule")).isEqualTo("flag");
         // The slow worker (w14) sends 1 s late and misses (almost) every 250 ms deadline; the others close the round.
-        assertThat(late.getInteger("late_gradients")).isGreaterThanOrEqualTo(90);
+        assertThat(late.getInteger("late_gradients")).isGreaterThanOrEqualTo(135);
         assertThat(late.getDouble("final_accuracy")).isGreaterThan(0.5);
     }
 
@@ -84,10 +83,11 @@ class DemoQuickTest {
     }
 
     @Test
-    void underLieFaStillLearnsButNotWithinFivePoints() {
-        // The claim (FA within 5 points of the no-attack baseline under lie) does not hold on this task
-        // (-8 points in the default run, and the figure moves with the last bits of G: docs/demo.md). What
-        // holds robustly: FA under lie learns, far above chance, and stays within 15 points of the baseline.
+    void underLieFaStillLearns() {
+        // Before the cosine schedule FA under lie was 8 points under the no-attack baseline (docs/demo.md); with
+        // it the quick run has FA under lie at the mean's clean level (82.1 vs 81.4, seed 1), but the figure moves
+        // with the last bits of G. What holds robustly: FA under lie learns, far above chance, and stays within
+        // 15 points of the baseline.
         double flagLie = accuracy("flag", "lie");
         assertThat(flagLie).isGreaterThan(0.6);
         assertThat(flagLie).isGreaterThan(accuracy("mean", "none") - 0.15);

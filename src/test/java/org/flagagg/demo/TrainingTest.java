@@ -110,8 +110,23 @@ class TrainingTest {
     @Test
     void rejectsASplitThatLeavesALabelUnheld() {
         assertThatThrownBy(() -> new Training(vertx, TRAIN, TEST, MODEL, new Training.Settings(4, 0, 4, 0.5, 3, 3, 3,
-                FlagOptions.DEFAULTS, 16, 300, "labels:k=1")))
+                FlagOptions.DEFAULTS, 16, 300, "labels:k=1", "constant")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("needs p * k >= 10");
+    }
+
+    @Test
+    void cosineScheduleFallsFromTheLearningRateTowardsZero() {
+        Training.Settings s = new Training.Settings(4, 0, 4, 0.8, 100, 5, 3, FlagOptions.DEFAULTS, 16, 300, "iid", "cosine");
+        // Independent form: lr * cos^2(pi t / 2T) equals lr * (1 + cos(pi t / T)) / 2.
+        for (int t = 0; t < 100; t += 7) {
+            double c = Math.cos(Math.PI * t / 200.0);
+            assertThat(s.learningRate(t)).isCloseTo(0.8 * c * c, org.assertj.core.data.Offset.offset(1e-12));
+        }
+        assertThat(s.learningRate(50)).isCloseTo(0.4, org.assertj.core.data.Offset.offset(1e-12));
+        Training.Settings constant = new Training.Settings(4, 0, 4, 0.8, 100, 5, 3, FlagOptions.DEFAULTS, 16, 300);
+        assertThat(constant.learningRate(99)).isEqualTo(0.8);
+        assertThatThrownBy(() -> new Training.Settings(4, 0, 4, 0.8, 100, 5, 3, FlagOptions.DEFAULTS, 16, 300, "iid", "step"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("schedule");
     }
 
     @Test
