@@ -10,6 +10,7 @@ import java.util.TreeMap;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
 import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
+import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
 
 /**
  * The Flag Aggregator (Almasi et al., ICLR 2024) computed from the p x p Gram matrix alone.
@@ -238,24 +239,62 @@ public final class FlagSolver {
         DMatrixRMaj matrix = new DMatrixRMaj(sym);
         EigenDecomposition_F64<DMatrixRMaj> decomposition = DecompositionFactory_DDRM.eig(n, true, true);
         if (!decomposition.decompose(matrix)) {
-            throw new ArithmeticException("symmetric eigen-decomposition of a " + n + " x " + n
-                    + " matrix did not converge");
+            return eigenBySvd(sym);
         }
+        double[] unsorted = new double[n];
+        double[][] columns = new double[n][];
+        for (int c = 0; c < n; c++) {
+            unsorted[c] = decomposition.getEigenvalue(c).real;
+            DMatrixRMaj v = decomposition.getEigenVector(c);
+            columns[c] = new double[n];
+            for (int i = 0; i < n; i++) {
+                columns[c][i] = v.get(i, 0);
+            }
+        }
+        return sorted(unsorted, columns);
+    }
+
+    /**
+     * The fallback when EJML's symmetric QR gives up, as it does on a Gram matrix of near-parallel rows
+     * (nnm's mixed gradients at p = 256, RuleSolveBench): the SVD S = U Sigma V^T, whose columns of U are
+     * orthonormal eigenvectors of the symmetric S, each with its eigenvalue u^T S u (the sign Sigma drops).
+     */
+    private static EigenPairs eigenBySvd(double[][] sym) {
+        int n = sym.length;
+        SingularValueDecomposition_F64<DMatrixRMaj> svd = DecompositionFactory_DDRM.svd(n, n, true, false, false);
+        if (!svd.decompose(new DMatrixRMaj(sym))) {
+            throw new ArithmeticException("eigen-decomposition of a " + n + " x " + n + " matrix did not converge"
+                    + " (symmetric QR and SVD)");
+        }
+        DMatrixRMaj u = svd.getU(null, false);
+        double[] values = new double[n];
+        double[][] columns = new double[n][n];
+        for (int c = 0; c < n; c++) {
+            for (int i = 0; i < n; i++) {
+                columns[c][i] = u.get(i, c);
+            }
+            values[c] = dot(columns[c], multiplyRow(columns[c], sym));
+        }
+        return sorted(values, columns);
+    }
+
+    /** Eigenpairs by decreasing value; ties keep the decomposition's order (stable sort), deterministic. */
+    private static EigenPairs sorted(double[] values, double[][] columns) {
+        int n = values.length;
         Integer[] order = new Integer[n];
         for (int i = 0; i < n; i++) {
             order[i] = i;
         }
-        Arrays.sort(order, Comparator.comparingDouble((Integer i) -> -decomposition.getEigenvalue(i).real));
-        double[] values = new double[n];
+        Arrays.sort(order, Comparator.comparingDouble((Integer i) -> -values[i]));
+        double[] sortedValues = new double[n];
         double[][] vectors = new double[n][n];
         for (int c = 0; c < n; c++) {
-            values[c] = decomposition.getEigenvalue(order[c]).real;
-            DMatrixRMaj v = decomposition.getEigenVector(order[c]);
+            sortedValues[c] = values[order[c]];
             for (int i = 0; i < n; i++) {
-                vectors[i][c] = v.get(i, 0);
+                vectors[i][c] = columns[order[c]][i];
             }
         }
-        return new EigenPairs(values, vectors);
+        return new EigenPairs(sortedValues, vectors);
     }
 
     /** How many of the first {@code limit} decreasing values exceed RANK_CUTOFF times the largest. */
