@@ -2,11 +2,9 @@ package org.flagagg.rules;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 import org.flagagg.fa.FlagOptions;
 
@@ -23,36 +21,21 @@ import org.flagagg.fa.FlagOptions;
  * <p>Why both: identical colluders (lie, empire) have q~ = 1 whatever their size; colluders that add
  * independent noise (lienoise) lose that but still share a shift, which is the top principal direction.
  */
-public final class CentredEnergyFlagRule implements Rule {
+public final class CentredEnergyFlagRule extends CentredRule {
     /** Power iteration: at most this many steps, stopping when v moves less than POWER_TOLERANCE. */
     static final int POWER_ITERATIONS = 1000;
     static final double POWER_TOLERANCE = 1e-12;
 
-    private final int f;
-    private final FlagOptions options;
     private final CentredFlagRule centred;
 
     public CentredEnergyFlagRule(int f, FlagOptions options) {
-        this.f = RuleChecks.requireF("cfae", f);
-        this.options = options;
+        super(f, options);
         this.centred = new CentredFlagRule(f, options);
     }
 
     @Override
     public String name() {
         return "cfae";
-    }
-
-    @Override
-    public Set<Pass> passes() {
-        return EnumSet.of(Pass.GRAM, Pass.SECOND_PASS);
-    }
-
-    @Override
-    public void validate(int p) {
-        if (p - f < 1) {
-            throw new IllegalArgumentException("cfae needs p >= f + 1 (p = " + p + ", f = " + f + ")");
-        }
     }
 
     @Override

@@ -3,11 +3,9 @@ package org.flagagg.rules;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.IntStream;
 import org.flagagg.fa.FlagOptions;
@@ -28,30 +26,15 @@ import org.flagagg.fa.FlagSolver;
  * Colluders that send one shared deviation make the rank-1 flag pass through them (q~ ~ 1), so they are
  * the ones dropped. Known hole: colluders that add independent noise each are not detected.
  */
-public final class CentredFlagRule implements Rule {
-    private final int f;
-    private final FlagOptions options;
+public final class CentredFlagRule extends CentredRule {
 
     public CentredFlagRule(int f, FlagOptions options) {
-        this.f = RuleChecks.requireF("cfa", f);
-        this.options = options;
+        super(f, options);
     }
 
     @Override
     public String name() {
         return "cfa";
-    }
-
-    @Override
-    public Set<Pass> passes() {
-        return EnumSet.of(Pass.GRAM, Pass.SECOND_PASS);
-    }
-
-    @Override
-    public void validate(int p) {
-        if (p - f < 1) {
-            throw new IllegalArgumentException("cfa needs p >= f + 1 (p = " + p + ", f = " + f + ")");
-        }
     }
 
     @Override
