@@ -350,6 +350,9 @@ class HttpAttackTest {
         List<String> args = new ArrayList<>(List.of("server", "--job", "hostile" + Long.toHexString(System.nanoTime()),
                 "--workers", "2", "--dim", "100", "--memory-budget", "1", "--spill-dir", dir.resolve("spill").toString(),
                 "--round-log", dir.resolve("rounds.jsonl").toString()));
+        if (!List.of(more).contains("--port")) {
+            args.addAll(List.of("--port", "0")); // should a refusal regress, the server must not take 8080
+        }
         args.addAll(List.of(more));
         return run(args.toArray(String[]::new));
     }
