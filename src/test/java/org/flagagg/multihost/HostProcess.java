@@ -96,12 +96,9 @@ final class HostProcess implements AutoCloseable {
         return process.exitValue();
     }
 
-    /** SIGTERM (a clean stop), then SIGKILL after 15 s. */
-    void stop() throws InterruptedException {
+    /** SIGTERM, not waiting: a clean stop that overlaps with what comes next ({@link #close} reaps it). */
+    void terminate() {
         process.destroy();
-        if (!process.waitFor(15, TimeUnit.SECONDS)) {
-            process.destroyForcibly().waitFor();
-        }
     }
 
     /** SIGKILL, at once: what a crash or a cleanup after a failure does. */
