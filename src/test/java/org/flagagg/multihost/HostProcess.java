@@ -80,6 +80,13 @@ final class HostProcess implements AutoCloseable {
                 + String.join("\n  ", seen) + "\nlog tail:\n" + logTail());
     }
 
+    /** Its stdout so far (what {@link #expect} saw and what is queued) and its log's tail, for a failure message. */
+    String output() {
+        List<String> all = new ArrayList<>(seen);
+        lines.stream().filter(l -> !l.equals(EXITED)).forEach(all::add);
+        return name + " stdout:\n  " + String.join("\n  ", all) + "\n" + name + " log tail:\n" + logTail();
+    }
+
     String logTail() {
         try {
             List<String> all = Files.readAllLines(log);

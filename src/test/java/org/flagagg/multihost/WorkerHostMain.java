@@ -38,7 +38,7 @@ import org.flagagg.worker.Worker;
  * gradient of round r is {@link Fleet}'s (seeded), so the test regenerates it offline.
  *
  * <p>Commands on stdin, one a line, each answered on stdout: {@code join JOB} ("joined JOB" or "error ..."),
- * {@code round R} (one "slot S round R included|excluded|failed: REASON" line per slot, then "done R"; the
+ * {@code round R} (one "slot S round R included|left out|failed: REASON" line per slot, then "done R"; the
  * aggregate goes to DIR/JOB-rR-sS.f32), {@code leave} ("left"). End of input stops it.
  */
 public final class WorkerHostMain {
@@ -132,7 +132,7 @@ public final class WorkerHostMain {
             try {
                 Worker.Aggregate aggregate = await(exchanges.get(k));
                 write(out.resolve(jobName + "-r" + round + "-s" + slot + ".f32"), aggregate.values());
-                result = aggregate.included() ? "included" : "excluded";
+                result = aggregate.included() ? "included" : "left out"; // a straggler or excluded: not a participant
             } catch (Exception e) {
                 result = "failed: " + (e.getCause() != null ? e.getCause() : e);
             }
