@@ -230,8 +230,8 @@ class MultiHostNetnsTest {
         }
         javaWorkers.expect("done " + round, ROUND);
         int python = pythons.waitFor(ROUND);
-            assertThat(python).as(() -> pythons.output() + "\n" + server.process().output()).isZero();
-        JsonObject record = record(conf, round);
+        assertThat(python).as(() -> pythons.output() + "\n" + server.process().output()).isZero();
+        JsonObject record = awaitRecord(conf, round);
         assertThat(record.getString("status")).as(record.encode()).isEqualTo("completed");
         assertThat(participants(record)).containsExactlyInAnyOrder(allSlots());
         assertThat(record.getString("trigger")).isEqualTo("all workers delivered");
