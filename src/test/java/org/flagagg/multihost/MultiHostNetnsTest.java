@@ -138,6 +138,9 @@ class MultiHostNetnsTest {
         for (HostProcess process : started) {
             process.close();
         }
+        if (hosts.isEmpty()) {
+            return; // skipped before the bed was laid out (a failed 'up' already ran 'down')
+        }
         run(List.of(DEPLOY.resolve("netns.sh").toString(), "down", Long.toString(BED)), Duration.ofSeconds(60));
         Run left = run(List.of("ip", "-o", "link", "show"), Duration.ofSeconds(30));
         assertThat(left.output).doesNotContain("fab" + BED + ":").doesNotContain("fav" + BED + "-");
