@@ -78,7 +78,7 @@ final class AggregateCommand implements Callable<Integer> {
     Integer chunkCoords;
 
     @Option(names = "--threads", paramLabel = "N", description = "Threads for the two passes over the data "
-            + "(default: the number of cores).")
+            + "(default: one less than the cores, at least 1).")
     Integer threads;
 
     @Parameters(index = "0", paramLabel = "FILE", description = "The gradients.")
@@ -100,7 +100,7 @@ final class AggregateCommand implements Callable<Integer> {
             throw new InputException("--threads must be >= 1, got " + threads);
         }
         var aggregation = new Aggregation(Rules.create(config), settings.getInteger("chunk_coords"), Kernels.best(),
-                threads == null ? Runtime.getRuntime().availableProcessors() : threads);
+                threads == null ? defaultThreads() : threads);
         AggregationResult result;
         try (GradientSource source = open(); Output output = openOutput()) {
             result = aggregation.run(source, output);
@@ -117,6 +117,15 @@ final class AggregateCommand implements Callable<Integer> {
             Files.writeString(report, json.encodePrettily() + "\n");
         }
         return 0;
+    }
+
+    /**
+     * One core is left to the JIT compiler: a run is one cold pass, and its kernels run interpreted until C2
+     * has compiled them. On 2 cores, two threads beside the compiler made krum's first pass 1.4-2x slower
+     * than one thread (3 pairs, docs/benchmarks.md); once warm, the passes scale with the threads.
+     */
+    private static int defaultThreads() {
+        return Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
     }
 
     private GradientSource open() throws IOException {
