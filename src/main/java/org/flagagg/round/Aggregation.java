@@ -22,9 +22,9 @@ import org.flagagg.rules.Solution;
 
 /**
  * Runs a rule over a re-readable source in two streaming passes of the {@link RoundPipeline} (the engine's
- * too), memory bounded by a block per worker and thread: pass 1 checks every value is finite and folds the
- * Gram matrix (when the rule needs it), the rule solves in p x p space, and pass 2 turns blocks of the
- * selected gradients into blocks of the aggregate.
+ * too), memory bounded per thread by a block per worker and two strips of the aggregate (1 MiB): pass 1
+ * checks every value is finite and folds the Gram matrix (when the rule needs it), the rule solves in
+ * p x p space, and pass 2 turns blocks of the selected gradients into blocks of the aggregate.
  *
  * <p>Both passes can run on several threads, split by coordinate range (the pipeline's ranges give the same
  * bits in any split): pass 1 hands out whole chunks, pass 2 computes strips of the aggregate in parallel
