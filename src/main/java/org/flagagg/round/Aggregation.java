@@ -101,19 +101,24 @@ public final class Aggregation {
         AtomicLong nextChunk = new AtomicLong();
         onThreads(pool, () -> {
             float[] scan = new float[RoundPipeline.BLOCK];
-            for (long c = nextChunk.getAndIncrement(); c < chunks; c = nextChunk.getAndIncrement()) {
-                long from = c * chunk;
-                long to = Math.min(n, from + chunk);
-                if (pipeline.folds()) {
-                    pipeline.fold(all, from, to, checked);
-                    continue;
-                }
-                for (int w = 0; w < p; w++) {
-                    // Past a known bad value, nothing earlier can turn up in this chunk.
-                    for (long at = from; at < to && !knownBadBefore(bad, w, at); at += scan.length) {
-                        checked.read(w, at, (int) Math.min(scan.length, to - at), scan);
+            try {
+                for (long c = nextChunk.getAndIncrement(); c < chunks; c = nextChunk.getAndIncrement()) {
+                    long from = c * chunk;
+                    long to = Math.min(n, from + chunk);
+                    if (pipeline.folds()) {
+                        pipeline.fold(all, from, to, checked);
+                        continue;
+                    }
+                    for (int w = 0; w < p; w++) {
+                        // Past a known bad value, nothing earlier can turn up in this chunk.
+                        for (long at = from; at < to && !knownBadBefore(bad, w, at); at += scan.length) {
+                            checked.read(w, at, (int) Math.min(scan.length, to - at), scan);
+                        }
                     }
                 }
+            } catch (IOException | RuntimeException e) {
+                nextChunk.set(chunks); // the other threads stop at their current chunk
+                throw e;
             }
         });
         Map<Integer, String> dropped = new TreeMap<>();
