@@ -20,7 +20,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * A whole offline aggregation (both streaming passes and the solve) of p = 16 gradients of n = 10^7
- * float32 held in memory: the Flag Aggregator against plain mean on the same data and the same passes.
+ * float32 held in memory: the Flag Aggregator against plain mean on the same data and the same passes, on
+ * one thread and on two.
  * The full-space form is in {@link FullSpaceFlagBench}.
  */
 @State(Scope.Benchmark)
@@ -39,8 +40,12 @@ public class AggregationBench {
     @Param({"10000000"})
     int n;
 
-    @Param({"flag", "mean"})
+    @Param({"flag", "krum", "mean"})
     String rule;
+
+    /** Threads of both passes (the CLI uses one per core). */
+    @Param({"1", "2"})
+    int threads;
 
     ArraySource source;
     Aggregation aggregation;
@@ -51,7 +56,7 @@ public class AggregationBench {
         source = new ArraySource(BenchData.gradients(p, n));
         // tol 0: FA always does its T = 10 IRLS steps.
         Rule r = Rules.create(RuleConfig.of(rule).withFlag(new FlagOptions(0, 0, 10, 0.0, 1e-7, FlagOptions.Scale.PAPER)));
-        aggregation = new Aggregation(r, CHUNK, Kernels.best());
+        aggregation = new Aggregation(r, CHUNK, Kernels.best(), threads);
     }
 
     @Benchmark

@@ -11,11 +11,14 @@ import java.io.PrintWriter;
 import java.io.Writer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.flagagg.config.Configuration;
@@ -42,8 +45,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "aggregate", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = {"Aggregates the gradients in FILE with one rule and prints the aggregate, one value a line.",
             "Text input: one gradient per line, values separated by commas and/or spaces.",
-            "Binary input (--binary --dim N): little-endian float32, gradients back to back; streamed in chunks, "
-                + "so files larger than the heap work.",
+            "Binary input (--binary --dim N): little-endian float32, gradients back to back; memory-mapped and "
+                + "streamed in blocks, so files larger than the heap work.",
             "Gradients with NaN or infinite values (and, for flag, zero ones) are dropped with one line each on "
                 + "stderr and in --report; they do not fail the command.",
             "Exit codes: 0 done, 2 bad input or parameters, 1 other failure."})
@@ -74,6 +77,10 @@ final class AggregateCommand implements Callable<Integer> {
     @Option(names = "--chunk-coords", paramLabel = "N", description = JobOptions.CHUNK_COORDS_HELP)
     Integer chunkCoords;
 
+    @Option(names = "--threads", paramLabel = "N", description = "Threads for the two passes over the data "
+            + "(default: one less than the cores, at least 1).")
+    Integer threads;
+
     @Parameters(index = "0", paramLabel = "FILE", description = "The gradients.")
     Path file;
 
@@ -89,7 +96,11 @@ final class AggregateCommand implements Callable<Integer> {
         RuleConfig config = JobConfig.ruleFromJson(settings.getJsonObject("rule"));
         // A one-shot command: the scalar-kernel notice would make every error two lines (README says it).
         Main.quietInfo("org.flagagg.kernels");
-        var aggregation = new Aggregation(Rules.create(config), settings.getInteger("chunk_coords"), Kernels.best());
+        if (threads != null && threads < 1) {
+            throw new InputException("--threads must be >= 1, got " + threads);
+        }
+        var aggregation = new Aggregation(Rules.create(config), settings.getInteger("chunk_coords"), Kernels.best(),
+                threads == null ? defaultThreads() : threads);
         AggregationResult result;
         try (GradientSource source = open(); Output output = openOutput()) {
             result = aggregation.run(source, output);
@@ -108,13 +119,22 @@ final class AggregateCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * One core is left to the JIT compiler: a run is one cold pass, and its kernels run interpreted until C2
+     * has compiled them. On 2 cores, two threads beside the compiler made krum's first pass 1.4-2x slower
+     * than one thread (3 pairs, docs/benchmarks.md); once warm, the passes scale with the threads.
+     */
+    private static int defaultThreads() {
+        return Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
+    }
+
     private GradientSource open() throws IOException {
         if (Files.isDirectory(file)) {
             throw new InputException(file + ": is a directory, not a file of gradients");
         }
         try {
             if (binary) {
-                return new BinaryFileSource(file, dim, Kernels.best());
+                return new BinaryFileSource(file, dim);
             }
             try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
                 return new ArraySource(TextGradients.parse(in, file.toString()));
@@ -130,10 +150,11 @@ final class AggregateCommand implements Callable<Integer> {
         if (out != null && Files.isDirectory(out)) {
             throw new InputException("--out " + out + ": is a directory");
         }
-        OutputStream stream = out == null ? null : new BufferedOutputStream(Files.newOutputStream(out), 1 << 16);
-        if (binary && stream != null) {
-            return new BinaryOutput(stream);
+        if (binary && out != null) {
+            return new BinaryOutput(FileChannel.open(out, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                    StandardOpenOption.WRITE));
         }
+        OutputStream stream = out == null ? null : new BufferedOutputStream(Files.newOutputStream(out), 1 << 16);
         Writer writer = stream == null ? spec.commandLine().getOut()
                 : new BufferedWriter(new OutputStreamWriter(stream, StandardCharsets.UTF_8), 1 << 16);
         return new TextOutput(writer, stream != null);
@@ -176,30 +197,43 @@ final class AggregateCommand implements Callable<Integer> {
         }
     }
 
-    /** Little-endian float32, like the input. */
+    /**
+     * Little-endian float32, like the input, gathered in a 4 MiB direct buffer and written with a few large
+     * writes (not one per block).
+     */
     private static final class BinaryOutput implements Output {
-        private final OutputStream stream;
-        private ByteBuffer buffer = ByteBuffer.allocate(0);
+        private static final int FLOATS_PER_WRITE = 1 << 20;
+        private final FileChannel channel;
+        private final ByteBuffer bytes = ByteBuffer.allocateDirect(4 * FLOATS_PER_WRITE).order(ByteOrder.LITTLE_ENDIAN);
+        private final FloatBuffer floats = bytes.asFloatBuffer();
 
-        BinaryOutput(OutputStream stream) {
-            this.stream = stream;
+        BinaryOutput(FileChannel channel) {
+            this.channel = channel;
         }
 
         @Override
         public void accept(long offset, double[] values, int len) throws IOException {
-            if (buffer.capacity() < 4 * len) {
-                buffer = ByteBuffer.allocate(4 * len).order(ByteOrder.LITTLE_ENDIAN);
-            }
-            buffer.clear();
             for (int k = 0; k < len; k++) {
-                buffer.putFloat((float) values[k]);
+                if (!floats.hasRemaining()) {
+                    flush();
+                }
+                floats.put((float) values[k]);
             }
-            stream.write(buffer.array(), 0, 4 * len);
+        }
+
+        private void flush() throws IOException {
+            bytes.clear().limit(4 * floats.position());
+            while (bytes.hasRemaining()) {
+                channel.write(bytes);
+            }
+            floats.clear();
         }
 
         @Override
         public void close() throws IOException {
-            stream.close();
+            try (channel) {
+                flush();
+            }
         }
     }
 }

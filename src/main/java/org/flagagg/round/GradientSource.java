@@ -12,7 +12,10 @@ public interface GradientSource extends AutoCloseable {
 
     long dimension();
 
-    /** Reads worker {@code worker}'s coordinates [offset, offset + len) into dst[0, len). */
+    /**
+     * Reads worker {@code worker}'s coordinates [offset, offset + len) into dst[0, len). An {@link Aggregation}
+     * with more than one thread calls it from several threads at once (into distinct arrays).
+     */
     void read(int worker, long offset, int len, float[] dst) throws IOException;
 
     @Override

@@ -243,6 +243,39 @@ class AggregateCommandTest {
         }
     }
 
+    /**
+     * A binary --out longer than the output's 4 MiB write buffer: the same bytes on one thread and on three,
+     * each the float32 of the mean of two inputs (exact in double: (a + b) / 2 = a / 2 + b / 2).
+     */
+    @Test
+    void binaryOutputIsTheSameBytesOnOneThreadAndOnSeveral() throws IOException {
+        int n = (1 << 20) + 12_345;
+        ByteBuffer bytes = ByteBuffer.allocate(4 * 2 * n).order(ByteOrder.LITTLE_ENDIAN);
+        SplittableRandom random = new SplittableRandom(8);
+        while (bytes.hasRemaining()) {
+            bytes.putFloat((float) random.nextGaussian());
+        }
+        Path bin = dir.resolve("two.bin");
+        Files.write(bin, bytes.array());
+        byte[][] outputs = new byte[2][];
+        String[] threads = {"1", "3"};
+        for (int t = 0; t < 2; t++) {
+            Path out = dir.resolve("mean-" + threads[t] + ".bin");
+            Run r = run("aggregate", "--rule", "mean", "--binary", "--dim", Integer.toString(n), "--chunk-coords", "100003",
+                    "--threads", threads[t], "--out", out.toString(), bin.toString());
+            assertThat(r.code()).as(r.err()).isZero();
+            outputs[t] = Files.readAllBytes(out);
+        }
+        assertThat(outputs[1]).isEqualTo(outputs[0]);
+        ByteBuffer written = ByteBuffer.wrap(outputs[0]).order(ByteOrder.LITTLE_ENDIAN);
+        assertThat(written.remaining()).isEqualTo(4 * n);
+        for (int k = 0; k < n; k++) {
+            double a = bytes.getFloat(4 * k);
+            double b = bytes.getFloat(4 * (n + k));
+            assertThat(written.getFloat(4 * k)).as("coordinate %d", k).isEqualTo((float) ((a + b) / 2));
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"ragged", "word", "empty", "hex"})
     void badTextInputIsOneLineWithExitCode2(String kind) throws IOException {
@@ -284,9 +317,11 @@ class AggregateCommandTest {
             {"aggregate", "--iterations", "many", file.toString()},
             {"aggregate"},
             {"aggregate", "--rule", "mean", "--out", dir.toString(), file.toString()},
+            {"aggregate", "--rule", "mean", "--threads", "0", file.toString()},
         };
         String[] expected = {"unknown rule 'nope'", "4", "krum", "f", "lambda", "--scale", "not a positive multiple of 4 * dim = 12",
-            "--binary needs --dim", "no such file", "many", "FILE", "--out " + dir + ": is a directory"};
+            "--binary needs --dim", "no such file", "many", "FILE", "--out " + dir + ": is a directory",
+            "--threads must be >= 1, got 0"};
         for (int c = 0; c < cases.length; c++) {
             Run r = run(cases[c]);
             assertThat(r.code()).as(Arrays.toString(cases[c]) + " -> " + r.err()).isEqualTo(2);
