@@ -88,6 +88,16 @@ final class SortingNetwork {
         return lo.length;
     }
 
+    /** The wire compare-exchange c leaves the smaller value on (for benchmarks of other loop forms). */
+    int lo(int c) {
+        return lo[c];
+    }
+
+    /** The wire compare-exchange c leaves the larger value on. */
+    int hi(int c) {
+        return hi[c];
+    }
+
     /** Sorts columns 0 .. width-1 of block[0 .. p-1] in place (at the positions this network places). */
     void sort(float[][] block, int width) {
         for (int c = 0; c < lo.length; c++) {
