@@ -3,6 +3,8 @@ package org.flagagg.rules;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import org.flagagg.fa.GramAccumulator;
+import org.flagagg.kernels.Kernels;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -74,18 +76,9 @@ public class CoordinateWiseBench {
     }
 
     private static double[] gram(float[][] g) {
-        int p = g.length;
-        double[] gram = new double[p * p];
-        for (int i = 0; i < p; i++) {
-            for (int j = 0; j < p; j++) {
-                double sum = 0;
-                for (int k = 0; k < g[i].length; k++) {
-                    sum += (double) g[i][k] * g[j][k];
-                }
-                gram[i * p + j] = sum;
-            }
-        }
-        return gram;
+        GramAccumulator accumulator = new GramAccumulator(g.length, Kernels.best());
+        accumulator.fold(g, g[0].length);
+        return accumulator.gram();
     }
 
     @Benchmark

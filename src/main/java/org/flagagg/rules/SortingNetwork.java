@@ -40,20 +40,21 @@ final class SortingNetwork {
         for (int w = from; w < to; w++) {
             needed[w] = true;
         }
-        List<int[]> kept = new ArrayList<>();
+        List<int[]> kept = new ArrayList<>(); // last first
         for (int c = all.size() - 1; c >= 0; c--) {
             int[] pair = all.get(c);
             if (needed[pair[0]] || needed[pair[1]]) {
                 needed[pair[0]] = true;
                 needed[pair[1]] = true;
-                kept.add(0, pair);
+                kept.add(pair);
             }
         }
-        int[] lo = new int[kept.size()];
-        int[] hi = new int[kept.size()];
-        for (int c = 0; c < lo.length; c++) {
-            lo[c] = kept.get(c)[0];
-            hi[c] = kept.get(c)[1];
+        int size = kept.size();
+        int[] lo = new int[size];
+        int[] hi = new int[size];
+        for (int c = 0; c < size; c++) {
+            lo[c] = kept.get(size - 1 - c)[0];
+            hi[c] = kept.get(size - 1 - c)[1];
         }
         return new SortingNetwork(p, lo, hi);
     }

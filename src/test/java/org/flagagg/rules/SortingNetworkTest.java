@@ -94,6 +94,13 @@ class SortingNetworkTest {
     }
 
     @Test
+    void sortsAThousandValues() {
+        float[][] block = awkwardBlock(1000, 9, new Random(2022));
+        assertPlaces(SortingNetwork.placing(1000, 0, 1000), block, 0, 1000, "full, p = 1000");
+        assertPlaces(SortingNetwork.placing(1000, 499, 501), block, 499, 501, "median, p = 1000");
+    }
+
+    @Test
     void prunedNetworksPlaceTheirPositionsLikeArraysSort() {
         Random random = new Random(2021);
         for (int p = 1; p <= 64; p++) {
