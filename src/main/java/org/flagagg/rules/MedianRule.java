@@ -19,6 +19,6 @@ public final class MedianRule extends CoordinateWiseRule {
 
     @Override
     protected CoordinateWiseSolution.PerCoordinate perCoordinate(int p) {
-        return SortedStats::median;
+        return SortedStats.MEDIAN;
     }
 }

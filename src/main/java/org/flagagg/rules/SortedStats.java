@@ -2,11 +2,81 @@ package org.flagagg.rules;
 
 /**
  * Per-coordinate statistics over the values of one coordinate, sorted ascending. Allocation-free: these
- * run once per coordinate in the output pass.
+ * run once per coordinate in the output pass. {@link #MEDIAN} and {@link #trimmedMean(int)} also reduce
+ * a whole sorted block with loops across coordinates, with the same operations in the same order.
  */
 final class SortedStats {
 
+    /** The median, reading only the middle sorted position(s). */
+    static final CoordinateWiseSolution.PerCoordinate MEDIAN = new CoordinateWiseSolution.PerCoordinate() {
+        @Override
+        public double of(double[] sorted) {
+            return median(sorted);
+        }
+
+        @Override
+        public int from(int p) {
+            return (p - 1) >>> 1;
+        }
+
+        @Override
+        public int to(int p) {
+            return (p >>> 1) + 1;
+        }
+
+        @Override
+        public void ofColumns(float[][] sorted, int p, int width, double[] column, double[] out, int outOffset) {
+            float[] upper = sorted[p >>> 1];
+            if ((p & 1) == 1) {
+                for (int k = 0; k < width; k++) {
+                    out[outOffset + k] = upper[k];
+                }
+            } else {
+                float[] lower = sorted[(p >>> 1) - 1];
+                for (int k = 0; k < width; k++) {
+                    out[outOffset + k] = ((double) lower[k] + upper[k]) / 2;
+                }
+            }
+        }
+    };
+
     private SortedStats() {
+    }
+
+    /** The trimmed mean dropping f values at each end, reading only the sorted positions it keeps. */
+    static CoordinateWiseSolution.PerCoordinate trimmedMean(int f) {
+        return new CoordinateWiseSolution.PerCoordinate() {
+            @Override
+            public double of(double[] sorted) {
+                return trimmedMean(sorted, f);
+            }
+
+            @Override
+            public int from(int p) {
+                return f;
+            }
+
+            @Override
+            public int to(int p) {
+                return p - f;
+            }
+
+            @Override
+            public void ofColumns(float[][] sorted, int p, int width, double[] column, double[] out, int outOffset) {
+                // As mean(): from 0, add the kept values in ascending order, divide by their count.
+                java.util.Arrays.fill(out, outOffset, outOffset + width, 0.0);
+                for (int r = f; r < p - f; r++) {
+                    float[] row = sorted[r];
+                    for (int k = 0; k < width; k++) {
+                        out[outOffset + k] += row[k];
+                    }
+                }
+                double count = p - 2 * f;
+                for (int k = 0; k < width; k++) {
+                    out[outOffset + k] /= count;
+                }
+            }
+        };
     }
 
     /** Median; the mean of the two middle values for an even count. */

@@ -22,7 +22,6 @@ public final class TrimmedMeanRule extends CoordinateWiseRule {
 
     @Override
     protected CoordinateWiseSolution.PerCoordinate perCoordinate(int p) {
-        int trim = f;
-        return sorted -> SortedStats.trimmedMean(sorted, trim);
+        return SortedStats.trimmedMean(f);
     }
 }
