@@ -29,7 +29,6 @@ import org.flagagg.round.AggregationResult;
 import org.flagagg.round.ArraySource;
 import org.flagagg.round.BinaryFileSource;
 import org.flagagg.round.GradientSource;
-import org.flagagg.round.Warmup;
 import org.flagagg.rules.RuleConfig;
 import org.flagagg.rules.Rules;
 import picocli.CommandLine.Command;
@@ -93,9 +92,6 @@ final class AggregateCommand implements Callable<Integer> {
         var aggregation = new Aggregation(Rules.create(config), settings.getInteger("chunk_coords"), Kernels.best());
         AggregationResult result;
         try (GradientSource source = open(); Output output = openOutput()) {
-            if (settings.getBoolean("jit_warmup")) { // compiled kernels from the first block on: round.Warmup
-                Warmup.once(Rules.create(config), source.workers(), Kernels.best());
-            }
             result = aggregation.run(source, output);
         }
         result.dropped().forEach((worker, reason) ->
