@@ -15,8 +15,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Brings a rule's hot code to the JIT's top tier (C2) before the first real round: the {@link Aggregation}
  * (the {@link RoundPipeline}'s fold, solve and output, the same kernels the engine runs) over a small
- * synthetic block, a few times, after many short calls of the kernels themselves and of the chunk check. Without it the first 640 MB round runs the Vector API
- * kernels interpreted and in C1, where every vector operation allocates: docs/benchmarks.md ("Cold start").
+ * synthetic block, a few times, after many short calls of the kernels themselves and of the chunk check.
+ * Without it the first 640 MB round runs the Vector API kernels interpreted and in C1, where every vector
+ * operation allocates: docs/benchmarks.md ("Cold start").
  *
  * <p>It touches nothing but the JIT's state: its own pipeline, its own data, its result discarded. Callers
  * run it on a worker thread, never an event loop; {@link #once} runs it at most once per JVM for a rule and p.
@@ -68,15 +69,16 @@ public final class Warmup {
         if (first != null) {
             return first.join();
         }
+        Report report = null;
         try {
-            Report report = run(rule, p, kernels);
+            report = run(rule, p, kernels);
             LOG.debug("JIT warm-up of {} at p = {}: {} ms", rule.name(), p, report.nanos() / 1_000_000);
-            mine.complete(report);
         } catch (RuntimeException e) {
             LOG.warn("JIT warm-up of {} at p = {} failed, the first rounds run cold: {}", rule.name(), p, e.toString());
-            mine.complete(null);
+        } finally {
+            mine.complete(report); // even after an Error: later callers must not wait forever
         }
-        return mine.join();
+        return report;
     }
 
     /** The report of the {@link #once} run for this rule name and p, or null if none ran (or it is running). */
