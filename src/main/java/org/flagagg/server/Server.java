@@ -197,7 +197,7 @@ public final class Server {
             return Future.failedFuture(e);
         }
         AggregatorVerticle aggregator = new AggregatorVerticle(job, store, wiring.secret(), deadlines);
-        // On a worker thread, beside the deployment; the server is ready once both are done (round.Warmup).
+        // On a worker thread while the aggregator deploys; the link and HTTP (/ready) only after (round.Warmup).
         Future<?> warmed = config.jitWarmup() ? vertx.executeBlocking(() -> Warmup.once(Rules.create(job.rule()),
                 job.workers(), Kernels.best()), false) : Future.succeededFuture();
         LinkServer link = parts.link() ? new LinkServer(job, wiring.secret(), config.cluster().host(),
@@ -206,12 +206,12 @@ public final class Server {
         List<String> deployed = new ArrayList<>();
         Future<HttpServer> started = vertx.deployVerticle(aggregator).compose(id -> {
             deployed.add(id);
-            return link == null ? Future.succeededFuture() : listening(vertx.deployVerticle(link).onSuccess(deployed::add),
-                    "data link", config.cluster().host(), config.link().port());
-        }).compose(x -> gateway == null ? Future.succeededFuture()
+            return warmed;
+        }).compose(x -> link == null ? Future.succeededFuture() : listening(vertx.deployVerticle(link)
+                .onSuccess(deployed::add), "data link", config.cluster().host(), config.link().port())
+        ).compose(x -> gateway == null ? Future.succeededFuture()
                 : listen(vertx, config, parts, wiring, gateway, store, aggregator, metrics));
-        return started.compose(http -> warmed.map(http))
-                .map(http -> new Server(vertx, config, store, aggregator, deployed, node, link, http, gateway))
+        return started.map(http -> new Server(vertx, config, store, aggregator, deployed, node, link, http, gateway))
                 .recover(e -> undeploy(vertx, deployed, store).transform(x -> Future.failedFuture(e)));
     }
 
