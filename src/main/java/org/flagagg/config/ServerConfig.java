@@ -14,8 +14,11 @@ import java.util.Map;
  * @param ws      the "ws" section (the WebSocket gateway)
  * @param link    the "link" section (the data link)
  * @param cluster the "cluster" section
+ * @param jitWarmup "jit_warmup": run the rule on synthetic data at start-up so the first round is not run cold
+ *                  (round.Warmup)
  */
-public record ServerConfig(JobConfig job, HttpConfig http, GatewayConfig ws, LinkConfig link, ClusterConfig cluster) {
+public record ServerConfig(JobConfig job, HttpConfig http, GatewayConfig ws, LinkConfig link, ClusterConfig cluster,
+        boolean jitWarmup) {
 
     /** The packaged defaults (conf/flagagg.json). */
     public static ServerConfig defaults() {
@@ -24,7 +27,7 @@ public record ServerConfig(JobConfig job, HttpConfig http, GatewayConfig ws, Lin
 
     /** The same configuration for another job. */
     public ServerConfig withJob(JobConfig newJob) {
-        return new ServerConfig(newJob, http, ws, link, cluster);
+        return new ServerConfig(newJob, http, ws, link, cluster, jitWarmup);
     }
 
     /** The layered configuration (see {@link Configuration#load}), typed. */
@@ -37,7 +40,7 @@ public record ServerConfig(JobConfig job, HttpConfig http, GatewayConfig ws, Lin
         try {
             return new ServerConfig(JobConfig.parse(json), HttpConfig.parse(json.getJsonObject("http")),
                     GatewayConfig.parse(json.getJsonObject("ws")), LinkConfig.parse(json.getJsonObject("link")),
-                    ClusterConfig.parse(json.getJsonObject("cluster")));
+                    ClusterConfig.parse(json.getJsonObject("cluster")), json.getBoolean("jit_warmup"));
         } catch (IllegalArgumentException e) {
             throw new InputException(e.getMessage());
         }

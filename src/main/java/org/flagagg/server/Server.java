@@ -26,7 +26,10 @@ import org.flagagg.engine.AggregatorVerticle;
 import org.flagagg.engine.Deadlines;
 import org.flagagg.engine.JobServer;
 import org.flagagg.link.LinkServer;
+import org.flagagg.kernels.Kernels;
 import org.flagagg.round.ChunkStore;
+import org.flagagg.round.Warmup;
+import org.flagagg.rules.Rules;
 import org.flagagg.web.Dashboard;
 import org.flagagg.web.HttpApi;
 import org.flagagg.web.Metrics;
@@ -194,15 +197,19 @@ public final class Server {
             return Future.failedFuture(e);
         }
         AggregatorVerticle aggregator = new AggregatorVerticle(job, store, wiring.secret(), deadlines);
+        // On a worker thread while the aggregator deploys; the link and HTTP (/ready) only after (round.Warmup).
+        Future<?> warmed = config.jitWarmup() ? vertx.executeBlocking(() -> Warmup.once(Rules.create(job.rule()),
+                job.workers(), Kernels.best()), false) : Future.succeededFuture();
         LinkServer link = parts.link() ? new LinkServer(job, wiring.secret(), config.cluster().host(),
                 config.link().port(), LinkServer.Limits.of(config.link())) : null;
         Gateway gateway = parts.http() ? new Gateway(vertx, job, wiring.workerTokens(), config.ws()) : null;
         List<String> deployed = new ArrayList<>();
         Future<HttpServer> started = vertx.deployVerticle(aggregator).compose(id -> {
             deployed.add(id);
-            return link == null ? Future.succeededFuture() : listening(vertx.deployVerticle(link).onSuccess(deployed::add),
-                    "data link", config.cluster().host(), config.link().port());
-        }).compose(x -> gateway == null ? Future.succeededFuture()
+            return warmed;
+        }).compose(x -> link == null ? Future.succeededFuture() : listening(vertx.deployVerticle(link)
+                .onSuccess(deployed::add), "data link", config.cluster().host(), config.link().port())
+        ).compose(x -> gateway == null ? Future.succeededFuture()
                 : listen(vertx, config, parts, wiring, gateway, store, aggregator, metrics));
         return started.map(http -> new Server(vertx, config, store, aggregator, deployed, node, link, http, gateway))
                 .recover(e -> undeploy(vertx, deployed, store).transform(x -> Future.failedFuture(e)));

@@ -4,14 +4,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.flagagg.Await.await;
 
+import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.flagagg.Await;
 import org.flagagg.config.Configuration;
 import org.flagagg.config.InputException;
+import org.flagagg.config.JobConfig;
 import org.flagagg.config.ServerConfig;
+import org.flagagg.round.Warmup;
+import org.flagagg.worker.Worker;
 import org.flagagg.wire.JobSecret;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -64,6 +72,52 @@ class ServerTest {
         await(started.close());
         assertThatThrownBy(() -> started.vertx().deployVerticle(new io.vertx.core.VerticleBase() { }).await())
                 .as("a closed Vert.x deploys nothing").isNotNull();
+    }
+
+    /**
+     * With jit_warmup on, the server is ready only after the warm-up ran, on a worker thread; with it off none
+     * runs; and the round's aggregate is the same bits either way. flag at p = 11 is this test's own (the
+     * warm-up runs once per JVM for a rule and p).
+     */
+    @Test
+    void theJitWarmupRunsOffTheEventLoopOnlyWhenOnAndLeavesTheAggregateBitIdentical() throws Exception {
+        int p = 11;
+        float[][] gradients = org.flagagg.engine.Engine.gradients(p, 3000, 5);
+        JsonObject job = new JsonObject().put("workers", p).put("dim", 3000).put("chunk_coords", 1024)
+                .put("rule", new JsonObject().put("name", "flag"));
+
+        Server cold = await(Server.deploy(vertx, config(job.copy().put("job", "cold").put("jit_warmup", false)),
+                Server.Parts.ENGINE, null));
+        assertThat(Warmup.reportOf("flag", p)).as("jit_warmup false runs none").isNull();
+        float[] off = round(cold, gradients);
+        await(cold.close());
+
+        Server warm = await(Server.deploy(vertx, config(job.copy().put("job", "warm")), Server.Parts.ENGINE, null));
+        Warmup.Report report = Warmup.reportOf("flag", p);
+        assertThat(report).as("done before the server is ready").isNotNull();
+        assertThat(report.thread()).startsWith("vert.x-worker-thread").doesNotContain("eventloop");
+        float[] on = round(warm, gradients);
+        await(warm.close());
+
+        assertThat(on).containsExactly(off);
+        assertThat(on).isNotEqualTo(new float[on.length]);
+    }
+
+    /** Round 0 of {@code server}'s job with one event-bus worker per row of {@code gradients}: the aggregate. */
+    private float[] round(Server server, float[][] gradients) throws Exception {
+        JobConfig job = server.job();
+        List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
+        for (int slot = 0; slot < gradients.length; slot++) {
+            Context context = vertx.getOrCreateContext();
+            int s = slot;
+            Worker worker = Await.get(Await.on(context, () -> Worker.join(vertx, job.job(), "w" + s, job.dim(), s)));
+            results.add(Await.on(context, () -> worker.exchange(0, gradients[s])));
+        }
+        float[] aggregate = Await.get(results.get(0)).values();
+        for (CompletableFuture<Worker.Aggregate> result : results) {
+            assertThat(Await.get(result).values()).containsExactly(aggregate);
+        }
+        return aggregate;
     }
 
     @Test
