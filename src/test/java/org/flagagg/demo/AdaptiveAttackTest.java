@@ -68,6 +68,20 @@ class AdaptiveAttackTest {
         return out;
     }
 
+    /** The first scale of the grid with the largest harm. */
+    static double mostHarmful(java.util.List<Double> grid, java.util.function.DoubleUnaryOperator harm) {
+        double best = Double.NEGATIVE_INFINITY;
+        double scale = Double.NaN;
+        for (double s : grid) {
+            double h = harm.applyAsDouble(s);
+            if (h > best) {
+                best = h;
+                scale = s;
+            }
+        }
+        return scale;
+    }
+
     @Test
     void againstTheMeanLiePicksTheLargestZAndIpmTheLargestEps() {
         // The mean moves by f z sigma / p and its inner product with mu falls as (h - f eps) / p: both monotone.
@@ -88,32 +102,22 @@ class AdaptiveAttackTest {
             float[][] honest = gradients(H, seed);
             float[][] own = gradients(F, seed + 100);
             double[] mu = honestMean(honest);
-            double bestLie = Double.NEGATIVE_INFINITY;
-            double lieScale = Double.NaN;
-            for (double z : AdaptiveAttack.Z) {
+            double lieScale = mostHarmful(AdaptiveAttack.Z, z -> {
                 double[] agg = median(round(colluders(true, z, honest, own), honest));
                 double distance = 0;
                 for (int k = 0; k < D; k++) {
                     distance += (agg[k] - mu[k]) * (agg[k] - mu[k]);
                 }
-                if (distance > bestLie) {
-                    bestLie = distance;
-                    lieScale = z;
-                }
-            }
-            double bestIpm = Double.NEGATIVE_INFINITY;
-            double ipmScale = Double.NaN;
-            for (double eps : AdaptiveAttack.EPS) {
+                return distance;
+            });
+            double ipmScale = mostHarmful(AdaptiveAttack.EPS, eps -> {
                 double[] agg = median(round(colluders(false, eps, honest, own), honest));
                 double inner = 0;
                 for (int k = 0; k < D; k++) {
                     inner += agg[k] * mu[k];
                 }
-                if (-inner > bestIpm) {
-                    bestIpm = -inner;
-                    ipmScale = eps;
-                }
-            }
+                return -inner;
+            });
             float[][] out = new float[F][D];
             assertThat(AdaptiveAttack.parse("adaptive:lie", median).apply(honest, own, out)).as("seed %d", seed)
                     .isEqualTo(lieScale);
