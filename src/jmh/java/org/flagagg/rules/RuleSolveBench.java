@@ -32,7 +32,7 @@ public class RuleSolveBench {
     int p;
 
     /** A rule as the command line names it: [pre+]name. */
-    @Param({"flag", "cfa", "cfae", "nnm+flag", "bucket:s=2+flag", "clip+flag", "multikrum", "geomed"})
+    @Param({"flag", "cfa", "acfa", "cfae", "nnm+flag", "bucket:s=2+flag", "clip+flag", "multikrum", "geomed"})
     String rule;
 
     double[] gram;

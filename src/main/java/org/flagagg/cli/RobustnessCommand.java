@@ -34,9 +34,9 @@ import picocli.CommandLine.Model.CommandSpec;
             "the tables (see docs/robustness.md)."})
 final class RobustnessCommand implements Callable<Integer> {
 
-    static final String RULES = "mean,median,trmean,multikrum,geomed,flag,cfa,cfae,nnm+flag,nnm+cfae";
-    static final String ATTACKS = "none,lie,lie:z=1.5,lienoise,empire,mimic";
-    static final Robustness.Grid QUICK = new Robustness.Grid(List.of("mean", "flag", "cfa"), List.of("none", "lie"),
+    static final String RULES = "mean,median,trmean,multikrum,geomed,flag,cfa,acfa,cfae,nnm+flag,nnm+cfae";
+    static final String ATTACKS = "none,lie,lie:z=1.5,lienoise,empire,mimic,adaptive:lie,adaptive:ipm";
+    static final Robustness.Grid QUICK = new Robustness.Grid(List.of("mean", "flag", "cfa", "acfa"), List.of("none", "lie"),
             List.of("iid"), List.of(1L, 2L));
     static final int QUICK_ROUNDS = 30;
 
@@ -67,7 +67,7 @@ final class RobustnessCommand implements Callable<Integer> {
             description = "Where results.json and report.html go (default: ${DEFAULT-VALUE}).")
     Path out;
 
-    @Option(names = "--quick", description = "A CI-sized run: mean, flag, cfa under none and lie, iid, seeds 1 and 2, "
+    @Option(names = "--quick", description = "A CI-sized run: mean, flag, cfa, acfa under none and lie, iid, seeds 1 and 2, "
             + QUICK_ROUNDS + " rounds (replaces the grid and --rounds).")
     boolean quick;
 

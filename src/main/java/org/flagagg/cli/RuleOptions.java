@@ -10,12 +10,12 @@ final class RuleOptions {
 
     @Option(names = "--rule", paramLabel = "RULE",
             description = "Aggregation rule: flag, mean, median, trmean, phocas, meamed, krum, multikrum, bulyan, "
-                    + "geomed, cfa, cfae (default: flag).")
+                    + "geomed, cfa, acfa, cfae (default: flag).")
     String rule;
 
     @Option(names = "--f", paramLabel = "F",
             description = "Byzantine workers tolerated: trmean, phocas, meamed, krum, multikrum, bulyan; "
-                    + "cfa drops the f workers with the highest centred quality, cfae the f most outlying in centred "
+                    + "cfa drops the f workers with the highest centred quality, acfa at most f (those the flag fits to 1%), cfae the f most outlying in centred "
                     + "quality or projection energy; nnm mixes p - f neighbours (default: 0).")
     Integer f;
 

@@ -28,7 +28,7 @@ import org.flagagg.worker.Worker;
  * with its own {@link Worker} and its own copy of the model's parameters. Per round every worker
  * computes the gradient of a minibatch of its own shard; the first F workers (the Byzantine ones) replace
  * theirs with the attack's output, computed omnisciently from the honest gradients of the round (as
- * {@code sim.Fleet} does); all exchange through the engine (chunks, credits, deadline, quorum) and every
+ * {@code sim.Fleet} does; {@code adaptive:lie|ipm} also tries the rule in use, {@link AdaptiveAttack}); all exchange through the engine (chunks, credits, deadline, quorum) and every
  * worker applies the aggregate it got back, {@code w -= lr * aggregate}. The honest copies therefore stay
  * bit-identical, which the run checks every round.
  *
@@ -202,7 +202,11 @@ public final class Training {
         if (hasStragglers(stragglers)) {
             Rules.create(ruleConfig(spec.rule())).validate(quorum(stragglers));
         }
-        Attacks.create(AttackConfig.parse(spec.attack(), settings.seed()));
+        if (AdaptiveAttack.isAdaptive(spec.attack())) {
+            AdaptiveAttack.parse(spec.attack(), Rules.create(ruleConfig(spec.rule())));
+        } else {
+            Attacks.create(AttackConfig.parse(spec.attack(), settings.seed()));
+        }
     }
 
     /** The job of a run: quorum and deadline follow from its stragglers. */
@@ -261,7 +265,9 @@ public final class Training {
         int f = settings.byzantine();
         int d = model.dimension();
         StragglerSpec stragglers = StragglerSpec.parse(spec.stragglers());
-        AttackConfig attackConfig = AttackConfig.parse(spec.attack(), settings.seed());
+        AdaptiveAttack adaptive = AdaptiveAttack.isAdaptive(spec.attack())
+                ? AdaptiveAttack.parse(spec.attack(), Rules.create(ruleConfig(spec.rule()))) : null;
+        AttackConfig attackConfig = adaptive == null ? AttackConfig.parse(spec.attack(), settings.seed()) : null;
         boolean flag = spec.rule().equals("flag");
         JobConfig job = job(spec, roundLog);
 
@@ -329,7 +335,11 @@ public final class Training {
                 if (f > 0) {
                     System.arraycopy(grads, f, honest, 0, p - f);
                     System.arraycopy(grads, 0, own, 0, f);
-                    attack(attackConfig, round).apply(0, honest, own, d, attackOut);
+                    if (adaptive != null) {
+                        adaptive.apply(honest, own, attackOut);
+                    } else {
+                        attack(attackConfig, round).apply(0, honest, own, d, attackOut);
+                    }
                     System.arraycopy(attackOut, 0, sent, 0, f);
                 }
                 // The server's round ids: a round every worker drops out of never opens, and the next keeps its id.

@@ -25,16 +25,35 @@ import org.flagagg.fa.FlagSolver;
  * </ol>
  * Colluders that send one shared deviation make the rank-1 flag pass through them (q~ ~ 1), so they are
  * the ones dropped. Known hole: colluders that add independent noise each are not detected.
+ *
+ * <p>acfa ({@link #adaptive}) drops only what stands out: of the f highest, the workers whose deviation
+ * the rank-1 flag fits to within 1% (q~ >= {@link #FITTED}), and only when at least two workers are fitted
+ * so (a shared deviation; the flag median may pass through one lone worker). Honest workers carry their
+ * own minibatch noise, so none is fitted that closely; it drops 0..f, never more than f.
  */
 public final class CentredFlagRule extends CentredRule {
+    /** acfa: a centred quality this high means the deviation is (up to 1% of its energy) a shared one. */
+    static final double FITTED = 0.99;
+
+    private final boolean adaptive;
 
     public CentredFlagRule(int f, FlagOptions options) {
+        this(f, options, false);
+    }
+
+    private CentredFlagRule(int f, FlagOptions options, boolean adaptive) {
         super(f, options);
+        this.adaptive = adaptive;
+    }
+
+    /** acfa: cfa with an adaptive drop count (see the class comment). */
+    public static CentredFlagRule adaptive(int f, FlagOptions options) {
+        return new CentredFlagRule(f, options, true);
     }
 
     @Override
     public String name() {
-        return "cfa";
+        return adaptive ? "acfa" : "cfa";
     }
 
     @Override
@@ -49,10 +68,17 @@ public final class CentredFlagRule extends CentredRule {
         Map<Integer, String> dropped = new TreeMap<>();
         boolean[] isDropped = new boolean[p];
         List<Details> droppedDetails = new ArrayList<>();
+        int fitted = (int) Arrays.stream(quality).filter(q -> q >= FITTED).count();
         for (int i : largest(quality, f)) {
+            if (adaptive && (fitted < 2 || quality[i] < FITTED)) {
+                continue;
+            }
             isDropped[i] = true;
-            String reason = String.format(Locale.ROOT, "centred quality %.3f%s among the %d highest (cfa)",
-                    quality[i], zeroDeviation[i] ? " (no deviation from the centre)" : "", f);
+            String noDeviation = zeroDeviation[i] ? " (no deviation from the centre)" : "";
+            String reason = adaptive
+                    ? String.format(Locale.ROOT, "centred quality %.3f%s >= %.2f, shared by %d workers, among the %d highest (acfa)",
+                            quality[i], noDeviation, FITTED, fitted, f)
+                    : String.format(Locale.ROOT, "centred quality %.3f%s among the %d highest (cfa)", quality[i], noDeviation, f);
             dropped.put(i, reason);
             droppedDetails.add(Details.EMPTY.with("input", i).with("quality", quality[i]).with("reason", reason));
         }
@@ -71,6 +97,9 @@ public final class CentredFlagRule extends CentredRule {
                 .with("dropped", droppedDetails)
                 .with("kept", rest.kept())
                 .with("flag", rest.flag());
+        if (adaptive) {
+            details = details.with("fittedThreshold", FITTED).with("fitted", fitted);
+        }
         return LinearSolution.ofDense(rest.coefficients(), dropped, details);
     }
 

@@ -8,7 +8,7 @@ public final class Rules {
     /** Canonical names, in the order the docs list them. */
     public static final List<String> NAMES =
             List.of("flag", "mean", "median", "trmean", "phocas", "meamed", "krum", "multikrum", "bulyan", "geomed",
-                    "cfa", "cfae");
+                    "cfa", "acfa", "cfae");
 
     private Rules() {
     }
@@ -39,6 +39,7 @@ public final class Rules {
             case "bulyan" -> new BulyanRule(config.f());
             case "geomed" -> new GeometricMedianRule();
             case "cfa" -> new CentredFlagRule(config.f(), config.flag());
+            case "acfa" -> CentredFlagRule.adaptive(config.f(), config.flag());
             case "cfae" -> new CentredEnergyFlagRule(config.f(), config.flag());
             default -> throw new IllegalArgumentException(
                     "unknown rule '" + config.name() + "' (rules: " + String.join(", ", NAMES) + ")");

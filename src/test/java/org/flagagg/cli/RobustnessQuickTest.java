@@ -73,4 +73,14 @@ class RobustnessQuickTest {
         assertThat(worst.getDouble("mean")).isEqualTo(Math.min(cell("cfa", "none").getDouble("mean"),
                 cell("cfa", "lie").getDouble("mean")));
     }
+
+    @Test
+    void acfaDropsTheColludersUnderLieAndWithoutAttackIsFlag() {
+        assertThat(cell("acfa", "lie").getDouble("dropped")).isGreaterThan(0.9);
+        // Without attack it (almost) never drops anyone, so it trains as FA does; cfa drops three every round.
+        JsonObject clean = cell("acfa", "none");
+        assertThat(clean.getValue("dropped") == null ? 0.0 : clean.getDouble("dropped")).isLessThan(0.05);
+        assertThat(clean.getDouble("mean")).isCloseTo(cell("flag", "none").getDouble("mean"),
+                org.assertj.core.data.Offset.offset(0.01));
+    }
 }

@@ -135,5 +135,17 @@ class TrainingTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("bulyan");
         assertThatThrownBy(() -> training(5, 1, 1).validate(new Training.Spec("flag", "bogus", "none")))
                 .hasMessageContaining("unknown attack");
+        assertThatThrownBy(() -> training(5, 1, 1).validate(new Training.Spec("flag", "adaptive:bogus", "none")))
+                .hasMessageContaining("unknown adaptive attack");
+    }
+
+    @Test
+    void adaptiveIpmAgainstTheMeanIsEmpireAtItsLargestEpsEveryRound() {
+        // Against the mean the inner product with the honest mean falls as eps grows: the search always picks 10.
+        Training.Result adaptive = training(5, 2, 3).run(new Training.Spec("mean", "adaptive:ipm", "none"), null, (d, t) -> { });
+        Training.Result fixed = training(5, 2, 3).run(new Training.Spec("mean", "empire:eps=10", "none"), null, (d, t) -> { });
+        Training.Result small = training(5, 2, 3).run(new Training.Spec("mean", "empire:eps=0.1", "none"), null, (d, t) -> { });
+        assertThat(adaptive.parameters()).isEqualTo(fixed.parameters()).isNotEqualTo(small.parameters());
+        assertThat(adaptive.inSync()).isTrue();
     }
 }

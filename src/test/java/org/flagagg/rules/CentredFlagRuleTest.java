@@ -65,6 +65,18 @@ class CentredFlagRuleTest {
         Integer[] order = IntStream.range(0, p).boxed().toArray(Integer[]::new);
         Arrays.sort(order, Comparator.<Integer>comparingDouble(i -> -quality[i]).thenComparingInt(i -> i));
         Set<Integer> dropped = new TreeSet<>(Arrays.asList(order).subList(0, f));
+        return new Reference(quality, dropped, flagOnKept(g, dropped, options));
+    }
+
+    /** FA in full space on the inputs not dropped, r = ceil(kept / 2), scaled as the options say. */
+    static double[] flagOnKept(float[][] g, Set<Integer> dropped, FlagOptions options) {
+        int p = g.length;
+        int n = g[0].length;
+        double[][] d = Inputs.toDouble(g);
+        double[] norms = new double[p];
+        for (int i = 0; i < p; i++) {
+            norms[i] = Textbook.norm(d[i]);
+        }
         int[] kept = IntStream.range(0, p).filter(i -> !dropped.contains(i)).toArray();
         double[][] keptRows = new double[kept.length][];
         double[] keptNorms = new double[kept.length];
@@ -81,7 +93,7 @@ class CentredFlagRuleTest {
                 aggregate[k] *= factor;
             }
         }
-        return new Reference(quality, dropped, aggregate);
+        return aggregate;
     }
 
     /** Honest gaussian workers 0..p-1, then the first f replaced by one shared vector: mean - std per coordinate. */
