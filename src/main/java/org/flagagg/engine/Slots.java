@@ -124,6 +124,31 @@ final class Slots {
         return chunkTokens[slot] == null ? session : session.put(Addresses.TOKEN_HEADER, chunkTokens[slot]);
     }
 
+    /**
+     * What a shard needs to know of a slot the coordinator granted: the worker, its relay and chunk token, so
+     * the shard's {@link #senderRefusal} checks the same as the coordinator's.
+     */
+    JsonObject replica(int slot) {
+        return new JsonObject().put("slot", slot).put("worker", workerIds[slot]).put("relay", relays[slot])
+                .put("token", chunkTokens[slot]);
+    }
+
+    /** A shard takes the coordinator's {@link #replica} of a slot (a join, or a rejoin with a new token). */
+    void replicate(JsonObject replica) {
+        int slot = replica.getInteger("slot");
+        String id = replica.getString("worker");
+        if (slot < 0 || slot >= p || id == null) {
+            throw new IllegalArgumentException("a slot replica needs a slot in 0.." + (p - 1) + " and a worker");
+        }
+        if (workerIds[slot] != null && !workerIds[slot].equals(id)) {
+            slotsById.remove(workerIds[slot]);
+        }
+        workerIds[slot] = id;
+        slotsById.put(id, slot);
+        relays[slot] = replica.getString("relay");
+        chunkTokens[slot] = replica.getString("token");
+    }
+
     /** A fresh join nonce, "issued-ms.random.tag": checked and spent by the join that proves the secret with it. */
     private String issueNonce() {
         String issued = Long.toString(System.currentTimeMillis());

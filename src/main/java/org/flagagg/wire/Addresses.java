@@ -20,6 +20,24 @@ public record Addresses(String job) {
         return "flagagg." + job + ".chunks";
     }
 
+    /**
+     * Request/reply, binary chunk frames of shard {@code shard}'s columns: shard 0 (the coordinator) keeps
+     * {@link #chunks()}, shard k > 0 has {@code flagagg.JOB.chunks.K}.
+     */
+    public String chunks(int shard) {
+        return shard == 0 ? chunks() : chunks() + "." + shard;
+    }
+
+    /** Request/reply, JSON: the coordinator's control messages to shard k > 0 (joins, exclusions, close, output). */
+    public String shard(int shard) {
+        return "flagagg." + job + ".shard." + shard;
+    }
+
+    /** Send, JSON: shard k > 0 reports to the coordinator (a worker started, delivered, was excluded; a failure). */
+    public String coordinator() {
+        return "flagagg." + job + ".coordinator";
+    }
+
     /** Request/reply to one worker: the round summary (JSON), then the aggregate's chunk frames. */
     public String results(int slot) {
         return "flagagg." + job + ".worker." + slot;

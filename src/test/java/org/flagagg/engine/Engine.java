@@ -35,8 +35,11 @@ public final class Engine implements AutoCloseable {
     final Vertx vertx;
     public final JobConfig job;
     public final ChunkStore store;
-    /** The deployed engine: its {@link AggregatorVerticle#load()} counts what it sent. */
+    /** The deployed engine (the coordinator when sharded): its {@link AggregatorVerticle#load()} counts what it sent. */
     public final AggregatorVerticle aggregator;
+    /** Shards 1..S-1 of a sharded job, each on its own store (empty when unsharded). */
+    public final List<AggregatorVerticle> shards = new ArrayList<>();
+    final List<ChunkStore> shardStores = new ArrayList<>();
     final List<JsonObject> records = Collections.synchronizedList(new ArrayList<>());
     final Map<Long, CompletableFuture<JsonObject>> recordOf = new ConcurrentHashMap<>();
     final Map<Long, CompletableFuture<Void>> releasedOf = new ConcurrentHashMap<>();
@@ -49,7 +52,12 @@ public final class Engine implements AutoCloseable {
         this.job = job;
         this.store = store;
         this.manual = deadlines instanceof ManualDeadlines m ? m : null;
-        this.aggregator = new AggregatorVerticle(job, store, secret, deadlines);
+        this.aggregator = new AggregatorVerticle(job, 0, store, secret, deadlines);
+        for (int k = 1; k < job.shards(); k++) {
+            ChunkStore own = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir().resolve("shard-" + k));
+            shardStores.add(own);
+            shards.add(new AggregatorVerticle(job, k, own, secret, null));
+        }
     }
 
     /** A job from JSON overrides on top of small test defaults. */
@@ -98,6 +106,9 @@ public final class Engine implements AutoCloseable {
         var released = vertx.eventBus().<Long>consumer(addresses.released(),
                 m -> engine.releasedOf(m.body()).complete(null));
         await(Future.all(records.completion(), released.completion()));
+        for (AggregatorVerticle shard : engine.shards) {
+            await(vertx.deployVerticle(shard));
+        }
         await(vertx.deployVerticle(engine.aggregator));
         return engine;
     }
@@ -196,5 +207,6 @@ public final class Engine implements AutoCloseable {
     @Override
     public void close() {
         store.close();
+        shardStores.forEach(ChunkStore::close);
     }
 }
