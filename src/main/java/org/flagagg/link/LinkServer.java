@@ -138,7 +138,7 @@ public final class LinkServer extends VerticleBase {
         private final NetSocket socket;
         private final String relay = addresses.relay(UUID.randomUUID().toString());
         /** Gradient frames to the aggregator, and its aggregate frames held until the node ACKs them (by seq). */
-        private final EngineBridge<Integer> bridge = new EngineBridge<>(vertx, addresses,
+        private final EngineBridge<Integer> bridge = new EngineBridge<>(vertx, addresses, job.plan(),
                 job.deadline().maxMs() + job.resultTimeoutMs(), relay);
         private final int maxForwarding = job.workers() * job.credits();
         private final int maxRecord = LinkRecords.maxRecord(job.chunkCoords());

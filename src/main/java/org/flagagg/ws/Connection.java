@@ -65,7 +65,7 @@ final class Connection implements MessageAssembler.Sink {
         this.worker = worker;
         this.bucket = new TokenBucket(gateway.config.controlRate(), gateway.config.controlBurst());
         this.credits = gateway.job.credits();
-        this.bridge = new EngineBridge<>(gateway.vertx, gateway.addresses,
+        this.bridge = new EngineBridge<>(gateway.vertx, gateway.addresses, gateway.job.plan(),
                 gateway.job.deadline().maxMs() + gateway.job.resultTimeoutMs(), null);
     }
 
