@@ -64,6 +64,8 @@ public final class Server {
     private final Vertx vertx;
     private final ServerConfig config;
     private final ChunkStore store;
+    /** The coordinator's store first, then those of the shards embedded here. */
+    private final List<ChunkStore> stores;
     private final AggregatorVerticle aggregator;
     private final List<String> deployed;
     private final Cluster.Node node;
@@ -71,11 +73,12 @@ public final class Server {
     private final HttpServer http;
     private final Gateway gateway;
 
-    private Server(Vertx vertx, ServerConfig config, ChunkStore store, AggregatorVerticle aggregator,
+    private Server(Vertx vertx, ServerConfig config, List<ChunkStore> stores, AggregatorVerticle aggregator,
             List<String> deployed, Cluster.Node node, LinkServer link, HttpServer http, Gateway gateway) {
         this.vertx = vertx;
         this.config = config;
-        this.store = store;
+        this.store = stores.get(0);
+        this.stores = List.copyOf(stores);
         this.aggregator = aggregator;
         this.deployed = List.copyOf(deployed);
         this.node = node;
@@ -193,19 +196,37 @@ public final class Server {
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
-        AggregatorVerticle aggregator = new AggregatorVerticle(job, store, wiring.secret(), deadlines);
+        // A sharded job embedded here: shards 1..S-1 beside the coordinator, each on its own store (and budget).
+        List<ChunkStore> stores = new ArrayList<>(List.of(store));
+        List<AggregatorVerticle> shards = new ArrayList<>();
+        try {
+            for (int k = 1; k < job.shards(); k++) {
+                ChunkStore own = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir().resolve("shard-" + k));
+                stores.add(own);
+                shards.add(new AggregatorVerticle(job, k, own, wiring.secret(), null));
+            }
+        } catch (RuntimeException e) {
+            stores.forEach(ChunkStore::close);
+            return Future.failedFuture(e);
+        }
+        AggregatorVerticle aggregator = new AggregatorVerticle(job, 0, store, wiring.secret(), deadlines);
         LinkServer link = parts.link() ? new LinkServer(job, wiring.secret(), config.cluster().host(),
                 config.link().port(), LinkServer.Limits.of(config.link())) : null;
         Gateway gateway = parts.http() ? new Gateway(vertx, job, wiring.workerTokens(), config.ws()) : null;
         List<String> deployed = new ArrayList<>();
-        Future<HttpServer> started = vertx.deployVerticle(aggregator).compose(id -> {
+        Future<Void> shardsUp = Future.succeededFuture();
+        for (AggregatorVerticle shard : shards) {
+            shardsUp = shardsUp.compose(x -> vertx.deployVerticle(shard).onSuccess(deployed::add).mapEmpty());
+        }
+        // The coordinator last: its joins reach every shard.
+        Future<HttpServer> started = shardsUp.compose(x -> vertx.deployVerticle(aggregator)).compose(id -> {
             deployed.add(id);
             return link == null ? Future.succeededFuture() : listening(vertx.deployVerticle(link).onSuccess(deployed::add),
                     "data link", config.cluster().host(), config.link().port());
         }).compose(x -> gateway == null ? Future.succeededFuture()
                 : listen(vertx, config, parts, wiring, gateway, store, aggregator, metrics));
-        return started.map(http -> new Server(vertx, config, store, aggregator, deployed, node, link, http, gateway))
-                .recover(e -> undeploy(vertx, deployed, store).transform(x -> Future.failedFuture(e)));
+        return started.map(http -> new Server(vertx, config, stores, aggregator, deployed, node, link, http, gateway))
+                .recover(e -> undeploy(vertx, deployed, stores).transform(x -> Future.failedFuture(e)));
     }
 
     /** The HTTP server: the gateway, and with the dashboard part GET /rounds, the dashboard and /metrics. */
@@ -232,14 +253,14 @@ public final class Server {
     }
 
     /** Undeploys (newest first) what was deployed, then closes the store. */
-    private static Future<Void> undeploy(Vertx vertx, List<String> deployed, ChunkStore store) {
+    private static Future<Void> undeploy(Vertx vertx, List<String> deployed, List<ChunkStore> stores) {
         Future<Void> done = Future.succeededFuture();
         for (int i = deployed.size() - 1; i >= 0; i--) {
             String id = deployed.get(i);
             done = done.eventually(() -> vertx.undeploy(id));
         }
         return done.eventually(() -> {
-            store.close();
+            stores.forEach(ChunkStore::close);
             return Future.succeededFuture();
         });
     }
@@ -250,10 +271,10 @@ public final class Server {
      */
     public Future<Void> close() {
         if (node != null) {
-            return closeOwned(vertx, store::close);
+            return closeOwned(vertx, () -> stores.forEach(ChunkStore::close));
         }
         Future<Void> stopped = http == null ? Future.succeededFuture() : http.close();
-        return stopped.eventually(() -> undeploy(vertx, deployed, store));
+        return stopped.eventually(() -> undeploy(vertx, deployed, stores));
     }
 
     public Vertx vertx() {
