@@ -151,6 +151,25 @@ public final class Engine implements AutoCloseable {
         return new Client(context, client);
     }
 
+    /** Workers "w0".."w{n-1}" in slots 0..n-1, each on its own context. */
+    public List<Client> clients(int n) throws Exception {
+        List<Client> clients = new ArrayList<>();
+        for (int w = 0; w < n; w++) {
+            clients.add(client("w" + w, w));
+        }
+        return clients;
+    }
+
+    /** Client i exchanges gradients[i] in {@code round}; the futures in client order. */
+    public static List<CompletableFuture<Worker.Aggregate>> exchangeAll(List<Client> clients, long round,
+            float[][] gradients) {
+        List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
+        for (int i = 0; i < clients.size(); i++) {
+            results.add(clients.get(i).exchange(round, gradients[i]));
+        }
+        return results;
+    }
+
     public record Client(Context context, Worker worker) {
         public CompletableFuture<Worker.Aggregate> exchange(long round, float[] gradient) {
             return Await.on(context, () -> worker.exchange(round, gradient));

@@ -180,17 +180,10 @@ class ShardedRoundTest {
     void aShardThatFailsFailsTheRoundForEveryWorkerAndTheNextRoundRuns(Vertx vertx) throws Exception {
         JobConfig job = Engine.job(new JsonObject().put("workers", 3).put("shards", 3), dir);
         try (Engine engine = Engine.start(vertx, job)) {
-            List<Engine.Client> clients = new ArrayList<>();
-            for (int w = 0; w < 3; w++) {
-                clients.add(engine.client("w" + w, w));
-            }
+            List<Engine.Client> clients = engine.clients(3);
             engine.shards.get(0).failNextControl("close");
             float[][] g = Engine.gradients(3, 1000, 8);
-            List<CompletableFuture<Worker.Aggregate>> failing = new ArrayList<>();
-            for (int w = 0; w < 3; w++) {
-                failing.add(clients.get(w).exchange(0, g[w]));
-            }
-            for (CompletableFuture<Worker.Aggregate> result : failing) {
+            for (CompletableFuture<Worker.Aggregate> result : Engine.exchangeAll(clients, 0, g)) {
                 assertThatThrownBy(() -> Await.get(result)).hasMessageContaining("shard 1: close failed");
             }
             JsonObject failed = Await.get(engine.recordOf(0));
@@ -199,10 +192,7 @@ class ShardedRoundTest {
             Await.get(engine.releasedOf(0));
 
             float[][] next = Engine.gradients(3, 1000, 9);
-            List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
-            for (int w = 0; w < 3; w++) {
-                results.add(clients.get(w).exchange(1, next[w]));
-            }
+            List<CompletableFuture<Worker.Aggregate>> results = Engine.exchangeAll(clients, 1, next);
             float[] expected = engine.offline(next);
             for (CompletableFuture<Worker.Aggregate> result : results) {
                 Engine.assertSameAggregate(Await.get(result).values(), expected);

@@ -28,7 +28,6 @@ import org.flagagg.wire.JobSecret;
 import org.flagagg.worker.LinkClient;
 import org.flagagg.worker.Worker;
 import org.flagagg.worker.WsTransport;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -51,13 +50,7 @@ class ShardedClientsTest {
 
     @Test
     void pythonWebSocketLinkAndBusWorkersTakePartInAShardedRound(Vertx vertx) throws Exception {
-        Path client = Path.of("client/python").toAbsolutePath();
-        ProcessBuilder probe = new ProcessBuilder("python3", "-c", "import flagagg, numpy, websockets")
-                .redirectErrorStream(true);
-        probe.environment().put("PYTHONPATH", client.toString());
-        Process check = probe.start();
-        Assumptions.assumeTrue(check.waitFor(60, TimeUnit.SECONDS) && check.exitValue() == 0,
-                "python3 with numpy and websockets is needed (.ci/run installs client/python before the Maven tests)");
+        Path client = WsServer.pythonClient();
 
         JobConfig job = Engine.job(new JsonObject().put("workers", 4).put("shards", 3)
                 .put("rule", new JsonObject().put("name", "flag")), dir);
