@@ -148,6 +148,28 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
                 log.isEmpty() ? null : Path.of(log), json.getInteger("shards"), json.getLong("shard_timeout_ms"));
     }
 
+    /**
+     * This job as configuration JSON ({@link #fromJson} reads it back to an equal job): what a shard host is
+     * sent to run a shard of it.
+     */
+    public JsonObject toJson() {
+        FlagOptions flag = rule.flag();
+        return new JsonObject()
+                .put("job", job)
+                .put("rule", new JsonObject().put("name", rule.name()).put("f", rule.f()).put("m", rule.m())
+                        .put("r", flag.rank()).put("lambda", flag.lambda()).put("iterations", flag.iterations())
+                        .put("scale", flag.scale().name().toLowerCase(Locale.ROOT)).put("pre", rule.pre()))
+                .put("workers", workers).put("dim", dim).put("chunk_coords", chunkCoords).put("quorum", quorum)
+                .put("deadline", new JsonObject().put("mode", deadline.adaptive() ? "adaptive" : "fixed")
+                        .put("factor", deadline.factor()).put("min_ms", deadline.minMs()).put("max_ms", deadline.maxMs())
+                        .put("history", deadline.history()))
+                .put("credits", credits).put("memory_budget_mb", memoryBudget >> 20).put("slab_kib", slabBytes >> 10)
+                .put("spill_dir", spillDir.toString()).put("result_timeout_ms", resultTimeoutMs)
+                .put("max_open_rounds", maxOpenRounds).put("max_result_rounds", maxResultRounds)
+                .put("round_log", roundLog == null ? "" : roundLog.toString())
+                .put("shards", shards).put("shard_timeout_ms", shardTimeoutMs);
+    }
+
     /** The session a joining worker is told: what it needs to stream and to interpret results. */
     public JsonObject session() {
         JsonObject session = new JsonObject()

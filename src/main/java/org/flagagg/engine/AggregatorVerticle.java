@@ -76,6 +76,8 @@ public final class AggregatorVerticle extends VerticleBase {
     /** This verticle's shard: 0 is the coordinator (and the whole engine when unsharded). */
     private final int shard;
     private final boolean sharded;
+    /** The job's shard token when shards may run on other members (null: every shard in this JVM). */
+    private final String shardToken;
     /** Test hook: the next control request of this op fails (a shard failing mid-round). */
     private volatile String failNextControl;
     private final Slots slots;
@@ -113,7 +115,17 @@ public final class AggregatorVerticle extends VerticleBase {
      * k > 0 get null deadlines.
      */
     public AggregatorVerticle(JobConfig job, int shard, ChunkStore store, JobSecret secret, Deadlines deadlines) {
+        this(job, shard, store, secret, deadlines, null);
+    }
+
+    /**
+     * A shard whose peers may run on other members of the cluster: their control messages, reports and
+     * forwarded chunks carry {@code shardToken} (null: every shard runs in this JVM, messages stay local).
+     */
+    public AggregatorVerticle(JobConfig job, int shard, ChunkStore store, JobSecret secret, Deadlines deadlines,
+            String shardToken) {
         this.job = job;
+        this.shardToken = shardToken;
         this.plan = job.plan();
         if (shard < 0 || shard >= plan.shards()) {
             throw new IllegalArgumentException("shard must be in 0.." + (plan.shards() - 1) + ", got " + shard);
@@ -128,6 +140,9 @@ public final class AggregatorVerticle extends VerticleBase {
         this.addresses = new Addresses(job.job());
         this.p = job.workers();
         this.slots = new Slots(job, addresses, secret);
+        if (shardToken != null) {
+            slots.shardToken(shardToken);
+        }
         this.admission = new RoundAdmission(job);
         this.roundMath = new RoundMath(job, store, kernels);
     }
@@ -590,8 +605,8 @@ public final class AggregatorVerticle extends VerticleBase {
 
     /** A report of shard k > 0: a worker started, delivered or was excluded there, or the shard failed. */
     private void onReport(Message<Object> msg) {
-        if (!(msg.body() instanceof JsonObject body) || VertxInternals.fromOtherMember(msg)) {
-            LOG.warn("ignored a shard report that is not JSON from this JVM");
+        if (!(msg.body() instanceof JsonObject body) || !fromThisJob(msg)) {
+            LOG.warn("ignored a shard report that is not JSON from a shard of this job");
             return;
         }
         long id = body.getLong("round");
@@ -644,8 +659,16 @@ public final class AggregatorVerticle extends VerticleBase {
                         : Future.failedFuture("shard " + k + ": " + op + " failed: " + ar.cause().getMessage()));
     }
 
-    private static DeliveryOptions controlOptions() {
-        return new DeliveryOptions().setLocalOnly(true);
+    /** Control messages stay in this JVM unless shards may run elsewhere; then they carry the shard token. */
+    private DeliveryOptions controlOptions() {
+        DeliveryOptions options = new DeliveryOptions().setLocalOnly(shardToken == null);
+        return shardToken == null ? options : options.addHeader(Addresses.SHARD_TOKEN_HEADER, shardToken);
+    }
+
+    /** A control message or report of this job: from this JVM, or from another member with the shard token. */
+    private boolean fromThisJob(Message<Object> msg) {
+        return !VertxInternals.fromOtherMember(msg)
+                || JobSecret.same(msg.headers().get(Addresses.SHARD_TOKEN_HEADER), shardToken);
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -663,8 +686,8 @@ public final class AggregatorVerticle extends VerticleBase {
 
     /** The coordinator's control requests: a slot's join, an exclusion, close, output, stream, fail. */
     private void onControl(Message<Object> msg) {
-        if (!(msg.body() instanceof JsonObject body) || VertxInternals.fromOtherMember(msg)) {
-            msg.fail(Codes.FORBIDDEN, "shard control takes JSON from this JVM's coordinator only");
+        if (!(msg.body() instanceof JsonObject body) || !fromThisJob(msg)) {
+            msg.fail(Codes.FORBIDDEN, "shard control takes JSON from this job's coordinator only");
             return;
         }
         String op = body.getString("op");

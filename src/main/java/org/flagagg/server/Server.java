@@ -23,6 +23,7 @@ import org.flagagg.config.JobConfig;
 import org.flagagg.config.ServerConfig;
 import org.flagagg.config.TokenTable;
 import org.flagagg.engine.AggregatorVerticle;
+import org.flagagg.engine.ShardHost;
 import org.flagagg.engine.Deadlines;
 import org.flagagg.engine.JobServer;
 import org.flagagg.link.LinkServer;
@@ -32,6 +33,7 @@ import org.flagagg.web.HttpApi;
 import org.flagagg.web.Metrics;
 import org.flagagg.web.RoundsApi;
 import org.flagagg.wire.JobSecret;
+import org.flagagg.wire.VertxInternals;
 import org.flagagg.ws.Gateway;
 
 /**
@@ -167,6 +169,26 @@ public final class Server {
         return deploy(vertx, ServerConfig.defaults().withJob(job), Parts.ENGINE, null, deadlines);
     }
 
+    /**
+     * Starts a shard host ({@code server --shard-host}): a cluster member that serves no job of its own but
+     * runs the shards other servers of the cluster place on it ({@link ShardHost}), proven with the job
+     * secret (cluster.secret). Closing the returned node's Vert.x stops it.
+     */
+    public static Future<Cluster.Node> startShardHost(ServerConfig config) {
+        JobSecret secret;
+        try {
+            secret = jobSecret(config, true);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        Promise<Cluster.Node> started = Promise.promise();
+        new Metrics().startVertx(config.cluster(), true).onFailure(started::fail).onSuccess(node ->
+                node.vertx().deployVerticle(new ShardHost(node, secret, config.job().spillDir()))
+                        .onSuccess(id -> started.complete(node))
+                        .onFailure(e -> closeOwned(node.vertx(), () -> { }).onComplete(closed -> started.fail(e))));
+        return started.future();
+    }
+
     /** What the parts need that is read from files: checked before anything starts. */
     private record Wiring(JobSecret secret, TokenTable workerTokens, TokenTable readTokens) {
         static Wiring of(ServerConfig config, Parts parts, boolean clustered, JobSecret given) {
@@ -187,8 +209,19 @@ public final class Server {
         }
     }
 
+    /**
+     * A sharded job in a cluster places shards 1..S-1 round-robin on the shard hosts it finds (members that
+     * run {@code server --shard-host}); without any (or embedded, or without a job secret) it runs them here.
+     */
     private static Future<Server> build(Vertx vertx, ServerConfig config, Parts parts, Wiring wiring,
             Cluster.Node node, Metrics metrics, Deadlines deadlines) {
+        boolean placeable = config.job().shards() > 1 && wiring.secret() != null && VertxInternals.clusterActive(vertx);
+        return (placeable ? ShardHost.find(vertx) : Future.succeededFuture(List.<String>of()))
+                .compose(hosts -> build(vertx, config, parts, wiring, node, metrics, deadlines, hosts));
+    }
+
+    private static Future<Server> build(Vertx vertx, ServerConfig config, Parts parts, Wiring wiring,
+            Cluster.Node node, Metrics metrics, Deadlines deadlines, List<String> hosts) {
         JobConfig job = config.job();
         ChunkStore store;
         try {
@@ -200,7 +233,7 @@ public final class Server {
         List<ChunkStore> stores = new ArrayList<>(List.of(store));
         List<AggregatorVerticle> shards = new ArrayList<>();
         try {
-            for (int k = 1; k < job.shards(); k++) {
+            for (int k = 1; k < job.shards() && hosts.isEmpty(); k++) {
                 ChunkStore own = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir().resolve("shard-" + k));
                 stores.add(own);
                 shards.add(new AggregatorVerticle(job, k, own, wiring.secret(), null));
@@ -209,14 +242,22 @@ public final class Server {
             stores.forEach(ChunkStore::close);
             return Future.failedFuture(e);
         }
-        AggregatorVerticle aggregator = new AggregatorVerticle(job, 0, store, wiring.secret(), deadlines);
+        // Shards on other members: the job's messages that cross to them carry this token.
+        String shardToken = hosts.isEmpty() ? null : JobSecret.nonce();
+        AggregatorVerticle aggregator = new AggregatorVerticle(job, 0, store, wiring.secret(), deadlines, shardToken);
         LinkServer link = parts.link() ? new LinkServer(job, wiring.secret(), config.cluster().host(),
-                config.link().port(), LinkServer.Limits.of(config.link())) : null;
-        Gateway gateway = parts.http() ? new Gateway(vertx, job, wiring.workerTokens(), config.ws()) : null;
+                config.link().port(), LinkServer.Limits.of(config.link())).shardToken(shardToken) : null;
+        Gateway gateway = parts.http() ? new Gateway(vertx, job, wiring.workerTokens(), config.ws()).shardToken(shardToken)
+                : null;
         List<String> deployed = new ArrayList<>();
         Future<Void> shardsUp = Future.succeededFuture();
         for (AggregatorVerticle shard : shards) {
             shardsUp = shardsUp.compose(x -> vertx.deployVerticle(shard).onSuccess(deployed::add).mapEmpty());
+        }
+        for (int k = 1; k < job.shards() && !hosts.isEmpty(); k++) {
+            String host = hosts.get((k - 1) % hosts.size());
+            int shard = k;
+            shardsUp = shardsUp.compose(x -> ShardHost.place(vertx, host, job, shard, shardToken, wiring.secret()));
         }
         // The coordinator last: its joins reach every shard.
         Future<HttpServer> started = shardsUp.compose(x -> vertx.deployVerticle(aggregator)).compose(id -> {

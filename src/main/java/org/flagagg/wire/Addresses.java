@@ -7,6 +7,14 @@ public record Addresses(String job) {
     public static final String RELAY_HEADER = "relay";
     /** Event-bus header of a chunk from another JVM: the chunk_token its slot's join was given. */
     public static final String TOKEN_HEADER = "chunk_token";
+    /**
+     * Event-bus header of a sharded job's messages between its servers' JVMs: the job's shard token, given
+     * to shards placed on shard hosts, that control requests, reports and chunks forwarded by a gateway or a
+     * data link carry when they cross to another member.
+     */
+    public static final String SHARD_TOKEN_HEADER = "shard_token";
+    /** Label of a shard placement's proof: HMAC(secret, label, job JSON, shard, token, coordinator, issued). */
+    public static final String PLACE_PROOF = "flagagg-shard-place";
     /** Label of an event-bus join's proof: HMAC(secret, label, job, worker, dim, slot, relay, nonce). */
     public static final String JOIN_PROOF = "flagagg-join";
 

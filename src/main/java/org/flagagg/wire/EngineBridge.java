@@ -52,13 +52,26 @@ public final class EngineBridge<K> {
 
     /** {@link #EngineBridge(Vertx, Addresses, long, String)} of a job split as {@code plan} (null: one shard). */
     public EngineBridge(Vertx vertx, Addresses addresses, ShardPlan plan, long sendTimeoutMs, String relay) {
+        this(vertx, addresses, plan, sendTimeoutMs, relay, null);
+    }
+
+    /**
+     * {@link #EngineBridge(Vertx, Addresses, ShardPlan, long, String)} of a job whose shards may run on other
+     * members (shard hosts): frames may leave this JVM and carry the job's {@code shardToken} (null: local only).
+     */
+    public EngineBridge(Vertx vertx, Addresses addresses, ShardPlan plan, long sendTimeoutMs, String relay,
+            String shardToken) {
         this.vertx = vertx;
         this.addresses = addresses;
         this.plan = plan;
         // Local only: the frames are for the aggregator of this JVM, never another node that registered the
-        // address, and the clustered bus need not look the address up in the cluster for every chunk.
+        // address, and the clustered bus need not look the address up in the cluster for every chunk. Shards
+        // on shard hosts are the exception: their frames go there, with the job's shard token.
         this.chunkOptions = new DeliveryOptions().setCodecName(FrameCodec.NAME).setSendTimeout(sendTimeoutMs)
-                .setLocalOnly(true);
+                .setLocalOnly(shardToken == null);
+        if (shardToken != null) {
+            chunkOptions.addHeader(Addresses.SHARD_TOKEN_HEADER, shardToken);
+        }
         if (relay != null) {
             // Binds the frame to this connection: the aggregator refuses slots that joined elsewhere.
             chunkOptions.addHeader(Addresses.RELAY_HEADER, relay);

@@ -66,7 +66,7 @@ final class Connection implements MessageAssembler.Sink {
         this.bucket = new TokenBucket(gateway.config.controlRate(), gateway.config.controlBurst());
         this.credits = gateway.job.credits();
         this.bridge = new EngineBridge<>(gateway.vertx, gateway.addresses, gateway.job.plan(),
-                gateway.job.deadline().maxMs() + gateway.job.resultTimeoutMs(), null);
+                gateway.job.deadline().maxMs() + gateway.job.resultTimeoutMs(), null, gateway.shardToken);
     }
 
     /** Closes a socket that never became a session. */

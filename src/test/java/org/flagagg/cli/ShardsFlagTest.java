@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.Map;
+import org.flagagg.config.JobConfig;
 import org.flagagg.config.ServerConfig;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
@@ -43,5 +44,20 @@ class ShardsFlagTest {
         ServerConfig config = ServerConfig.load(null, Map.of(), flags.flags(Map.of()).json());
         assertThat(config.job().plan().shards()).isEqualTo(3);
         assertThat(config.job().session().getJsonArray("shard_columns").encode()).isEqualTo("[[0,5],[5,10],[10,16]]");
+    }
+    @Test
+    void aShardHostNeedsACluster() {
+        Run run = run("server", "--shard-host");
+        assertThat(run.exit).isEqualTo(2);
+        assertThat(run.stderr.strip()).isEqualTo("server: --shard-host serves shards of a cluster's jobs: it needs --cluster");
+    }
+
+    @Test
+    void aJobTravelsToAShardHostAsJsonAndComesBackEqual() {
+        ServerCommand flags = new ServerCommand();
+        new CommandLine(flags).parseArgs("--dim", "5000", "--chunk-coords", "100", "--shards", "4", "--rule", "krum",
+                "--f", "1", "--workers", "7", "--deadline-ms", "1234", "--memory-budget", "3");
+        JobConfig job = ServerConfig.load(null, Map.of(), flags.flags(Map.of()).json()).job();
+        assertThat(JobConfig.fromJson(job.toJson())).isEqualTo(job);
     }
 }
