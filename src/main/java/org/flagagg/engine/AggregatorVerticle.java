@@ -613,8 +613,8 @@ public final class AggregatorVerticle extends VerticleBase {
         int slot = body.getInteger("slot", -1);
         String op = body.getString("op");
         RoundRun run = admission.get(id);
-        if (run == null && "started".equals(op)) {
-            // A worker may start a round on another shard first: the coordinator opens it then.
+        if (run == null) {
+            // A round may begin on another shard (a start, or an exclusion of a first chunk): it opens here then.
             try {
                 run = admission.roundFor(id, this::open);
                 load.openRounds.set(admission.openCount());

@@ -120,8 +120,9 @@ public final class Round {
                     + job.chunkCoords() + ")", "wrong_shape");
         }
         if (chunkIndex < first || chunkIndex >= end) {
-            return excludeAndReject(slot, "wrong shard: chunk " + chunkIndex + " is not in this shard's columns ["
-                    + first + ", " + end + ")", "wrong_shard");
+            // A wrong shape for this shard (metrics count it with the other shape errors).
+            return excludeAndReject(slot, "wrong shape: chunk " + chunkIndex + " was sent to the shard of columns ["
+                    + first + ", " + end + ")", "wrong_shape");
         }
         int at = slot * chunks + chunkIndex;
         if (received[slot].get(chunkIndex)) {

@@ -16,6 +16,7 @@ import java.util.concurrent.CompletableFuture;
 import org.flagagg.Await;
 import org.flagagg.config.JobConfig;
 import org.flagagg.rules.Rules;
+import org.flagagg.wire.Addresses;
 import org.flagagg.wire.Codes;
 import org.flagagg.worker.Worker;
 import org.junit.jupiter.api.Test;
@@ -198,6 +199,34 @@ class ShardedRoundTest {
                 Engine.assertSameAggregate(Await.get(result).values(), expected);
             }
             assertThat(Await.get(engine.recordOf(1)).getString("status")).isEqualTo("completed");
+        }
+    }
+    @Test
+    void aChunkSentToTheWrongShardExcludesItsWorkerOnEveryShard(Vertx vertx) throws Exception {
+        JobConfig job = Engine.job(new JsonObject().put("workers", 2).put("quorum", 1).put("shards", 2), dir);
+        float[][] g = Engine.gradients(2, 1000, 12);
+        try (Engine engine = Engine.startWithManualDeadlines(vertx, job)) {
+            RawWorker lost = RawWorker.join(vertx, job.job(), "w0", job.dim(), 0);
+            RawWorker whole = RawWorker.join(vertx, job.job(), "w1", job.dim(), 1);
+            // Chunk 0 belongs to shard 0; shard 1 refuses it and the coordinator excludes the worker.
+            Integer code = Await.get(vertx.eventBus().request(new Addresses(job.job()).chunks(1), lost.frame(0, 0, g[0]))
+                    .map(m -> (Integer) null).recover(e -> io.vertx.core.Future.succeededFuture(
+                            ((io.vertx.core.eventbus.ReplyException) e).failureCode()))
+                    .toCompletionStage().toCompletableFuture());
+            assertThat(code).isEqualTo(Codes.BAD_CHUNK);
+            for (int k = 0; k < CHUNKS; k++) {
+                assertThat(whole.sendChunk(0, k, g[1])).isNull();
+            }
+            // The coordinator counts the worker as excluded: the round closes without waiting for it (manual
+            // deadlines never fire here), and a late chunk of it, once the round is over, is refused.
+            JsonObject record = Await.get(engine.recordOf(0));
+            assertThat(record.getString("trigger")).isEqualTo("all workers delivered");
+            Await.get(engine.releasedOf(0));
+            assertThat(lost.sendChunk(0, 1, g[0])).isEqualTo(Codes.ROUND_OVER);
+            assertThat(record.getJsonObject("excluded").getString("w0"))
+                    .isEqualTo("wrong shape: chunk 0 was sent to the shard of columns [8, 16)");
+            assertThat(record.getJsonArray("participants").getList()).containsExactly("w1");
+            Engine.assertSameAggregate(Await.get(whole.result(0).aggregate), Engine.offline(job, new float[][] {g[1]}));
         }
     }
 }
