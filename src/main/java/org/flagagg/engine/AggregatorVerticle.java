@@ -704,7 +704,10 @@ public final class AggregatorVerticle extends VerticleBase {
         long id = body.getLong("round");
         RoundRun run = admission.get(id);
         if (run == null) {
-            // Nothing of the round reached this shard (or it already ended here).
+            // Nothing of the round reached this shard (or it already ended here): the round ids move on.
+            if (!"exclude".equals(op)) {
+                admission.skip(id);
+            }
             if ("close".equals(op) || "output".equals(op)) {
                 msg.fail(Codes.SERVER_ERROR, "round " + id + " is not open on shard " + shard);
             } else if (!"exclude".equals(op)) {

@@ -229,4 +229,27 @@ class ShardedRoundTest {
             Engine.assertSameAggregate(Await.get(whole.result(0).aggregate), Engine.offline(job, new float[][] {g[1]}));
         }
     }
+    @Test
+    void aShardThatSawNothingOfAFailedRoundTakesTheNextOne(Vertx vertx) throws Exception {
+        JobConfig job = Engine.job(new JsonObject().put("workers", 3).put("quorum", 2).put("shards", 2), dir);
+        float[][] g = Engine.gradients(3, 1000, 13);
+        try (Engine engine = Engine.startWithManualDeadlines(vertx, job)) {
+            List<Engine.Client> clients = engine.clients(2);
+            RawWorker early = RawWorker.join(vertx, job.job(), "w2", job.dim(), 2);
+            // Round 0 gets one chunk, on shard 0, and fails at its deadline: shard 1 never saw it.
+            assertThat(early.sendChunk(0, 0, g[2])).isNull();
+            Await.get(engine.fireDeadline(0));
+            assertThat(Await.get(engine.recordOf(0)).getString("status")).isEqualTo("failed");
+            Await.get(engine.releasedOf(0));
+            // Round 1: shard 1 takes its chunks (not 425), and the round closes with the two workers.
+            List<CompletableFuture<Worker.Aggregate>> results = Engine.exchangeAll(clients, 1, g);
+            Await.get(engine.delivered(1, 2));
+            Await.get(engine.fireDeadline(1));
+            float[] expected = engine.offline(new float[][] {g[0], g[1]});
+            for (CompletableFuture<Worker.Aggregate> result : results) {
+                Engine.assertSameAggregate(Await.get(result).values(), expected);
+            }
+            assertThat(Await.get(engine.recordOf(1)).getString("status")).isEqualTo("completed");
+        }
+    }
 }
