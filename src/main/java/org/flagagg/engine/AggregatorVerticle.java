@@ -59,9 +59,9 @@ import org.slf4j.LoggerFactory;
  * starts, deliveries, exclusions and failures to it ({@link Addresses#coordinator()}) and answer its control
  * requests ({@link Addresses#shard(int)}); only p x p matrices and small JSON messages cross.
  *
- * <p>Over 400 lines: a chunk's whole way (consumer, admission, store, fold, close, output) reads top to
- * bottom here, and the shards' agreement is that same way with its hand-offs; the parts it calls are their
- * own classes.
+ * <p>About 880 lines: a chunk's whole way (consumer, admission, store, fold, close, output) reads top to
+ * bottom here, and the shards' agreement (the coordinator's and a shard's sections) is that same way with
+ * its hand-offs, sharing its state; the parts it calls are their own classes.
  */
 public final class AggregatorVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorVerticle.class);

@@ -46,6 +46,12 @@ import org.flagagg.ws.Gateway;
  * <p>What an operator could get wrong in the files it names (the tokens files, the TLS key store, the job
  * secret) is checked before anything starts, each failure one line naming the file (exit code 2); a failed
  * start leaves nothing deployed.
+ *
+ * <p>A sharded job's shards 1..S-1 run here beside the coordinator, or on the cluster's shard hosts when it
+ * finds any ({@link ShardHost}); {@link #startShardHost} starts such a host.
+ *
+ * <p>Over 400 lines: every way a node is composed (server, embedded parts, shard host) stays in this one
+ * composition root.
  */
 public final class Server {
     /** How long closing waits for a Vert.x that {@link #start} started. */
