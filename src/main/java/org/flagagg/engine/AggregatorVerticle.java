@@ -5,7 +5,6 @@ import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
@@ -59,7 +58,7 @@ import org.slf4j.LoggerFactory;
  * starts, deliveries, exclusions and failures to it ({@link Addresses#coordinator()}) and answer its control
  * requests ({@link Addresses#shard(int)}); only p x p matrices and small JSON messages cross.
  *
- * <p>About 880 lines: a chunk's whole way (consumer, admission, store, fold, close, output) reads top to
+ * <p>About 830 lines: a chunk's whole way (consumer, admission, store, fold, close, output) reads top to
  * bottom here, and the shards' agreement (the coordinator's and a shard's sections) is that same way with
  * its hand-offs, sharing its state; the parts it calls are their own classes.
  */
@@ -89,6 +88,7 @@ public final class AggregatorVerticle extends VerticleBase {
     private final List<DeliveryWatch> deliveryWatches = new ArrayList<>();
     private WorkerExecutor math;
     private EventBus bus;
+    private ShardLink link;
     private AggregateStreamer streamer;
 
     /** An aggregator that only workers in this JVM can join (embedded, or a cluster without a job secret). */
@@ -185,6 +185,7 @@ public final class AggregatorVerticle extends VerticleBase {
         math = vertx.createSharedWorkerExecutor("flagagg-math-" + job.job(), Runtime.getRuntime().availableProcessors());
         bus = vertx.eventBus();
         FrameCodec.register(bus);
+        link = new ShardLink(bus, addresses, plan.shards(), job.shardTimeoutMs(), shardToken);
         streamer = new AggregateStreamer(vertx, math, job, store, addresses, slots, load, plan.first(shard),
                 plan.end(shard), shard == 0);
         MessageConsumer<Object> chunks = bus.consumer(addresses.chunks(shard), this::onChunk);
@@ -236,11 +237,7 @@ public final class AggregatorVerticle extends VerticleBase {
         }
         // Every shard knows the slot (and who may send for it) before the worker can send it a chunk.
         JsonObject replica = slots.replica(session.getInteger("slot")).put("op", "slot");
-        List<Future<Object>> taken = new ArrayList<>();
-        for (int k = 1; k < plan.shards(); k++) {
-            taken.add(control(k, replica));
-        }
-        Future.all(taken).onComplete(ar -> {
+        Future.all(link.requestAll(replica)).onComplete(ar -> {
             if (ar.succeeded()) {
                 msg.reply(session);
             } else {
@@ -422,9 +419,7 @@ public final class AggregatorVerticle extends VerticleBase {
             if (shard == 0) {
                 JsonObject exclusion = new JsonObject().put("op", "exclude").put("round", run.round.id()).put("slot", slot)
                         .put("reason", reason);
-                for (int k = 1; k < plan.shards(); k++) {
-                    bus.send(addresses.shard(k), exclusion, controlOptions());
-                }
+                link.sendAll(exclusion);
             } else if (tell) {
                 report(run, "excluded", slot, reason);
             }
@@ -547,10 +542,7 @@ public final class AggregatorVerticle extends VerticleBase {
     private Future<Solution> closeShards(RoundRun run, int[] participants, List<Integer> unfolded) {
         JsonObject close = new JsonObject().put("op", "close").put("round", run.round.id())
                 .put("participants", ShardWire.ints(participants));
-        List<Future<Object>> partials = new ArrayList<>();
-        for (int k = 1; k < plan.shards(); k++) {
-            partials.add(control(k, close));
-        }
+        List<Future<Object>> partials = link.requestAll(close);
         Future<Void> own = math.executeBlocking(() -> {
             roundMath.foldRest(run, participants, unfolded);
             return null;
@@ -578,10 +570,7 @@ public final class AggregatorVerticle extends VerticleBase {
             if (gram != null) {
                 output.put("gram", ShardWire.bytes(gram));
             }
-            List<Future<Object>> outputs = new ArrayList<>();
-            for (int k = 1; k < plan.shards(); k++) {
-                outputs.add(control(k, output));
-            }
+            List<Future<Object>> outputs = link.requestAll(output);
             String digest = ShardWire.digest(solution);
             return Future.all(output(run, participants, solution), Future.all(outputs)).compose(v -> {
                 run.shardStats.get(0).put("output_ms", run.outputNanos / 1e6);
@@ -605,7 +594,7 @@ public final class AggregatorVerticle extends VerticleBase {
 
     /** A report of shard k > 0: a worker started, delivered or was excluded there, or the shard failed. */
     private void onReport(Message<Object> msg) {
-        if (!(msg.body() instanceof JsonObject body) || !fromThisJob(msg)) {
+        if (!(msg.body() instanceof JsonObject body) || !link.fromThisJob(msg)) {
             LOG.warn("ignored a shard report that is not JSON from a shard of this job");
             return;
         }
@@ -641,34 +630,7 @@ public final class AggregatorVerticle extends VerticleBase {
     /** A round only some shards opened: they end it as failed. */
     private void failOnShards(long id, String reason) {
         LOG.warn("round {}: {}", id, reason);
-        JsonObject fail = new JsonObject().put("op", "fail").put("round", id).put("reason", reason);
-        for (int k = 1; k < plan.shards(); k++) {
-            control(k, fail);
-        }
-    }
-
-    /** A control request to shard k, failing within shard_timeout_ms with a reason naming the shard. */
-    private Future<Object> control(int k, JsonObject request) {
-        return control(k, request, job.shardTimeoutMs());
-    }
-
-    private Future<Object> control(int k, JsonObject request, long timeoutMs) {
-        String op = request.getString("op");
-        return bus.request(addresses.shard(k), request, controlOptions().setSendTimeout(timeoutMs))
-                .transform(ar -> ar.succeeded() ? Future.succeededFuture(ar.result().body())
-                        : Future.failedFuture("shard " + k + ": " + op + " failed: " + ar.cause().getMessage()));
-    }
-
-    /** Control messages stay in this JVM unless shards may run elsewhere; then they carry the shard token. */
-    private DeliveryOptions controlOptions() {
-        DeliveryOptions options = new DeliveryOptions().setLocalOnly(shardToken == null);
-        return shardToken == null ? options : options.addHeader(Addresses.SHARD_TOKEN_HEADER, shardToken);
-    }
-
-    /** A control message or report of this job: from this JVM, or from another member with the shard token. */
-    private boolean fromThisJob(Message<Object> msg) {
-        return !VertxInternals.fromOtherMember(msg)
-                || JobSecret.same(msg.headers().get(Addresses.SHARD_TOKEN_HEADER), shardToken);
+        link.requestAll(new JsonObject().put("op", "fail").put("round", id).put("reason", reason));
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -681,12 +643,12 @@ public final class AggregatorVerticle extends VerticleBase {
         if (reason != null) {
             report.put("reason", reason);
         }
-        bus.send(addresses.coordinator(), report, controlOptions());
+        link.report(report);
     }
 
     /** The coordinator's control requests: a slot's join, an exclusion, close, output, stream, fail. */
     private void onControl(Message<Object> msg) {
-        if (!(msg.body() instanceof JsonObject body) || !fromThisJob(msg)) {
+        if (!(msg.body() instanceof JsonObject body) || !link.fromThisJob(msg)) {
             msg.fail(Codes.FORBIDDEN, "shard control takes JSON from this job's coordinator only");
             return;
         }
@@ -792,10 +754,7 @@ public final class AggregatorVerticle extends VerticleBase {
      */
     private void failShards(RoundRun run, String error) {
         JsonObject fail = new JsonObject().put("op", "fail").put("round", run.round.id()).put("reason", error);
-        List<Future<Object>> parts = new ArrayList<>();
-        for (int k = 1; k < plan.shards(); k++) {
-            parts.add(control(k, fail));
-        }
+        List<Future<Object>> parts = link.requestAll(fail);
         Future.join(parts).onComplete(ar -> {
             run.tallies.clear();
             for (Future<Object> part : parts) {
@@ -841,11 +800,7 @@ public final class AggregatorVerticle extends VerticleBase {
                 () -> release(run).onComplete(ownReleased));
         Future<Void> others = shardsEnded ? Future.succeededFuture() : summarised.compose(v -> {
             JsonObject request = new JsonObject().put("op", "stream").put("round", run.round.id());
-            List<Future<Object>> parts = new ArrayList<>();
-            for (int k = 1; k < plan.shards(); k++) {
-                parts.add(control(k, request, job.resultTimeoutMs() + job.shardTimeoutMs()));
-            }
-            return Future.join(parts).mapEmpty();
+            return Future.join(link.requestAll(request, job.resultTimeoutMs() + job.shardTimeoutMs())).mapEmpty();
         });
         Future.join(ownReleased.future(), others).onComplete(ar -> released(run));
     }
