@@ -595,7 +595,7 @@ public final class AggregatorVerticle extends VerticleBase {
     /** A report of shard k > 0: a worker started, delivered or was excluded there, or the shard failed. */
     private void onReport(Message<Object> msg) {
         if (!(msg.body() instanceof JsonObject body) || !link.fromThisJob(msg)) {
-            LOG.warn("ignored a shard report that is not JSON from a shard of this job");
+            LOG.debug("ignored a shard report that is not JSON from a shard of this job");
             return;
         }
         long id = body.getLong("round");
