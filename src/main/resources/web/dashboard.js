@@ -82,6 +82,9 @@
     fillTable('stragglers-table', stragglers.map((s) => [s.worker, s.chunks + ' of ' + s.of]), 'none');
     fillTable('dropped-table', Object.entries(r.dropped_by_rule || {}).sort((a, b) => byName(a[0], b[0])), 'none');
     fillTable('rejected-table', Object.entries(r.rejected || {}), 'none');
+    // A sharded job's round: each shard's columns, bytes in and times (one shard: no list).
+    fillTable('shards-table', (r.shards || []).map((s) => [s.shard + ' [' + s.columns[0] + ', ' + s.columns[1] + ')',
+      fmt(s.bytes_in / 1e6, 2) + ' MB · ' + fmt(s.fold_ms, 1) + ' ms · ' + fmt(s.output_ms, 1) + ' ms']), 'one shard');
 
     rounds.push({ round: r.round, latency, fold: t.fold_cpu, solve: t.solve, output: t.output, mbps });
     if (rounds.length > KEEP) rounds.shift();

@@ -54,6 +54,11 @@ final class JobOptions {
             + "(default: the system temp directory's flagagg-spill).")
     Path spillDir;
 
+    @Option(names = "--shards", paramLabel = "S", description = "Aggregator shards the job's chunk columns are "
+            + "split over, 1..chunks (dim / chunk-coords); shard 0 coordinates, the others run beside it or on "
+            + "shard hosts (docs/architecture.md, Shards) (default: 1).")
+    Integer shards;
+
     @Option(names = "--round-log", paramLabel = "FILE", description = "JSON-lines file every round record is "
             + "appended to (default: server: flagagg-rounds.jsonl; loadtest and worker: none).")
     Path roundLog;
@@ -62,7 +67,7 @@ final class JobOptions {
     void addTo(FlagLayer flags) {
         flags.put("job", job).put("workers", workers).put("dim", dim).put("quorum", quorum)
                 .put("chunk_coords", chunkCoords).put("credits", credits).put("memory_budget_mb", memoryBudget)
-                .put("spill_dir", spillDir).put("round_log", roundLog);
+                .put("spill_dir", spillDir).put("round_log", roundLog).put("shards", shards);
         rule.addTo(flags);
         if (deadlineMs != null) {
             // A fixed deadline uses max_ms only; min_ms goes along so the pair stays ordered.

@@ -7,6 +7,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.flagagg.config.Cluster;
+import org.flagagg.config.InputException;
 import org.flagagg.config.JobConfig;
 import org.flagagg.config.ServerConfig;
 import org.flagagg.server.Server;
@@ -38,6 +39,11 @@ final class ServerCommand implements Callable<Integer> {
 
     @Mixin
     TestDeadlinesOption testDeadlines;
+
+    @Option(names = "--shard-host", description = "Serve no job: run the shards that job servers of the cluster "
+            + "place here ('server --cluster --shards S' places shards 1..S-1 round-robin on the shard hosts it "
+            + "finds, else runs them itself). Needs --cluster and the job secret (--cluster-secret FILE).")
+    boolean shardHost;
 
     @Option(names = "--host", paramLabel = "HOST", description = "Interface of the HTTP server (GET /rounds, "
             + "GET /health) (default: 127.0.0.1).")
@@ -73,6 +79,9 @@ final class ServerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ServerConfig config = ServerConfig.load(job.conf, System.getenv(), flags(System.getenv()).json());
+        if (shardHost) {
+            return runShardHost(config);
+        }
         String host = config.http().host();
         if (config.http().readTokens() == null && !Cluster.loopback(host)) {
             spec.commandLine().getErr().printf("server: warning: the HTTP server binds %s without read tokens: the "
@@ -101,6 +110,29 @@ final class ServerCommand implements Callable<Integer> {
             out.printf("data link for worker nodes on %s:%d%n", config.cluster().host(), server.linkPort());
         }
         out.printf("dashboard at http://%s:%d/ (metrics at /metrics, readiness at /ready)%n", host, server.httpPort());
+        out.flush();
+        stopped.await();
+        return 0;
+    }
+
+    /** A shard host until stopped: one line when ready, nothing of its own to serve. */
+    private int runShardHost(ServerConfig config) throws Exception {
+        if (!cluster.enabled) {
+            throw new InputException("--shard-host serves shards of a cluster's jobs: it needs --cluster");
+        }
+        Cluster.Node node = Server.startShardHost(config).await();
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                node.vertx().close().toCompletionStage().toCompletableFuture().get(15, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                // Exiting anyway.
+            } finally {
+                stopped.countDown();
+            }
+        }, "flagagg-shutdown"));
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf("shard host ready: cluster member %s; job servers place shards here%n", node.member());
         out.flush();
         stopped.await();
         return 0;

@@ -50,6 +50,8 @@ public final class Configuration {
             new Range("result_timeout_ms", 1, DAY_MS, true),
             new Range("max_open_rounds", 1, 1024, true),
             new Range("max_result_rounds", 1, 1024, true),
+            new Range("shards", 1, 1024, true),
+            new Range("shard_timeout_ms", 1, DAY_MS, true),
             new Range("deadline.factor", 1, 1000, false),
             new Range("deadline.min_ms", 1, DAY_MS, true),
             new Range("deadline.max_ms", 1, DAY_MS, true),

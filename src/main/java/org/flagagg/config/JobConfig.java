@@ -7,6 +7,7 @@ import org.flagagg.fa.FlagOptions;
 import org.flagagg.rules.RuleConfig;
 import org.flagagg.rules.Rules;
 import org.flagagg.wire.ChunkFrame;
+import org.flagagg.wire.ShardPlan;
 
 /**
  * One aggregation job: the rule, the workers, the model dimension and every bound of the round engine.
@@ -30,10 +31,13 @@ import org.flagagg.wire.ChunkFrame;
  * @param maxResultRounds most rounds whose results a worker (or a data-link node) may have unfinished: a new
  *                        round's results stop the oldest stream to it
  * @param roundLog       JSON-lines file every round record is appended to, or null for none
+ * @param shards         S: aggregator shards the chunk columns are split over (1 = unsharded; {@link ShardPlan})
+ * @param shardTimeoutMs how long the coordinator waits for a shard's answer to a control request before it
+ *                       fails the round, naming the shard
  */
 public record JobConfig(String job, RuleConfig rule, int workers, long dim, int chunkCoords, int quorum,
         Deadline deadline, int credits, long memoryBudget, int slabBytes, Path spillDir, long resultTimeoutMs,
-        int maxOpenRounds, int maxResultRounds, Path roundLog) {
+        int maxOpenRounds, int maxResultRounds, Path roundLog, int shards, long shardTimeoutMs) {
 
     /**
      * Round deadline: {@code fixed} uses maxMs always; {@code adaptive} uses factor x the median latency of
@@ -66,6 +70,10 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
         require(maxOpenRounds >= 1, "max_open_rounds must be >= 1");
         require(maxResultRounds >= 1, "max_result_rounds must be >= 1, got " + maxResultRounds);
         require((dim + chunkCoords - 1) / chunkCoords <= Integer.MAX_VALUE, "dim / chunk_coords is too many chunks");
+        long chunks = (dim + chunkCoords - 1) / chunkCoords;
+        require(shards >= 1 && shards <= chunks, "shards must be in 1.." + chunks + " (the job's chunks: dim / "
+                + "chunk_coords), got " + shards);
+        require(shardTimeoutMs >= 1, "shard_timeout_ms must be >= 1");
         // The one check of the rule against the job (unknown name, f or r that do not fit P).
         Rules.create(rule).validate(workers);
     }
@@ -79,6 +87,11 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
     /** Number of chunks a gradient is cut into. */
     public int chunks() {
         return (int) ((dim + chunkCoords - 1) / chunkCoords);
+    }
+
+    /** How the chunk columns are split over the shards. */
+    public ShardPlan plan() {
+        return new ShardPlan(shards, chunks());
     }
 
     /** Coordinates in chunk {@code index}. */
@@ -132,12 +145,34 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
                 spill.isEmpty() ? Path.of(System.getProperty("java.io.tmpdir"), "flagagg-spill") : Path.of(spill),
                 json.getLong("result_timeout_ms"), json.getInteger("max_open_rounds"),
                 json.getInteger("max_result_rounds"),
-                log.isEmpty() ? null : Path.of(log));
+                log.isEmpty() ? null : Path.of(log), json.getInteger("shards"), json.getLong("shard_timeout_ms"));
+    }
+
+    /**
+     * This job as configuration JSON ({@link #fromJson} reads it back to an equal job): what a shard host is
+     * sent to run a shard of it.
+     */
+    public JsonObject toJson() {
+        FlagOptions flag = rule.flag();
+        return new JsonObject()
+                .put("job", job)
+                .put("rule", new JsonObject().put("name", rule.name()).put("f", rule.f()).put("m", rule.m())
+                        .put("r", flag.rank()).put("lambda", flag.lambda()).put("iterations", flag.iterations())
+                        .put("scale", flag.scale().name().toLowerCase(Locale.ROOT)).put("pre", rule.pre()))
+                .put("workers", workers).put("dim", dim).put("chunk_coords", chunkCoords).put("quorum", quorum)
+                .put("deadline", new JsonObject().put("mode", deadline.adaptive() ? "adaptive" : "fixed")
+                        .put("factor", deadline.factor()).put("min_ms", deadline.minMs()).put("max_ms", deadline.maxMs())
+                        .put("history", deadline.history()))
+                .put("credits", credits).put("memory_budget_mb", memoryBudget >> 20).put("slab_kib", slabBytes >> 10)
+                .put("spill_dir", spillDir.toString()).put("result_timeout_ms", resultTimeoutMs)
+                .put("max_open_rounds", maxOpenRounds).put("max_result_rounds", maxResultRounds)
+                .put("round_log", roundLog == null ? "" : roundLog.toString())
+                .put("shards", shards).put("shard_timeout_ms", shardTimeoutMs);
     }
 
     /** The session a joining worker is told: what it needs to stream and to interpret results. */
     public JsonObject session() {
-        return new JsonObject()
+        JsonObject session = new JsonObject()
                 .put("job", job)
                 .put("rule", rule.name())
                 .put("f", rule.f())
@@ -149,6 +184,8 @@ public record JobConfig(String job, RuleConfig rule, int workers, long dim, int 
                 .put("credits", credits)
                 .put("deadline_max_ms", deadline.maxMs())
                 .put("result_timeout_ms", resultTimeoutMs);
+        // Unsharded sessions stay as they were; a sharded one tells workers where each chunk goes.
+        return shards == 1 ? session : plan().toSession(session);
     }
 
     /** Bytes of one chunk's frame: the store's unit must hold it, as the output pass stores aggregate frames. */

@@ -45,6 +45,11 @@ final class AggregateStreamer {
     private final Slots workers;
     private final EngineLoad load;
     private final int p;
+    /** The columns [first, end) this streamer's shard sends (all of them when unsharded). */
+    private final int firstColumn;
+    private final int endColumn;
+    /** Whether this streamer sends the round summaries (the coordinator) or only its shard's chunks. */
+    private final boolean sendsSummaries;
     /**
      * Per slot: its last round summary was not taken (the worker is gone or not reading). Warned once when
      * it becomes so, not at every round after, and cleared when the worker takes a summary again.
@@ -56,7 +61,7 @@ final class AggregateStreamer {
     private final ArrayPool<byte[]> frameArrays;
 
     AggregateStreamer(Vertx vertx, WorkerExecutor math, JobConfig job, ChunkStore store, Addresses addresses,
-            Slots workers, EngineLoad load) {
+            Slots workers, EngineLoad load, int firstColumn, int endColumn, boolean summaries) {
         this.vertx = vertx;
         this.bus = vertx.eventBus();
         this.math = math;
@@ -66,6 +71,9 @@ final class AggregateStreamer {
         this.workers = workers;
         this.load = load;
         this.p = job.workers();
+        this.firstColumn = firstColumn;
+        this.endColumn = endColumn;
+        this.sendsSummaries = summaries;
         this.unreachable = new boolean[p];
         // At most credits frames in flight per worker, and the cached ones.
         this.frameArrays = ArrayPool.bytes(job.credits() * (p + 4));
@@ -107,10 +115,13 @@ final class AggregateStreamer {
     }
 
     /**
-     * Streams the round's summary to each of its workers and, when it completed, the aggregate's chunks;
-     * {@code done} runs once every stream finished or was dropped (at once when no worker joined).
+     * Streams the round's summary to each of its workers (unless this is a shard that sends only chunks) and,
+     * when it completed, the aggregate's chunks of this streamer's columns; {@code done} runs once every stream
+     * finished or was dropped (at once when no worker joined). The returned future completes once every
+     * summary was answered or failed: then other shards may stream their chunks, which a worker takes only
+     * after its summary.
      */
-    void stream(Round round, int[] participants, JsonObject record, Runnable done) {
+    Future<Void> stream(Round round, int[] participants, JsonObject record, Runnable done) {
         RoundResults run = new RoundResults(round, participants, done);
         boolean completed = run.round.status() == Round.Status.COMPLETED;
         // Workers behind one relay (a node's data link) share one stream of the aggregate's chunks.
@@ -124,15 +135,16 @@ final class AggregateStreamer {
         run.chunkStreams = completed ? byDestination.size() : 0;
         if (run.streams == 0) {
             done.run();
-            return;
+            return Future.succeededFuture();
         }
+        List<Future<Void>> summarised = new ArrayList<>();
         boolean[] included = new boolean[p];
         for (int s : run.participants == null ? new int[0] : run.participants) {
             included[s] = true;
         }
         byDestination.forEach((destination, slots) -> {
             List<JsonObject> summaries = new ArrayList<>();
-            for (int slot : slots) {
+            for (int slot : sendsSummaries ? slots : List.<Integer>of()) {
                 JsonObject summary = new JsonObject()
                         .put("round", run.round.id())
                         .put("status", record.getString("status"))
@@ -155,13 +167,14 @@ final class AggregateStreamer {
                         + " rounds unfinished (max_result_rounds): round " + held.peekFirst().run.round.id() + " gave way");
             }
             held.addLast(stream);
-            stream.start(summaries);
+            summarised.add(stream.start(summaries));
         });
         // The whole result stream, not each message, is bounded in time: a worker that acknowledges just
         // in time, chunk after chunk, must not keep every round's data.
         run.resultTimer = vertx.setTimer(job.resultTimeoutMs(), t -> List.copyOf(run.resultStreams)
                 .forEach(stream -> stream.drop("round " + run.round.id() + "'s results not acknowledged within "
                         + job.resultTimeoutMs() + " ms of its close (result_timeout_ms)")));
+        return Future.join(summarised).mapEmpty();
     }
 
     private void streamDone(RoundResults run) {
@@ -233,7 +246,7 @@ final class AggregateStreamer {
         private final List<Integer> slots;
         private final boolean withChunks;
         private final DeliveryOptions chunkOptions;
-        private int next;
+        private int next = firstColumn;
         private int inFlight;
         private int acked;
         private boolean failed;
@@ -249,7 +262,15 @@ final class AggregateStreamer {
         }
 
         /** Chunks follow once every summary was answered (a worker ignores chunks before its summary). */
-        void start(List<JsonObject> summaries) {
+        Future<Void> start(List<JsonObject> summaries) {
+            if (!sendsSummaries) {
+                if (withChunks) {
+                    pump();
+                } else {
+                    finish();
+                }
+                return Future.succeededFuture();
+            }
             DeliveryOptions options = new DeliveryOptions().setSendTimeout(job.resultTimeoutMs())
                     .addHeader("type", "summary");
             List<Future<Object>> answered = new ArrayList<>();
@@ -258,7 +279,7 @@ final class AggregateStreamer {
                 answered.add(bus.request(addresses.results(slot), summaries.get(k), options).map(m -> (Object) null)
                         .onComplete(ar -> reachable(slot, run.round.id(), ar.cause())));
             }
-            Future.join(answered).onComplete(ar -> {
+            return Future.join(answered).onComplete(ar -> {
                 if (failed) {
                     return;
                 } else if (answered.stream().allMatch(Future::failed)) {
@@ -268,11 +289,11 @@ final class AggregateStreamer {
                 } else {
                     finish();
                 }
-            });
+            }).<Void>mapEmpty().otherwiseEmpty();
         }
 
         private void pump() {
-            while (!failed && inFlight < job.credits() * slots.size() && next < job.chunks()) {
+            while (!failed && inFlight < job.credits() * slots.size() && next < endColumn) {
                 int column = next++;
                 inFlight++;
                 load.aggregateChunksInFlight.incrementAndGet();
@@ -293,7 +314,7 @@ final class AggregateStreamer {
                             }
                             if (ar.failed()) {
                                 stop("aggregate chunk " + column + " not acknowledged: " + ar.cause().getMessage());
-                            } else if (++acked == job.chunks()) {
+                            } else if (++acked == endColumn - firstColumn) {
                                 finish();
                             } else if (failed) {
                                 finishIfDrained();

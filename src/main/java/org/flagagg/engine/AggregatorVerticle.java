@@ -8,6 +8,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -28,6 +29,7 @@ import org.flagagg.wire.Codes;
 import org.flagagg.wire.FrameCodec;
 import org.flagagg.wire.FrameException;
 import org.flagagg.wire.JobSecret;
+import org.flagagg.wire.ShardPlan;
 import org.flagagg.wire.VertxInternals;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,8 +50,17 @@ import org.slf4j.LoggerFactory;
  * {@code max_result_rounds} rounds at once, at most {@code max_open_rounds} rounds are open, and chunk data
  * lives in the chunk store's budget or on disk.
  *
- * <p>About 400 lines: a chunk's whole way (consumer, admission, store, fold, close, output) reads top to
- * bottom here; the parts it calls are their own classes.
+ * <p>Sharded ({@code shards} S > 1, {@link ShardPlan}): one verticle per shard, each owning a contiguous range
+ * of chunk columns (its consumers, admission, store, folds, output pass and result chunks). Shard 0 is the
+ * coordinator: it takes the joins (and replicates each slot to every shard before it answers), owns the
+ * deadlines and the close decision, sums the shards' partial Gram matrices in shard order in double-double,
+ * solves, checks that every shard solved the same, and writes the one round record. Shards k > 0 report
+ * starts, deliveries, exclusions and failures to it ({@link Addresses#coordinator()}) and answer its control
+ * requests ({@link Addresses#shard(int)}); only p x p matrices and small JSON messages cross.
+ *
+ * <p>About 830 lines: a chunk's whole way (consumer, admission, store, fold, close, output) reads top to
+ * bottom here, and the shards' agreement (the coordinator's and a shard's sections) is that same way with
+ * its hand-offs, sharing its state; the parts it calls are their own classes.
  */
 public final class AggregatorVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorVerticle.class);
@@ -60,6 +71,14 @@ public final class AggregatorVerticle extends VerticleBase {
     private final Rule rule;
     private final Addresses addresses;
     private final int p;
+    private final ShardPlan plan;
+    /** This verticle's shard: 0 is the coordinator (and the whole engine when unsharded). */
+    private final int shard;
+    private final boolean sharded;
+    /** The job's shard token when shards may run on other members (null: every shard in this JVM). */
+    private final String shardToken;
+    /** Test hook: the next control request of this op fails (a shard failing mid-round). */
+    private volatile String failNextControl;
     private final Slots slots;
     private final RoundAdmission admission;
     private final RoundMath roundMath;
@@ -69,6 +88,7 @@ public final class AggregatorVerticle extends VerticleBase {
     private final List<DeliveryWatch> deliveryWatches = new ArrayList<>();
     private WorkerExecutor math;
     private EventBus bus;
+    private ShardLink link;
     private AggregateStreamer streamer;
 
     /** An aggregator that only workers in this JVM can join (embedded, or a cluster without a job secret). */
@@ -86,7 +106,32 @@ public final class AggregatorVerticle extends VerticleBase {
 
     /** With the round deadlines of {@code deadlines}: {@link Deadlines#timers()} but in tests. */
     public AggregatorVerticle(JobConfig job, ChunkStore store, JobSecret secret, Deadlines deadlines) {
+        this(job, 0, store, secret, deadlines);
+    }
+
+    /**
+     * Shard {@code shard} of a job of {@code job.shards()} shards, on its own chunk store: shard 0 is the
+     * coordinator (it uses {@code deadlines}; deploy it after the others, its joins reach every shard), shards
+     * k > 0 get null deadlines.
+     */
+    public AggregatorVerticle(JobConfig job, int shard, ChunkStore store, JobSecret secret, Deadlines deadlines) {
+        this(job, shard, store, secret, deadlines, null);
+    }
+
+    /**
+     * A shard whose peers may run on other members of the cluster: their control messages, reports and
+     * forwarded chunks carry {@code shardToken} (null: every shard runs in this JVM, messages stay local).
+     */
+    public AggregatorVerticle(JobConfig job, int shard, ChunkStore store, JobSecret secret, Deadlines deadlines,
+            String shardToken) {
         this.job = job;
+        this.shardToken = shardToken;
+        this.plan = job.plan();
+        if (shard < 0 || shard >= plan.shards()) {
+            throw new IllegalArgumentException("shard must be in 0.." + (plan.shards() - 1) + ", got " + shard);
+        }
+        this.shard = shard;
+        this.sharded = plan.shards() > 1;
         this.store = store;
         this.deadlines = deadlines;
         this.kernels = Kernels.best();
@@ -95,6 +140,9 @@ public final class AggregatorVerticle extends VerticleBase {
         this.addresses = new Addresses(job.job());
         this.p = job.workers();
         this.slots = new Slots(job, addresses, secret);
+        if (shardToken != null) {
+            slots.shardToken(shardToken);
+        }
         this.admission = new RoundAdmission(job);
         this.roundMath = new RoundMath(job, store, kernels);
     }
@@ -127,24 +175,41 @@ public final class AggregatorVerticle extends VerticleBase {
         return reached.future();
     }
 
+    /** Test hook: this shard's next control request {@code op} ("close", "output", ...) fails. */
+    void failNextControl(String op) {
+        failNextControl = op;
+    }
+
     @Override
     public Future<?> start() {
         math = vertx.createSharedWorkerExecutor("flagagg-math-" + job.job(), Runtime.getRuntime().availableProcessors());
         bus = vertx.eventBus();
         FrameCodec.register(bus);
+        link = new ShardLink(bus, addresses, plan.shards(), job.shardTimeoutMs(), shardToken);
+        streamer = new AggregateStreamer(vertx, math, job, store, addresses, slots, load, plan.first(shard),
+                plan.end(shard), shard == 0);
+        MessageConsumer<Object> chunks = bus.consumer(addresses.chunks(shard), this::onChunk);
+        if (shard > 0) {
+            MessageConsumer<Object> control = bus.consumer(addresses.shard(shard), this::onControl);
+            return Future.all(chunks.completion(), control.completion()).onSuccess(v -> load.running = true);
+        }
         deadlines.start(vertx, this);
-        streamer = new AggregateStreamer(vertx, math, job, store, addresses, slots, load);
         MessageConsumer<Object> join = bus.consumer(addresses.join(), this::onJoin);
-        MessageConsumer<Object> chunks = bus.consumer(addresses.chunks(), this::onChunk);
-        return Future.all(join.completion(), chunks.completion(), RoundLog.repairOn(vertx, job.roundLog()))
-                .onSuccess(v -> load.running = true);
+        List<Future<?>> ready = new ArrayList<>(List.of(join.completion(), chunks.completion(),
+                RoundLog.repairOn(vertx, job.roundLog())));
+        if (sharded) {
+            ready.add(bus.consumer(addresses.coordinator(), this::onReport).completion());
+        }
+        return Future.all(ready).onSuccess(v -> load.running = true);
     }
 
     @Override
     public Future<?> stop() {
         load.running = false;
         List<RoundRun> runs = admission.drain();
-        runs.forEach(run -> deadlines.cancel(run.deadline));
+        if (shard == 0) {
+            runs.forEach(run -> deadlines.cancel(run.deadline));
+        }
         return vertx.executeBlocking(() -> {
             runs.forEach(run -> store.releaseRound(run.round.id()));
             return null;
@@ -159,11 +224,26 @@ public final class AggregatorVerticle extends VerticleBase {
             msg.fail(Codes.BAD_REQUEST, "join expects a JSON object {worker, dim[, slot]}");
             return;
         }
+        JsonObject session;
         try {
-            msg.reply(slots.join(body, VertxInternals.fromOtherMember(msg), admission.currentRound()));
+            session = slots.join(body, VertxInternals.fromOtherMember(msg), admission.currentRound());
         } catch (Refusal r) {
             msg.fail(r.code, r.getMessage());
+            return;
         }
+        if (!sharded || !session.containsKey("slot")) {
+            msg.reply(session);
+            return;
+        }
+        // Every shard knows the slot (and who may send for it) before the worker can send it a chunk.
+        JsonObject replica = slots.replica(session.getInteger("slot")).put("op", "slot");
+        Future.all(link.requestAll(replica)).onComplete(ar -> {
+            if (ar.succeeded()) {
+                msg.reply(session);
+            } else {
+                msg.fail(Codes.SERVER_ERROR, "the join did not reach every shard: " + ar.cause().getMessage());
+            }
+        });
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -209,8 +289,8 @@ public final class AggregatorVerticle extends VerticleBase {
         load.openRounds.set(admission.openCount());
         int startedBefore = run.round.started();
         Round.Verdict verdict = run.round.admit(slot, h.chunkIndex(), h.offset(), h.count(), h.crc());
-        if (startedBefore < job.quorum() && run.round.started() == job.quorum()) {
-            quorumStarted(run);
+        if (run.round.started() > startedBefore) {
+            started(run, slot);
         }
         switch (verdict.admission()) {
             case PROCESS -> process(run, msg, h, frame);
@@ -246,13 +326,29 @@ public final class AggregatorVerticle extends VerticleBase {
         }
     }
 
-    /** A new round: until a quorum started it, it waits for its workers (deadline.max_ms at most when adaptive). */
+    /**
+     * A new round (of this shard's columns): at the coordinator, until a quorum started it, it waits for its
+     * workers (deadline.max_ms at most when adaptive); shards k > 0 have no deadline of their own.
+     */
     private RoundRun open(long id) {
-        RoundRun run = new RoundRun(new Round(id, job, System.nanoTime()),
+        RoundRun run = new RoundRun(new Round(id, job, plan.first(shard), plan.end(shard), System.nanoTime()),
                 new RoundPipeline(rule, p, job.chunkCoords(), kernels));
-        // One early chunk must not start the clock that closes the round before the others begin.
-        armDeadline(run, job.deadline().adaptive() ? job.deadline().maxMs() : admission.deadlineMs());
+        if (shard == 0) {
+            run.votes = sharded ? new ShardVotes(plan.shards(), p) : null;
+            // One early chunk must not start the clock that closes the round before the others begin.
+            armDeadline(run, job.deadline().adaptive() ? job.deadline().maxMs() : admission.deadlineMs());
+        }
         return run;
+    }
+
+    /** A worker's first chunk of the round on this shard: counts towards the quorum that starts the clock. */
+    private void started(RoundRun run, int slot) {
+        if (shard > 0) {
+            report(run, "started", slot, null);
+        } else if (!sharded ? run.round.started() == job.quorum()
+                : run.votes.start(slot) && run.votes.started() == job.quorum()) {
+            quorumStarted(run);
+        }
     }
 
     /** (Re)sets the round's deadline to {@code ms} from now. */
@@ -287,8 +383,7 @@ public final class AggregatorVerticle extends VerticleBase {
                 String reason = "storage failed: " + ar.cause().getMessage();
                 LOG.error("round {}: {}", run.round.id(), reason, ar.cause());
                 msg.fail(Codes.SERVER_ERROR, reason);
-                run.failure = reason;
-                closeIfOpen(run, "storage failure");
+                failed(run, reason, "storage failure");
             } else if (ar.result() != null) {
                 msg.fail(Codes.BAD_CHUNK, ar.result());
                 run.round.count("non_finite");
@@ -299,18 +394,48 @@ public final class AggregatorVerticle extends VerticleBase {
                 if (column >= 0) {
                     fold(run, column, run.round.activeSlots());
                 }
+                if (shard > 0 && run.round.status() == Round.Status.OPEN && run.round.delivered(slot)) {
+                    report(run, "delivered", slot, null);
+                }
                 closeIfDelivered(run);
             }
             run.taskDone();
         });
     }
 
+    /** Excludes a worker for a reason found on this shard: the other shards learn it through the coordinator. */
     private void exclude(RoundRun run, int slot, String reason) {
+        exclude(run, slot, reason, true);
+    }
+
+    /** {@code tell}: the reason was found here (a shard reports it; the coordinator tells every shard of any). */
+    private void exclude(RoundRun run, int slot, String reason, boolean tell) {
+        boolean first = run.round.excludedReason(slot) == null;
         LOG.info("round {}: worker '{}' excluded: {}", run.round.id(), slots.name(slot), reason);
         for (int column : run.round.exclude(slot, reason)) {
             fold(run, column, run.round.activeSlots());
         }
+        if (first && sharded && run.round.status() == Round.Status.OPEN) {
+            if (shard == 0) {
+                JsonObject exclusion = new JsonObject().put("op", "exclude").put("round", run.round.id()).put("slot", slot)
+                        .put("reason", reason);
+                link.sendAll(exclusion);
+            } else if (tell) {
+                report(run, "excluded", slot, reason);
+            }
+        }
         closeIfDelivered(run);
+    }
+
+    /** A storage or fold failure on this shard fails the round (the reason names the shard when sharded). */
+    private void failed(RoundRun run, String reason, String trigger) {
+        if (shard > 0) {
+            report(run, "failed", -1, "shard " + shard + ": " + reason);
+        }
+        if (run.failure == null) {
+            run.failure = sharded ? "shard " + shard + ": " + reason : reason;
+        }
+        closeIfOpen(run, trigger);
     }
 
     private void fold(RoundRun run, int column, boolean[] rows) {
@@ -323,9 +448,9 @@ public final class AggregatorVerticle extends VerticleBase {
             return null;
         }, false).onComplete(ar -> {
             if (ar.failed()) {
-                run.failure = "fold failed: " + ar.cause().getMessage();
-                LOG.error("round {}: {}", run.round.id(), run.failure, ar.cause());
-                closeIfOpen(run, "fold failure");
+                String reason = "fold failed: " + ar.cause().getMessage();
+                LOG.error("round {}: {}", run.round.id(), reason, ar.cause());
+                failed(run, reason, "fold failure");
             }
             run.taskDone();
         });
@@ -335,17 +460,26 @@ public final class AggregatorVerticle extends VerticleBase {
     // Closing, solving, output
 
     private void closeIfDelivered(RoundRun run) {
+        if (shard > 0) {
+            return; // the coordinator decides
+        }
         if (!deliveryWatches.isEmpty()) {
-            int delivered = run.round.participants().length;
+            int delivered = participants(run).length;
             deliveryWatches.removeIf(w -> w.round() == run.round.id() && delivered >= w.count() && w.reached().tryComplete());
         }
-        if (run.round.status() == Round.Status.OPEN && run.round.allDelivered()) {
+        if (run.round.status() == Round.Status.OPEN
+                && (sharded ? run.votes.allDelivered(run.round, p) : run.round.allDelivered())) {
             close(run, "all workers delivered");
         }
     }
 
+    /** The workers that delivered the whole round (on every shard) and are not excluded, ascending. */
+    private int[] participants(RoundRun run) {
+        return sharded ? run.votes.participants(run.round, p) : run.round.participants();
+    }
+
     private void closeIfOpen(RoundRun run, String trigger) {
-        if (run.round.status() == Round.Status.OPEN) {
+        if (shard == 0 && run.round.status() == Round.Status.OPEN) {
             close(run, trigger);
         }
     }
@@ -359,10 +493,13 @@ public final class AggregatorVerticle extends VerticleBase {
             if (run.failure != null) {
                 return Future.failedFuture(run.failure);
             }
-            int[] participants = run.round.participants();
+            int[] participants = participants(run);
             if (participants.length < job.quorum()) {
                 return Future.failedFuture("quorum not reached: " + participants.length + " of " + p
                         + " workers delivered, quorum " + job.quorum());
+            }
+            if (sharded) {
+                return closeShards(run, participants, unfolded);
             }
             return math.executeBlocking(() -> roundMath.solve(run, participants, unfolded), false)
                     .compose(solved -> output(run, participants, solved));
@@ -377,13 +514,13 @@ public final class AggregatorVerticle extends VerticleBase {
         int[] selected = Arrays.stream(solution.selected()).map(i -> participants[i]).toArray();
         run.solution = solution;
         run.participants = participants;
-        int tasks = Math.min(job.chunks(), Runtime.getRuntime().availableProcessors());
+        int tasks = Math.min(plan.columns(shard), Runtime.getRuntime().availableProcessors());
         List<Future<Void>> parts = new ArrayList<>();
         long t0 = System.nanoTime();
         for (int t = 0; t < tasks; t++) {
-            int first = t;
+            int first = plan.first(shard) + t;
             parts.add(math.executeBlocking(() -> {
-                roundMath.output(run, solution, selected, first, tasks);
+                roundMath.output(run, solution, selected, first, plan.end(shard), tasks);
                 return null;
             }, false));
         }
@@ -393,7 +530,252 @@ public final class AggregatorVerticle extends VerticleBase {
         });
     }
 
+    // ---------------------------------------------------------------------------------------------------
+    // Shards: the coordinator's side
+
+    /**
+     * Closes a sharded round at the coordinator: every shard folds its leftover columns over the participants
+     * and sends its partial Gram matrix (both words) while this shard folds its own; the partials are added in
+     * shard order, the rule solves once here, and every shard runs its output pass on the same matrix, with a
+     * digest of its solution that must match this one.
+     */
+    private Future<Solution> closeShards(RoundRun run, int[] participants, List<Integer> unfolded) {
+        JsonObject close = new JsonObject().put("op", "close").put("round", run.round.id())
+                .put("participants", ShardWire.ints(participants));
+        List<Future<Object>> partials = link.requestAll(close);
+        Future<Void> own = math.executeBlocking(() -> {
+            roundMath.foldRest(run, participants, unfolded);
+            return null;
+        }, false);
+        int cells = p * p;
+        return Future.all(own, Future.all(partials)).compose(v -> math.executeBlocking(() -> {
+            for (int k = 1; k < plan.shards(); k++) {
+                JsonObject reply = (JsonObject) partials.get(k - 1).result();
+                if (reply.containsKey("hi")) {
+                    run.pipeline.mergeGram(ShardWire.doubles(reply.getBinary("hi"), cells),
+                            ShardWire.doubles(reply.getBinary("lo"), cells));
+                }
+                run.tallies.add(reply.getJsonObject("tally"));
+                run.shardStats.put(k, shardStat(k, reply.getJsonObject("tally").getLong("bytes_in"),
+                        reply.getLong("fold_ns")));
+            }
+            run.shardStats.put(0, shardStat(0, run.round.bytesIn(), run.foldNanos()));
+            double[] gram = run.pipeline.gramOf(participants);
+            return new Object[] {roundMath.solve(run, participants), gram};
+        }, false)).compose(solved -> {
+            Solution solution = (Solution) ((Object[]) solved)[0];
+            double[] gram = (double[]) ((Object[]) solved)[1];
+            JsonObject output = new JsonObject().put("op", "output").put("round", run.round.id())
+                    .put("participants", ShardWire.ints(participants));
+            if (gram != null) {
+                output.put("gram", ShardWire.bytes(gram));
+            }
+            List<Future<Object>> outputs = link.requestAll(output);
+            String digest = ShardWire.digest(solution);
+            return Future.all(output(run, participants, solution), Future.all(outputs)).compose(v -> {
+                run.shardStats.get(0).put("output_ms", run.outputNanos / 1e6);
+                for (int k = 1; k < plan.shards(); k++) {
+                    JsonObject reply = (JsonObject) outputs.get(k - 1).result();
+                    if (!digest.equals(reply.getString("digest"))) {
+                        return Future.failedFuture("shard " + k + " solved differently from the coordinator ("
+                                + reply.getString("digest") + " vs " + digest + ")");
+                    }
+                    run.shardStats.get(k).put("output_ms", reply.getLong("output_ns") / 1e6);
+                }
+                return Future.succeededFuture(solution);
+            });
+        });
+    }
+
+    private JsonObject shardStat(int k, long bytesIn, long foldNanos) {
+        return new JsonObject().put("shard", k).put("columns", new JsonArray().add(plan.first(k)).add(plan.end(k)))
+                .put("bytes_in", bytesIn).put("fold_ms", foldNanos / 1e6);
+    }
+
+    /** A report of shard k > 0: a worker started, delivered or was excluded there, or the shard failed. */
+    private void onReport(Message<Object> msg) {
+        if (!(msg.body() instanceof JsonObject body) || !link.fromThisJob(msg)) {
+            LOG.debug("ignored a shard report that is not JSON from a shard of this job");
+            return;
+        }
+        long id = body.getLong("round");
+        int slot = body.getInteger("slot", -1);
+        String op = body.getString("op");
+        RoundRun run = admission.get(id);
+        if (run == null) {
+            // A round may begin on another shard (a start, or an exclusion of a first chunk): it opens here then.
+            try {
+                run = admission.roundFor(id, this::open);
+                load.openRounds.set(admission.openCount());
+            } catch (Refusal r) {
+                failOnShards(id, "the coordinator cannot open round " + id + ": " + r.getMessage());
+                return;
+            }
+        }
+        if (run == null || run.round.status() != Round.Status.OPEN) {
+            return; // over: a late report changes nothing
+        }
+        switch (op) {
+            case "started" -> started(run, slot);
+            case "delivered" -> {
+                run.votes.deliver(body.getInteger("shard"), slot);
+                closeIfDelivered(run);
+            }
+            case "excluded" -> exclude(run, slot, body.getString("reason"), true);
+            case "failed" -> failed(run, body.getString("reason"), "shard failure");
+            default -> LOG.warn("ignored a shard report of unknown op '{}'", op);
+        }
+    }
+
+    /** A round only some shards opened: they end it as failed. */
+    private void failOnShards(long id, String reason) {
+        LOG.warn("round {}: {}", id, reason);
+        link.requestAll(new JsonObject().put("op", "fail").put("round", id).put("reason", reason));
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Shards: a shard's side (k > 0)
+
+    /** Tells the coordinator what happened to a worker (or the shard) in this shard's part of the round. */
+    private void report(RoundRun run, String op, int slot, String reason) {
+        JsonObject report = new JsonObject().put("op", op).put("shard", shard).put("round", run.round.id())
+                .put("slot", slot);
+        if (reason != null) {
+            report.put("reason", reason);
+        }
+        link.report(report);
+    }
+
+    /** The coordinator's control requests: a slot's join, an exclusion, close, output, stream, fail. */
+    private void onControl(Message<Object> msg) {
+        if (!(msg.body() instanceof JsonObject body) || !link.fromThisJob(msg)) {
+            msg.fail(Codes.FORBIDDEN, "shard control takes JSON from this job's coordinator only");
+            return;
+        }
+        String op = body.getString("op");
+        if (op != null && op.equals(failNextControl)) {
+            failNextControl = null;
+            msg.fail(Codes.SERVER_ERROR, "test hook: " + op + " fails");
+            return;
+        }
+        if ("slot".equals(op)) {
+            slots.replicate(body);
+            msg.reply(null);
+            return;
+        }
+        long id = body.getLong("round");
+        RoundRun run = admission.get(id);
+        if (run == null) {
+            // Nothing of the round reached this shard (or it already ended here): the round ids move on.
+            if (!"exclude".equals(op)) {
+                admission.skip(id);
+            }
+            if ("close".equals(op) || "output".equals(op)) {
+                msg.fail(Codes.SERVER_ERROR, "round " + id + " is not open on shard " + shard);
+            } else if (!"exclude".equals(op)) {
+                msg.reply(null);
+            }
+            return;
+        }
+        switch (op) {
+            case "exclude" -> {
+                if (run.round.status() == Round.Status.OPEN) {
+                    exclude(run, body.getInteger("slot"), body.getString("reason"), false);
+                }
+            }
+            case "close" -> shardClose(run, ShardWire.ints(body.getJsonArray("participants"))).onComplete(reply(msg));
+            case "output" -> shardOutput(run, body).onComplete(reply(msg));
+            case "stream" -> {
+                run.round.finish(true);
+                admission.finished(run, true);
+                load.openRounds.set(admission.openCount());
+                streamer.stream(run.round, run.participants, null, () -> release(run).onComplete(v -> msg.reply(null)));
+            }
+            case "fail" -> {
+                if (run.round.status() == Round.Status.OPEN) {
+                    run.round.close();
+                }
+                run.whenIdle().onComplete(v -> {
+                    run.round.finish(false);
+                    admission.finished(run, false);
+                    load.openRounds.set(admission.openCount());
+                    release(run).onComplete(r -> msg.reply(new JsonObject().put("tally", run.round.tally())));
+                });
+            }
+            default -> msg.fail(Codes.BAD_REQUEST, "unknown shard control op '" + op + "'");
+        }
+    }
+
+    private static <T> io.vertx.core.Handler<io.vertx.core.AsyncResult<T>> reply(Message<Object> msg) {
+        return ar -> {
+            if (ar.succeeded()) {
+                msg.reply(ar.result());
+            } else {
+                msg.fail(Codes.SERVER_ERROR, ar.cause().getMessage());
+            }
+        };
+    }
+
+    /** Close: no more chunks; the leftover columns are folded over the participants; the partial Gram goes back. */
+    private Future<JsonObject> shardClose(RoundRun run, int[] participants) {
+        run.closedNanos = System.nanoTime();
+        List<Integer> unfolded = run.round.status() == Round.Status.OPEN ? run.round.close() : List.of();
+        return run.whenIdle().compose(v -> {
+            if (run.failure != null) {
+                return Future.failedFuture(run.failure);
+            }
+            return math.executeBlocking(() -> {
+                roundMath.foldRest(run, participants, unfolded);
+                return run.pipeline.exportGram();
+            }, false);
+        }).map(gram -> {
+            JsonObject reply = new JsonObject().put("tally", run.round.tally()).put("fold_ns", run.foldNanos());
+            if (gram != null) {
+                reply.put("hi", ShardWire.bytes(gram[0])).put("lo", ShardWire.bytes(gram[1]));
+            }
+            return reply;
+        });
+    }
+
+    /** Output: the same solve as the coordinator's on the summed matrix, then this shard's output pass. */
+    private Future<JsonObject> shardOutput(RoundRun run, JsonObject body) {
+        int[] participants = ShardWire.ints(body.getJsonArray("participants"));
+        byte[] gramBytes = body.getBinary("gram");
+        return math.executeBlocking(() -> run.pipeline.solve(participants.length, gramBytes == null ? null
+                : ShardWire.doubles(gramBytes, participants.length * participants.length)), false)
+                .compose(solution -> output(run, participants, solution))
+                .map(solution -> new JsonObject().put("digest", ShardWire.digest(solution))
+                        .put("output_ns", run.outputNanos));
+    }
+
+    /**
+     * A sharded round failed at the coordinator: every shard ends its part first (its tally comes back for the
+     * record, so a failed round's record is the unsharded one too), then the round finishes as usual.
+     */
+    private void failShards(RoundRun run, String error) {
+        JsonObject fail = new JsonObject().put("op", "fail").put("round", run.round.id()).put("reason", error);
+        List<Future<Object>> parts = link.requestAll(fail);
+        Future.join(parts).onComplete(ar -> {
+            run.tallies.clear();
+            for (Future<Object> part : parts) {
+                if (part.succeeded() && part.result() instanceof JsonObject reply && reply.containsKey("tally")) {
+                    run.tallies.add(reply.getJsonObject("tally"));
+                }
+            }
+            finish(run, error, true);
+        });
+    }
+
     private void finish(RoundRun run, String error) {
+        if (sharded && error != null) {
+            failShards(run, error);
+        } else {
+            finish(run, error, false);
+        }
+    }
+
+    /** {@code shardsEnded}: a sharded round that failed, whose shards already ended their part. */
+    private void finish(RoundRun run, String error, boolean shardsEnded) {
         boolean completed = error == null;
         run.round.finish(completed);
         admission.finished(run, completed);
@@ -402,10 +784,25 @@ public final class AggregatorVerticle extends VerticleBase {
         if (!completed) {
             LOG.warn("round {} failed: {}", run.round.id(), error);
         }
-        JsonObject record = RoundReport.record(run, error, rule.name(), job.dim(), slots);
+        JsonObject record = sharded
+                ? RoundReport.record(run, error, rule.name(), job.dim(), slots, participants(run))
+                : RoundReport.record(run, error, rule.name(), job.dim(), slots);
         bus.publish(addresses.rounds(), record);
         run.logged = RoundLog.appendOn(vertx, job.roundLog(), record);
-        streamer.stream(run.round, run.participants, record, () -> release(run));
+        if (!sharded) {
+            streamer.stream(run.round, run.participants, record, () -> release(run).onComplete(v -> released(run)));
+            return;
+        }
+        // The other shards stream their columns once every worker had its summary (a worker takes chunks only
+        // after it); the round is released once every shard released its part.
+        Promise<Void> ownReleased = Promise.promise();
+        Future<Void> summarised = streamer.stream(run.round, run.participants, record,
+                () -> release(run).onComplete(ownReleased));
+        Future<Void> others = shardsEnded ? Future.succeededFuture() : summarised.compose(v -> {
+            JsonObject request = new JsonObject().put("op", "stream").put("round", run.round.id());
+            return Future.join(link.requestAll(request, job.resultTimeoutMs() + job.shardTimeoutMs())).mapEmpty();
+        });
+        Future.join(ownReleased.future(), others).onComplete(ar -> released(run));
     }
 
     /** The round ended: whoever still waits for its deliveries waits in vain. */
@@ -414,17 +811,22 @@ public final class AggregatorVerticle extends VerticleBase {
                 + "fewer than " + w.count() + " workers delivered"));
     }
 
-    /** Frees the round's chunks; then, with its record logged, announces it on the released address. */
-    private void release(RoundRun run) {
+    /** Frees the round's chunks of this shard's store; completes (never fails) when done. */
+    private Future<Void> release(RoundRun run) {
         long id = run.round.id();
-        vertx.executeBlocking(() -> {
+        return vertx.executeBlocking(() -> {
             store.releaseRound(id);
             return null;
-        }, false).onComplete(ar -> {
+        }, false).transform(ar -> {
             if (ar.failed()) {
                 LOG.warn("round {}: releasing its chunks failed: {}", id, ar.cause().toString());
             }
-            run.logged.onComplete(v -> bus.publish(addresses.released(), id));
+            return Future.succeededFuture();
         });
+    }
+
+    /** The round's chunks are free on every shard: with its record logged, announces it on the released address. */
+    private void released(RoundRun run) {
+        run.logged.onComplete(v -> bus.publish(addresses.released(), run.round.id()));
     }
 }

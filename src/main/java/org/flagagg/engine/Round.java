@@ -37,6 +37,9 @@ public final class Round {
     private final JobConfig job;
     private final int p;
     private final int chunks;
+    /** This shard's columns [first, end) of the job's chunks (all of them when unsharded). */
+    private final int first;
+    private final int end;
     private final long openedNanos;
     private final BitSet[] received;
     private final BitSet[] stored;
@@ -53,10 +56,17 @@ public final class Round {
     private final Map<String, Integer> rejected = new TreeMap<>();
 
     public Round(long id, JobConfig job, long openedNanos) {
+        this(id, job, 0, job.chunks(), openedNanos);
+    }
+
+    /** A round of one shard: the chunks of columns [first, end) only. */
+    public Round(long id, JobConfig job, int first, int end, long openedNanos) {
         this.id = id;
         this.job = job;
         this.p = job.workers();
         this.chunks = job.chunks();
+        this.first = first;
+        this.end = end;
         this.openedNanos = openedNanos;
         this.received = new BitSet[p];
         this.stored = new BitSet[p];
@@ -109,6 +119,11 @@ public final class Round {
                     + count + " values, expected " + expected + " (dim " + job.dim() + ", chunk_coords "
                     + job.chunkCoords() + ")", "wrong_shape");
         }
+        if (chunkIndex < first || chunkIndex >= end) {
+            // A wrong shape for this shard (metrics count it with the other shape errors).
+            return excludeAndReject(slot, "wrong shape: chunk " + chunkIndex + " was sent to the shard of columns ["
+                    + first + ", " + end + ")", "wrong_shape");
+        }
         int at = slot * chunks + chunkIndex;
         if (received[slot].get(chunkIndex)) {
             if (crc[at] == frameCrc) {
@@ -156,7 +171,7 @@ public final class Round {
             columnCount[k]--;
         }
         if (status == Status.OPEN && active > 0) {
-            for (int k = folded.nextClearBit(0); k < chunks; k = folded.nextClearBit(k + 1)) {
+            for (int k = folded.nextClearBit(first); k < end; k = folded.nextClearBit(k + 1)) {
                 if (takeIfComplete(k)) {
                     ready.add(k);
                 }
@@ -188,7 +203,7 @@ public final class Round {
             return true;
         }
         for (int s = 0; s < p; s++) {
-            if (excluded[s] == null && storedCount[s] < chunks) {
+            if (excluded[s] == null && storedCount[s] < end - first) {
                 return false;
             }
         }
@@ -200,21 +215,26 @@ public final class Round {
         int[] out = new int[p];
         int n = 0;
         for (int s = 0; s < p; s++) {
-            if (excluded[s] == null && storedCount[s] == chunks) {
+            if (delivered(s)) {
                 out[n++] = s;
             }
         }
         return java.util.Arrays.copyOf(out, n);
     }
 
+    /** True when the slot is not excluded and stored every chunk of this round's columns. */
+    public boolean delivered(int slot) {
+        return excluded[slot] == null && storedCount[slot] == end - first;
+    }
+
     /** Starts closing: no chunk is admitted any more. Returns the columns never folded, in order. */
     public List<Integer> close() {
         status = Status.CLOSING;
         List<Integer> rest = new ArrayList<>();
-        for (int k = folded.nextClearBit(0); k < chunks; k = folded.nextClearBit(k + 1)) {
+        for (int k = folded.nextClearBit(first); k < end; k = folded.nextClearBit(k + 1)) {
             rest.add(k);
         }
-        folded.set(0, chunks);
+        folded.set(first, end);
         return rest;
     }
 
@@ -246,17 +266,51 @@ public final class Round {
         return bytesIn;
     }
 
+    /**
+     * What this shard's part of the round adds to the round record: chunks stored per slot, bytes and chunks
+     * in, rejections by reason. The coordinator adds the other shards' tallies to its own ({@link #record}).
+     */
+    public JsonObject tally() {
+        JsonArray storedBySlot = new JsonArray();
+        for (int s = 0; s < p; s++) {
+            storedBySlot.add(storedCount[s]);
+        }
+        return new JsonObject().put("stored", storedBySlot).put("bytes_in", bytesIn).put("chunks_in", chunksIn)
+                .put("rejected", new JsonObject(new TreeMap<String, Object>(rejected)));
+    }
+
     /** The round's record without the rule's part: participants, stragglers, exclusions, traffic. */
     public JsonObject record(IntFunction<String> names) {
-        int[] participants = participants();
+        return record(names, participants(), List.of());
+    }
+
+    /**
+     * The record of a sharded round: this (the coordinator's) round with the other shards' {@link #tally}s
+     * added, and the participants the shards agreed on; with no other tallies, the unsharded record.
+     */
+    public JsonObject record(IntFunction<String> names, int[] participants, List<JsonObject> otherTallies) {
+        int[] storedTotal = storedCount.clone();
+        long bytes = bytesIn;
+        long chunksTotal = chunksIn;
+        Map<String, Integer> rejections = new TreeMap<>(rejected);
+        for (JsonObject t : otherTallies) {
+            JsonArray storedBySlot = t.getJsonArray("stored");
+            for (int s = 0; s < p; s++) {
+                storedTotal[s] += storedBySlot.getInteger(s);
+            }
+            bytes += t.getLong("bytes_in");
+            chunksTotal += t.getLong("chunks_in");
+            t.getJsonObject("rejected").forEach(e -> rejections.merge(e.getKey(), ((Number) e.getValue()).intValue(),
+                    Integer::sum));
+        }
         JsonArray stragglers = new JsonArray();
         JsonObject exclusions = new JsonObject();
         for (int s = 0; s < p; s++) {
             String name = names.apply(s);
             if (excluded[s] != null) {
                 exclusions.put(name, excluded[s]);
-            } else if (storedCount[s] < chunks) {
-                stragglers.add(new JsonObject().put("worker", name).put("chunks", storedCount[s]).put("of", chunks));
+            } else if (storedTotal[s] < chunks) {
+                stragglers.add(new JsonObject().put("worker", name).put("chunks", storedTotal[s]).put("of", chunks));
             }
         }
         JsonArray participantNames = new JsonArray();
@@ -268,8 +322,8 @@ public final class Round {
                 .put("participants", participantNames)
                 .put("stragglers", stragglers)
                 .put("excluded", exclusions)
-                .put("bytes_in", bytesIn)
-                .put("chunks_in", chunksIn)
-                .put("rejected", new JsonObject(new TreeMap<String, Object>(rejected)));
+                .put("bytes_in", bytes)
+                .put("chunks_in", chunksTotal)
+                .put("rejected", new JsonObject(new TreeMap<String, Object>(rejections)));
     }
 }

@@ -85,6 +85,14 @@ final class RoundAdmission {
         return run;
     }
 
+    /**
+     * A shard learns that round {@code id} ended at the coordinator without a chunk of it reaching this
+     * shard: its ids move past it, so the next round's chunks are not refused as ahead of the schedule.
+     */
+    void skip(long id) {
+        nextRound = Math.max(nextRound, id + 1);
+    }
+
     /** The round a worker should send now: the oldest one still taking chunks, else the next to open. */
     long currentRound() {
         for (RoundRun run : open.values()) {

@@ -62,6 +62,12 @@ final class RoundMath {
 
     /** Folds the columns left over the participants, then solves in p x p space. */
     Solution solve(RoundRun run, int[] participants, List<Integer> unfolded) throws IOException {
+        foldRest(run, participants, unfolded);
+        return solve(run, participants);
+    }
+
+    /** Folds the columns never folded (waiting for a straggler) over the participants alone. */
+    void foldRest(RoundRun run, int[] participants, List<Integer> unfolded) throws IOException {
         if (run.pipeline.folds()) {
             boolean[] rows = new boolean[p];
             for (int s : participants) {
@@ -71,18 +77,25 @@ final class RoundMath {
                 foldColumn(run, column, rows);
             }
         }
+    }
+
+    /** Solves in p x p space on the round's Gram matrix (all of it folded and merged). */
+    Solution solve(RoundRun run, int[] participants) {
         long t0 = System.nanoTime();
         Solution solution = run.pipeline.solve(participants);
         run.solveNanos = System.nanoTime() - t0;
         return solution;
     }
 
-    /** The output pass over columns first, first + step, ...: each chunk's frame, encoded once, into the store. */
-    void output(RoundRun run, Solution solution, int[] selected, int first, int step) throws IOException {
+    /**
+     * The output pass over columns first, first + step, ... below end: each chunk's frame, encoded once, into
+     * the store.
+     */
+    void output(RoundRun run, Solution solution, int[] selected, int first, int end, int step) throws IOException {
         long round = run.round.id();
         RoundPipeline.Rows rows = storeRows(round);
         OutputScratch own = scratch.get();
-        for (int column = first; column < job.chunks(); column += step) {
+        for (int column = first; column < end; column += step) {
             long start = (long) column * job.chunkCoords();
             int len = job.chunkLength(column);
             run.pipeline.output(solution, selected, start, start + len, rows, (offset, out, n) -> {

@@ -107,8 +107,17 @@ public final class RoundReport {
      * status, trigger and timings, and the rule's part when it solved.
      */
     static JsonObject record(RoundRun run, String error, String rule, long dim, Slots slots) {
+        return record(run, error, rule, dim, slots, run.round.participants());
+    }
+
+    /**
+     * {@link #record(RoundRun, String, String, long, Slots)} of a sharded round at its coordinator: the
+     * participants the shards agreed on, the other shards' tallies added, and each shard's columns, bytes and
+     * times under {@code shards}.
+     */
+    static JsonObject record(RoundRun run, String error, String rule, long dim, Slots slots, int[] participants) {
         long latencyMs = (run.closedNanos - run.round.openedNanos()) / 1_000_000;
-        JsonObject record = run.round.record(slots::name)
+        JsonObject record = run.round.record(slots::name, participants, run.tallies)
                 .put("status", error == null ? "completed" : "failed")
                 .put("trigger", run.trigger)
                 .put("rule", rule)
@@ -125,6 +134,9 @@ public final class RoundReport {
         }
         if (run.solution != null) {
             addSolution(record, run.solution, run.participants, slots::name);
+        }
+        if (!run.shardStats.isEmpty()) {
+            record.put("shards", new JsonArray(List.copyOf(run.shardStats.values())));
         }
         return record;
     }

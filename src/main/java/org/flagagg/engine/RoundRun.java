@@ -29,6 +29,11 @@ final class RoundRun {
     Solution solution;
     /** The slots the rule saw, ascending: its input i is slot participants[i]. */
     int[] participants;
+    /** Sharded, at the coordinator: who started and delivered on the other shards; null when unsharded. */
+    ShardVotes votes;
+    /** Sharded, at the coordinator: each other shard's tally for the record, and its part of the record's shards. */
+    final java.util.List<io.vertx.core.json.JsonObject> tallies = new java.util.ArrayList<>();
+    final java.util.Map<Integer, io.vertx.core.json.JsonObject> shardStats = new java.util.TreeMap<>();
     /** Completes once the round's record was appended to the round log (or that was tried). */
     Future<Void> logged = Future.succeededFuture();
 

@@ -33,6 +33,8 @@ final class Slots {
     private final Map<String, Integer> slotsById = new HashMap<>();
     /** The job secret workers in other JVMs prove on join, or null: then none can join. */
     private final JobSecret secret;
+    /** The job's shard token when its shards may run on other members (null: all in this JVM). */
+    private String shardToken;
     /** Tags this aggregator's join nonces, so it keeps no state for a nonce until a join spends it. */
     private final JobSecret nonceKey = JobSecret.random();
     /** Nonces spent by joins with a valid proof, and when they were issued; pruned after NONCE_TTL_MS. */
@@ -46,6 +48,15 @@ final class Slots {
         this.workerIds = new String[p];
         this.relays = new String[p];
         this.chunkTokens = new String[p];
+    }
+
+    /**
+     * Shards may run on other members: every join gets a chunk token (a worker of the coordinator's JVM sends
+     * to shards elsewhere too), and a frame a gateway or data link of the job forwarded from another member
+     * carries the shard token instead.
+     */
+    void shardToken(String token) {
+        this.shardToken = token;
     }
 
     boolean joined(int slot) {
@@ -119,9 +130,34 @@ final class Slots {
         }
         relays[slot] = relay;
         // A new join of the slot voids the old token; a worker of this JVM needs none.
-        chunkTokens[slot] = remote ? JobSecret.nonce() : null;
+        chunkTokens[slot] = remote || shardToken != null ? JobSecret.nonce() : null;
         JsonObject session = job.session().put("worker", id).put("slot", slot).put("round", currentRound);
         return chunkTokens[slot] == null ? session : session.put(Addresses.TOKEN_HEADER, chunkTokens[slot]);
+    }
+
+    /**
+     * What a shard needs to know of a slot the coordinator granted: the worker, its relay and chunk token, so
+     * the shard's {@link #senderRefusal} checks the same as the coordinator's.
+     */
+    JsonObject replica(int slot) {
+        return new JsonObject().put("slot", slot).put("worker", workerIds[slot]).put("relay", relays[slot])
+                .put("token", chunkTokens[slot]);
+    }
+
+    /** A shard takes the coordinator's {@link #replica} of a slot (a join, or a rejoin with a new token). */
+    void replicate(JsonObject replica) {
+        int slot = replica.getInteger("slot");
+        String id = replica.getString("worker");
+        if (slot < 0 || slot >= p || id == null) {
+            throw new IllegalArgumentException("a slot replica needs a slot in 0.." + (p - 1) + " and a worker");
+        }
+        if (workerIds[slot] != null && !workerIds[slot].equals(id)) {
+            slotsById.remove(workerIds[slot]);
+        }
+        workerIds[slot] = id;
+        slotsById.put(id, slot);
+        relays[slot] = replica.getString("relay");
+        chunkTokens[slot] = replica.getString("token");
     }
 
     /** A fresh join nonce, "issued-ms.random.tag": checked and spent by the join that proves the secret with it. */
@@ -168,7 +204,7 @@ final class Slots {
      * from this JVM (the WebSocket gateway binds its sessions itself).
      */
     String senderRefusal(Message<?> msg, int slot) {
-        if (VertxInternals.fromOtherMember(msg)) {
+        if (VertxInternals.fromOtherMember(msg) && !JobSecret.same(msg.headers().get(Addresses.SHARD_TOKEN_HEADER), shardToken)) {
             return JobSecret.same(msg.headers().get(Addresses.TOKEN_HEADER), chunkTokens[slot]) ? null
                     : "slot " + slot + " was not granted to this sender: its join's chunk_token is missing or wrong";
         }

@@ -132,6 +132,34 @@ public final class GramAccumulator {
         low[at] += error;
     }
 
+    /**
+     * Both words of G (hi, lo), row-major p x p copies: a shard's partial Gram matrix as it travels to the
+     * coordinator, who {@link #merge merges} them so the sum keeps double-double precision.
+     */
+    public double[][] export() {
+        synchronized (gram) {
+            return new double[][] {gram.clone(), low.clone()};
+        }
+    }
+
+    /**
+     * Adds another accumulator's {@link #export} (of the same p, other coordinates) in double-double: callers
+     * merge in a fixed order (shard 1, 2, ...), and the rounded sum is the same bits as folding every chunk
+     * into one accumulator, as for any arrival order.
+     */
+    public void merge(double[] hi, double[] lo) {
+        if (hi.length != p * p || lo.length != p * p) {
+            throw new IllegalArgumentException("a partial Gram matrix of p = " + p + " has " + p * p + " entries per word, got "
+                    + hi.length + " and " + lo.length);
+        }
+        synchronized (gram) {
+            for (int at = 0; at < hi.length; at++) {
+                addTwoSum(at, hi[at]);
+                low[at] += lo[at];
+            }
+        }
+    }
+
     /** Coordinates folded so far (over all chunks). */
     public long coordinates() {
         synchronized (gram) {

@@ -79,6 +79,7 @@ public final class LinkServer extends VerticleBase {
     private final Addresses addresses;
     private NetServer server;
     private EventBus bus;
+    private String shardToken;
     /** Open connections, and those not authenticated yet; on the verticle's event loop. */
     private int connections;
     private int unauthenticated;
@@ -99,6 +100,12 @@ public final class LinkServer extends VerticleBase {
         this.port = port;
         this.limits = limits;
         this.addresses = new Addresses(job.job());
+    }
+
+    /** The job's shards run on shard hosts too: forward chunks there, with the job's shard token (before deploy). */
+    public LinkServer shardToken(String token) {
+        this.shardToken = token;
+        return this;
     }
 
     /** The port listened on, once started. */
@@ -138,8 +145,8 @@ public final class LinkServer extends VerticleBase {
         private final NetSocket socket;
         private final String relay = addresses.relay(UUID.randomUUID().toString());
         /** Gradient frames to the aggregator, and its aggregate frames held until the node ACKs them (by seq). */
-        private final EngineBridge<Integer> bridge = new EngineBridge<>(vertx, addresses,
-                job.deadline().maxMs() + job.resultTimeoutMs(), relay);
+        private final EngineBridge<Integer> bridge = new EngineBridge<>(vertx, addresses, job.plan(),
+                job.deadline().maxMs() + job.resultTimeoutMs(), relay, shardToken);
         private final int maxForwarding = job.workers() * job.credits();
         private final int maxRecord = LinkRecords.maxRecord(job.chunkCoords());
         /** Record arrays of full chunks, reused once the aggregator answered their frame. */

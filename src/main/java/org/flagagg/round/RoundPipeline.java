@@ -90,7 +90,32 @@ public final class RoundPipeline {
 
     /** The rule solved over {@code rows} (ascending): its input i is row rows[i]. */
     public Solution solve(int[] rows) {
-        return rule.solve(rows.length, gram == null ? null : gram.gram(rows));
+        return rule.solve(rows.length, gramOf(rows));
+    }
+
+    /** The Gram matrix of {@code rows} (ascending), row-major; null when the rule needs none. */
+    public double[] gramOf(int[] rows) {
+        return gram == null ? null : gram.gram(rows);
+    }
+
+    /**
+     * The rule solved over n rows with their Gram matrix as given (null when it needs none): a shard solves
+     * on the summed matrix the coordinator sends, the same input as the coordinator's {@link #solve}.
+     */
+    public Solution solve(int n, double[] gramOfRows) {
+        return rule.solve(n, gramOfRows);
+    }
+
+    /** This pipeline's partial Gram matrix as both double-double words (a shard's fold); null without Gram. */
+    public double[][] exportGram() {
+        return gram == null ? null : gram.export();
+    }
+
+    /** Adds a shard's {@link #exportGram} to this pipeline's Gram matrix (the coordinator, in shard order). */
+    public void mergeGram(double[] hi, double[] lo) {
+        if (gram != null) {
+            gram.merge(hi, lo);
+        }
     }
 
     /**

@@ -23,6 +23,7 @@ import org.flagagg.config.JobConfig;
 import org.flagagg.config.ServerConfig;
 import org.flagagg.config.TokenTable;
 import org.flagagg.engine.AggregatorVerticle;
+import org.flagagg.engine.ShardHost;
 import org.flagagg.engine.Deadlines;
 import org.flagagg.engine.JobServer;
 import org.flagagg.link.LinkServer;
@@ -35,6 +36,7 @@ import org.flagagg.web.HttpApi;
 import org.flagagg.web.Metrics;
 import org.flagagg.web.RoundsApi;
 import org.flagagg.wire.JobSecret;
+import org.flagagg.wire.VertxInternals;
 import org.flagagg.ws.Gateway;
 
 /**
@@ -47,6 +49,12 @@ import org.flagagg.ws.Gateway;
  * <p>What an operator could get wrong in the files it names (the tokens files, the TLS key store, the job
  * secret) is checked before anything starts, each failure one line naming the file (exit code 2); a failed
  * start leaves nothing deployed.
+ *
+ * <p>A sharded job's shards 1..S-1 run here beside the coordinator, or on the cluster's shard hosts when it
+ * finds any ({@link ShardHost}); {@link #startShardHost} starts such a host.
+ *
+ * <p>Over 400 lines: every way a node is composed (server, embedded parts, shard host) stays in this one
+ * composition root.
  */
 public final class Server {
     /** How long closing waits for a Vert.x that {@link #start} started. */
@@ -67,6 +75,8 @@ public final class Server {
     private final Vertx vertx;
     private final ServerConfig config;
     private final ChunkStore store;
+    /** The coordinator's store first, then those of the shards embedded here. */
+    private final List<ChunkStore> stores;
     private final AggregatorVerticle aggregator;
     private final List<String> deployed;
     private final Cluster.Node node;
@@ -74,11 +84,12 @@ public final class Server {
     private final HttpServer http;
     private final Gateway gateway;
 
-    private Server(Vertx vertx, ServerConfig config, ChunkStore store, AggregatorVerticle aggregator,
+    private Server(Vertx vertx, ServerConfig config, List<ChunkStore> stores, AggregatorVerticle aggregator,
             List<String> deployed, Cluster.Node node, LinkServer link, HttpServer http, Gateway gateway) {
         this.vertx = vertx;
         this.config = config;
-        this.store = store;
+        this.store = stores.get(0);
+        this.stores = List.copyOf(stores);
         this.aggregator = aggregator;
         this.deployed = List.copyOf(deployed);
         this.node = node;
@@ -167,6 +178,26 @@ public final class Server {
         return deploy(vertx, ServerConfig.defaults().withJob(job), Parts.ENGINE, null, deadlines);
     }
 
+    /**
+     * Starts a shard host ({@code server --shard-host}): a cluster member that serves no job of its own but
+     * runs the shards other servers of the cluster place on it ({@link ShardHost}), proven with the job
+     * secret (cluster.secret). Closing the returned node's Vert.x stops it.
+     */
+    public static Future<Cluster.Node> startShardHost(ServerConfig config) {
+        JobSecret secret;
+        try {
+            secret = jobSecret(config, true);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        Promise<Cluster.Node> started = Promise.promise();
+        new Metrics().startVertx(config.cluster(), true).onFailure(started::fail).onSuccess(node ->
+                node.vertx().deployVerticle(new ShardHost(node, secret, config.job().spillDir()))
+                        .onSuccess(id -> started.complete(node))
+                        .onFailure(e -> closeOwned(node.vertx(), () -> { }).onComplete(closed -> started.fail(e))));
+        return started.future();
+    }
+
     /** What the parts need that is read from files: checked before anything starts. */
     private record Wiring(JobSecret secret, TokenTable workerTokens, TokenTable readTokens) {
         static Wiring of(ServerConfig config, Parts parts, boolean clustered, JobSecret given) {
@@ -187,8 +218,19 @@ public final class Server {
         }
     }
 
+    /**
+     * A sharded job in a cluster places shards 1..S-1 round-robin on the shard hosts it finds (members that
+     * run {@code server --shard-host}); without any (or embedded, or without a job secret) it runs them here.
+     */
     private static Future<Server> build(Vertx vertx, ServerConfig config, Parts parts, Wiring wiring,
             Cluster.Node node, Metrics metrics, Deadlines deadlines) {
+        boolean placeable = config.job().shards() > 1 && wiring.secret() != null && VertxInternals.clusterActive(vertx);
+        return (placeable ? ShardHost.find(vertx) : Future.succeededFuture(List.<String>of()))
+                .compose(hosts -> build(vertx, config, parts, wiring, node, metrics, deadlines, hosts));
+    }
+
+    private static Future<Server> build(Vertx vertx, ServerConfig config, Parts parts, Wiring wiring,
+            Cluster.Node node, Metrics metrics, Deadlines deadlines, List<String> hosts) {
         JobConfig job = config.job();
         ChunkStore store;
         try {
@@ -196,23 +238,49 @@ public final class Server {
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
-        AggregatorVerticle aggregator = new AggregatorVerticle(job, store, wiring.secret(), deadlines);
+        // A sharded job embedded here: shards 1..S-1 beside the coordinator, each on its own store (and budget).
+        List<ChunkStore> stores = new ArrayList<>(List.of(store));
+        List<AggregatorVerticle> shards = new ArrayList<>();
+        try {
+            for (int k = 1; k < job.shards() && hosts.isEmpty(); k++) {
+                ChunkStore own = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir().resolve("shard-" + k));
+                stores.add(own);
+                shards.add(new AggregatorVerticle(job, k, own, wiring.secret(), null));
+            }
+        } catch (RuntimeException e) {
+            stores.forEach(ChunkStore::close);
+            return Future.failedFuture(e);
+        }
+        // Shards on other members: the job's messages that cross to them carry this token.
+        String shardToken = hosts.isEmpty() ? null : JobSecret.nonce();
+        AggregatorVerticle aggregator = new AggregatorVerticle(job, 0, store, wiring.secret(), deadlines, shardToken);
         // On a worker thread while the aggregator deploys; the link and HTTP (/ready) only after (round.Warmup).
         Future<?> warmed = config.jitWarmup() ? vertx.executeBlocking(() -> Warmup.once(Rules.create(job.rule()),
                 job.workers(), Kernels.best()), false) : Future.succeededFuture();
         LinkServer link = parts.link() ? new LinkServer(job, wiring.secret(), config.cluster().host(),
-                config.link().port(), LinkServer.Limits.of(config.link())) : null;
-        Gateway gateway = parts.http() ? new Gateway(vertx, job, wiring.workerTokens(), config.ws()) : null;
+                config.link().port(), LinkServer.Limits.of(config.link())).shardToken(shardToken) : null;
+        Gateway gateway = parts.http() ? new Gateway(vertx, job, wiring.workerTokens(), config.ws()).shardToken(shardToken)
+                : null;
         List<String> deployed = new ArrayList<>();
-        Future<HttpServer> started = vertx.deployVerticle(aggregator).compose(id -> {
+        Future<Void> shardsUp = Future.succeededFuture();
+        for (AggregatorVerticle shard : shards) {
+            shardsUp = shardsUp.compose(x -> vertx.deployVerticle(shard).onSuccess(deployed::add).mapEmpty());
+        }
+        for (int k = 1; k < job.shards() && !hosts.isEmpty(); k++) {
+            String host = hosts.get((k - 1) % hosts.size());
+            int shard = k;
+            shardsUp = shardsUp.compose(x -> ShardHost.place(vertx, host, job, shard, shardToken, wiring.secret()));
+        }
+        // The coordinator last: its joins reach every shard.
+        Future<HttpServer> started = shardsUp.compose(x -> vertx.deployVerticle(aggregator)).compose(id -> {
             deployed.add(id);
             return warmed;
         }).compose(x -> link == null ? Future.succeededFuture() : listening(vertx.deployVerticle(link)
                 .onSuccess(deployed::add), "data link", config.cluster().host(), config.link().port())
         ).compose(x -> gateway == null ? Future.succeededFuture()
                 : listen(vertx, config, parts, wiring, gateway, store, aggregator, metrics));
-        return started.map(http -> new Server(vertx, config, store, aggregator, deployed, node, link, http, gateway))
-                .recover(e -> undeploy(vertx, deployed, store).transform(x -> Future.failedFuture(e)));
+        return started.map(http -> new Server(vertx, config, stores, aggregator, deployed, node, link, http, gateway))
+                .recover(e -> undeploy(vertx, deployed, stores).transform(x -> Future.failedFuture(e)));
     }
 
     /** The HTTP server: the gateway, and with the dashboard part GET /rounds, the dashboard and /metrics. */
@@ -239,14 +307,14 @@ public final class Server {
     }
 
     /** Undeploys (newest first) what was deployed, then closes the store. */
-    private static Future<Void> undeploy(Vertx vertx, List<String> deployed, ChunkStore store) {
+    private static Future<Void> undeploy(Vertx vertx, List<String> deployed, List<ChunkStore> stores) {
         Future<Void> done = Future.succeededFuture();
         for (int i = deployed.size() - 1; i >= 0; i--) {
             String id = deployed.get(i);
             done = done.eventually(() -> vertx.undeploy(id));
         }
         return done.eventually(() -> {
-            store.close();
+            stores.forEach(ChunkStore::close);
             return Future.succeededFuture();
         });
     }
@@ -257,10 +325,10 @@ public final class Server {
      */
     public Future<Void> close() {
         if (node != null) {
-            return closeOwned(vertx, store::close);
+            return closeOwned(vertx, () -> stores.forEach(ChunkStore::close));
         }
         Future<Void> stopped = http == null ? Future.succeededFuture() : http.close();
-        return stopped.eventually(() -> undeploy(vertx, deployed, store));
+        return stopped.eventually(() -> undeploy(vertx, deployed, stores));
     }
 
     public Vertx vertx() {

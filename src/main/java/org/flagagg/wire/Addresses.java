@@ -7,6 +7,14 @@ public record Addresses(String job) {
     public static final String RELAY_HEADER = "relay";
     /** Event-bus header of a chunk from another JVM: the chunk_token its slot's join was given. */
     public static final String TOKEN_HEADER = "chunk_token";
+    /**
+     * Event-bus header of a sharded job's messages between its servers' JVMs: the job's shard token, given
+     * to shards placed on shard hosts, that control requests, reports and chunks forwarded by a gateway or a
+     * data link carry when they cross to another member.
+     */
+    public static final String SHARD_TOKEN_HEADER = "shard_token";
+    /** Label of a shard placement's proof: HMAC(secret, label, job JSON, shard, token, coordinator, issued). */
+    public static final String PLACE_PROOF = "flagagg-shard-place";
     /** Label of an event-bus join's proof: HMAC(secret, label, job, worker, dim, slot, relay, nonce). */
     public static final String JOIN_PROOF = "flagagg-join";
 
@@ -18,6 +26,24 @@ public record Addresses(String job) {
     /** Request/reply, binary chunk frames worker to aggregator; the reply is the credit. */
     public String chunks() {
         return "flagagg." + job + ".chunks";
+    }
+
+    /**
+     * Request/reply, binary chunk frames of shard {@code shard}'s columns: shard 0 (the coordinator) keeps
+     * {@link #chunks()}, shard k > 0 has {@code flagagg.JOB.chunks.K}.
+     */
+    public String chunks(int shard) {
+        return shard == 0 ? chunks() : chunks() + "." + shard;
+    }
+
+    /** Request/reply, JSON: the coordinator's control messages to shard k > 0 (joins, exclusions, close, output). */
+    public String shard(int shard) {
+        return "flagagg." + job + ".shard." + shard;
+    }
+
+    /** Send, JSON: shard k > 0 reports to the coordinator (a worker started, delivered, was excluded; a failure). */
+    public String coordinator() {
+        return "flagagg." + job + ".coordinator";
     }
 
     /** Request/reply to one worker: the round summary (JSON), then the aggregate's chunk frames. */

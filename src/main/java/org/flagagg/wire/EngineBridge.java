@@ -13,7 +13,8 @@ import java.util.Map;
 
 /**
  * The server side of one client connection that is not on the event bus (a data-link node, a WebSocket
- * worker), towards the engine of this JVM: gradient frames go to {@code flagagg.JOB.chunks} and the engine's
+ * worker), towards the engine of this JVM: gradient frames go to {@code flagagg.JOB.chunks} (sharded: to the
+ * address of the shard that owns the frame's column, {@link ShardPlan}) and the engine's
  * answer comes back as a code, and each aggregate frame's request from the engine is held until the client
  * acknowledges that frame, so the engine's own credit limit holds across the connection. Both ends of the
  * bridge (the link's records, the WebSocket's messages) stay with the caller. Confined to one context.
@@ -36,6 +37,7 @@ public final class EngineBridge<K> {
 
     private final Vertx vertx;
     private final Addresses addresses;
+    private final ShardPlan plan;
     private final DeliveryOptions chunkOptions;
     private final Map<K, Held> held = new HashMap<>();
     private int forwarding;
@@ -45,12 +47,31 @@ public final class EngineBridge<K> {
      * and carry the {@code relay} header unless it is null.
      */
     public EngineBridge(Vertx vertx, Addresses addresses, long sendTimeoutMs, String relay) {
+        this(vertx, addresses, null, sendTimeoutMs, relay);
+    }
+
+    /** {@link #EngineBridge(Vertx, Addresses, long, String)} of a job split as {@code plan} (null: one shard). */
+    public EngineBridge(Vertx vertx, Addresses addresses, ShardPlan plan, long sendTimeoutMs, String relay) {
+        this(vertx, addresses, plan, sendTimeoutMs, relay, null);
+    }
+
+    /**
+     * {@link #EngineBridge(Vertx, Addresses, ShardPlan, long, String)} of a job whose shards may run on other
+     * members (shard hosts): frames may leave this JVM and carry the job's {@code shardToken} (null: local only).
+     */
+    public EngineBridge(Vertx vertx, Addresses addresses, ShardPlan plan, long sendTimeoutMs, String relay,
+            String shardToken) {
         this.vertx = vertx;
         this.addresses = addresses;
+        this.plan = plan;
         // Local only: the frames are for the aggregator of this JVM, never another node that registered the
-        // address, and the clustered bus need not look the address up in the cluster for every chunk.
+        // address, and the clustered bus need not look the address up in the cluster for every chunk. Shards
+        // on shard hosts are the exception: their frames go there, with the job's shard token.
         this.chunkOptions = new DeliveryOptions().setCodecName(FrameCodec.NAME).setSendTimeout(sendTimeoutMs)
-                .setLocalOnly(true);
+                .setLocalOnly(shardToken == null);
+        if (shardToken != null) {
+            chunkOptions.addHeader(Addresses.SHARD_TOKEN_HEADER, shardToken);
+        }
         if (relay != null) {
             // Binds the frame to this connection: the aggregator refuses slots that joined elsewhere.
             chunkOptions.addHeader(Addresses.RELAY_HEADER, relay);
@@ -60,7 +81,8 @@ public final class EngineBridge<K> {
     /** Sends a client's gradient frame to the engine; completes (never fails) with the engine's answer. */
     public Future<Answer> forward(Buffer frame) {
         forwarding++;
-        return vertx.eventBus().request(addresses.chunks(), frame, chunkOptions).transform(ar -> {
+        String address = addresses.chunks(plan == null ? 0 : plan.shardOf(frame));
+        return vertx.eventBus().request(address, frame, chunkOptions).transform(ar -> {
             forwarding--;
             if (ar.succeeded()) {
                 return Future.succeededFuture(new Answer(0, null, true));

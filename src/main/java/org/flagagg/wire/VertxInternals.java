@@ -82,6 +82,16 @@ public final class VertxInternals {
         return msg instanceof ClusteredMessage<?, ?> m && m.isFromWire();
     }
 
+    /** This member's cluster node id (the Hazelcast member UUID), or null when not clustered. */
+    public static String nodeId(Vertx vertx) {
+        return clusterActive(vertx) ? ((VertxInternal) vertx).clusterManager().getNodeId() : null;
+    }
+
+    /** The node ids of the cluster's members now (empty when not clustered). */
+    public static java.util.List<String> nodes(Vertx vertx) {
+        return clusterActive(vertx) ? ((VertxInternal) vertx).clusterManager().getNodes() : java.util.List.of();
+    }
+
     /** True when Vert.x is clustered and its cluster manager is active. */
     public static boolean clusterActive(Vertx vertx) {
         return vertx instanceof VertxInternal internal && internal.clusterManager() != null

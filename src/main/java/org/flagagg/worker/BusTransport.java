@@ -14,6 +14,7 @@ import org.flagagg.wire.Codes;
 import org.flagagg.wire.FrameCodec;
 import org.flagagg.wire.FrameException;
 import org.flagagg.wire.JobSecret;
+import org.flagagg.wire.ShardPlan;
 
 /**
  * A worker on the event bus (docs/protocol.md, "Control messages on the event bus"): it joins over
@@ -33,6 +34,7 @@ class BusTransport implements Transport {
     final Join join;
     Worker worker;
     private DeliveryOptions chunkOptions;
+    private ShardPlan plan;
     private MessageConsumer<Object> results;
 
     BusTransport(Vertx vertx, Join join) {
@@ -71,6 +73,7 @@ class BusTransport implements Transport {
         return proven.compose(r -> bus.<JsonObject>request(address, r)).compose(reply -> {
             JsonObject session = reply.body();
             worker.session(session);
+            plan = ShardPlan.fromSession(session);
             // Chunks from another JVM carry the token this worker's join was given (none in the aggregator's JVM).
             chunkOptions = new DeliveryOptions().setCodecName(FrameCodec.NAME)
                     .setSendTimeout(session.getLong("deadline_max_ms") + session.getLong("result_timeout_ms"));
@@ -85,7 +88,8 @@ class BusTransport implements Transport {
 
     @Override
     public Future<Void> send(long round, int slot, int chunkIndex, long offset, float[] values, int count) {
-        return bus.request(addresses.chunks(), ChunkFrame.toBuffer(ChunkFrame.KIND_GRADIENT, round, slot, chunkIndex,
+        // Each chunk goes to the shard that owns its column (the session's plan; one shard: flagagg.JOB.chunks).
+        return bus.request(addresses.chunks(plan.shardOf(chunkIndex)), ChunkFrame.toBuffer(ChunkFrame.KIND_GRADIENT, round, slot, chunkIndex,
                 offset, values, 0, count), chunkOptions).mapEmpty();
     }
 

@@ -65,8 +65,8 @@ final class Connection implements MessageAssembler.Sink {
         this.worker = worker;
         this.bucket = new TokenBucket(gateway.config.controlRate(), gateway.config.controlBurst());
         this.credits = gateway.job.credits();
-        this.bridge = new EngineBridge<>(gateway.vertx, gateway.addresses,
-                gateway.job.deadline().maxMs() + gateway.job.resultTimeoutMs(), null);
+        this.bridge = new EngineBridge<>(gateway.vertx, gateway.addresses, gateway.job.plan(),
+                gateway.job.deadline().maxMs() + gateway.job.resultTimeoutMs(), null, gateway.shardToken);
     }
 
     /** Closes a socket that never became a session. */

@@ -59,6 +59,8 @@ public final class Gateway {
     private final AtomicLong refusedConnections = new AtomicLong();
     private final AtomicLong handshakeTimeouts = new AtomicLong();
     private final AtomicLong unauthorized = new AtomicLong();
+    /** The job's shard token when its shards run on shard hosts: chunks are forwarded there with it. */
+    volatile String shardToken;
 
     public Gateway(Vertx vertx, JobConfig job, TokenTable tokens, GatewayConfig config) {
         this.vertx = vertx;
@@ -70,6 +72,12 @@ public final class Gateway {
         if (tokens.size() == 0) {
             LOG.warn("the WebSocket gateway has no tokens: every worker connection will be refused (--tokens FILE)");
         }
+    }
+
+    /** The job's shards run on shard hosts too: forward chunks there, with the job's shard token. */
+    public Gateway shardToken(String token) {
+        this.shardToken = token;
+        return this;
     }
 
     /** Largest binary message: one chunk frame of chunk_coords values. */

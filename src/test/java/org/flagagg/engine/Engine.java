@@ -35,8 +35,11 @@ public final class Engine implements AutoCloseable {
     final Vertx vertx;
     public final JobConfig job;
     public final ChunkStore store;
-    /** The deployed engine: its {@link AggregatorVerticle#load()} counts what it sent. */
+    /** The deployed engine (the coordinator when sharded): its {@link AggregatorVerticle#load()} counts what it sent. */
     public final AggregatorVerticle aggregator;
+    /** Shards 1..S-1 of a sharded job, each on its own store (empty when unsharded). */
+    public final List<AggregatorVerticle> shards = new ArrayList<>();
+    final List<ChunkStore> shardStores = new ArrayList<>();
     final List<JsonObject> records = Collections.synchronizedList(new ArrayList<>());
     final Map<Long, CompletableFuture<JsonObject>> recordOf = new ConcurrentHashMap<>();
     final Map<Long, CompletableFuture<Void>> releasedOf = new ConcurrentHashMap<>();
@@ -49,7 +52,12 @@ public final class Engine implements AutoCloseable {
         this.job = job;
         this.store = store;
         this.manual = deadlines instanceof ManualDeadlines m ? m : null;
-        this.aggregator = new AggregatorVerticle(job, store, secret, deadlines);
+        this.aggregator = new AggregatorVerticle(job, 0, store, secret, deadlines);
+        for (int k = 1; k < job.shards(); k++) {
+            ChunkStore own = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir().resolve("shard-" + k));
+            shardStores.add(own);
+            shards.add(new AggregatorVerticle(job, k, own, secret, null));
+        }
     }
 
     /** A job from JSON overrides on top of small test defaults. */
@@ -98,6 +106,9 @@ public final class Engine implements AutoCloseable {
         var released = vertx.eventBus().<Long>consumer(addresses.released(),
                 m -> engine.releasedOf(m.body()).complete(null));
         await(Future.all(records.completion(), released.completion()));
+        for (AggregatorVerticle shard : engine.shards) {
+            await(vertx.deployVerticle(shard));
+        }
         await(vertx.deployVerticle(engine.aggregator));
         return engine;
     }
@@ -138,6 +149,25 @@ public final class Engine implements AutoCloseable {
         Context context = vertx.getOrCreateContext();
         Worker client = Await.get(Await.on(context, () -> Worker.join(vertx, job.job(), id, job.dim(), slot, link)));
         return new Client(context, client);
+    }
+
+    /** Workers "w0".."w{n-1}" in slots 0..n-1, each on its own context. */
+    public List<Client> clients(int n) throws Exception {
+        List<Client> clients = new ArrayList<>();
+        for (int w = 0; w < n; w++) {
+            clients.add(client("w" + w, w));
+        }
+        return clients;
+    }
+
+    /** Client i exchanges gradients[i] in {@code round}; the futures in client order. */
+    public static List<CompletableFuture<Worker.Aggregate>> exchangeAll(List<Client> clients, long round,
+            float[][] gradients) {
+        List<CompletableFuture<Worker.Aggregate>> results = new ArrayList<>();
+        for (int i = 0; i < clients.size(); i++) {
+            results.add(clients.get(i).exchange(round, gradients[i]));
+        }
+        return results;
     }
 
     public record Client(Context context, Worker worker) {
@@ -196,5 +226,6 @@ public final class Engine implements AutoCloseable {
     @Override
     public void close() {
         store.close();
+        shardStores.forEach(ChunkStore::close);
     }
 }

@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import org.flagagg.Await;
 import org.flagagg.wire.Addresses;
 import org.flagagg.wire.ChunkFrame;
+import org.flagagg.wire.ShardPlan;
 
 /**
  * A test worker that speaks the bus protocol by hand: it sends whatever frames a test builds (valid, shuffled,
@@ -89,7 +90,9 @@ public final class RawWorker {
 
     /** Sends one frame and waits for the reply: null when acknowledged, else the failure code. */
     public Integer send(Buffer frame) throws Exception {
-        Future<Integer> reply = vertx.eventBus().request(addresses.chunks(), frame).map(m -> (Integer) null)
+        // The shard that owns the frame's column (flagagg.JOB.chunks when unsharded).
+        int shard = ShardPlan.fromSession(session).shardOf(frame);
+        Future<Integer> reply = vertx.eventBus().request(addresses.chunks(shard), frame).map(m -> (Integer) null)
                 .recover(e -> e instanceof ReplyException r ? Future.succeededFuture(r.failureCode()) : Future.failedFuture(e));
         return reply.toCompletionStage().toCompletableFuture().get(Await.WAIT_S, TimeUnit.SECONDS);
     }

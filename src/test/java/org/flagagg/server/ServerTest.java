@@ -21,6 +21,7 @@ import org.flagagg.config.ServerConfig;
 import org.flagagg.round.Warmup;
 import org.flagagg.worker.Worker;
 import org.flagagg.wire.JobSecret;
+import org.flagagg.worker.Worker;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -155,5 +156,29 @@ class ServerTest {
                     .isInstanceOf(InputException.class)
                     .hasMessageStartingWith("cannot listen on 127.0.0.1:" + port + " for the HTTP server: address already in use");
         }
+    }
+    @Test
+    void aShardedJobRunsItsShardsBesideTheCoordinatorAndAWorkerNeedsNothingMore() throws Exception {
+        Server server = await(Server.deploy(vertx, config(new JsonObject().put("shards", 2)
+                .put("rule", new JsonObject().put("name", "mean"))).job()));
+        assertThat(vertx.deploymentIDs()).hasSize(2);
+        float[] g0 = new float[1000];
+        float[] g1 = new float[1000];
+        for (int k = 0; k < 1000; k++) {
+            g0[k] = k;
+            g1[k] = 3 * k;
+        }
+        Worker w0 = await(Worker.join(vertx, server.job().job(), "w0", 1000, 0));
+        Worker w1 = await(Worker.join(vertx, server.job().job(), "w1", 1000, 1));
+        var a0 = w0.exchange(0, g0);
+        var a1 = w1.exchange(0, g1);
+        // The mean of k and 3k, coordinate by coordinate, whichever shard computed it.
+        float[] mean = await(a0).values();
+        assertThat(await(a1).values()).isEqualTo(mean);
+        for (int k = 0; k < 1000; k += 97) {
+            assertThat((double) mean[k]).isCloseTo(2.0 * k, org.assertj.core.data.Offset.offset(1e-3 * (k + 1)));
+        }
+        await(server.close());
+        assertThat(vertx.deploymentIDs()).isEmpty();
     }
 }

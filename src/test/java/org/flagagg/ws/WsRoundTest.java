@@ -31,7 +31,6 @@ import org.flagagg.wire.ChunkFrame;
 import org.flagagg.worker.FlagaggException;
 import org.flagagg.worker.Worker;
 import org.flagagg.worker.WsTransport;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -92,14 +91,7 @@ class WsRoundTest {
 
     @Test
     void aRoundOfBusJavaWebSocketAndPythonWorkersMatchesTheOfflineRule(Vertx vertx) throws Exception {
-        Path client = Path.of("client/python").toAbsolutePath();
-        ProcessBuilder probe = new ProcessBuilder("python3", "-c", "import flagagg, numpy, websockets")
-                .redirectErrorStream(true);
-        probe.environment().put("PYTHONPATH", client.toString());
-        Process check = probe.start();
-        boolean usable = check.waitFor(60, TimeUnit.SECONDS) && check.exitValue() == 0;
-        Assumptions.assumeTrue(usable, "python3 with numpy and websockets is needed "
-                + "(.ci/run installs client/python before the Maven tests)");
+        Path client = WsServer.pythonClient();
 
         JobConfig job = WsServer.job(new JsonObject().put("workers", 4)
                 .put("rule", new JsonObject().put("name", "flag")), dir);

@@ -136,6 +136,22 @@ public final class WsServer implements AutoCloseable {
         return RawWs.connect(vertx, url, token, null);
     }
 
+    /**
+     * The Python client's directory (client/python), for PYTHONPATH; the test is skipped (with the reason)
+     * where python3 cannot import it with numpy and websockets.
+     */
+    static Path pythonClient() throws Exception {
+        Path client = Path.of("client/python").toAbsolutePath();
+        ProcessBuilder probe = new ProcessBuilder("python3", "-c", "import flagagg, numpy, websockets")
+                .redirectErrorStream(true);
+        probe.environment().put("PYTHONPATH", client.toString());
+        Process check = probe.start();
+        boolean usable = check.waitFor(60, java.util.concurrent.TimeUnit.SECONDS) && check.exitValue() == 0;
+        org.junit.jupiter.api.Assumptions.assumeTrue(usable, "python3 with numpy and websockets is needed "
+                + "(.ci/run installs client/python before the Maven tests)");
+        return client;
+    }
+
     /** The offline aggregate of these rows with the job's rule, as float32. */
     public float[] offline(float[][] gradients) throws Exception {
         return Engine.offline(job, gradients);
