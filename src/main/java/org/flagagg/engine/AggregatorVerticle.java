@@ -8,7 +8,6 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -51,16 +50,9 @@ import org.slf4j.LoggerFactory;
  * lives in the chunk store's budget or on disk.
  *
  * <p>Sharded ({@code shards} S > 1, {@link ShardPlan}): one verticle per shard, each owning a contiguous range
- * of chunk columns (its consumers, admission, store, folds, output pass and result chunks). Shard 0 is the
- * coordinator: it takes the joins (and replicates each slot to every shard before it answers), owns the
- * deadlines and the close decision, sums the shards' partial Gram matrices in shard order in double-double,
- * solves, checks that every shard solved the same, and writes the one round record. Shards k > 0 report
- * starts, deliveries, exclusions and failures to it ({@link Addresses#coordinator()}) and answer its control
- * requests ({@link Addresses#shard(int)}); only p x p matrices and small JSON messages cross.
- *
- * <p>About 830 lines: a chunk's whole way (consumer, admission, store, fold, close, output) reads top to
- * bottom here, and the shards' agreement (the coordinator's and a shard's sections) is that same way with
- * its hand-offs, sharing its state; the parts it calls are their own classes.
+ * of chunk columns and doing this same way for them. Shard 0 alone takes joins and keeps deadlines; its
+ * {@link ShardCoordinator} makes the one decision per round with the other shards, whose
+ * {@link ShardControl} answers it. Unsharded, neither exists and no control message is sent.
  */
 public final class AggregatorVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorVerticle.class);
@@ -82,8 +74,9 @@ public final class AggregatorVerticle extends VerticleBase {
     private final RoundMath roundMath;
     private final EngineLoad load = new EngineLoad();
     private final Deadlines deadlines;
-    /** Test hook {@link #whenDelivered}: who waits for how many workers to deliver which round. */
-    private final List<DeliveryWatch> deliveryWatches = new ArrayList<>();
+    /** The coordinator's round deadlines (shard 0), else null. */
+    private final RoundClock clock;
+    private final DeliveryWatches deliveryWatches = new DeliveryWatches();
     private WorkerExecutor math;
     private EventBus bus;
     private AggregateStreamer streamer;
@@ -146,6 +139,7 @@ public final class AggregatorVerticle extends VerticleBase {
         }
         this.admission = new RoundAdmission(job);
         this.roundMath = new RoundMath(job, store, kernels);
+        this.clock = shard == 0 ? new RoundClock(job, deadlines, admission, this::closeIfOpen) : null;
     }
 
     /**
@@ -156,9 +150,6 @@ public final class AggregatorVerticle extends VerticleBase {
         return load;
     }
 
-    private record DeliveryWatch(long round, int count, Promise<Void> reached) {
-    }
-
     /**
      * Test hook: completes once {@code count} workers stored their whole gradient of open round {@code round},
      * so a test that controls the {@link Deadlines} fires a deadline only after them, whatever the machine's load;
@@ -167,7 +158,7 @@ public final class AggregatorVerticle extends VerticleBase {
     Future<Void> whenDelivered(long round, int count) {
         Promise<Void> reached = Promise.promise();
         context.runOnContext(v -> {
-            deliveryWatches.add(new DeliveryWatch(round, count, reached));
+            deliveryWatches.add(round, count).onComplete(reached);
             RoundRun run = admission.get(round);
             if (run != null) {
                 closeIfDelivered(run);
@@ -213,8 +204,8 @@ public final class AggregatorVerticle extends VerticleBase {
     public Future<?> stop() {
         load.running = false;
         List<RoundRun> runs = admission.drain();
-        if (shard == 0) {
-            runs.forEach(run -> deadlines.cancel(run.deadline));
+        if (clock != null) {
+            runs.forEach(clock::stop);
         }
         return vertx.executeBlocking(() -> {
             runs.forEach(run -> store.releaseRound(run.round.id()));
@@ -324,17 +315,13 @@ public final class AggregatorVerticle extends VerticleBase {
         }
     }
 
-    /**
-     * A new round (of this shard's columns): at the coordinator, until a quorum started it, it waits for its
-     * workers (deadline.max_ms at most when adaptive); shards k > 0 have no deadline of their own.
-     */
+    /** A new round (of this shard's columns): shards k > 0 have no deadline of their own. */
     RoundRun open(long id) {
         RoundRun run = new RoundRun(new Round(id, job, plan.first(shard), plan.end(shard), System.nanoTime()),
                 new RoundPipeline(rule, p, job.chunkCoords(), kernels));
         if (shard == 0) {
             run.votes = sharded ? new ShardVotes(plan.shards(), p) : null;
-            // One early chunk must not start the clock that closes the round before the others begin.
-            armDeadline(run, job.deadline().adaptive() ? job.deadline().maxMs() : admission.deadlineMs());
+            clock.opened(run);
         }
         return run;
     }
@@ -345,26 +332,7 @@ public final class AggregatorVerticle extends VerticleBase {
             control.report(run, "started", slot, null);
         } else if (!sharded ? run.round.started() == job.quorum()
                 : run.votes.start(slot) && run.votes.started() == job.quorum()) {
-            quorumStarted(run);
-        }
-    }
-
-    /** (Re)sets the round's deadline to {@code ms} from now. */
-    private void armDeadline(RoundRun run, long ms) {
-        deadlines.cancel(run.deadline);
-        run.deadline = deadlines.arm(run.round.id(), ms, () -> closeIfOpen(run, "deadline " + ms + " ms"));
-    }
-
-    /**
-     * A quorum of workers started the round: the adaptive deadline runs from now (never past deadline.max_ms
-     * after the round opened), and the latency history measures from here too.
-     */
-    private void quorumStarted(RoundRun run) {
-        long now = System.nanoTime();
-        run.clockNanos = now;
-        if (job.deadline().adaptive()) {
-            long left = job.deadline().maxMs() - (now - run.round.openedNanos()) / 1_000_000;
-            armDeadline(run, Math.max(1, Math.min(admission.deadlineMs(), left)));
+            clock.quorumStarted(run);
         }
     }
 
@@ -460,8 +428,7 @@ public final class AggregatorVerticle extends VerticleBase {
             return; // the coordinator decides
         }
         if (!deliveryWatches.isEmpty()) {
-            int delivered = participants(run).length;
-            deliveryWatches.removeIf(w -> w.round() == run.round.id() && delivered >= w.count() && w.reached().tryComplete());
+            deliveryWatches.delivered(run.round.id(), participants(run).length);
         }
         if (run.round.status() == Round.Status.OPEN
                 && (sharded ? run.votes.allDelivered(run.round, p) : run.round.allDelivered())) {
@@ -481,7 +448,7 @@ public final class AggregatorVerticle extends VerticleBase {
     }
 
     private void close(RoundRun run, String trigger) {
-        deadlines.cancel(run.deadline);
+        clock.stop(run);
         run.trigger = trigger;
         run.closedNanos = System.nanoTime();
         List<Integer> unfolded = run.round.close();
@@ -539,32 +506,21 @@ public final class AggregatorVerticle extends VerticleBase {
         boolean completed = error == null;
         run.round.finish(completed);
         admission.finished(run, completed);
-        endDeliveryWatches(run.round.id());
+        deliveryWatches.ended(run.round.id());
         load.openRounds.set(admission.openCount());
         if (!completed) {
             LOG.warn("round {} failed: {}", run.round.id(), error);
         }
-        JsonObject record = sharded
-                ? RoundReport.record(run, error, rule.name(), job.dim(), slots, participants(run))
-                : RoundReport.record(run, error, rule.name(), job.dim(), slots);
+        JsonObject record = RoundReport.record(run, error, rule.name(), job.dim(), slots, participants(run));
         bus.publish(addresses.rounds(), record);
         run.logged = RoundLog.appendOn(vertx, job.roundLog(), record);
-        if (!sharded) {
-            streamer.stream(run.round, run.participants, record, () -> release(run).onComplete(v -> released(run)));
-            return;
-        }
         // The round is released once every shard released its part.
         Promise<Void> ownReleased = Promise.promise();
         Future<Void> summarised = streamer.stream(run.round, run.participants, record,
                 () -> release(run).onComplete(ownReleased));
-        Future<Void> others = shardsEnded ? Future.succeededFuture() : coordinator.streamParts(run, summarised);
+        Future<Void> others = coordinator == null || shardsEnded ? Future.succeededFuture()
+                : coordinator.streamParts(run, summarised);
         Future.join(ownReleased.future(), others).onComplete(ar -> released(run));
-    }
-
-    /** The round ended: whoever still waits for its deliveries waits in vain. */
-    private void endDeliveryWatches(long round) {
-        deliveryWatches.removeIf(w -> w.round() == round && w.reached().tryFail("round " + round + " ended with "
-                + "fewer than " + w.count() + " workers delivered"));
     }
 
     /** Frees the round's chunks of this shard's store; completes (never fails) when done. */
