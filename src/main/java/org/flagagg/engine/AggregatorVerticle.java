@@ -53,6 +53,10 @@ import org.slf4j.LoggerFactory;
  * of chunk columns and doing this same way for them. Shard 0 alone takes joins and keeps deadlines; its
  * {@link ShardCoordinator} makes the one decision per round with the other shards, whose
  * {@link ShardControl} answers it. Unsharded, neither exists and no control message is sent.
+ *
+ * <p>About 540 lines: a chunk's whole way (join, consumer, admission, store, fold, close, output, record,
+ * release) reads top to bottom here, on the one event loop that owns its state; what it hands off (the
+ * deadlines, the shards' agreement, the math, the result streams, the record) are classes of their own.
  */
 public final class AggregatorVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorVerticle.class);
@@ -178,16 +182,17 @@ public final class AggregatorVerticle extends VerticleBase {
         bus = vertx.eventBus();
         FrameCodec.register(bus);
         ShardLink link = new ShardLink(bus, addresses, plan.shards(), job.shardTimeoutMs(), shardToken);
+        ShardParts parts = new ShardParts(this, link, math, roundMath, slots, admission, load);
         streamer = new AggregateStreamer(vertx, math, job, store, addresses, slots, load, plan.first(shard),
                 plan.end(shard), shard == 0);
         if (shard > 0) {
-            control = new ShardControl(this, shard, link, math, roundMath, slots, admission, load, streamer);
+            control = new ShardControl(parts, shard, streamer);
             MessageConsumer<Object> chunks = bus.consumer(addresses.chunks(shard), this::onChunk);
             MessageConsumer<Object> controls = bus.consumer(addresses.shard(shard), control::onControl);
             return Future.all(chunks.completion(), controls.completion()).onSuccess(v -> load.running = true);
         }
         if (sharded) {
-            coordinator = new ShardCoordinator(this, job, link, math, roundMath, slots, admission, load);
+            coordinator = new ShardCoordinator(parts, job);
         }
         deadlines.start(vertx, this);
         MessageConsumer<Object> chunks = bus.consumer(addresses.chunks(shard), this::onChunk);

@@ -3,7 +3,6 @@ package org.flagagg.engine;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
-import io.vertx.core.WorkerExecutor;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
@@ -17,28 +16,15 @@ import org.flagagg.wire.Codes;
  * solve on a math thread.
  */
 final class ShardControl {
-    private final AggregatorVerticle engine;
+    private final ShardParts parts;
     private final int shard;
-    private final ShardLink link;
-    private final WorkerExecutor math;
-    private final RoundMath roundMath;
-    private final Slots slots;
-    private final RoundAdmission admission;
-    private final EngineLoad load;
     private final AggregateStreamer streamer;
     /** Test hook: the next control request of this op fails (a shard failing mid-round). */
     private volatile String failNext;
 
-    ShardControl(AggregatorVerticle engine, int shard, ShardLink link, WorkerExecutor math, RoundMath roundMath,
-            Slots slots, RoundAdmission admission, EngineLoad load, AggregateStreamer streamer) {
-        this.engine = engine;
+    ShardControl(ShardParts parts, int shard, AggregateStreamer streamer) {
+        this.parts = parts;
         this.shard = shard;
-        this.link = link;
-        this.math = math;
-        this.roundMath = roundMath;
-        this.slots = slots;
-        this.admission = admission;
-        this.load = load;
         this.streamer = streamer;
     }
 
@@ -54,12 +40,12 @@ final class ShardControl {
         if (reason != null) {
             report.put("reason", reason);
         }
-        link.report(report);
+        parts.link().report(report);
     }
 
     /** The coordinator's control requests: a slot's join, an exclusion, close, output, stream, fail. */
     void onControl(Message<Object> msg) {
-        if (!(msg.body() instanceof JsonObject body) || !link.fromThisJob(msg)) {
+        if (!(msg.body() instanceof JsonObject body) || !parts.link().fromThisJob(msg)) {
             msg.fail(Codes.FORBIDDEN, "shard control takes JSON from this job's coordinator only");
             return;
         }
@@ -70,16 +56,16 @@ final class ShardControl {
             return;
         }
         if ("slot".equals(op)) {
-            slots.replicate(body);
+            parts.slots().replicate(body);
             msg.reply(null);
             return;
         }
         long id = body.getLong("round");
-        RoundRun run = admission.get(id);
+        RoundRun run = parts.admission().get(id);
         if (run == null) {
             // Nothing of the round reached this shard (or it already ended here): the round ids move on.
             if (!"exclude".equals(op)) {
-                admission.skip(id);
+                parts.admission().skip(id);
             }
             if ("close".equals(op) || "output".equals(op)) {
                 msg.fail(Codes.SERVER_ERROR, "round " + id + " is not open on shard " + shard);
@@ -91,17 +77,17 @@ final class ShardControl {
         switch (op) {
             case "exclude" -> {
                 if (run.round.status() == Round.Status.OPEN) {
-                    engine.exclude(run, body.getInteger("slot"), body.getString("reason"), false);
+                    parts.engine().exclude(run, body.getInteger("slot"), body.getString("reason"), false);
                 }
             }
             case "close" -> close(run, ShardWire.ints(body.getJsonArray("participants"))).onComplete(reply(msg));
             case "output" -> output(run, body).onComplete(reply(msg));
             case "stream" -> {
                 run.round.finish(true);
-                admission.finished(run, true);
-                load.openRounds.set(admission.openCount());
+                parts.admission().finished(run, true);
+                parts.load().openRounds.set(parts.admission().openCount());
                 streamer.stream(run.round, run.participants, null,
-                        () -> engine.release(run).onComplete(v -> msg.reply(null)));
+                        () -> parts.engine().release(run).onComplete(v -> msg.reply(null)));
             }
             case "fail" -> {
                 if (run.round.status() == Round.Status.OPEN) {
@@ -109,9 +95,10 @@ final class ShardControl {
                 }
                 run.whenIdle().onComplete(v -> {
                     run.round.finish(false);
-                    admission.finished(run, false);
-                    load.openRounds.set(admission.openCount());
-                    engine.release(run).onComplete(r -> msg.reply(new JsonObject().put("tally", run.round.tally())));
+                    parts.admission().finished(run, false);
+                    parts.load().openRounds.set(parts.admission().openCount());
+                    parts.engine().release(run)
+                            .onComplete(r -> msg.reply(new JsonObject().put("tally", run.round.tally())));
                 });
             }
             default -> msg.fail(Codes.BAD_REQUEST, "unknown shard control op '" + op + "'");
@@ -136,8 +123,8 @@ final class ShardControl {
             if (run.failure != null) {
                 return Future.failedFuture(run.failure);
             }
-            return math.executeBlocking(() -> {
-                roundMath.foldRest(run, participants, unfolded);
+            return parts.math().executeBlocking(() -> {
+                parts.roundMath().foldRest(run, participants, unfolded);
                 return run.pipeline.exportGram();
             }, false);
         }).map(gram -> {
@@ -153,9 +140,9 @@ final class ShardControl {
     private Future<JsonObject> output(RoundRun run, JsonObject body) {
         int[] participants = ShardWire.ints(body.getJsonArray("participants"));
         byte[] gramBytes = body.getBinary("gram");
-        return math.executeBlocking(() -> run.pipeline.solve(participants.length, gramBytes == null ? null
+        return parts.math().executeBlocking(() -> run.pipeline.solve(participants.length, gramBytes == null ? null
                 : ShardWire.doubles(gramBytes, participants.length * participants.length)), false)
-                .compose(solution -> engine.output(run, participants, solution))
+                .compose(solution -> parts.engine().output(run, participants, solution))
                 .map(solution -> new JsonObject().put("digest", ShardWire.digest(solution))
                         .put("output_ns", run.outputNanos));
     }

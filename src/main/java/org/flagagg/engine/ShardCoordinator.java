@@ -1,7 +1,6 @@
 package org.flagagg.engine;
 
 import io.vertx.core.Future;
-import io.vertx.core.WorkerExecutor;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -24,35 +23,22 @@ import org.slf4j.LoggerFactory;
 final class ShardCoordinator {
     private static final Logger LOG = LoggerFactory.getLogger(ShardCoordinator.class);
 
-    private final AggregatorVerticle engine;
+    private final ShardParts parts;
     private final JobConfig job;
     private final ShardPlan plan;
     private final int p;
-    private final ShardLink link;
-    private final WorkerExecutor math;
-    private final RoundMath roundMath;
-    private final Slots slots;
-    private final RoundAdmission admission;
-    private final EngineLoad load;
 
-    ShardCoordinator(AggregatorVerticle engine, JobConfig job, ShardLink link, WorkerExecutor math,
-            RoundMath roundMath, Slots slots, RoundAdmission admission, EngineLoad load) {
-        this.engine = engine;
+    ShardCoordinator(ShardParts parts, JobConfig job) {
+        this.parts = parts;
         this.job = job;
         this.plan = job.plan();
         this.p = job.workers();
-        this.link = link;
-        this.math = math;
-        this.roundMath = roundMath;
-        this.slots = slots;
-        this.admission = admission;
-        this.load = load;
     }
 
     /** Answers a join once every shard knows the slot (and who may send for it): no shard sees an unknown slot. */
     void replicateJoin(Message<Object> msg, JsonObject session) {
-        JsonObject replica = slots.replica(session.getInteger("slot")).put("op", "slot");
-        Future.all(link.requestAll(replica)).onComplete(ar -> {
+        JsonObject replica = parts.slots().replica(session.getInteger("slot")).put("op", "slot");
+        Future.all(parts.link().requestAll(replica)).onComplete(ar -> {
             if (ar.succeeded()) {
                 msg.reply(session);
             } else {
@@ -63,19 +49,19 @@ final class ShardCoordinator {
 
     /** A report of shard k > 0: a worker started, delivered or was excluded there, or the shard failed. */
     void onReport(Message<Object> msg) {
-        if (!(msg.body() instanceof JsonObject body) || !link.fromThisJob(msg)) {
+        if (!(msg.body() instanceof JsonObject body) || !parts.link().fromThisJob(msg)) {
             LOG.debug("ignored a shard report that is not JSON from a shard of this job");
             return;
         }
         long id = body.getLong("round");
         int slot = body.getInteger("slot", -1);
         String op = body.getString("op");
-        RoundRun run = admission.get(id);
+        RoundRun run = parts.admission().get(id);
         if (run == null) {
             // A round may begin on another shard (a start, or an exclusion of a first chunk): it opens here then.
             try {
-                run = admission.roundFor(id, engine::open);
-                load.openRounds.set(admission.openCount());
+                run = parts.admission().roundFor(id, parts.engine()::open);
+                parts.load().openRounds.set(parts.admission().openCount());
             } catch (Refusal r) {
                 failOnShards(id, "the coordinator cannot open round " + id + ": " + r.getMessage());
                 return;
@@ -85,13 +71,13 @@ final class ShardCoordinator {
             return; // over: a late report changes nothing
         }
         switch (op) {
-            case "started" -> engine.started(run, slot);
+            case "started" -> parts.engine().started(run, slot);
             case "delivered" -> {
                 run.votes.deliver(body.getInteger("shard"), slot);
-                engine.closeIfDelivered(run);
+                parts.engine().closeIfDelivered(run);
             }
-            case "excluded" -> engine.exclude(run, slot, body.getString("reason"), true);
-            case "failed" -> engine.failed(run, body.getString("reason"), "shard failure");
+            case "excluded" -> parts.engine().exclude(run, slot, body.getString("reason"), true);
+            case "failed" -> parts.engine().failed(run, body.getString("reason"), "shard failure");
             default -> LOG.warn("ignored a shard report of unknown op '{}'", op);
         }
     }
@@ -99,12 +85,12 @@ final class ShardCoordinator {
     /** A round only some shards opened: they end it as failed. */
     private void failOnShards(long id, String reason) {
         LOG.warn("round {}: {}", id, reason);
-        link.requestAll(new JsonObject().put("op", "fail").put("round", id).put("reason", reason));
+        parts.link().requestAll(new JsonObject().put("op", "fail").put("round", id).put("reason", reason));
     }
 
     /** A worker excluded on any shard is excluded on every shard. */
     void excludeEverywhere(RoundRun run, int slot, String reason) {
-        link.sendAll(new JsonObject().put("op", "exclude").put("round", run.round.id()).put("slot", slot)
+        parts.link().sendAll(new JsonObject().put("op", "exclude").put("round", run.round.id()).put("slot", slot)
                 .put("reason", reason));
     }
 
@@ -117,13 +103,13 @@ final class ShardCoordinator {
     Future<Solution> close(RoundRun run, int[] participants, List<Integer> unfolded) {
         JsonObject close = new JsonObject().put("op", "close").put("round", run.round.id())
                 .put("participants", ShardWire.ints(participants));
-        List<Future<Object>> partials = link.requestAll(close);
-        Future<Void> own = math.executeBlocking(() -> {
-            roundMath.foldRest(run, participants, unfolded);
+        List<Future<Object>> partials = parts.link().requestAll(close);
+        Future<Void> own = parts.math().executeBlocking(() -> {
+            parts.roundMath().foldRest(run, participants, unfolded);
             return null;
         }, false);
         int cells = p * p;
-        return Future.all(own, Future.all(partials)).compose(v -> math.executeBlocking(() -> {
+        return Future.all(own, Future.all(partials)).compose(v -> parts.math().executeBlocking(() -> {
             for (int k = 1; k < plan.shards(); k++) {
                 JsonObject reply = (JsonObject) partials.get(k - 1).result();
                 if (reply.containsKey("hi")) {
@@ -136,7 +122,7 @@ final class ShardCoordinator {
             }
             run.shardStats.put(0, shardStat(0, run.round.bytesIn(), run.foldNanos()));
             double[] gram = run.pipeline.gramOf(participants);
-            return new Object[] {roundMath.solve(run, participants), gram};
+            return new Object[] {parts.roundMath().solve(run, participants), gram};
         }, false)).compose(solved -> output(run, participants, (Solution) ((Object[]) solved)[0],
                 (double[]) ((Object[]) solved)[1]));
     }
@@ -148,9 +134,9 @@ final class ShardCoordinator {
         if (gram != null) {
             output.put("gram", ShardWire.bytes(gram));
         }
-        List<Future<Object>> outputs = link.requestAll(output);
+        List<Future<Object>> outputs = parts.link().requestAll(output);
         String digest = ShardWire.digest(solution);
-        return Future.all(engine.output(run, participants, solution), Future.all(outputs)).compose(v -> {
+        return Future.all(parts.engine().output(run, participants, solution), Future.all(outputs)).compose(v -> {
             run.shardStats.get(0).put("output_ms", run.outputNanos / 1e6);
             for (int k = 1; k < plan.shards(); k++) {
                 JsonObject reply = (JsonObject) outputs.get(k - 1).result();
@@ -176,10 +162,10 @@ final class ShardCoordinator {
      */
     Future<Void> failParts(RoundRun run, String error) {
         JsonObject fail = new JsonObject().put("op", "fail").put("round", run.round.id()).put("reason", error);
-        List<Future<Object>> parts = link.requestAll(fail);
-        return Future.join(parts).transform(ar -> {
+        List<Future<Object>> ends = parts.link().requestAll(fail);
+        return Future.join(ends).transform(ar -> {
             run.tallies.clear();
-            for (Future<Object> part : parts) {
+            for (Future<Object> part : ends) {
                 if (part.succeeded() && part.result() instanceof JsonObject reply && reply.containsKey("tally")) {
                     run.tallies.add(reply.getJsonObject("tally"));
                 }
@@ -195,7 +181,8 @@ final class ShardCoordinator {
     Future<Void> streamParts(RoundRun run, Future<Void> summarised) {
         return summarised.compose(v -> {
             JsonObject request = new JsonObject().put("op", "stream").put("round", run.round.id());
-            return Future.join(link.requestAll(request, job.resultTimeoutMs() + job.shardTimeoutMs())).<Void>mapEmpty();
+            long timeoutMs = job.resultTimeoutMs() + job.shardTimeoutMs();
+            return Future.join(parts.link().requestAll(request, timeoutMs)).<Void>mapEmpty();
         }).transform(ar -> Future.succeededFuture());
     }
 }
