@@ -8,7 +8,6 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -51,16 +50,13 @@ import org.slf4j.LoggerFactory;
  * lives in the chunk store's budget or on disk.
  *
  * <p>Sharded ({@code shards} S > 1, {@link ShardPlan}): one verticle per shard, each owning a contiguous range
- * of chunk columns (its consumers, admission, store, folds, output pass and result chunks). Shard 0 is the
- * coordinator: it takes the joins (and replicates each slot to every shard before it answers), owns the
- * deadlines and the close decision, sums the shards' partial Gram matrices in shard order in double-double,
- * solves, checks that every shard solved the same, and writes the one round record. Shards k > 0 report
- * starts, deliveries, exclusions and failures to it ({@link Addresses#coordinator()}) and answer its control
- * requests ({@link Addresses#shard(int)}); only p x p matrices and small JSON messages cross.
+ * of chunk columns and doing this same way for them. Shard 0 alone takes joins and keeps deadlines; its
+ * {@link ShardCoordinator} makes the one decision per round with the other shards, whose
+ * {@link ShardControl} answers it. Unsharded, neither exists and no control message is sent.
  *
- * <p>About 830 lines: a chunk's whole way (consumer, admission, store, fold, close, output) reads top to
- * bottom here, and the shards' agreement (the coordinator's and a shard's sections) is that same way with
- * its hand-offs, sharing its state; the parts it calls are their own classes.
+ * <p>About 540 lines: a chunk's whole way (join, consumer, admission, store, fold, close, output, record,
+ * release) reads top to bottom here, on the one event loop that owns its state; what it hands off (the
+ * deadlines, the shards' agreement, the math, the result streams, the record) are classes of their own.
  */
 public final class AggregatorVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorVerticle.class);
@@ -77,19 +73,21 @@ public final class AggregatorVerticle extends VerticleBase {
     private final boolean sharded;
     /** The job's shard token when shards may run on other members (null: every shard in this JVM). */
     private final String shardToken;
-    /** Test hook: the next control request of this op fails (a shard failing mid-round). */
-    private volatile String failNextControl;
     private final Slots slots;
     private final RoundAdmission admission;
     private final RoundMath roundMath;
     private final EngineLoad load = new EngineLoad();
     private final Deadlines deadlines;
-    /** Test hook {@link #whenDelivered}: who waits for how many workers to deliver which round. */
-    private final List<DeliveryWatch> deliveryWatches = new ArrayList<>();
+    /** The coordinator's round deadlines (shard 0), else null. */
+    private final RoundClock clock;
+    private final DeliveryWatches deliveryWatches = new DeliveryWatches();
     private WorkerExecutor math;
     private EventBus bus;
-    private ShardLink link;
     private AggregateStreamer streamer;
+    /** Shard 0 of a sharded job, else null. */
+    private ShardCoordinator coordinator;
+    /** Shard k > 0, else null. */
+    private ShardControl control;
 
     /** An aggregator that only workers in this JVM can join (embedded, or a cluster without a job secret). */
     public AggregatorVerticle(JobConfig job, ChunkStore store) {
@@ -145,6 +143,7 @@ public final class AggregatorVerticle extends VerticleBase {
         }
         this.admission = new RoundAdmission(job);
         this.roundMath = new RoundMath(job, store, kernels);
+        this.clock = shard == 0 ? new RoundClock(job, deadlines, admission, this::closeIfOpen) : null;
     }
 
     /**
@@ -155,9 +154,6 @@ public final class AggregatorVerticle extends VerticleBase {
         return load;
     }
 
-    private record DeliveryWatch(long round, int count, Promise<Void> reached) {
-    }
-
     /**
      * Test hook: completes once {@code count} workers stored their whole gradient of open round {@code round},
      * so a test that controls the {@link Deadlines} fires a deadline only after them, whatever the machine's load;
@@ -166,7 +162,7 @@ public final class AggregatorVerticle extends VerticleBase {
     Future<Void> whenDelivered(long round, int count) {
         Promise<Void> reached = Promise.promise();
         context.runOnContext(v -> {
-            deliveryWatches.add(new DeliveryWatch(round, count, reached));
+            deliveryWatches.add(round, count).onComplete(reached);
             RoundRun run = admission.get(round);
             if (run != null) {
                 closeIfDelivered(run);
@@ -175,9 +171,9 @@ public final class AggregatorVerticle extends VerticleBase {
         return reached.future();
     }
 
-    /** Test hook: this shard's next control request {@code op} ("close", "output", ...) fails. */
+    /** Test hook, once started: this shard's (k > 0) next control request {@code op} ("close", ...) fails. */
     void failNextControl(String op) {
-        failNextControl = op;
+        control.failNext(op);
     }
 
     @Override
@@ -185,20 +181,26 @@ public final class AggregatorVerticle extends VerticleBase {
         math = vertx.createSharedWorkerExecutor("flagagg-math-" + job.job(), Runtime.getRuntime().availableProcessors());
         bus = vertx.eventBus();
         FrameCodec.register(bus);
-        link = new ShardLink(bus, addresses, plan.shards(), job.shardTimeoutMs(), shardToken);
+        ShardLink link = new ShardLink(bus, addresses, plan.shards(), job.shardTimeoutMs(), shardToken);
+        ShardParts parts = new ShardParts(this, link, math, roundMath, slots, admission, load);
         streamer = new AggregateStreamer(vertx, math, job, store, addresses, slots, load, plan.first(shard),
                 plan.end(shard), shard == 0);
-        MessageConsumer<Object> chunks = bus.consumer(addresses.chunks(shard), this::onChunk);
         if (shard > 0) {
-            MessageConsumer<Object> control = bus.consumer(addresses.shard(shard), this::onControl);
-            return Future.all(chunks.completion(), control.completion()).onSuccess(v -> load.running = true);
+            control = new ShardControl(parts, shard, streamer);
+            MessageConsumer<Object> chunks = bus.consumer(addresses.chunks(shard), this::onChunk);
+            MessageConsumer<Object> controls = bus.consumer(addresses.shard(shard), control::onControl);
+            return Future.all(chunks.completion(), controls.completion()).onSuccess(v -> load.running = true);
+        }
+        if (sharded) {
+            coordinator = new ShardCoordinator(parts, job);
         }
         deadlines.start(vertx, this);
+        MessageConsumer<Object> chunks = bus.consumer(addresses.chunks(shard), this::onChunk);
         MessageConsumer<Object> join = bus.consumer(addresses.join(), this::onJoin);
         List<Future<?>> ready = new ArrayList<>(List.of(join.completion(), chunks.completion(),
                 RoundLog.repairOn(vertx, job.roundLog())));
         if (sharded) {
-            ready.add(bus.consumer(addresses.coordinator(), this::onReport).completion());
+            ready.add(bus.consumer(addresses.coordinator(), coordinator::onReport).completion());
         }
         return Future.all(ready).onSuccess(v -> load.running = true);
     }
@@ -207,8 +209,8 @@ public final class AggregatorVerticle extends VerticleBase {
     public Future<?> stop() {
         load.running = false;
         List<RoundRun> runs = admission.drain();
-        if (shard == 0) {
-            runs.forEach(run -> deadlines.cancel(run.deadline));
+        if (clock != null) {
+            runs.forEach(clock::stop);
         }
         return vertx.executeBlocking(() -> {
             runs.forEach(run -> store.releaseRound(run.round.id()));
@@ -231,19 +233,11 @@ public final class AggregatorVerticle extends VerticleBase {
             msg.fail(r.code, r.getMessage());
             return;
         }
-        if (!sharded || !session.containsKey("slot")) {
+        if (coordinator != null && session.containsKey("slot")) {
+            coordinator.replicateJoin(msg, session);
+        } else {
             msg.reply(session);
-            return;
         }
-        // Every shard knows the slot (and who may send for it) before the worker can send it a chunk.
-        JsonObject replica = slots.replica(session.getInteger("slot")).put("op", "slot");
-        Future.all(link.requestAll(replica)).onComplete(ar -> {
-            if (ar.succeeded()) {
-                msg.reply(session);
-            } else {
-                msg.fail(Codes.SERVER_ERROR, "the join did not reach every shard: " + ar.cause().getMessage());
-            }
-        });
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -326,47 +320,24 @@ public final class AggregatorVerticle extends VerticleBase {
         }
     }
 
-    /**
-     * A new round (of this shard's columns): at the coordinator, until a quorum started it, it waits for its
-     * workers (deadline.max_ms at most when adaptive); shards k > 0 have no deadline of their own.
-     */
-    private RoundRun open(long id) {
+    /** A new round (of this shard's columns): shards k > 0 have no deadline of their own. */
+    RoundRun open(long id) {
         RoundRun run = new RoundRun(new Round(id, job, plan.first(shard), plan.end(shard), System.nanoTime()),
                 new RoundPipeline(rule, p, job.chunkCoords(), kernels));
         if (shard == 0) {
             run.votes = sharded ? new ShardVotes(plan.shards(), p) : null;
-            // One early chunk must not start the clock that closes the round before the others begin.
-            armDeadline(run, job.deadline().adaptive() ? job.deadline().maxMs() : admission.deadlineMs());
+            clock.opened(run);
         }
         return run;
     }
 
     /** A worker's first chunk of the round on this shard: counts towards the quorum that starts the clock. */
-    private void started(RoundRun run, int slot) {
-        if (shard > 0) {
-            report(run, "started", slot, null);
+    void started(RoundRun run, int slot) {
+        if (control != null) {
+            control.report(run, "started", slot, null);
         } else if (!sharded ? run.round.started() == job.quorum()
                 : run.votes.start(slot) && run.votes.started() == job.quorum()) {
-            quorumStarted(run);
-        }
-    }
-
-    /** (Re)sets the round's deadline to {@code ms} from now. */
-    private void armDeadline(RoundRun run, long ms) {
-        deadlines.cancel(run.deadline);
-        run.deadline = deadlines.arm(run.round.id(), ms, () -> closeIfOpen(run, "deadline " + ms + " ms"));
-    }
-
-    /**
-     * A quorum of workers started the round: the adaptive deadline runs from now (never past deadline.max_ms
-     * after the round opened), and the latency history measures from here too.
-     */
-    private void quorumStarted(RoundRun run) {
-        long now = System.nanoTime();
-        run.clockNanos = now;
-        if (job.deadline().adaptive()) {
-            long left = job.deadline().maxMs() - (now - run.round.openedNanos()) / 1_000_000;
-            armDeadline(run, Math.max(1, Math.min(admission.deadlineMs(), left)));
+            clock.quorumStarted(run);
         }
     }
 
@@ -394,8 +365,8 @@ public final class AggregatorVerticle extends VerticleBase {
                 if (column >= 0) {
                     fold(run, column, run.round.activeSlots());
                 }
-                if (shard > 0 && run.round.status() == Round.Status.OPEN && run.round.delivered(slot)) {
-                    report(run, "delivered", slot, null);
+                if (control != null && run.round.status() == Round.Status.OPEN && run.round.delivered(slot)) {
+                    control.report(run, "delivered", slot, null);
                 }
                 closeIfDelivered(run);
             }
@@ -409,28 +380,26 @@ public final class AggregatorVerticle extends VerticleBase {
     }
 
     /** {@code tell}: the reason was found here (a shard reports it; the coordinator tells every shard of any). */
-    private void exclude(RoundRun run, int slot, String reason, boolean tell) {
+    void exclude(RoundRun run, int slot, String reason, boolean tell) {
         boolean first = run.round.excludedReason(slot) == null;
         LOG.info("round {}: worker '{}' excluded: {}", run.round.id(), slots.name(slot), reason);
         for (int column : run.round.exclude(slot, reason)) {
             fold(run, column, run.round.activeSlots());
         }
-        if (first && sharded && run.round.status() == Round.Status.OPEN) {
-            if (shard == 0) {
-                JsonObject exclusion = new JsonObject().put("op", "exclude").put("round", run.round.id()).put("slot", slot)
-                        .put("reason", reason);
-                link.sendAll(exclusion);
-            } else if (tell) {
-                report(run, "excluded", slot, reason);
+        if (first && run.round.status() == Round.Status.OPEN) {
+            if (coordinator != null) {
+                coordinator.excludeEverywhere(run, slot, reason);
+            } else if (control != null && tell) {
+                control.report(run, "excluded", slot, reason);
             }
         }
         closeIfDelivered(run);
     }
 
     /** A storage or fold failure on this shard fails the round (the reason names the shard when sharded). */
-    private void failed(RoundRun run, String reason, String trigger) {
-        if (shard > 0) {
-            report(run, "failed", -1, "shard " + shard + ": " + reason);
+    void failed(RoundRun run, String reason, String trigger) {
+        if (control != null) {
+            control.report(run, "failed", -1, "shard " + shard + ": " + reason);
         }
         if (run.failure == null) {
             run.failure = sharded ? "shard " + shard + ": " + reason : reason;
@@ -459,13 +428,12 @@ public final class AggregatorVerticle extends VerticleBase {
     // ---------------------------------------------------------------------------------------------------
     // Closing, solving, output
 
-    private void closeIfDelivered(RoundRun run) {
+    void closeIfDelivered(RoundRun run) {
         if (shard > 0) {
             return; // the coordinator decides
         }
         if (!deliveryWatches.isEmpty()) {
-            int delivered = participants(run).length;
-            deliveryWatches.removeIf(w -> w.round() == run.round.id() && delivered >= w.count() && w.reached().tryComplete());
+            deliveryWatches.delivered(run.round.id(), participants(run).length);
         }
         if (run.round.status() == Round.Status.OPEN
                 && (sharded ? run.votes.allDelivered(run.round, p) : run.round.allDelivered())) {
@@ -485,7 +453,7 @@ public final class AggregatorVerticle extends VerticleBase {
     }
 
     private void close(RoundRun run, String trigger) {
-        deadlines.cancel(run.deadline);
+        clock.stop(run);
         run.trigger = trigger;
         run.closedNanos = System.nanoTime();
         List<Integer> unfolded = run.round.close();
@@ -498,8 +466,8 @@ public final class AggregatorVerticle extends VerticleBase {
                 return Future.failedFuture("quorum not reached: " + participants.length + " of " + p
                         + " workers delivered, quorum " + job.quorum());
             }
-            if (sharded) {
-                return closeShards(run, participants, unfolded);
+            if (coordinator != null) {
+                return coordinator.close(run, participants, unfolded);
             }
             return math.executeBlocking(() -> roundMath.solve(run, participants, unfolded), false)
                     .compose(solved -> output(run, participants, solved));
@@ -510,7 +478,7 @@ public final class AggregatorVerticle extends VerticleBase {
      * The output pass, split over the math threads: each aggregate chunk is encoded into its frame at once and
      * the frame goes into the store, from where the result streams copy it as it is.
      */
-    private Future<Solution> output(RoundRun run, int[] participants, Solution solution) {
+    Future<Solution> output(RoundRun run, int[] participants, Solution solution) {
         int[] selected = Arrays.stream(solution.selected()).map(i -> participants[i]).toArray();
         run.solution = solution;
         run.participants = participants;
@@ -530,245 +498,9 @@ public final class AggregatorVerticle extends VerticleBase {
         });
     }
 
-    // ---------------------------------------------------------------------------------------------------
-    // Shards: the coordinator's side
-
-    /**
-     * Closes a sharded round at the coordinator: every shard folds its leftover columns over the participants
-     * and sends its partial Gram matrix (both words) while this shard folds its own; the partials are added in
-     * shard order, the rule solves once here, and every shard runs its output pass on the same matrix, with a
-     * digest of its solution that must match this one.
-     */
-    private Future<Solution> closeShards(RoundRun run, int[] participants, List<Integer> unfolded) {
-        JsonObject close = new JsonObject().put("op", "close").put("round", run.round.id())
-                .put("participants", ShardWire.ints(participants));
-        List<Future<Object>> partials = link.requestAll(close);
-        Future<Void> own = math.executeBlocking(() -> {
-            roundMath.foldRest(run, participants, unfolded);
-            return null;
-        }, false);
-        int cells = p * p;
-        return Future.all(own, Future.all(partials)).compose(v -> math.executeBlocking(() -> {
-            for (int k = 1; k < plan.shards(); k++) {
-                JsonObject reply = (JsonObject) partials.get(k - 1).result();
-                if (reply.containsKey("hi")) {
-                    run.pipeline.mergeGram(ShardWire.doubles(reply.getBinary("hi"), cells),
-                            ShardWire.doubles(reply.getBinary("lo"), cells));
-                }
-                run.tallies.add(reply.getJsonObject("tally"));
-                run.shardStats.put(k, shardStat(k, reply.getJsonObject("tally").getLong("bytes_in"),
-                        reply.getLong("fold_ns")));
-            }
-            run.shardStats.put(0, shardStat(0, run.round.bytesIn(), run.foldNanos()));
-            double[] gram = run.pipeline.gramOf(participants);
-            return new Object[] {roundMath.solve(run, participants), gram};
-        }, false)).compose(solved -> {
-            Solution solution = (Solution) ((Object[]) solved)[0];
-            double[] gram = (double[]) ((Object[]) solved)[1];
-            JsonObject output = new JsonObject().put("op", "output").put("round", run.round.id())
-                    .put("participants", ShardWire.ints(participants));
-            if (gram != null) {
-                output.put("gram", ShardWire.bytes(gram));
-            }
-            List<Future<Object>> outputs = link.requestAll(output);
-            String digest = ShardWire.digest(solution);
-            return Future.all(output(run, participants, solution), Future.all(outputs)).compose(v -> {
-                run.shardStats.get(0).put("output_ms", run.outputNanos / 1e6);
-                for (int k = 1; k < plan.shards(); k++) {
-                    JsonObject reply = (JsonObject) outputs.get(k - 1).result();
-                    if (!digest.equals(reply.getString("digest"))) {
-                        return Future.failedFuture("shard " + k + " solved differently from the coordinator ("
-                                + reply.getString("digest") + " vs " + digest + ")");
-                    }
-                    run.shardStats.get(k).put("output_ms", reply.getLong("output_ns") / 1e6);
-                }
-                return Future.succeededFuture(solution);
-            });
-        });
-    }
-
-    private JsonObject shardStat(int k, long bytesIn, long foldNanos) {
-        return new JsonObject().put("shard", k).put("columns", new JsonArray().add(plan.first(k)).add(plan.end(k)))
-                .put("bytes_in", bytesIn).put("fold_ms", foldNanos / 1e6);
-    }
-
-    /** A report of shard k > 0: a worker started, delivered or was excluded there, or the shard failed. */
-    private void onReport(Message<Object> msg) {
-        if (!(msg.body() instanceof JsonObject body) || !link.fromThisJob(msg)) {
-            LOG.debug("ignored a shard report that is not JSON from a shard of this job");
-            return;
-        }
-        long id = body.getLong("round");
-        int slot = body.getInteger("slot", -1);
-        String op = body.getString("op");
-        RoundRun run = admission.get(id);
-        if (run == null) {
-            // A round may begin on another shard (a start, or an exclusion of a first chunk): it opens here then.
-            try {
-                run = admission.roundFor(id, this::open);
-                load.openRounds.set(admission.openCount());
-            } catch (Refusal r) {
-                failOnShards(id, "the coordinator cannot open round " + id + ": " + r.getMessage());
-                return;
-            }
-        }
-        if (run == null || run.round.status() != Round.Status.OPEN) {
-            return; // over: a late report changes nothing
-        }
-        switch (op) {
-            case "started" -> started(run, slot);
-            case "delivered" -> {
-                run.votes.deliver(body.getInteger("shard"), slot);
-                closeIfDelivered(run);
-            }
-            case "excluded" -> exclude(run, slot, body.getString("reason"), true);
-            case "failed" -> failed(run, body.getString("reason"), "shard failure");
-            default -> LOG.warn("ignored a shard report of unknown op '{}'", op);
-        }
-    }
-
-    /** A round only some shards opened: they end it as failed. */
-    private void failOnShards(long id, String reason) {
-        LOG.warn("round {}: {}", id, reason);
-        link.requestAll(new JsonObject().put("op", "fail").put("round", id).put("reason", reason));
-    }
-
-    // ---------------------------------------------------------------------------------------------------
-    // Shards: a shard's side (k > 0)
-
-    /** Tells the coordinator what happened to a worker (or the shard) in this shard's part of the round. */
-    private void report(RoundRun run, String op, int slot, String reason) {
-        JsonObject report = new JsonObject().put("op", op).put("shard", shard).put("round", run.round.id())
-                .put("slot", slot);
-        if (reason != null) {
-            report.put("reason", reason);
-        }
-        link.report(report);
-    }
-
-    /** The coordinator's control requests: a slot's join, an exclusion, close, output, stream, fail. */
-    private void onControl(Message<Object> msg) {
-        if (!(msg.body() instanceof JsonObject body) || !link.fromThisJob(msg)) {
-            msg.fail(Codes.FORBIDDEN, "shard control takes JSON from this job's coordinator only");
-            return;
-        }
-        String op = body.getString("op");
-        if (op != null && op.equals(failNextControl)) {
-            failNextControl = null;
-            msg.fail(Codes.SERVER_ERROR, "test hook: " + op + " fails");
-            return;
-        }
-        if ("slot".equals(op)) {
-            slots.replicate(body);
-            msg.reply(null);
-            return;
-        }
-        long id = body.getLong("round");
-        RoundRun run = admission.get(id);
-        if (run == null) {
-            // Nothing of the round reached this shard (or it already ended here): the round ids move on.
-            if (!"exclude".equals(op)) {
-                admission.skip(id);
-            }
-            if ("close".equals(op) || "output".equals(op)) {
-                msg.fail(Codes.SERVER_ERROR, "round " + id + " is not open on shard " + shard);
-            } else if (!"exclude".equals(op)) {
-                msg.reply(null);
-            }
-            return;
-        }
-        switch (op) {
-            case "exclude" -> {
-                if (run.round.status() == Round.Status.OPEN) {
-                    exclude(run, body.getInteger("slot"), body.getString("reason"), false);
-                }
-            }
-            case "close" -> shardClose(run, ShardWire.ints(body.getJsonArray("participants"))).onComplete(reply(msg));
-            case "output" -> shardOutput(run, body).onComplete(reply(msg));
-            case "stream" -> {
-                run.round.finish(true);
-                admission.finished(run, true);
-                load.openRounds.set(admission.openCount());
-                streamer.stream(run.round, run.participants, null, () -> release(run).onComplete(v -> msg.reply(null)));
-            }
-            case "fail" -> {
-                if (run.round.status() == Round.Status.OPEN) {
-                    run.round.close();
-                }
-                run.whenIdle().onComplete(v -> {
-                    run.round.finish(false);
-                    admission.finished(run, false);
-                    load.openRounds.set(admission.openCount());
-                    release(run).onComplete(r -> msg.reply(new JsonObject().put("tally", run.round.tally())));
-                });
-            }
-            default -> msg.fail(Codes.BAD_REQUEST, "unknown shard control op '" + op + "'");
-        }
-    }
-
-    private static <T> io.vertx.core.Handler<io.vertx.core.AsyncResult<T>> reply(Message<Object> msg) {
-        return ar -> {
-            if (ar.succeeded()) {
-                msg.reply(ar.result());
-            } else {
-                msg.fail(Codes.SERVER_ERROR, ar.cause().getMessage());
-            }
-        };
-    }
-
-    /** Close: no more chunks; the leftover columns are folded over the participants; the partial Gram goes back. */
-    private Future<JsonObject> shardClose(RoundRun run, int[] participants) {
-        run.closedNanos = System.nanoTime();
-        List<Integer> unfolded = run.round.status() == Round.Status.OPEN ? run.round.close() : List.of();
-        return run.whenIdle().compose(v -> {
-            if (run.failure != null) {
-                return Future.failedFuture(run.failure);
-            }
-            return math.executeBlocking(() -> {
-                roundMath.foldRest(run, participants, unfolded);
-                return run.pipeline.exportGram();
-            }, false);
-        }).map(gram -> {
-            JsonObject reply = new JsonObject().put("tally", run.round.tally()).put("fold_ns", run.foldNanos());
-            if (gram != null) {
-                reply.put("hi", ShardWire.bytes(gram[0])).put("lo", ShardWire.bytes(gram[1]));
-            }
-            return reply;
-        });
-    }
-
-    /** Output: the same solve as the coordinator's on the summed matrix, then this shard's output pass. */
-    private Future<JsonObject> shardOutput(RoundRun run, JsonObject body) {
-        int[] participants = ShardWire.ints(body.getJsonArray("participants"));
-        byte[] gramBytes = body.getBinary("gram");
-        return math.executeBlocking(() -> run.pipeline.solve(participants.length, gramBytes == null ? null
-                : ShardWire.doubles(gramBytes, participants.length * participants.length)), false)
-                .compose(solution -> output(run, participants, solution))
-                .map(solution -> new JsonObject().put("digest", ShardWire.digest(solution))
-                        .put("output_ns", run.outputNanos));
-    }
-
-    /**
-     * A sharded round failed at the coordinator: every shard ends its part first (its tally comes back for the
-     * record, so a failed round's record is the unsharded one too), then the round finishes as usual.
-     */
-    private void failShards(RoundRun run, String error) {
-        JsonObject fail = new JsonObject().put("op", "fail").put("round", run.round.id()).put("reason", error);
-        List<Future<Object>> parts = link.requestAll(fail);
-        Future.join(parts).onComplete(ar -> {
-            run.tallies.clear();
-            for (Future<Object> part : parts) {
-                if (part.succeeded() && part.result() instanceof JsonObject reply && reply.containsKey("tally")) {
-                    run.tallies.add(reply.getJsonObject("tally"));
-                }
-            }
-            finish(run, error, true);
-        });
-    }
-
     private void finish(RoundRun run, String error) {
-        if (sharded && error != null) {
-            failShards(run, error);
+        if (coordinator != null && error != null) {
+            coordinator.failParts(run, error).onComplete(v -> finish(run, error, true));
         } else {
             finish(run, error, false);
         }
@@ -779,40 +511,25 @@ public final class AggregatorVerticle extends VerticleBase {
         boolean completed = error == null;
         run.round.finish(completed);
         admission.finished(run, completed);
-        endDeliveryWatches(run.round.id());
+        deliveryWatches.ended(run.round.id());
         load.openRounds.set(admission.openCount());
         if (!completed) {
             LOG.warn("round {} failed: {}", run.round.id(), error);
         }
-        JsonObject record = sharded
-                ? RoundReport.record(run, error, rule.name(), job.dim(), slots, participants(run))
-                : RoundReport.record(run, error, rule.name(), job.dim(), slots);
+        JsonObject record = RoundReport.record(run, error, rule.name(), job.dim(), slots, participants(run));
         bus.publish(addresses.rounds(), record);
         run.logged = RoundLog.appendOn(vertx, job.roundLog(), record);
-        if (!sharded) {
-            streamer.stream(run.round, run.participants, record, () -> release(run).onComplete(v -> released(run)));
-            return;
-        }
-        // The other shards stream their columns once every worker had its summary (a worker takes chunks only
-        // after it); the round is released once every shard released its part.
+        // The round is released once every shard released its part.
         Promise<Void> ownReleased = Promise.promise();
         Future<Void> summarised = streamer.stream(run.round, run.participants, record,
                 () -> release(run).onComplete(ownReleased));
-        Future<Void> others = shardsEnded ? Future.succeededFuture() : summarised.compose(v -> {
-            JsonObject request = new JsonObject().put("op", "stream").put("round", run.round.id());
-            return Future.join(link.requestAll(request, job.resultTimeoutMs() + job.shardTimeoutMs())).mapEmpty();
-        });
+        Future<Void> others = coordinator == null || shardsEnded ? Future.succeededFuture()
+                : coordinator.streamParts(run, summarised);
         Future.join(ownReleased.future(), others).onComplete(ar -> released(run));
     }
 
-    /** The round ended: whoever still waits for its deliveries waits in vain. */
-    private void endDeliveryWatches(long round) {
-        deliveryWatches.removeIf(w -> w.round() == round && w.reached().tryFail("round " + round + " ended with "
-                + "fewer than " + w.count() + " workers delivered"));
-    }
-
     /** Frees the round's chunks of this shard's store; completes (never fails) when done. */
-    private Future<Void> release(RoundRun run) {
+    Future<Void> release(RoundRun run) {
         long id = run.round.id();
         return vertx.executeBlocking(() -> {
             store.releaseRound(id);
