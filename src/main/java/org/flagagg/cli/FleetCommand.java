@@ -165,7 +165,7 @@ abstract class FleetCommand implements Callable<Integer> {
                         new WsTransport.Options().setSlot(slot)));
             }
             if (embedded != null) {
-                load.withStore(embedded.store());
+                load.withStores(embedded.stores());
             }
             progress(err, 0, fleet.warmup + fleet.rounds);
             Promise<JsonObject> outcome = Promise.promise();
