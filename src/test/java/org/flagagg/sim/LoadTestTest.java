@@ -54,6 +54,15 @@ class LoadTestTest {
         }
     }
 
+    /** A verified run of the job with {@code overrides}: every round completed and matched the offline aggregate. */
+    JsonObject verifiedRun(Vertx vertx, JsonObject overrides, Fleet.Config fleet, int rounds) throws Exception {
+        JsonObject report = run(vertx, job(overrides), fleet, rounds, true, new CopyOnWriteArrayList<>());
+        assertThat(report.getInteger("completed_rounds")).isEqualTo(rounds);
+        assertThat(report.getInteger("verified_rounds")).isEqualTo(rounds);
+        assertThat(report.getDouble("max_rel_error")).isBetween(0.0, 1e-5);
+        return report;
+    }
+
     @Test
     void aLieAttackRunMatchesTheOfflineAggregateAndReportsEveryField(Vertx vertx) throws Exception {
         JobConfig job = job(new JsonObject());
@@ -104,11 +113,7 @@ class LoadTestTest {
     void aShardedRunReportsEachShardsBytesTimesAndStorePeaksSummingToTheTotals(Vertx vertx) throws Exception {
         // 20 000 coordinates in chunks of 4096: 5 columns over 3 shards, [0, 1) [1, 3) [3, 5). bytes_in counts
         // whole chunk frames: a 40-byte header and 4 bytes per coordinate.
-        JobConfig job = job(new JsonObject().put("shards", 3));
-        JsonObject report = run(vertx, job, new Fleet.Config(10, 1, "signflip", "none"), 2, true,
-                new CopyOnWriteArrayList<>());
-        assertThat(report.getInteger("completed_rounds")).isEqualTo(2);
-        assertThat(report.getDouble("max_rel_error")).isBetween(0.0, 1e-5);
+        JsonObject report = verifiedRun(vertx, new JsonObject().put("shards", 3), new Fleet.Config(10, 1, "signflip", "none"), 2);
         JsonArray shards = report.getJsonArray("shards");
         assertThat(shards).hasSize(3);
         int[][] columns = {{0, 1}, {1, 3}, {3, 5}};
@@ -190,12 +195,7 @@ class LoadTestTest {
 
     @Test
     void slowReadersStillGetTheWholeAggregate(Vertx vertx) throws Exception {
-        JobConfig job = job(new JsonObject().put("credits", 2));
-        JsonObject report = run(vertx, job, new Fleet.Config(9, 1, "signflip", "slowreader:ms=20,workers=6"), 1, true,
-                new CopyOnWriteArrayList<>());
-        assertThat(report.getInteger("completed_rounds")).isEqualTo(1);
-        assertThat(report.getInteger("verified_rounds")).isEqualTo(1);
-        assertThat(report.getDouble("max_rel_error")).isBetween(0.0, 1e-5);
+        verifiedRun(vertx, new JsonObject().put("credits", 2), new Fleet.Config(9, 1, "signflip", "slowreader:ms=20,workers=6"), 1);
     }
 
     @Test
