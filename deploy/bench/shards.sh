@@ -31,7 +31,7 @@ med = statistics.median
 def runs(kind, s):
     return [json.load(open(f)) for f in sorted(glob.glob(f"{out}/{kind}-{s}-*.json"))]
 print("n = 10^7, p = 16, flag: per shard, medians over runs of the per-round means")
-print("S  shard columns   MB_in   fold_ms  output_ms  math_ms  store_peak_MiB  | run: GB/s  p50_ms  fold_cpu_total_ms")
+print("S  shard columns   MB_in   fold_ms  output_ms  math_ms  store_peak_MiB  | run: GB/s  p50_ms")
 for s in (1, 2, 4):
     rs = runs("big", s)
     for k in range(s):
