@@ -165,7 +165,7 @@ abstract class FleetCommand implements Callable<Integer> {
                         new WsTransport.Options().setSlot(slot)));
             }
             if (embedded != null) {
-                load.withStore(embedded.store());
+                load.withStores(embedded.stores());
             }
             progress(err, 0, fleet.warmup + fleet.rounds);
             Promise<JsonObject> outcome = Promise.promise();
@@ -263,6 +263,15 @@ abstract class FleetCommand implements Callable<Integer> {
         };
         for (String[] row : rows) {
             out.printf("%-30s %s%n", row[0], row[1]);
+        }
+        JsonArray shards = r.getJsonArray("shards", new JsonArray());
+        for (int k = 0; shards.size() > 1 && k < shards.size(); k++) {
+            JsonObject shard = shards.getJsonObject(k);
+            JsonArray columns = shard.getJsonArray("columns");
+            out.printf("%-30s %s MB in, fold %s + output %s ms%s (per round)%n",
+                    "shard " + shard.getInteger("shard") + " [" + columns.getValue(0) + ", " + columns.getValue(1) + ")",
+                    fmt(shard.getDouble("bytes_in") / 1e6), fmt(shard.getDouble("fold_ms")), fmt(shard.getDouble("output_ms")),
+                    shard.containsKey("store_peak_held_mb") ? ", store peak " + fmt(shard.getDouble("store_peak_held_mb")) + " MiB" : "");
         }
         JsonArray failures = r.getJsonArray("failures", new JsonArray());
         for (int k = 0; k < Math.min(failures.size(), FAILURES_SHOWN); k++) {

@@ -69,6 +69,9 @@ public final class ChunkStore implements AutoCloseable {
     private final AtomicLong peakBytesInMemory = new AtomicLong();
     private final AtomicLong bytesSpilled = new AtomicLong();
     private final AtomicLong bytesSpilledTotal = new AtomicLong();
+    /** Chunk bytes held in memory or spilled, and its peak: a shard's whole chunk footprint, wherever it lies. */
+    private final AtomicLong bytesHeld = new AtomicLong();
+    private final AtomicLong peakBytesHeld = new AtomicLong();
     private final AtomicLong chunkCount = new AtomicLong();
     private volatile boolean closed;
 
@@ -322,7 +325,7 @@ public final class ChunkStore implements AutoCloseable {
 
     public ChunkStoreStats stats() {
         return new ChunkStoreStats(budgetBytes, slabBytes, bytesInMemory.get(), peakBytesInMemory.get(),
-                bytesSpilled.get(), bytesSpilledTotal.get(), chunkCount.get(), rounds.size(), pool.allocated(), pool.free(),
+                bytesSpilled.get(), bytesSpilledTotal.get(), peakBytesHeld.get(), chunkCount.get(), rounds.size(), pool.allocated(), pool.free(),
                 maxSlabs);
     }
 
@@ -369,6 +372,7 @@ public final class ChunkStore implements AutoCloseable {
 
     private void account(Location at, int bytes) {
         chunkCount.incrementAndGet();
+        peakBytesHeld.accumulateAndGet(bytesHeld.addAndGet(bytes), Math::max);
         if (at.slab != null) {
             long now = bytesInMemory.addAndGet(bytes);
             peakBytesInMemory.accumulateAndGet(now, Math::max);
@@ -581,6 +585,7 @@ public final class ChunkStore implements AutoCloseable {
                     current = null;
                     bytesInMemory.addAndGet(-memoryBytes);
                     bytesSpilled.addAndGet(-spilledBytes);
+                    bytesHeld.addAndGet(-(memoryBytes + spilledBytes));
                     chunkCount.addAndGet(-this.chunks.size());
                     this.chunks.clear();
                     file = spillPath;

@@ -10,6 +10,8 @@ package org.flagagg.round;
  * @param peakBytesInMemory  the largest {@code bytesInMemory} seen since the store was built
  * @param bytesSpilled       chunk bytes currently in spill files
  * @param bytesSpilledTotal  chunk bytes ever written to spill files (cumulative)
+ * @param peakBytesHeld      the largest chunk bytes held at once, in memory and spilled together, since the
+ *                           store was built (with one round at a time: a round's footprint)
  * @param chunks             chunks currently stored (in memory or spilled)
  * @param rounds             rounds currently holding chunks
  * @param slabsAllocated     direct buffers allocated by the pool (they are reused, never freed before close)
@@ -17,7 +19,7 @@ package org.flagagg.round;
  * @param slabsMax           budgetBytes / slabBytes: the pool never allocates more
  */
 public record ChunkStoreStats(long budgetBytes, int slabBytes, long bytesInMemory, long peakBytesInMemory,
-        long bytesSpilled, long bytesSpilledTotal, long chunks, int rounds, int slabsAllocated, int slabsFree,
+        long bytesSpilled, long bytesSpilledTotal, long peakBytesHeld, long chunks, int rounds, int slabsAllocated, int slabsFree,
         int slabsMax) {
 
     /** Direct memory held by the pool: slabsAllocated * slabBytes, never more than budgetBytes. */

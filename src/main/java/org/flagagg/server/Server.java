@@ -347,6 +347,11 @@ public final class Server {
         return store;
     }
 
+    /** The chunk stores of the shards running in this process: the coordinator's first. */
+    public List<ChunkStore> stores() {
+        return stores;
+    }
+
     public AggregatorVerticle aggregator() {
         return aggregator;
     }

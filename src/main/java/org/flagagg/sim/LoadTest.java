@@ -34,6 +34,7 @@ import org.flagagg.config.JobConfig;
 import org.flagagg.kernels.Kernels;
 import org.flagagg.round.Aggregation;
 import org.flagagg.round.ChunkStore;
+import org.flagagg.round.ChunkStoreStats;
 import org.flagagg.rules.Rules;
 import org.flagagg.server.Server;
 import org.flagagg.wire.Addresses;
@@ -87,7 +88,7 @@ public final class LoadTest {
     private final boolean verify;
     private Progress progress = (done, total) -> { };
     private WorkerFactory workerFactory;
-    private ChunkStore store;
+    private List<ChunkStore> stores = List.of();
     private long timeoutMs;
     private int warmup;
 
@@ -115,9 +116,12 @@ public final class LoadTest {
         return this;
     }
 
-    /** The aggregator's chunk store, when it lives in this process: its peak joins the report. */
-    public LoadTest withStore(ChunkStore store) {
-        this.store = store;
+    /**
+     * The aggregator's chunk stores (shard 0's first, one per shard), when they live in this process: their
+     * peaks join the report.
+     */
+    public LoadTest withStores(List<ChunkStore> stores) {
+        this.stores = List.copyOf(stores);
         return this;
     }
 
@@ -209,6 +213,10 @@ public final class LoadTest {
         volatile FileChannel received;
         final List<Double> latenciesMs = new ArrayList<>();
         final Map<String, double[]> phases = new TreeMap<>();
+        /** Per shard, summed over the completed measured rounds: bytes_in, fold_ms, output_ms; and the columns. */
+        final Map<Integer, double[]> shardSums = new TreeMap<>();
+        final Map<Integer, JsonArray> shardColumns = new TreeMap<>();
+        long bytesIn;
         /** {round, reason} of every failed measured round, in order. */
         final JsonArray failures = new JsonArray();
         MessageConsumer<JsonObject> recordConsumer;
@@ -512,6 +520,7 @@ public final class LoadTest {
                 return Future.succeededFuture();
             }
             completed++;
+            addShards(record);
             if (stats.lastAggregateNanos != Long.MIN_VALUE && stats.firstSendNanos.get() != Long.MAX_VALUE) {
                 latenciesMs.add((stats.lastAggregateNanos - stats.firstSendNanos.get()) / 1e6);
             }
@@ -532,6 +541,52 @@ public final class LoadTest {
                 }
                 return Future.succeededFuture();
             });
+        }
+
+        /**
+         * A completed round's per-shard bytes and math times: the record's {@code shards}, or for an unsharded
+         * round (no such list) the whole record as shard 0.
+         */
+        void addShards(JsonObject record) {
+            bytesIn += record.getLong("bytes_in", 0L);
+            JsonObject timings = record.getJsonObject("timings_ms", new JsonObject());
+            JsonArray shards = record.getJsonArray("shards", new JsonArray().add(new JsonObject().put("shard", 0)
+                    .put("columns", new JsonArray().add(0).add(job.chunks()))
+                    .put("bytes_in", record.getLong("bytes_in", 0L))
+                    .put("fold_ms", timings.getDouble("fold_cpu", 0.0))
+                    .put("output_ms", timings.getDouble("output", 0.0))));
+            for (int i = 0; i < shards.size(); i++) {
+                JsonObject shard = shards.getJsonObject(i);
+                int k = shard.getInteger("shard");
+                double[] sums = shardSums.computeIfAbsent(k, x -> new double[3]);
+                sums[0] += shard.getLong("bytes_in", 0L);
+                sums[1] += shard.getDouble("fold_ms", 0.0);
+                sums[2] += shard.getDouble("output_ms", 0.0);
+                shardColumns.put(k, shard.getJsonArray("columns"));
+            }
+        }
+
+        /**
+         * Per shard, means over the completed measured rounds: bytes in, and the wall time of its math tasks
+         * (fold, output pass); with the stores in this process, its store's peaks over the whole run.
+         */
+        JsonArray shardReport() {
+            JsonArray out = new JsonArray();
+            shardSums.forEach((k, sums) -> {
+                JsonObject shard = new JsonObject().put("shard", k).put("columns", shardColumns.get(k))
+                        .put("bytes_in", sums[0] / completed)
+                        .put("fold_ms", sums[1] / completed)
+                        .put("output_ms", sums[2] / completed)
+                        .put("math_ms", (sums[1] + sums[2]) / completed);
+                if (k < stores.size()) {
+                    ChunkStoreStats stats = stores.get(k).stats();
+                    shard.put("store_peak_mb", stats.peakBytesInMemory() / 1048576.0)
+                            .put("store_peak_held_mb", stats.peakBytesHeld() / 1048576.0)
+                            .put("store_spilled_mb", stats.bytesSpilledTotal() / 1048576.0);
+                }
+                out.add(shard);
+            });
+            return out;
         }
 
         /**
@@ -649,10 +704,13 @@ public final class LoadTest {
                     .put("attack", fleet.attackSpec())
                     .put("straggler_spec", fleet.stragglers().spec())
                     .put("seed", fleet.seed())
-                    .put("timings_ms", timings);
-            if (store != null) {
-                report.put("store_peak_mb", store.stats().peakBytesInMemory() / 1048576.0)
-                        .put("store_spilled_mb", store.stats().bytesSpilledTotal() / 1048576.0);
+                    .put("timings_ms", timings)
+                    .put("bytes_in_per_round", completed > 0 ? (double) bytesIn / completed : 0.0)
+                    .put("shards", shardReport());
+            if (!stores.isEmpty()) {
+                // Sums over the shards' stores (each peak on its own: for S = 1, the store's peak).
+                report.put("store_peak_mb", stores.stream().mapToLong(st -> st.stats().peakBytesInMemory()).sum() / 1048576.0)
+                        .put("store_spilled_mb", stores.stream().mapToLong(st -> st.stats().bytesSpilledTotal()).sum() / 1048576.0);
             }
             if (verifyError != null) {
                 report.put("verify_error", verifyError);

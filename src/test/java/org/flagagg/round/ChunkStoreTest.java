@@ -158,6 +158,7 @@ class ChunkStoreTest {
             assertThat(stats.bytesInMemory() + stats.bytesSpilled()).isEqualTo(total);
             assertThat(stats.bytesSpilledTotal()).isEqualTo(stats.bytesSpilled());
             assertThat(stats.peakBytesInMemory()).isEqualTo(stats.bytesInMemory()).isLessThanOrEqualTo(budget);
+            assertThat(stats.peakBytesHeld()).as("nothing released: the peak held is all").isEqualTo(total);
             assertThat(stats.slabsAllocated()).isEqualTo(4).isEqualTo(stats.slabsMax());
             assertThat(files(spillDir)).hasSize(1);
             assertThat(Files.size(files(spillDir).get(0))).isEqualTo(stats.bytesSpilled());
@@ -224,21 +225,27 @@ class ChunkStoreTest {
     void slabsAreReusedAcrossRounds() {
         SplittableRandom random = new SplittableRandom(5);
         try (ChunkStore store = new ChunkStore(3L * SLAB, SLAB, dir)) {
+            long[] roundBytes = new long[42];
+            long peakHeld = 0;
             for (long round = 0; round < 40; round++) {
                 // Two rounds open at once, as when round r + 1 fills while round r is aggregated.
                 for (long r = round; r <= round + 1; r++) {
                     for (int w = 0; w < 3; w++) {
                         float[] v = randomChunk(random, 1 + random.nextInt(SLAB / 4));
                         store.put(new ChunkKey(r, w, (int) (round - r + 1)), v, 0, v.length);
+                        roundBytes[(int) r] += 4L * v.length;
+                        peakHeld = Math.max(peakHeld, roundBytes[(int) round] + roundBytes[(int) round + 1]);
                     }
                 }
                 assertThat(store.stats().slabsAllocated()).isLessThanOrEqualTo(3);
                 store.releaseRound(round);
+                roundBytes[(int) round] = 0;
             }
             ChunkStoreStats stats = store.stats();
             assertThat(stats.slabsAllocated()).isEqualTo(3);
             assertThat(stats.peakBytesInMemory()).isLessThanOrEqualTo(3L * SLAB);
             assertThat(stats.bytesSpilledTotal()).isPositive();
+            assertThat(stats.peakBytesHeld()).as("both open rounds, in memory and spilled").isEqualTo(peakHeld);
             store.releaseRound(40);
             assertThat(store.stats().slabsFree()).isEqualTo(3);
         }

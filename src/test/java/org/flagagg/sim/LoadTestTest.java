@@ -1,10 +1,12 @@
 package org.flagagg.sim;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 import static org.flagagg.Await.await;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
 import java.nio.file.Path;
@@ -45,11 +47,20 @@ class LoadTestTest {
             List<int[]> progress) throws Exception {
         Server embedded = await(Server.deploy(vertx, job, deadlines));
         try {
-            return await(new LoadTest(vertx, job, fleet, rounds, verify).withStore(embedded.store())
+            return await(new LoadTest(vertx, job, fleet, rounds, verify).withStores(embedded.stores())
                     .onProgress((done, total) -> progress.add(new int[] {done, total})).run());
         } finally {
             await(embedded.close());
         }
+    }
+
+    /** A verified run of the job with {@code overrides}: every round completed and matched the offline aggregate. */
+    JsonObject verifiedRun(Vertx vertx, JsonObject overrides, Fleet.Config fleet, int rounds) throws Exception {
+        JsonObject report = run(vertx, job(overrides), fleet, rounds, true, new CopyOnWriteArrayList<>());
+        assertThat(report.getInteger("completed_rounds")).isEqualTo(rounds);
+        assertThat(report.getInteger("verified_rounds")).isEqualTo(rounds);
+        assertThat(report.getDouble("max_rel_error")).isBetween(0.0, 1e-5);
+        return report;
     }
 
     @Test
@@ -88,6 +99,44 @@ class LoadTestTest {
         assertThat(report.getJsonObject("timings_ms").fieldNames())
                 .contains("open_to_close", "fold_cpu", "solve", "output", "close_to_output");
         assertThat(progress).extracting(p -> p[0] + "/" + p[1]).containsExactly("1/3", "2/3", "3/3");
+        // Unsharded: one shard, all columns, all bytes (whole frames: a 40-byte header per chunk).
+        assertThat(report.getDouble("bytes_in_per_round")).isEqualTo(6.0 * (40 * 5 + 4 * 20_000));
+        assertThat(report.getJsonArray("shards")).hasSize(1);
+        JsonObject only = report.getJsonArray("shards").getJsonObject(0);
+        assertThat(only.getJsonArray("columns")).containsExactly(0, 5);
+        assertThat(only.getDouble("bytes_in")).isEqualTo(6.0 * (40 * 5 + 4 * 20_000));
+        assertThat(only.getDouble("math_ms")).isCloseTo(only.getDouble("fold_ms") + only.getDouble("output_ms"), within(1e-9));
+        assertThat(only.getDouble("store_peak_held_mb")).isGreaterThanOrEqualTo(6.0 * 4 * 20_000 / 1048576.0);
+    }
+
+    @Test
+    void aShardedRunReportsEachShardsBytesTimesAndStorePeaksSummingToTheTotals(Vertx vertx) throws Exception {
+        // 20 000 coordinates in chunks of 4096: 5 columns over 3 shards, [0, 1) [1, 3) [3, 5). bytes_in counts
+        // whole chunk frames: a 40-byte header and 4 bytes per coordinate.
+        JsonObject report = verifiedRun(vertx, new JsonObject().put("shards", 3), new Fleet.Config(10, 1, "signflip", "none"), 2);
+        JsonArray shards = report.getJsonArray("shards");
+        assertThat(shards).hasSize(3);
+        int[][] columns = {{0, 1}, {1, 3}, {3, 5}};
+        double bytesSum = 0;
+        double peakSum = 0;
+        for (int k = 0; k < 3; k++) {
+            JsonObject shard = shards.getJsonObject(k);
+            assertThat(shard.getInteger("shard")).isEqualTo(k);
+            assertThat(shard.getJsonArray("columns")).containsExactly(columns[k][0], columns[k][1]);
+            long coords = Math.min(columns[k][1] * 4096L, 20_000) - columns[k][0] * 4096L;
+            double frames = 6.0 * (40 * (columns[k][1] - columns[k][0]) + 4 * coords);
+            assertThat(shard.getDouble("bytes_in")).as("shard %d", k).isEqualTo(frames);
+            assertThat(shard.getDouble("fold_ms")).isNotNegative();
+            assertThat(shard.getDouble("output_ms")).isNotNegative();
+            assertThat(shard.getDouble("math_ms")).isCloseTo(shard.getDouble("fold_ms") + shard.getDouble("output_ms"), within(1e-9));
+            // A round's chunks of this shard were all held at once in its own store.
+            assertThat(shard.getDouble("store_peak_held_mb")).isGreaterThanOrEqualTo(6.0 * 4 * coords / 1048576.0);
+            assertThat(shard.getDouble("store_spilled_mb")).isNotNegative();
+            bytesSum += shard.getDouble("bytes_in");
+            peakSum += shard.getDouble("store_peak_mb");
+        }
+        assertThat(bytesSum).isEqualTo(report.getDouble("bytes_in_per_round")).isEqualTo(6.0 * (40 * 5 + 4 * 20_000));
+        assertThat(peakSum).isCloseTo(report.getDouble("store_peak_mb"), within(1e-9));
     }
 
     @Test
@@ -146,12 +195,7 @@ class LoadTestTest {
 
     @Test
     void slowReadersStillGetTheWholeAggregate(Vertx vertx) throws Exception {
-        JobConfig job = job(new JsonObject().put("credits", 2));
-        JsonObject report = run(vertx, job, new Fleet.Config(9, 1, "signflip", "slowreader:ms=20,workers=6"), 1, true,
-                new CopyOnWriteArrayList<>());
-        assertThat(report.getInteger("completed_rounds")).isEqualTo(1);
-        assertThat(report.getInteger("verified_rounds")).isEqualTo(1);
-        assertThat(report.getDouble("max_rel_error")).isBetween(0.0, 1e-5);
+        verifiedRun(vertx, new JsonObject().put("credits", 2), new Fleet.Config(9, 1, "signflip", "slowreader:ms=20,workers=6"), 1);
     }
 
     @Test
