@@ -347,7 +347,7 @@ public final class AggregatorVerticle extends VerticleBase {
         load.chunksInProcess.incrementAndGet();
         run.taskStarted();
         ChunkKey key = new ChunkKey(run.round.id(), slot, h.chunkIndex());
-        math.executeBlocking(() -> roundMath.checkAndStore(key, h, frame), false).onComplete(ar -> {
+        math.executeBlocking(() -> roundMath.checkAndStore(run, key, h, frame), false).onComplete(ar -> {
             admission.returnCredit(slot);
             load.chunksInProcess.decrementAndGet();
             if (ar.failed()) {

@@ -1,6 +1,8 @@
 package org.flagagg.engine;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
 import java.util.List;
 import org.flagagg.config.JobConfig;
@@ -17,6 +19,7 @@ import org.flagagg.wire.ChunkFrame;
  * each runs; every method here runs on a math thread.
  */
 final class RoundMath {
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
     private final JobConfig job;
     private final ChunkStore store;
     private final Kernels kernels;
@@ -33,22 +36,34 @@ final class RoundMath {
     }
 
     /** Rejects non-finite values, stores the payload as it came. Returns a rejection reason or null. */
-    String checkAndStore(ChunkKey key, ChunkFrame.Header h, ByteBuffer frame) {
-        ByteBuffer payload = ChunkFrame.payload(frame, h);
-        int bad = kernels.firstNonFinite(payload, h.count());
-        if (bad >= 0) {
-            return "non-finite value " + payload.getFloat(4 * bad) + " at coordinate " + (h.offset() + bad);
+    String checkAndStore(RoundRun run, ChunkKey key, ChunkFrame.Header h, ByteBuffer frame) {
+        long cpu0 = cpuNanos();
+        try {
+            ByteBuffer payload = ChunkFrame.payload(frame, h);
+            int bad = kernels.firstNonFinite(payload, h.count());
+            if (bad >= 0) {
+                return "non-finite value " + payload.getFloat(4 * bad) + " at coordinate " + (h.offset() + bad);
+            }
+            store.put(key, payload);
+            return null;
+        } finally {
+            run.addCpuNanos(cpuNanos() - cpu0);
         }
-        store.put(key, payload);
-        return null;
+    }
+
+    /** This thread's CPU time (0 where the JVM cannot measure it): per-shard CPU in the round record. */
+    private static long cpuNanos() {
+        return THREADS.isCurrentThreadCpuTimeSupported() ? THREADS.getCurrentThreadCpuTime() : 0;
     }
 
     /** Folds one column's chunks of the given slots, read from the store block by block. */
     void foldColumn(RoundRun run, int column, boolean[] rows) throws IOException {
         long t0 = System.nanoTime();
+        long cpu0 = cpuNanos();
         long start = (long) column * job.chunkCoords();
         run.pipeline.fold(rows, start, start + job.chunkLength(column), storeRows(run.round.id()));
         run.addFoldNanos(System.nanoTime() - t0);
+        run.addCpuNanos(cpuNanos() - cpu0);
     }
 
     /** The round's gradients in the store, as the pipeline reads them: row = slot, a range inside one chunk. */
@@ -92,6 +107,7 @@ final class RoundMath {
      * the store.
      */
     void output(RoundRun run, Solution solution, int[] selected, int first, int end, int step) throws IOException {
+        long cpu0 = cpuNanos();
         long round = run.round.id();
         RoundPipeline.Rows rows = storeRows(round);
         OutputScratch own = scratch.get();
@@ -108,6 +124,7 @@ final class RoundMath {
                     own.frame, 0);
             store.put(new ChunkKey(round, p, column), ByteBuffer.wrap(own.frame, 0, bytes));
         }
+        run.addCpuNanos(cpuNanos() - cpu0);
     }
 
     /** One math thread's buffers for the output pass: a chunk's values and its frame. */

@@ -128,6 +128,7 @@ public final class RoundReport {
                         .put("fold_cpu", run.foldNanos() / 1e6)
                         .put("solve", run.solveNanos / 1e6)
                         .put("output", run.outputNanos / 1e6)
+                        .put("math_thread_cpu", run.cpuNanos() / 1e6)
                         .put("close_to_output", (System.nanoTime() - run.closedNanos) / 1e6));
         if (error != null) {
             record.put("error", error);

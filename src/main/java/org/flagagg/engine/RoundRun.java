@@ -26,6 +26,8 @@ final class RoundRun {
     long solveNanos;
     long outputNanos;
     private final AtomicLong foldNanos = new AtomicLong();
+    /** CPU time the math threads spent on the round (check and store, folds, output pass). */
+    private final AtomicLong cpuNanos = new AtomicLong();
     Solution solution;
     /** The slots the rule saw, ascending: its input i is slot participants[i]. */
     int[] participants;
@@ -72,5 +74,14 @@ final class RoundRun {
 
     long foldNanos() {
         return foldNanos.get();
+    }
+
+    /** Math threads: adds the CPU time of one task. */
+    void addCpuNanos(long nanos) {
+        cpuNanos.addAndGet(nanos);
+    }
+
+    long cpuNanos() {
+        return cpuNanos.get();
     }
 }

@@ -144,6 +144,6 @@ final class ShardControl {
                 : ShardWire.doubles(gramBytes, participants.length * participants.length)), false)
                 .compose(solution -> parts.engine().output(run, participants, solution))
                 .map(solution -> new JsonObject().put("digest", ShardWire.digest(solution))
-                        .put("output_ns", run.outputNanos));
+                        .put("output_ns", run.outputNanos).put("cpu_ns", run.cpuNanos()));
     }
 }

@@ -137,14 +137,15 @@ final class ShardCoordinator {
         List<Future<Object>> outputs = parts.link().requestAll(output);
         String digest = ShardWire.digest(solution);
         return Future.all(parts.engine().output(run, participants, solution), Future.all(outputs)).compose(v -> {
-            run.shardStats.get(0).put("output_ms", run.outputNanos / 1e6);
+            run.shardStats.get(0).put("output_ms", run.outputNanos / 1e6).put("cpu_ms", run.cpuNanos() / 1e6);
             for (int k = 1; k < plan.shards(); k++) {
                 JsonObject reply = (JsonObject) outputs.get(k - 1).result();
                 if (!digest.equals(reply.getString("digest"))) {
                     return Future.failedFuture("shard " + k + " solved differently from the coordinator ("
                             + reply.getString("digest") + " vs " + digest + ")");
                 }
-                run.shardStats.get(k).put("output_ms", reply.getLong("output_ns") / 1e6);
+                run.shardStats.get(k).put("output_ms", reply.getLong("output_ns") / 1e6)
+                        .put("cpu_ms", reply.getLong("cpu_ns") / 1e6);
             }
             return Future.succeededFuture(solution);
         });

@@ -213,7 +213,7 @@ public final class LoadTest {
         volatile FileChannel received;
         final List<Double> latenciesMs = new ArrayList<>();
         final Map<String, double[]> phases = new TreeMap<>();
-        /** Per shard, summed over the completed measured rounds: bytes_in, fold_ms, output_ms; and the columns. */
+        /** Per shard, summed over the completed measured rounds: bytes_in, fold_ms, output_ms, cpu_ms; and the columns. */
         final Map<Integer, double[]> shardSums = new TreeMap<>();
         final Map<Integer, JsonArray> shardColumns = new TreeMap<>();
         long bytesIn;
@@ -554,21 +554,24 @@ public final class LoadTest {
                     .put("columns", new JsonArray().add(0).add(job.chunks()))
                     .put("bytes_in", record.getLong("bytes_in", 0L))
                     .put("fold_ms", timings.getDouble("fold_cpu", 0.0))
-                    .put("output_ms", timings.getDouble("output", 0.0))));
+                    .put("output_ms", timings.getDouble("output", 0.0))
+                    .put("cpu_ms", timings.getDouble("math_thread_cpu", 0.0))));
             for (int i = 0; i < shards.size(); i++) {
                 JsonObject shard = shards.getJsonObject(i);
                 int k = shard.getInteger("shard");
-                double[] sums = shardSums.computeIfAbsent(k, x -> new double[3]);
+                double[] sums = shardSums.computeIfAbsent(k, x -> new double[4]);
                 sums[0] += shard.getLong("bytes_in", 0L);
                 sums[1] += shard.getDouble("fold_ms", 0.0);
                 sums[2] += shard.getDouble("output_ms", 0.0);
+                sums[3] += shard.getDouble("cpu_ms", 0.0);
                 shardColumns.put(k, shard.getJsonArray("columns"));
             }
         }
 
         /**
-         * Per shard, means over the completed measured rounds: bytes in, and the wall time of its math tasks
-         * (fold, output pass); with the stores in this process, its store's peaks over the whole run.
+         * Per shard, means over the completed measured rounds: bytes in, the wall time of its math tasks (fold,
+         * output pass) and their threads' CPU time (with the check and store of each chunk); with the stores in
+         * this process, its store's peaks over the whole run.
          */
         JsonArray shardReport() {
             JsonArray out = new JsonArray();
@@ -577,7 +580,8 @@ public final class LoadTest {
                         .put("bytes_in", sums[0] / completed)
                         .put("fold_ms", sums[1] / completed)
                         .put("output_ms", sums[2] / completed)
-                        .put("math_ms", (sums[1] + sums[2]) / completed);
+                        .put("math_ms", (sums[1] + sums[2]) / completed)
+                        .put("cpu_ms", sums[3] / completed);
                 if (k < stores.size()) {
                     ChunkStoreStats stats = stores.get(k).stats();
                     shard.put("store_peak_mb", stats.peakBytesInMemory() / 1048576.0)

@@ -106,6 +106,8 @@ class LoadTestTest {
         assertThat(only.getJsonArray("columns")).containsExactly(0, 5);
         assertThat(only.getDouble("bytes_in")).isEqualTo(6.0 * (40 * 5 + 4 * 20_000));
         assertThat(only.getDouble("math_ms")).isCloseTo(only.getDouble("fold_ms") + only.getDouble("output_ms"), within(1e-9));
+        // Its math threads checked, stored, folded and output every chunk: some CPU time, measured per thread.
+        assertThat(only.getDouble("cpu_ms")).isPositive();
         assertThat(only.getDouble("store_peak_held_mb")).isGreaterThanOrEqualTo(6.0 * 4 * 20_000 / 1048576.0);
     }
 
@@ -129,6 +131,7 @@ class LoadTestTest {
             assertThat(shard.getDouble("fold_ms")).isNotNegative();
             assertThat(shard.getDouble("output_ms")).isNotNegative();
             assertThat(shard.getDouble("math_ms")).isCloseTo(shard.getDouble("fold_ms") + shard.getDouble("output_ms"), within(1e-9));
+            assertThat(shard.getDouble("cpu_ms")).as("shard %d", k).isPositive();
             // A round's chunks of this shard were all held at once in its own store.
             assertThat(shard.getDouble("store_peak_held_mb")).isGreaterThanOrEqualTo(6.0 * 4 * coords / 1048576.0);
             assertThat(shard.getDouble("store_spilled_mb")).isNotNegative();
