@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The shape figures of sharding in docs/benchmarks.md ("Shards", issue 16), embedded (one JVM, every shard on
 # the same 2 cores, so throughput cannot grow with S here):
-#  1. per-shard bytes in, math wall time (fold + output) and store peak for S = 1, 2, 4 at p = 16, n = 10^7;
+#  1. per-shard bytes in, math wall time (fold + output), math threads' CPU time and store peak for S = 1, 2, 4 at p = 16, n = 10^7;
 #  2. the control cost per round against S at n = 10^5 (the data path tiny): round latency and close-to-output.
 # Runs are interleaved (S = 1, 2, 4, then again) so that a busy machine hits every S alike; medians are taken
 # over the repetitions. Run from the repository root after `mvn -B -q package -DskipTests`:
@@ -31,18 +31,20 @@ med = statistics.median
 def runs(kind, s):
     return [json.load(open(f)) for f in sorted(glob.glob(f"{out}/{kind}-{s}-*.json"))]
 print("n = 10^7, p = 16, flag: per shard, medians over runs of the per-round means")
-print("S  shard columns   MB_in   fold_ms  output_ms  math_ms  store_peak_MiB  | run: GB/s  p50_ms")
+print("S  shard columns   MB_in   fold_ms  output_ms  math_ms  cpu_ms  store_peak_MiB  | run: GB/s  p50_ms")
 for s in (1, 2, 4):
     rs = runs("big", s)
     for k in range(s):
         sh = [r["shards"][k] for r in rs]
         print(f"{s}  {k}  {str(sh[0]['columns']):10} {med(x['bytes_in'] for x in sh) / 1e6:7.1f} "
               f"{med(x['fold_ms'] for x in sh):8.1f} {med(x['output_ms'] for x in sh):9.1f} "
-              f"{med(x['math_ms'] for x in sh):8.1f} {med(x['store_peak_held_mb'] for x in sh):14.1f}")
+              f"{med(x['math_ms'] for x in sh):8.1f} {med(x['cpu_ms'] for x in sh):7.1f} "
+              f"{med(x['store_peak_held_mb'] for x in sh):14.1f}")
     print(f"{s}  all {'':10} {med(r['bytes_in_per_round'] for r in rs) / 1e6:7.1f} "
           f"{med(sum(x['fold_ms'] for x in r['shards']) for r in rs):8.1f} "
           f"{med(sum(x['output_ms'] for x in r['shards']) for r in rs):9.1f} "
           f"{med(sum(x['math_ms'] for x in r['shards']) for r in rs):8.1f} "
+          f"{med(sum(x['cpu_ms'] for x in r['shards']) for r in rs):7.1f} "
           f"{med(sum(x['store_peak_held_mb'] for x in r['shards']) for r in rs):14.1f}  | "
           f"{med(r['gbps'] for r in rs):.3f}  {med(r['latency_ms']['p50'] for r in rs):.0f}  "
           f"failed {sum(r['failed_rounds'] for r in rs)}")
