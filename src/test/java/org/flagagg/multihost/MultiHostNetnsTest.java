@@ -40,20 +40,23 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The multi-host test (issue 16, "Proven on real interfaces"): hosts are Linux network namespaces on a bridge
  * ({@code deploy/netns.sh}), each with its own address and its own JVM started by the operator's script
- * ({@code deploy/host.sh}): the aggregator host(s) run {@code flagagg server --cluster}, the Java worker host
- * joins the job over the data link ({@link WorkerHostMain}), and a third host runs Python WebSocket workers
- * (client/python). The cluster forms over those interfaces from a Hazelcast TCP-IP member list, with the
- * event bus on mutual TLS ({@code flagagg certs}). For every rule a round is checked against the offline
- * aggregate of the same gradients; then the Java worker host's link is cut mid-round, the round closes on
+ * ({@code deploy/host.sh}): the job's host runs {@code flagagg server --cluster --shards S}, S - 1 shard hosts run
+ * {@code flagagg server --shard-host} (the job's server places shards 1..S-1 on them), the Java worker host joins
+ * the job over the data link ({@link WorkerHostMain}), and another host runs Python WebSocket workers
+ * (client/python) on the job server's gateway, which forwards their chunks to the shards' hosts. The cluster
+ * forms over those interfaces from a Hazelcast TCP-IP member list, with the event bus on mutual TLS
+ * ({@code flagagg certs}). For every rule a round is checked against the offline aggregate of the same gradients
+ * and its record shows the S shards; then the Java worker host's link is cut mid-round, the round closes on
  * quorum at its deadline, and once the link is back the host takes part in the next round.
+ * S = 3 by default; {@code -Dflagagg.multihost.shards=1} runs one aggregator host and no shard host.
  *
  * <p>Needs root (or CAP_NET_ADMIN) and iproute2; skipped with the reason otherwise, and without python3,
  * numpy and websockets. Everything it starts is killed and every namespace, veth and bridge deleted after.
  */
 @Tag("multihost")
 class MultiHostNetnsTest {
-    /** Aggregator hosts; 1 until sharding lands, then the shard count (-Dflagagg.multihost.shards=S). */
-    static final int SHARDS = Integer.getInteger("flagagg.multihost.shards", 1);
+    /** The job's shards, one aggregator host each: the job's server and S - 1 shard hosts (-Dflagagg.multihost.shards=S). */
+    static final int SHARDS = Integer.getInteger("flagagg.multihost.shards", 3);
     /** The rules checked across hosts (-Dflagagg.multihost.rules=flag,mean to try a few): all by default. */
     static final List<String> RULES = List.of(System.getProperty("flagagg.multihost.rules",
             String.join(",", Rules.NAMES)).split(","));
@@ -100,7 +103,10 @@ class MultiHostNetnsTest {
 
     static final long BED = ProcessHandle.current().pid() % 10_000_000;
     static final List<HostProcess> started = new ArrayList<>();
-    /** Namespace, address and root-side veth of each host: aggregators 0 .. S - 1, then Java workers, then Python. */
+    /**
+     * Namespace, address and root-side veth of each host: the job's server 0, shard hosts 1 .. S - 1, then Java
+     * workers, then Python.
+     */
     static final List<String[]> hosts = new ArrayList<>();
     static Path certs;
     static Path tokens;
@@ -148,10 +154,17 @@ class MultiHostNetnsTest {
 
     @Test
     void everyRuleAcrossHostsThenACutLinkClosesOnQuorumAndTheHostRejoins() throws Exception {
-        Assumptions.assumeTrue(SHARDS == 1, "shard hosts are started here once 'server --shards' is merged");
         long t0 = System.nanoTime();
+        // The shard hosts first: a job's server looks for them once, at its start.
+        List<HostProcess> shardHosts = new ArrayList<>();
+        for (int k = 1; k < SHARDS; k++) {
+            shardHosts.add(startShardHost(k));
+        }
         HostProcess javaWorkers = startJavaWorkerHost();
-        report("java worker host up", t0);
+        for (HostProcess shardHost : shardHosts) {
+            shardHost.expect("shard host ready", START);
+        }
+        report("java worker host and " + shardHosts.size() + " shard hosts up", t0);
         // One server per rule; the next one starts while this one's round runs (they are separate jobs).
         HostProcess next = startAggregator(ruleConf(0), WORKERS);
         for (int k = 0; k < RULES.size(); k++) {
@@ -160,6 +173,7 @@ class MultiHostNetnsTest {
             Aggregator server = ready(next);
             next = k + 1 < RULES.size() ? startAggregator(ruleConf(k + 1), WORKERS) : null;
             joinAndRunRound(javaWorkers, server, conf, 0);
+            assertPlacedOnShardHosts(shardHosts, conf);
             javaWorkers.send("leave");
             javaWorkers.expect("left", ROUND);
             server.process().terminate();
@@ -172,9 +186,10 @@ class MultiHostNetnsTest {
         Path conf = jobConf("cut", new JsonObject().put("name", "flag").put("f", F), PYTHON_SLOTS.length);
         Aggregator server = ready(startAggregator(conf, PYTHON_SLOTS.length));
         joinAndRunRound(javaWorkers, server, conf, 0);
+        assertPlacedOnShardHosts(shardHosts, conf);
         HostProcess pythons = startPythonWorkers(server, conf, 1);
         awaitOpenRound(server);
-        String javaHost = hosts.get(SHARDS)[2];
+        String javaHost = hosts.get(javaHostIndex())[2];
         link(javaHost, "down");
         long cut = System.nanoTime();
         JsonObject record;
@@ -191,6 +206,7 @@ class MultiHostNetnsTest {
         assertThat(record.getString("status")).as(record.encode()).isEqualTo("completed");
         assertThat(record.getString("trigger")).as(record.encode()).startsWith("deadline");
         assertThat(participants(record)).containsExactlyInAnyOrder(PYTHON_SLOTS);
+        assertShards(record);
         int python = pythons.waitFor(ROUND);
         assertThat(python).as(() -> pythons.output() + "\n" + server.process().output()).isZero();
         report("Python results, from the cut", cut);
@@ -238,15 +254,49 @@ class MultiHostNetnsTest {
         assertThat(record.getString("status")).as(record.encode()).isEqualTo("completed");
         assertThat(participants(record)).containsExactlyInAnyOrder(allSlots());
         assertThat(record.getString("trigger")).isEqualTo("all workers delivered");
+        assertShards(record);
         checkAggregates(conf, round, allSlots());
+    }
+
+    /** S = 1: no {@code shards} in the record (the unsharded form); else one entry per shard, in shard order. */
+    private static void assertShards(JsonObject record) {
+        if (SHARDS == 1) {
+            assertThat(record.containsKey("shards")).as(record.encode()).isFalse();
+            return;
+        }
+        JsonArray shards = record.getJsonArray("shards");
+        assertThat(shards).as(record.encode()).hasSize(SHARDS);
+        assertThat(IntStream.range(0, SHARDS).map(k -> shards.getJsonObject(k).getInteger("shard")).toArray())
+                .as(record.encode()).containsExactly(IntStream.range(0, SHARDS).toArray());
+    }
+
+    /** Every shard 1..S-1 of the job ran on a shard host (their logs say so), not beside the job's server. */
+    private static void assertPlacedOnShardHosts(List<HostProcess> shardHosts, Path conf) throws IOException {
+        StringBuilder logs = new StringBuilder();
+        for (HostProcess shardHost : shardHosts) {
+            logs.append(shardHost.log());
+        }
+        for (int k = 1; k < SHARDS; k++) {
+            assertThat(logs.toString()).contains("running shard " + k + " of job '" + job(conf).job() + "'");
+        }
+    }
+
+    private static int javaHostIndex() {
+        return SHARDS;
+    }
+
+    /** Shard host K ({@code deploy/host.sh shard-host}) on aggregator host K, 1 <= K < S. */
+    private static HostProcess startShardHost(int k) throws Exception {
+        Path conf = jobConf("shard-host-" + k, new JsonObject(), 0);
+        return startHost("shard-host-" + k, k, List.of("shard-host", "--conf", conf.toString()), hostEnv(k));
     }
 
     private static HostProcess startJavaWorkerHost() throws Exception {
         Path out = Files.createDirectories(dir.resolve("java-worker"));
         Path conf = jobConf("none", new JsonObject(), 0);
-        Map<String, String> env = hostEnv(SHARDS);
+        Map<String, String> env = hostEnv(javaHostIndex());
         env.put("FLAGAGG_MAIN", WorkerHostMain.class.getName());
-        HostProcess host = startHost("java-worker", SHARDS, List.of("worker", "--conf", conf.toString(), "--seed",
+        HostProcess host = startHost("java-worker", javaHostIndex(), List.of("worker", "--conf", conf.toString(), "--seed",
                 Long.toString(SEED), "--slots", String.join(",", Arrays.stream(JAVA_SLOTS).mapToObj(Integer::toString)
                         .toList()), "--out", out.toString()), env);
         host.expect("member ", START);
@@ -254,8 +304,8 @@ class MultiHostNetnsTest {
     }
 
     /**
-     * Starts the job's server on the first aggregator host (see {@link #ready}); its deadline passes only once
-     * {@code waitFor} workers delivered.
+     * Starts the job's server on the first aggregator host (see {@link #ready}); it places its shards 1..S-1 on
+     * the shard hosts, and its deadline passes only once {@code waitFor} workers delivered.
      */
     private static HostProcess startAggregator(Path conf, int waitFor) throws Exception {
         return startHost("server-" + job(conf).job(), 0, List.of("server", "--conf", conf.toString(),
@@ -303,7 +353,7 @@ class MultiHostNetnsTest {
         for (int slot : PYTHON_SLOTS) {
             Files.write(io.resolve(job + "-g-r" + round + "-s" + slot + ".f32"), bytes(gradient(round, slot)));
         }
-        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", hosts.get(SHARDS + 1)[0], "python3", "-c",
+        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", hosts.get(javaHostIndex() + 1)[0], "python3", "-c",
                 PYTHON_WORKERS, server.wsUrl(), job, Long.toString(round),
                 io.toString()));
         for (int slot : PYTHON_SLOTS) {
@@ -320,7 +370,7 @@ class MultiHostNetnsTest {
         JsonObject cluster = new JsonObject(Files.readString(certs.resolve("cluster.json"))).getJsonObject("cluster")
                 .put("server_wait_s", 60);
         JsonObject conf = new JsonObject().put("job", job).put("workers", WORKERS).put("dim", DIM)
-                .put("chunk_coords", CHUNK).put("quorum", quorum).put("rule", rule)
+                .put("chunk_coords", CHUNK).put("quorum", quorum).put("rule", rule).put("shards", SHARDS)
                 .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", DEADLINE_MS).put("max_ms", DEADLINE_MS))
                 .put("result_timeout_ms", 15000).put("memory_budget_mb", 64)
                 .put("spill_dir", dir.resolve("spill").toString())
