@@ -74,6 +74,8 @@ class MultiHostNetnsTest {
      * with everyone closes when the last one delivered, well before it.
      */
     static final int DEADLINE_MS = 10_000;
+    /** How long a job's server waits for a shard's answer in the shard-host cut (short: the joins fail after it). */
+    static final int SHARD_TIMEOUT_MS = 3000;
     static final Duration START = Duration.ofSeconds(90);
     static final Duration ROUND = Duration.ofSeconds(60);
     static final Path DEPLOY = Path.of("deploy").toAbsolutePath();
@@ -89,10 +91,10 @@ class MultiHostNetnsTest {
             "        g = np.fromfile(f'{d}/{job}-g-r{rnd}-s{slot}.f32', dtype='<f4')",
             "        with flagagg.Client(url, token, slot=int(slot)) as c:",
             "            c.exchange(int(rnd), g).astype('<f4').tofile(f'{d}/{job}-a-r{rnd}-s{slot}.f32')",
-            "            print('slot', slot, 'included' if c.last_result['included'] else 'excluded', flush=True)",
+            "            print(f\"slot {slot} {'included' if c.last_result['included'] else 'excluded'}\", flush=True)",
             "    except Exception as e:",
             "        failed.append(slot)",
-            "        print('slot', slot, 'failed:', repr(e), flush=True)",
+            "        print(f'slot {slot} failed: {e!r}', flush=True)",
             "threads = [threading.Thread(target=run, args=a.split(':')) for a in sys.argv[5:]]",
             "[t.start() for t in threads]",
             "[t.join() for t in threads]",
@@ -196,7 +198,7 @@ class MultiHostNetnsTest {
         try {
             assertThat(records(conf)).as("round 1 is still open when the link goes down").hasSize(1);
             javaWorkers.send("round 1");
-            record = awaitRecord(conf, 1);
+            record = awaitRecord(conf, 1, server.process(), pythons);
         } finally {
             // Back as soon as the round closed: while the link is down, results to some of the gateway's own
             // workers wait too (docs/reliability.md, "Across real interfaces").
@@ -220,7 +222,44 @@ class MultiHostNetnsTest {
         report("cut round", t);
         joinAndRunRound(javaWorkers, server, conf, 2);
         server.process().terminate();
+        if (SHARDS > 1) {
+            cutAShardHost(javaWorkers);
+        }
         report("whole test", t0);
+    }
+
+    /**
+     * A shard host's link goes down between rounds: the Python workers' joins (they join for each round) fail
+     * within shard_timeout_ms with a reason naming the unreachable shard, since a join must reach every shard;
+     * once the link is back they join again and the next round completes with everyone. (A round whose workers
+     * all joined before the cut closes at its deadline without a quorum instead: docs/reliability.md.)
+     */
+    private void cutAShardHost(HostProcess javaWorkers) throws Exception {
+        long t = System.nanoTime();
+        Path conf = jobConf("shard-cut", new JsonObject().put("name", "flag").put("f", F), 0);
+        Files.writeString(conf, new JsonObject(Files.readString(conf)).put("shard_timeout_ms", SHARD_TIMEOUT_MS)
+                .encodePrettily());
+        Aggregator server = ready(startAggregator(conf, WORKERS));
+        joinAndRunRound(javaWorkers, server, conf, 0);
+        String shardHost = hosts.get(1)[2];
+        link(shardHost, "down");
+        long cut = System.nanoTime();
+        HostProcess pythons;
+        try {
+            pythons = startPythonWorkers(server, conf, 1);
+            assertThat(pythons.waitFor(ROUND)).isEqualTo(1);
+        } finally {
+            link(shardHost, "up");
+            report("shard host link down", cut);
+        }
+        String output = pythons.output();
+        for (int slot : PYTHON_SLOTS) {
+            assertThat(output).containsPattern("slot " + slot + " failed: .*the join did not reach every shard: shard [1-9]");
+        }
+        assertThat(records(conf)).as("no round opened while the shard host was cut off").hasSize(1);
+        joinAndRunRound(javaWorkers, server, conf, 1);
+        server.process().terminate();
+        report("shard host cut", t);
     }
 
     private static void report(String what, long since) {
@@ -391,6 +430,19 @@ class MultiHostNetnsTest {
     private static JsonObject record(Path conf, long round) throws IOException {
         return records(conf).stream().filter(r -> r.getLong("round") == round).findFirst()
                 .orElseThrow(() -> new AssertionError("no record of round " + round + " in " + job(conf).roundLog()));
+    }
+
+    /** {@link #awaitRecord(Path, long)}; on failure with what these processes printed. */
+    private static JsonObject awaitRecord(Path conf, long round, HostProcess... shown) throws Exception {
+        try {
+            return awaitRecord(conf, round);
+        } catch (AssertionError e) {
+            StringBuilder output = new StringBuilder(e.getMessage());
+            for (HostProcess process : shown) {
+                output.append('\n').append(process.output());
+            }
+            throw new AssertionError(output.toString(), e);
+        }
     }
 
     /** Polls the server's round log until round R's record is in it (the round closed). */
