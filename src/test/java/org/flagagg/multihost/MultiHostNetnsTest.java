@@ -231,8 +231,8 @@ class MultiHostNetnsTest {
     /**
      * A shard host's link goes down between rounds: the Python workers' joins (they join for each round) fail
      * within shard_timeout_ms with a reason naming the unreachable shard, since a join must reach every shard;
-     * once the link is back they join again and the next round completes with everyone. (A round whose workers
-     * all joined before the cut closes at its deadline without a quorum instead: docs/reliability.md.)
+     * once the link is back they join again and the next round completes with everyone. (A round started during
+     * the cut cannot gather a quorum instead: docs/reliability.md.)
      */
     private void cutAShardHost(HostProcess javaWorkers) throws Exception {
         long t = System.nanoTime();
