@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Starts this host's flagagg member: `server` (a job's aggregator, with the WebSocket gateway and dashboard)
-# or `worker` (simulated workers that join the job over the cluster), as a member of a Hazelcast cluster
-# that joins over TCP/IP from a fixed member list (no multicast), on this host's own address.
+# Starts this host's flagagg member: `server` (a job's aggregator, with the WebSocket gateway and dashboard),
+# `shard-host` (serves no job: runs the shards a sharded job's server places on it) or `worker` (simulated
+# workers that join the job over the cluster), as a member of a Hazelcast cluster that joins over TCP/IP from
+# a fixed member list (no multicast), on this host's own address.
 #
-#   deploy/host.sh server|worker [FLAGS...]      FLAGS go to 'flagagg server' / 'flagagg worker' after the
-#                                                 cluster flags this script adds (a later flag wins)
+#   deploy/host.sh server|shard-host|worker [FLAGS...]
+#       FLAGS go to 'flagagg server' / 'flagagg server --shard-host' / 'flagagg worker' after the cluster
+#       flags this script adds (a later flag wins). Start the shard hosts before the job's server
+#       ('server --shards S'): it looks them up once, at its start.
 #
 # It reads the env file FLAGAGG_ENV_FILE (default /etc/flagagg/flagagg.env when it exists; see
 # flagagg.env.example) and needs, from it or the environment:
@@ -17,9 +20,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 role="${1:-}"
 case "$role" in
-  server | worker) shift ;;
+  server | worker) shift; command=("$role") ;;
+  shard-host) shift; command=(server --shard-host) ;;
   *)
-    echo "host.sh: usage: host.sh server|worker [FLAGS...]" >&2
+    echo "host.sh: usage: host.sh server|shard-host|worker [FLAGS...]" >&2
     exit 2
     ;;
 esac
@@ -39,5 +43,5 @@ for key in FLAGAGG_CLUSTER_HOST FLAGAGG_CLUSTER_MEMBERS; do
   fi
 done
 
-exec "$here/flagagg" "$role" --cluster --cluster-host "$FLAGAGG_CLUSTER_HOST" \
+exec "$here/flagagg" "${command[@]}" --cluster --cluster-host "$FLAGAGG_CLUSTER_HOST" \
   --cluster-members "$FLAGAGG_CLUSTER_MEMBERS" "$@"

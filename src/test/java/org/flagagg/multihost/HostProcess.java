@@ -87,6 +87,11 @@ final class HostProcess implements AutoCloseable {
         return name + " stdout:\n  " + String.join("\n  ", all) + "\n" + name + " log tail:\n" + logTail();
     }
 
+    /** Its whole log (stderr) so far. */
+    String log() throws IOException {
+        return Files.readString(log);
+    }
+
     String logTail() {
         try {
             List<String> all = Files.readAllLines(log);

