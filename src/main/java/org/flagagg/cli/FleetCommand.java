@@ -133,7 +133,8 @@ abstract class FleetCommand implements Callable<Integer> {
                 wsUrl = child.wsUrl();
                 member = member.joining(name, List.of(child.member()), 0);
             }
-            Cluster.Node node = Cluster.start(member, cluster.enabled).await();
+            // Clustered, the server is another JVM: this one only runs workers and holds no cluster data.
+            Cluster.Node node = (cluster.enabled ? Cluster.startWorkerNode(member, config.job()) : Cluster.start(member, false)).await();
             vertx = node.vertx();
             // Clustered, the job's server is in another JVM: find it (bounded) and stop if it leaves the cluster.
             Future<String> serverGone = Promise.<String>promise().future();

@@ -2,7 +2,9 @@ package org.flagagg.config;
 
 import com.hazelcast.config.Config;
 import com.hazelcast.config.XmlConfigBuilder;
+import com.hazelcast.partition.NoDataMemberInClusterException;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
@@ -24,6 +26,8 @@ import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -75,11 +79,54 @@ public final class Cluster {
     }
 
     /**
+     * A node that only runs workers: a Hazelcast lite member, which holds no partition of the cluster's maps
+     * (the event bus's subscriber lists among them). A worker host that drops off the network then stalls no
+     * other member's lookups until it is declared dead; only the job's server and shard hosts hold that data.
+     */
+    public static Future<Node> startWorkerNode(ClusterConfig cluster, String job) {
+        return startWorkerNode(cluster, job, System.nanoTime() + cluster.serverWaitS() * 1_000_000_000L);
+    }
+
+    /**
+     * A lite member cannot join a cluster of lite members only (Hazelcast has nowhere to put its maps): until a
+     * server member is there, or {@code cluster.server_wait_s} passed, it tries again every half second.
+     */
+    private static Future<Node> startWorkerNode(ClusterConfig cluster, String job, long deadlineNanos) {
+        return start(cluster, true, null, null, true).recover(e -> {
+            if (!noDataMember(e)) {
+                return Future.failedFuture(e);
+            }
+            if (System.nanoTime() > deadlineNanos) {
+                return Future.failedFuture(new IllegalStateException("no aggregator for job '" + job
+                        + "' answered within " + cluster.serverWaitS() + " s (no server member in the cluster)"));
+            }
+            Promise<Node> again = Promise.promise();
+            CompletableFuture.delayedExecutor(500, TimeUnit.MILLISECONDS)
+                    .execute(() -> startWorkerNode(cluster, job, deadlineNanos).onComplete(again));
+            return again.future();
+        });
+    }
+
+    private static boolean noDataMember(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof NoDataMemberInClusterException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
      * As {@link #start(ClusterConfig, boolean)}, with Vert.x metrics when both {@code metricsOptions} (enabled)
      * and {@code metricsFactory} are given (e.g. Micrometer's); nulls mean no metrics.
      */
     public static Future<Node> start(ClusterConfig cluster, boolean clustered, MetricsOptions metricsOptions,
             VertxMetricsFactory metricsFactory) {
+        return start(cluster, clustered, metricsOptions, metricsFactory, false);
+    }
+
+    private static Future<Node> start(ClusterConfig cluster, boolean clustered, MetricsOptions metricsOptions,
+            VertxMetricsFactory metricsFactory, boolean liteMember) {
         VertxOptions options = new VertxOptions();
         VertxBuilder builder = Vertx.builder();
         if (metricsOptions != null && metricsFactory != null) {
@@ -91,7 +138,7 @@ public final class Cluster {
         }
         Config hazelcast;
         try {
-            hazelcast = hazelcastConfig(cluster);
+            hazelcast = hazelcastConfig(cluster).setLiteMember(liteMember);
             options.setEventBusOptions(eventBusOptions(cluster));
         } catch (RuntimeException e) {
             return Future.failedFuture(e);

@@ -79,7 +79,7 @@ public final class WorkerHostMain {
         ServerConfig settings = ServerConfig.parse(Configuration.load(Path.of(options.get("--conf")), System.getenv(),
                 flags));
         int[] slots = Arrays.stream(options.get("--slots").split(",")).mapToInt(Integer::parseInt).toArray();
-        Cluster.Node node = Cluster.start(settings.cluster(), true).toCompletionStage().toCompletableFuture()
+        Cluster.Node node = Cluster.startWorkerNode(settings.cluster(), settings.job().job()).toCompletionStage().toCompletableFuture()
                 .get(STEP_S, TimeUnit.SECONDS);
         WorkerHostMain host = new WorkerHostMain(node, settings, Long.parseLong(options.get("--seed")), slots,
                 Path.of(options.get("--out")));
