@@ -1,8 +1,10 @@
 package org.flagagg.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.flagagg.Await.await;
 
+import com.hazelcast.core.Hazelcast;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.InetAddress;
@@ -69,5 +71,17 @@ class ClusterWorkerNodeTest {
         nodes.add(worker);
         assertThat(worker.manager().getHazelcastInstance().getCluster().getLocalMember().isLiteMember()).isTrue();
         assertThat(worker.manager().getHazelcastInstance().getCluster().getMembers()).hasSize(2);
+    }
+
+    @Test
+    void aWorkerNodeThatFindsNoServerGivesUpWithoutLeavingAMemberBehind() {
+        String name = "lite-alone-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
+        int before = Hazelcast.getAllHazelcastInstances().size();
+        ClusterConfig alone = ClusterConfig.fromJson(Configuration.defaults().getJsonObject("cluster").copy()
+                .put("name", name).put("port", 0).put("server_wait_s", 1));
+        assertThatThrownBy(() -> await(Cluster.startWorkerNode(alone, "alone")))
+                .hasMessageContaining("no aggregator for job 'alone' answered within 1 s");
+        // Each failed attempt shut its Hazelcast instance down: retries do not pile up members or threads.
+        assertThat(Hazelcast.getAllHazelcastInstances()).hasSize(before);
     }
 }
