@@ -133,8 +133,13 @@ abstract class FleetCommand implements Callable<Integer> {
                 wsUrl = child.wsUrl();
                 member = member.joining(name, List.of(child.member()), 0);
             }
-            // Clustered, the server is another JVM: this one only runs workers and holds no cluster data.
-            Cluster.Node node = (cluster.enabled ? Cluster.startWorkerNode(member, config.job()) : Cluster.start(member, false)).await();
+            // Clustered, the server is another JVM: this one only runs workers and holds no cluster data. Until a
+            // server member is there each join attempt fails, and Vert.x would log every one as an ERROR trace.
+            ClusterConfig joining = member;
+            Cluster.Node node = cluster.enabled
+                    ? Main.withLoggerOff("io.vertx.core.impl.VertxImpl",
+                            () -> Cluster.startWorkerNode(joining, config.job()).await())
+                    : Cluster.start(member, false).await();
             vertx = node.vertx();
             // Clustered, the job's server is in another JVM: find it (bounded) and stop if it leaves the cluster.
             Future<String> serverGone = Promise.<String>promise().future();

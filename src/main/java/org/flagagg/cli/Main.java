@@ -54,6 +54,20 @@ public final class Main {
         }
     }
 
+    /** Runs {@code work} with the logger {@code name} off (logback), then gives it back its own level. */
+    static <T> T withLoggerOff(String name, java.util.function.Supplier<T> work) {
+        if (!(LoggerFactory.getLogger(name) instanceof ch.qos.logback.classic.Logger logger)) {
+            return work.get();
+        }
+        Level own = logger.getLevel();
+        logger.setLevel(Level.OFF);
+        try {
+            return work.get();
+        } finally {
+            logger.setLevel(own);
+        }
+    }
+
     /** Reads the version from the jar manifest (the build writes it there). */
     static final class Version implements CommandLine.IVersionProvider {
         @Override

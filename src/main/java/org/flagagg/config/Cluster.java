@@ -96,6 +96,7 @@ public final class Cluster {
             if (!noDataMember(e)) {
                 return Future.failedFuture(e);
             }
+            LOG.debug("no server member in cluster '{}' yet: joining again in 0.5 s", cluster.name());
             if (System.nanoTime() > deadlineNanos) {
                 return Future.failedFuture(new IllegalStateException("no aggregator for job '" + job
                         + "' answered within " + cluster.serverWaitS() + " s (no server member in the cluster)"));
