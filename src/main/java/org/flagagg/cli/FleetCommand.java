@@ -19,7 +19,7 @@ import org.flagagg.config.InputException;
 import org.flagagg.config.JobConfig;
 import org.flagagg.config.ServerConfig;
 import org.flagagg.config.TokenTable;
-import org.flagagg.engine.JobServer;
+import org.flagagg.config.JobServer;
 import org.flagagg.server.Server;
 import org.flagagg.sim.LoadTest;
 import org.flagagg.wire.JobSecret;

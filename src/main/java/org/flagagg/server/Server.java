@@ -25,7 +25,7 @@ import org.flagagg.config.TokenTable;
 import org.flagagg.engine.AggregatorVerticle;
 import org.flagagg.engine.ShardHost;
 import org.flagagg.engine.Deadlines;
-import org.flagagg.engine.JobServer;
+import org.flagagg.config.JobServer;
 import org.flagagg.link.LinkServer;
 import org.flagagg.kernels.Kernels;
 import org.flagagg.round.ChunkStore;

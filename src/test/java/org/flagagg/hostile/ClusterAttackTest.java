@@ -26,7 +26,7 @@ import org.flagagg.config.ClusterConfig;
 import org.flagagg.config.Configuration;
 import org.flagagg.config.JobConfig;
 import org.flagagg.engine.Engine;
-import org.flagagg.engine.JobServer;
+import org.flagagg.config.JobServer;
 import org.flagagg.wire.Addresses;
 import org.flagagg.wire.JobSecret;
 import org.flagagg.worker.Worker;

@@ -22,7 +22,7 @@ import org.flagagg.config.Cluster;
 import org.flagagg.config.Configuration;
 import org.flagagg.config.JobConfig;
 import org.flagagg.config.ServerConfig;
-import org.flagagg.engine.JobServer;
+import org.flagagg.config.JobServer;
 import org.flagagg.server.Server;
 import org.flagagg.sim.Fleet;
 import org.flagagg.wire.JobSecret;

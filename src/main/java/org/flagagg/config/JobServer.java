@@ -1,4 +1,4 @@
-package org.flagagg.engine;
+package org.flagagg.config;
 
 import com.hazelcast.cluster.MembershipEvent;
 import com.hazelcast.cluster.MembershipListener;
@@ -8,7 +8,6 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.core.shareddata.AsyncMap;
 import io.vertx.core.shareddata.Lock;
 import java.util.UUID;
-import org.flagagg.config.Cluster;
 
 /**
  * One aggregator server per job and cluster. A server {@link #claim claims} its job with a cluster-wide lock
