@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import random
+import ssl
 import time
 from collections import deque
 
@@ -500,6 +501,8 @@ def _try_another(error, reconnecting):
                 or (reconnecting and error.code == _SLOT_TAKEN))
     if isinstance(error, FlagaggError) and not isinstance(error, RoundTimeout):
         return False  # the server answered, and said no (ControlError), or sent nonsense (ProtocolViolation)
+    if isinstance(error, ssl.SSLError) and not isinstance(error, ssl.SSLEOFError):
+        return False  # an untrusted certificate or a TLS mismatch: configuration, not a lost host
     # Refused, reset or timed out (RoundTimeout: no session in time), or a handshake cut short.
     return isinstance(error, (OSError, InvalidHandshake))
 

@@ -258,3 +258,15 @@ def test_bad_url_arguments_are_refused():
         flagagg.Client([], "t")
     with pytest.raises(ValueError, match="failover_s"):
         flagagg.Client("ws://127.0.0.1:1/v1/workers", "t", failover_s=-1)
+
+
+def test_a_tls_failure_is_final_but_a_tls_handshake_cut_short_is_not():
+    import ssl
+
+    assert not fc._try_another(ssl.SSLCertVerificationError("certificate verify failed"), reconnecting=True)
+    assert not fc._try_another(ssl.SSLError("wrong version number"), reconnecting=True)
+    assert fc._try_another(ssl.SSLEOFError("EOF occurred in violation of protocol"), reconnecting=True)
+    assert fc._try_another(ConnectionResetError(), reconnecting=False)
+    assert fc._try_another(flagagg.RoundTimeout("no session"), reconnecting=False)
+    assert not fc._try_another(flagagg.ControlError(400, "bad"), reconnecting=True)
+    assert not fc._try_another(flagagg.ProtocolViolation("nonsense"), reconnecting=True)
