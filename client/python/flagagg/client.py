@@ -3,6 +3,8 @@
 One Client is one worker, over one connection at a time. It is not thread-safe: use it from one thread (the
 websockets library reads the socket in its own background thread, so acknowledgements keep arriving while we
 send). When the connection is lost it reconnects to any gateway of the job (docs/protocol.md, "Failover").
+Client is over 400 lines because connecting, failover, flow control and message handling all act on one
+connection's state (the round in flight, its credits and pending results); split, they would pass it around.
 """
 from __future__ import annotations
 
