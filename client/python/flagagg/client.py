@@ -1,23 +1,29 @@
 """A worker of a flagagg job over WebSocket (docs/protocol.md, "WebSocket workers (version 1)").
 
-One Client is one connection is one worker. It is not thread-safe: use it from one thread (the websockets
-library reads the socket in its own background thread, so acknowledgements keep arriving while we send).
+One Client is one worker, over one connection at a time. It is not thread-safe: use it from one thread (the
+websockets library reads the socket in its own background thread, so acknowledgements keep arriving while we
+send). When the connection is lost it reconnects to any gateway of the job (docs/protocol.md, "Failover").
+Client is over 400 lines because connecting, failover, flow control and message handling all act on one
+connection's state (the round in flight, its credits and pending results); split, they would pass it around.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
+import random
+import ssl
 import time
 from collections import deque
 
 import numpy as np
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.protocol import State
 from websockets.sync.client import connect
 
 from . import frame as fr
-from .errors import (ChunkRejected, ConnectionRefused, ControlError, FlagaggError, ProtocolViolation,
-                     RoundFailed, RoundRefused)
+from .errors import (AggregatorLost, ChunkRejected, ConnectionRefused, ControlError, FlagaggError,
+                     ProtocolViolation, RoundFailed, RoundLost, RoundRefused)
 
 _LOG = logging.getLogger("flagagg")
 PROTOCOL_VERSION = 1
@@ -28,6 +34,15 @@ _MAX_TEXT = 1 << 20
 _STOP_CODES = (400, 403, 404, 409, 422, 500)
 # The round id is not the server's: 425 ahead of its schedule, 410 over (before this worker took part).
 _TOO_EARLY, _ROUND_OVER = 425, 410
+# Refusals after which another gateway (or the same one, later) may give a session: a standby's 503 (or a
+# proxy's 502/504 in front of a dead gateway) and the close codes of a lost or restarting server. Connection
+# errors (refused, reset, timed out) count too; every other refusal (401, 4400, 4403, ...) is final.
+_TRY_ANOTHER_STATUS = (502, 503, 504)
+_TRY_ANOTHER_CLOSE = (1001, 1006, 1011, 1012, 1013, 1014)
+# 4409 (slot or token taken) only while reconnecting: the old connection may still be closing on a gateway.
+_SLOT_TAKEN = 4409
+# Pauses between passes over the gateways: 0.2 s, doubling, at most 5 s, each with jitter.
+_BACKOFF_FIRST_S, _BACKOFF_CAP_S = 0.2, 5.0
 
 
 class RoundTimeout(FlagaggError, TimeoutError):
@@ -53,18 +68,30 @@ class Client:
     The server owns the round ids: ``next_round`` is the round to exchange (the session's current round,
     then the one after the latest result); ``exchange(None, ...)`` uses it.
 
-    url: ``ws://HOST:PORT/v1/workers`` or ``wss://...`` (then ``ssl_context`` is used, if given).
+    url: ``ws://HOST:PORT/v1/workers`` or ``wss://...`` (then ``ssl_context`` is used, if given), or a list
+        of them: the gateways of the job's servers (the active one and its standbys), tried in turn.
+        ``client.url`` is the one connected.
     dim: send the hello at once with this dimension; otherwise the first exchange sends it with its
         gradient's size (``session`` is None until then).
     slot: ask for this slot (reproducible worker order); by default the server gives the first free one.
     timeout: most seconds to wait for any one server message during a round; None derives it from the
         session (deadline_max_ms + result_timeout_ms + 30 s).
     retries_429: how often one chunk is resent after 429 (credits or open rounds exceeded) before giving up.
+    failover_s: how long to keep trying the gateways (in turn, with back-off) for a session, at the start and
+        after the connection was lost; then AggregatorLost. 0: one try of each URL, and a lost connection
+        raises ConnectionRefused (the behaviour before failover).
     """
 
     def __init__(self, url, token, *, dim=None, slot=None, ssl_context=None, open_timeout=10.0, timeout=None,
-                 retries_429=200, max_message_bytes=_DEFAULT_MAX_MESSAGE):
-        self.url = url
+                 retries_429=200, max_message_bytes=_DEFAULT_MAX_MESSAGE, failover_s=60.0):
+        self.urls = (url,) if isinstance(url, str) else tuple(url)
+        if not self.urls or not all(isinstance(u, str) for u in self.urls):
+            raise ValueError(f"url must be a URL or a non-empty list of URLs, got {url!r}")
+        if not failover_s >= 0:
+            raise ValueError(f"failover_s must be >= 0, got {failover_s}")
+        self.url = None
+        self._url_index = -1
+        self._failover_s = float(failover_s)
         self.session = None
         self.last_result = None
         self.last_timing = None
@@ -76,30 +103,14 @@ class Client:
         self._backoff = 0.0
         self.stray_frames = 0  # aggregate frames of rounds this worker was not exchanging: acked and dropped
         self._last_stray_round = None
-        kwargs = dict(additional_headers={"Authorization": f"Bearer {token}"}, compression=None,
-                      max_size=max_message_bytes, open_timeout=open_timeout)
+        self._connect_kwargs = dict(additional_headers={"Authorization": f"Bearer {token}"}, compression=None,
+                                    max_size=max_message_bytes, open_timeout=open_timeout)
         if ssl_context is not None:
-            kwargs["ssl"] = ssl_context
-        try:
-            # Entered as a context manager (websockets >= 17 deprecates using connect() otherwise).
-            self._ws = contextlib.ExitStack().enter_context(connect(url, **kwargs))
-        except InvalidStatus as e:
-            # The server refuses a missing or unknown token (401) before the upgrade, with {"error": reason}.
-            status = e.response.status_code
-            body = e.response.body.decode("utf-8", "replace") if e.response.body else ""
-            try:
-                reason = json.loads(body).get("error", body)
-            except (ValueError, AttributeError):
-                reason = body
-            reason = reason or "HTTP " + str(status)
-            raise ConnectionRefused(status, reason, f"connection refused: HTTP {status} {reason}") from None
+            self._connect_kwargs["ssl"] = ssl_context
+        self._ws = None
         self._slot = slot
-        if dim is not None:
-            try:
-                self.hello(dim)
-            except BaseException:
-                self.close()
-                raise
+        self._dim = None if dim is None else int(dim)
+        self._connect(None)
 
     # -- connection -------------------------------------------------------------------------------------
 
@@ -108,6 +119,69 @@ class Client:
 
     def __exit__(self, *exc):
         self.close()
+
+    def _connect(self, lost):
+        """A connection (and a session, once the dimension is known) from the first gateway that gives one.
+
+        ``lost``: the error that ended the previous connection (None at the start); the gateway after that
+        one is tried first. Passes over every URL, pausing between passes with back-off, until failover_s
+        has passed (each attempt is bounded by open_timeout and the session's wait).
+        """
+        n = len(self.urls)
+        first = 0 if lost is None else (self._url_index + 1) % n
+        deadline = time.monotonic() + self._failover_s
+        pauses = _backoff_pauses(random.Random())
+        attempts, last = 0, None
+        while True:
+            for k in range(n):
+                i = (first + k) % n
+                attempts += 1
+                try:
+                    self._connect_to(self.urls[i])
+                    self._url_index = i
+                    if lost is not None:
+                        _LOG.warning("reconnected to %s after %d attempt(s); the session's round is %s",
+                                     self.url, attempts, self._next_round)
+                    return
+                except (FlagaggError, OSError, InvalidHandshake) as e:
+                    self._discard_connection()
+                    if not _try_another(e, reconnecting=lost is not None):
+                        raise
+                    last = e
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if self._failover_s == 0:
+                    raise last
+                raise AggregatorLost(self.urls, self._failover_s, attempts, last) from last
+            time.sleep(min(remaining, next(pauses)))
+
+    def _connect_to(self, url):
+        """One attempt: the upgrade, then the hello if the dimension is known."""
+        try:
+            # Entered as a context manager (websockets >= 17 deprecates using connect() otherwise).
+            self._ws = contextlib.ExitStack().enter_context(connect(url, **self._connect_kwargs))
+        except InvalidStatus as e:
+            raise _http_refusal(e) from None
+        self.url = url
+        if self._dim is not None:
+            self._hello()
+
+    def _recover(self, error):
+        """After ``error`` ended the connection: a new session (same dim and slot) if the loss is one to fail
+        over from, else ``error`` again. Raises AggregatorLost if no gateway gives a session in time."""
+        if self._failover_s == 0 or self._ws is None or not _try_another(error, reconnecting=False):
+            raise error
+        _LOG.warning("connection to %s lost (%s): reconnecting", self.url, error)
+        self._discard_connection()
+        self.session = None
+        self._incoming.clear()  # results of the old connection: none of them will be completed
+        self._connect(error)
+
+    def _discard_connection(self):
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                ws.close()
 
     def close(self):
         """Says bye and closes; safe to call twice."""
@@ -127,7 +201,16 @@ class Client:
         """Joins the job with a gradient of ``dim`` values; returns (and keeps) the session."""
         if self.session is not None:
             raise FlagaggError("the hello was already sent; a connection is one worker of one dimension")
-        hello = {"type": "hello", "version": PROTOCOL_VERSION, "dim": int(dim)}
+        self._dim = int(dim)
+        try:
+            return self._hello()
+        except ConnectionRefused as e:
+            self._recover(e)  # the connection was lost before the hello: another gateway, with the hello
+            return self.session
+
+    def _hello(self):
+        dim = self._dim
+        hello = {"type": "hello", "version": PROTOCOL_VERSION, "dim": dim}
         if self._slot is not None:
             hello["slot"] = int(self._slot)
         self._send_text(hello)
@@ -139,10 +222,11 @@ class Client:
             raise ControlError(session.get("code"), session.get("reason", ""))
         if session.get("type") != "session":
             raise ProtocolViolation(f"expected the session, got {msg[:200]}")
-        if session.get("dim") != int(dim):
+        if session.get("dim") != dim:
             raise ProtocolViolation(f"session dim {session.get('dim')} differs from the hello's {dim}")
         self.session = session
-        self._next_round = max(self._next_round, int(session.get("round", 0)))
+        self._slot = session.get("slot", self._slot)  # asked for again after a reconnect: worker order is kept
+        self._next_round = int(session.get("round", 0))  # after a reconnect: the new server's current round
         self._encoder = fr.Encoder(int(session["chunk_coords"]))
         # One chunk frame is the largest binary message the server may send us from now on; text messages
         # (a round's result carries its record) may take up to 1 MiB, websockets' default.
@@ -159,7 +243,8 @@ class Client:
     @property
     def next_round(self):
         """The round id to exchange next: the server's current round when this worker joined (a restarted
-        worker follows the job, it does not start at 0), then the one after the latest result received."""
+        worker follows the job, it does not start at 0) or reconnected, then the one after the latest result
+        received."""
         return self._next_round
 
     def exchange(self, round_id, gradient, out=None):
@@ -172,12 +257,19 @@ class Client:
         of the others is on the exception), RoundFailed if the round failed, ConnectionRefused if the server
         closed the connection. A straggler (its round closed before all its chunks arrived) gets the aggregate
         like everyone else; ``last_result["included"]`` is then False.
+        Failover (``failover_s`` > 0): a connection found lost before sending is replaced first (then
+        ``round_id`` None is the new session's round); one lost during the round is replaced and the round
+        raises RoundLost. AggregatorLost if no gateway gives a session within failover_s.
         """
         x = np.ascontiguousarray(gradient, dtype="<f4").reshape(-1)
         if self.session is None:
             self.hello(x.size)
+        if round_id is None or not self._open():
+            try:
+                self._drain()  # results of rounds this worker skipped move next_round on
+            except ConnectionRefused as e:
+                self._recover(e)  # lost between rounds: nothing of this round was sent yet
         if round_id is None:
-            self._drain()  # results of rounds this worker skipped move next_round on
             round_id = self._next_round
         s = self.session
         if x.size != s["dim"]:
@@ -209,6 +301,10 @@ class Client:
             incoming = self._incoming[round_id]
             while not incoming.done():
                 self._handle(self._recv(self._round_timeout()))
+        except ConnectionRefused as e:
+            self._sending = None
+            self._recover(e)
+            raise RoundLost(round_id, f"aggregator lost: {e}") from e
         finally:
             self._sending = None
             self._out = None
@@ -255,8 +351,13 @@ class Client:
 
     # -- messages ---------------------------------------------------------------------------------------
 
+    def _open(self):
+        return self._ws is not None and self._ws.state is State.OPEN
+
     def _drain(self):
         """Handles every message that has already arrived, without waiting."""
+        if self._ws is None:
+            raise FlagaggError("the client is closed")
         while True:
             try:
                 msg = self._ws.recv(timeout=0)
@@ -380,6 +481,41 @@ class Client:
             raise RoundTimeout(f"no message from the server in {timeout:.0f} s") from None
         except ConnectionClosed as e:
             raise _refused(e) from None
+
+
+def _http_refusal(e):
+    """A refused upgrade as a ConnectionRefused with the HTTP status and the server's reason: 401 (missing or
+    unknown token) with {"error": reason}, or 503 from a standby server."""
+    status = e.response.status_code
+    body = e.response.body.decode("utf-8", "replace") if e.response.body else ""
+    try:
+        reason = json.loads(body).get("error", body)
+    except (ValueError, AttributeError):
+        reason = body
+    reason = reason or "HTTP " + str(status)
+    return ConnectionRefused(status, reason, f"connection refused: HTTP {status} {reason}")
+
+
+def _try_another(error, reconnecting):
+    """Whether another gateway (or this one, later) may give a session after ``error``."""
+    if isinstance(error, ConnectionRefused):
+        return (error.code in _TRY_ANOTHER_STATUS or error.code in _TRY_ANOTHER_CLOSE
+                or (reconnecting and error.code == _SLOT_TAKEN))
+    if isinstance(error, FlagaggError) and not isinstance(error, RoundTimeout):
+        return False  # the server answered, and said no (ControlError), or sent nonsense (ProtocolViolation)
+    if isinstance(error, ssl.SSLError) and not isinstance(error, ssl.SSLEOFError):
+        return False  # an untrusted certificate or a TLS mismatch: configuration, not a lost host
+    # Refused, reset or timed out (RoundTimeout: no session in time), or a handshake cut short.
+    return isinstance(error, (OSError, InvalidHandshake))
+
+
+def _backoff_pauses(rng):
+    """Pauses between passes over the gateways: 0.2 s doubling up to 5 s, each drawn from [d/2, d] (the
+    jitter keeps workers that lost one gateway together from knocking on the next in step)."""
+    d = _BACKOFF_FIRST_S
+    while True:
+        yield rng.uniform(d / 2, d)
+        d = min(_BACKOFF_CAP_S, 2 * d)
 
 
 def _refused(e):

@@ -12,7 +12,14 @@ ServerError (code, reason)
  |                      worker took part): no result will come; the reason names the current round and
  |                      Client.next_round is the id to use
  +- RoundFailed         the round closed with status "failed", or the server stopped sending its results
+     +- RoundLost       the connection was lost during the round; the client reconnected (Client.next_round
+                        is the new session's round), but this round's result is unknown
+AggregatorLost (not a ServerError): the connection was lost and no gateway gave a session again within the
+                    client's failover_s.
 ProtocolViolation (not a ServerError): the server sent something this client cannot understand.
+
+Every RoundFailed (RoundLost included) leaves the client ready for its next round: retrying the step at
+Client.next_round is safe (flagagg.torch.exchange_grads does). AggregatorLost leaves the client closed.
 """
 from __future__ import annotations
 
@@ -64,6 +71,26 @@ class RoundFailed(ServerError):
         super().__init__("failed", reason, f"round {round_id} failed: {reason}")
         self.round = round_id
         self.result = result
+
+
+class RoundLost(RoundFailed):
+    """The connection was lost while ``round`` was in flight; the client has a new session (``Client.url``,
+    ``Client.next_round``) but cannot know how the round ended. ``reason`` starts with "aggregator lost"."""
+
+
+class AggregatorLost(FlagaggError):
+    """The connection was lost and no gateway gave a session again within ``failover_s`` seconds.
+
+    ``urls``: the gateways tried, ``attempts``: how many connections were tried, ``last_error``: the last
+    refusal (also the exception's ``__cause__``). The client is closed.
+    """
+
+    def __init__(self, urls, failover_s, attempts, last_error):
+        self.urls = tuple(urls)
+        self.attempts = attempts
+        self.last_error = last_error
+        super().__init__(f"no session from {', '.join(self.urls)} within {failover_s:g} s ({attempts} attempts); "
+                         f"last error: {type(last_error).__name__}: {last_error}")
 
 
 class ProtocolViolation(FlagaggError):

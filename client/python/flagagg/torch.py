@@ -1,7 +1,13 @@
 """PyTorch helper: one exchange for all of a model's gradients. Imports torch only when used."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
+
+from .errors import RoundFailed
+
+_LOG = logging.getLogger("flagagg")
 
 
 def _params(model):
@@ -44,13 +50,30 @@ def set_flat_grads(model, flat) -> None:
             offset += n
 
 
-def exchange_grads(client, round_id, model) -> np.ndarray:
+def exchange_grads(client, round_id, model, retries=3) -> np.ndarray:
     """Flattens the model's gradients, exchanges them for ``round_id`` (None: the client's next_round), writes
     the aggregate into ``p.grad``.
 
-    Returns the aggregate (numpy float32). Errors are the client's (see flagagg.errors); on ChunkRejected the
-    gradients are left as they were.
+    A round that fails (RoundFailed: the server reported it failed, e.g. "aggregator lost", or RoundLost: the
+    connection was lost and the client reconnected) is exchanged again, with the same gradients, at the
+    client's next_round, up to ``retries`` times; then the last RoundFailed is raised. The step is retried,
+    the gradient is not recomputed.
+
+    Returns the aggregate (numpy float32). Other errors are the client's (see flagagg.errors), raised at once;
+    the gradients are then left as they were.
     """
-    aggregate = client.exchange(round_id, flat_grads(model))
+    if retries < 0:
+        raise ValueError(f"retries must be >= 0, got {retries}")
+    grads = flat_grads(model)
+    for attempt in range(retries + 1):
+        try:
+            aggregate = client.exchange(round_id, grads)
+            break
+        except RoundFailed as e:
+            if attempt == retries:
+                raise
+            _LOG.warning("round %s failed (%s): exchanging the same gradients again at the next round (retry "
+                         "%d of %d)", e.round, e.reason, attempt + 1, retries)
+            round_id = None  # the client's next_round: after the failed round, or the new session's round
     set_flat_grads(model, aggregate)
     return aggregate

@@ -1,4 +1,6 @@
 """The client against the real server (target/flagagg.jar): rounds, offline agreement, refusals, exclusion."""
+import threading
+
 import numpy as np
 import pytest
 
@@ -160,3 +162,45 @@ def test_wss_round_with_a_test_key_store(start_server, tmp_path):
     # Without trusting the certificate the handshake fails.
     with pytest.raises(ssl.SSLError):
         flagagg.Client(srv.url, srv.token(0))
+
+
+def test_a_killed_server_mid_round_the_worker_carries_on_at_the_other_gateway(start_server):
+    """kill -9 of the server while its round waits: the client sees the real gateway's connection end,
+    raises RoundLost and has a session on the other server. Two independent servers sharing the token stand in
+    for a job's active server and the standby that took it over (the real take-over is the server's tests')."""
+    dim = 10
+    # Two workers and a fixed 120 s deadline: with one worker connected the round stays open until the kill.
+    active = start_server(rule="mean", workers=2, dim=dim, args=["--deadline-ms", "120000"])
+    token = active.token(0)
+    other = start_server(rule="mean", workers=1, dim=dim, tokens={"worker-0": token})
+    x = np.arange(dim, dtype=np.float32)
+    c = flagagg.Client([active.url, other.url], token, dim=dim, failover_s=30)
+    waiting = threading.Event()
+    recv = c._recv
+
+    def recv_noting_the_wait(timeout):
+        if c._sending is not None and not c._pending and not c._inflight:
+            waiting.set()  # every chunk acknowledged: the round is open at the server, waiting for worker-1
+        return recv(timeout)
+
+    c._recv = recv_noting_the_wait
+    outcome = {}
+
+    def work():
+        try:
+            outcome["aggregate"] = c.exchange(None, x)
+        except BaseException as e:  # noqa: B902 - handed to the test thread
+            outcome["error"] = e
+
+    t = threading.Thread(target=work, daemon=True)
+    t.start()
+    assert waiting.wait(60), "the round never reached its wait for the result"
+    active.proc.kill()
+    t.join(60)
+    assert not t.is_alive()
+    e = outcome.get("error")
+    assert isinstance(e, flagagg.RoundLost), outcome
+    assert e.round == 0 and e.reason.startswith("aggregator lost") and "1006" in e.reason
+    assert c.url == other.url and c.next_round == 0 and c.session["slot"] == 0
+    assert np.array_equal(c.exchange(None, x), x) and c.last_result["round"] == 0
+    c.close()

@@ -19,3 +19,7 @@ def test_error_hierarchy():
     e = flagagg.ChunkRejected(422, "NaN at 3", 7, 1)
     assert (e.code, e.reason, e.round, e.chunk) == (422, "NaN at 3", 7, 1) and "422" in str(e)
     assert issubclass(flagagg.RoundTimeout, TimeoutError)
+    # A lost round is a failed round (retried the same way); giving up on every gateway is not a server's answer.
+    assert issubclass(flagagg.RoundLost, flagagg.RoundFailed)
+    assert issubclass(flagagg.AggregatorLost, flagagg.FlagaggError)
+    assert not issubclass(flagagg.AggregatorLost, flagagg.ServerError)

@@ -48,11 +48,17 @@ final class ClusterOptions {
             + "'flagagg certs' writes one). Needed with --cluster.")
     Path secret;
 
+    @Option(names = "--cluster-failure-timeout", paramLabel = "S", description = "Seconds a member may stay silent "
+            + "before the cluster declares it dead: a job's standby server takes over, and its shards are placed "
+            + "again, after it (2..300; default: 10, cluster.failure_timeout_s). Give every member the same value.")
+    Integer failureTimeoutS;
+
     /** Adds the flags that were given to the command line's configuration layer. */
     void addTo(FlagLayer flags) {
         flags.put("cluster.host", host).put("cluster.members", members).put("cluster.port", port)
                 .put("cluster.name", name).put("cluster.config", config).put("cluster.secret", secret)
                 .put("cluster.tls_keystore", tlsKeystore).put("cluster.tls_truststore", tlsTruststore)
-                .put("cluster.tls_password_file", tlsPasswordFile);
+                .put("cluster.tls_password_file", tlsPasswordFile)
+                .put("cluster.failure_timeout_s", failureTimeoutS);
     }
 }

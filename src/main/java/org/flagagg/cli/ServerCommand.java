@@ -10,6 +10,7 @@ import org.flagagg.config.Cluster;
 import org.flagagg.config.InputException;
 import org.flagagg.config.JobConfig;
 import org.flagagg.config.ServerConfig;
+import org.flagagg.engine.JobState;
 import org.flagagg.server.Server;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -45,6 +46,12 @@ final class ServerCommand implements Callable<Integer> {
             + "finds, else runs them itself). Needs --cluster and the job secret (--cluster-secret FILE).")
     boolean shardHost;
 
+    @Option(names = "--standby", description = "With --cluster: when the job has a server already, wait and take the "
+            + "job over when that server's member leaves the cluster (after --cluster-failure-timeout), resuming "
+            + "its round sequence, instead of refusing to start. Nothing listens here until then "
+            + "(default: standby, false).")
+    Boolean standby;
+
     @Option(names = "--host", paramLabel = "HOST", description = "Interface of the HTTP server (GET /rounds, "
             + "GET /health) (default: 127.0.0.1).")
     String httpHost;
@@ -73,7 +80,7 @@ final class ServerCommand implements Callable<Integer> {
         cluster.addTo(flags);
         ws.addTo(flags, env);
         return flags.put("http.host", httpHost).put("http.port", httpPort).put("http.read_tokens", readTokens)
-                .put("http.metrics_open", metricsOpen).put("link.port", linkPort);
+                .put("http.metrics_open", metricsOpen).put("link.port", linkPort).put("standby", standby);
     }
 
     @Override
@@ -88,6 +95,13 @@ final class ServerCommand implements Callable<Integer> {
                     + "dashboard, /rounds, /events and /metrics are open to anyone who reaches it (--read-tokens FILE)%n",
                     host);
         }
+        PrintWriter out = spec.commandLine().getOut();
+        JobConfig job = config.job();
+        boolean standing = config.standby() && cluster.enabled;
+        if (standing) {
+            out.printf("standby for job '%s': waiting to take it over%n", job.job());
+            out.flush();
+        }
         Server server = Server.start(config, cluster.enabled, testDeadlines.deadlines()).await();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -99,8 +113,13 @@ final class ServerCommand implements Callable<Integer> {
                 stopped.countDown();
             }
         }, "flagagg-shutdown"));
-        JobConfig job = config.job();
-        PrintWriter out = spec.commandLine().getOut();
+        JobState.Resume resume = server.resume();
+        if (resume != null && (standing || resume.nextRound() > 0)) {
+            out.printf("%s job '%s' at round %d (%d round records kept in the cluster, %d rounds lost with the "
+                    + "previous server)%n", standing ? "took over" : "resumed", job.job(), resume.nextRound(),
+                    resume.records().size() - resume.lost(), resume.lost());
+        }
+        job = server.job();
         out.printf("aggregator ready: job '%s', rule %s, %d workers, dim %d, %s; rounds at %s://%s:%d/rounds%n",
                 job.job(), job.rule().name(), job.workers(), job.dim(),
                 server.node().member() == null ? "embedded" : "cluster member " + server.node().member(),

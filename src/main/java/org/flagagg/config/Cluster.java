@@ -249,6 +249,14 @@ public final class Cluster {
         if (cluster.port() > 0) {
             config.getNetworkConfig().setPort(cluster.port());
         }
+        // Failure detection in seconds, not Hazelcast's 60: a member silent this long is dead, its locks (a job's
+        // claim) are freed and its shards placed again. A member cut off for longer comes back by a split-brain
+        // merge, looked for as often.
+        String timeout = Long.toString(cluster.failureTimeoutS());
+        config.setProperty("hazelcast.max.no.heartbeat.seconds", timeout);
+        config.setProperty("hazelcast.heartbeat.interval.seconds", "1");
+        config.setProperty("hazelcast.merge.first.run.delay.seconds", timeout);
+        config.setProperty("hazelcast.merge.next.run.delay.seconds", timeout);
         return config;
     }
 }

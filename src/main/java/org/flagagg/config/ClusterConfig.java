@@ -18,10 +18,12 @@ import java.util.List;
  * @param tlsPasswordFile file whose first line is the stores' password (when tlsPassword is empty), or null
  * @param secret          file whose first line is the job secret, or null
  * @param serverWaitS     how long a worker waits for the job's server to be in the cluster
+ * @param failureTimeoutS how long a member may stay silent before the cluster declares it dead (Hazelcast's
+ *                        heartbeat timeout): the failure detection of a failover
  */
 public record ClusterConfig(Path config, String name, String host, List<String> members, int port,
         Path tlsKeystore, Path tlsTruststore, String tlsPassword, Path tlsPasswordFile, Path secret,
-        long serverWaitS) {
+        long serverWaitS, long failureTimeoutS) {
 
     public ClusterConfig {
         members = List.copyOf(members);
@@ -40,12 +42,13 @@ public record ClusterConfig(Path config, String name, String host, List<String> 
                 Configuration.path(cluster.getString("tls_keystore")),
                 Configuration.path(cluster.getString("tls_truststore")), cluster.getString("tls_password"),
                 Configuration.path(cluster.getString("tls_password_file")),
-                Configuration.path(cluster.getString("secret")), cluster.getLong("server_wait_s"));
+                Configuration.path(cluster.getString("secret")), cluster.getLong("server_wait_s"),
+                cluster.getLong("failure_timeout_s"));
     }
 
     /** The same cluster under another name, joining these members, from this Hazelcast port. */
     public ClusterConfig joining(String newName, List<String> newMembers, int newPort) {
         return new ClusterConfig(config, newName, host, newMembers, newPort, tlsKeystore, tlsTruststore, tlsPassword,
-                tlsPasswordFile, secret, serverWaitS);
+                tlsPasswordFile, secret, serverWaitS, failureTimeoutS);
     }
 }

@@ -67,6 +67,8 @@ public final class Configuration {
             new Range("link.max_unauthenticated", 1, 65_536, true),
             new Range("link.auth_timeout_ms", 1, DAY_MS, true),
             new Range("cluster.server_wait_s", 1, 86_400, true),
+            new Range("cluster.failure_timeout_s", 2, 300, true),
+            new Range("records_kept", 0, 1_000_000, true),
             new Range("cluster.port", 0, 65_535, true),
             new Range("ws.control_rate", 0.001, 1e9, false),
             new Range("ws.control_burst", 1, 1e9, true),

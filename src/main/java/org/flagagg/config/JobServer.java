@@ -21,6 +21,8 @@ public final class JobServer {
     static final String MAP = "flagagg.servers";
     /** How long a claim waits for the lock: long enough for a lock free now, short of a held one's release. */
     private static final long CLAIM_WAIT_MS = 2_000;
+    /** How long a standby's claim waits at a time. */
+    private static final long STANDBY_WAIT_MS = 5_000;
     /** How often {@link #find} looks again while the job has no server. */
     private static final long FIND_POLL_MS = 250;
 
@@ -43,10 +45,24 @@ public final class JobServer {
                         + (h.succeeded() && h.result() != null ? "member " + h.result().member()
                                 + " (" + h.result().id() + ")" : "its lock is held")
                         + "; stop it or use another job name"))))
-                .compose(lock -> servers(node).compose(map -> map.put(job, new JsonObject()
-                        .put("member", node.member()).put("id", node.memberId())))
-                        .map(lock)
-                        .onFailure(e -> lock.release()));
+                .compose(lock -> holding(node, job, lock));
+    }
+
+    /** Records this node as {@code job}'s server, holding {@code lock} (released if that fails). */
+    private static Future<Lock> holding(Cluster.Node node, String job, Lock lock) {
+        return servers(node).compose(map -> map.put(job, new JsonObject().put("member", node.member())
+                .put("id", node.memberId()))).map(lock).onFailure(e -> lock.release());
+    }
+
+    /**
+     * Claims {@code job} as soon as it is free: a standby server, which takes the job over when the member of
+     * its server leaves the cluster (Hazelcast then frees that member's claim). Waits without bound, in
+     * {@value #STANDBY_WAIT_MS} ms steps so no thread is held longer.
+     */
+    public static Future<Lock> await(Cluster.Node node, String job) {
+        return node.vertx().sharedData().getLockWithTimeout(lockName(job), STANDBY_WAIT_MS)
+                .recover(e -> node.manager().isActive() ? await(node, job) : Future.failedFuture(e))
+                .compose(lock -> holding(node, job, lock));
     }
 
     /**

@@ -16,9 +16,13 @@ import java.util.Map;
  * @param cluster the "cluster" section
  * @param jitWarmup "jit_warmup": run the rule on synthetic data at start-up so the first round is not run cold
  *                  (round.Warmup)
+ * @param standby  "standby": in a cluster, a server for a job that has one already waits and takes the job over
+ *                 when that server's member leaves, instead of refusing to start
+ * @param recordsKept "records_kept": how many of the latest round records the cluster keeps for a job (the job
+ *                 state a standby resumes from), 0 none
  */
 public record ServerConfig(JobConfig job, HttpConfig http, GatewayConfig ws, LinkConfig link, ClusterConfig cluster,
-        boolean jitWarmup) {
+        boolean jitWarmup, boolean standby, int recordsKept) {
 
     /** The packaged defaults (conf/flagagg.json). */
     public static ServerConfig defaults() {
@@ -27,7 +31,7 @@ public record ServerConfig(JobConfig job, HttpConfig http, GatewayConfig ws, Lin
 
     /** The same configuration for another job. */
     public ServerConfig withJob(JobConfig newJob) {
-        return new ServerConfig(newJob, http, ws, link, cluster, jitWarmup);
+        return new ServerConfig(newJob, http, ws, link, cluster, jitWarmup, standby, recordsKept);
     }
 
     /** The layered configuration (see {@link Configuration#load}), typed. */
@@ -40,7 +44,8 @@ public record ServerConfig(JobConfig job, HttpConfig http, GatewayConfig ws, Lin
         try {
             return new ServerConfig(JobConfig.parse(json), HttpConfig.parse(json.getJsonObject("http")),
                     GatewayConfig.parse(json.getJsonObject("ws")), LinkConfig.parse(json.getJsonObject("link")),
-                    ClusterConfig.parse(json.getJsonObject("cluster")), json.getBoolean("jit_warmup"));
+                    ClusterConfig.parse(json.getJsonObject("cluster")), json.getBoolean("jit_warmup"),
+                    json.getBoolean("standby"), json.getInteger("records_kept"));
         } catch (IllegalArgumentException e) {
             throw new InputException(e.getMessage());
         }

@@ -8,6 +8,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -88,6 +89,10 @@ public final class AggregatorVerticle extends VerticleBase {
     private ShardCoordinator coordinator;
     /** Shard k > 0, else null. */
     private ShardControl control;
+    /** The control messages to and from the other shards. */
+    private ShardLink link;
+    /** The job's state in the cluster (shard 0 of a clustered server), else null. */
+    private JobState jobState;
 
     /** An aggregator that only workers in this JVM can join (embedded, or a cluster without a job secret). */
     public AggregatorVerticle(JobConfig job, ChunkStore store) {
@@ -171,6 +176,72 @@ public final class AggregatorVerticle extends VerticleBase {
         return reached.future();
     }
 
+    /**
+     * Before deploying shard 0 of a clustered server: round ids start at {@code nextRound}, each round that opens
+     * is stored in {@code state}, and each record too before the round's result goes out.
+     */
+    public void jobState(JobState state, long nextRound) {
+        this.jobState = state;
+        admission.resumeAt(nextRound);
+    }
+
+    /**
+     * The coordinator lost shard k (its host left the cluster, {@link ShardKeeper}): requests to it fail at once
+     * until it is {@link #resync}ed, and every open round fails with {@code reason}. Completes once they were
+     * told to.
+     */
+    Future<Void> shardLost(int k, String reason) {
+        return onContext(() -> {
+            link.lost(k, true);
+            for (RoundRun run : admission.openRuns()) {
+                if (run.round.status() == Round.Status.OPEN) {
+                    if (run.failure == null) {
+                        run.failure = reason;
+                    }
+                    closeIfOpen(run, JobState.LOST);
+                }
+            }
+        });
+    }
+
+    /**
+     * What a shard placed again mid-job needs before it takes a chunk ({@link #restore}): the next round id
+     * (the rounds before are over for it) and every joined slot's replica. Taken on the coordinator's context.
+     */
+    Future<JsonObject> shardSnapshot() {
+        Promise<JsonObject> taken = Promise.promise();
+        context.runOnContext(v -> {
+            JsonArray joined = new JsonArray();
+            for (int slot = 0; slot < p; slot++) {
+                if (slots.joined(slot)) {
+                    joined.add(slots.replica(slot));
+                }
+            }
+            taken.complete(new JsonObject().put("round", admission.nextRound()).put("slots", joined));
+        });
+        return taken.future();
+    }
+
+    /** Before deploying a shard placed again mid-job: it starts from the coordinator's {@link #shardSnapshot}. */
+    void restore(JsonObject snapshot) {
+        admission.resumeAt(snapshot.getLong("round"));
+        snapshot.getJsonArray("slots").forEach(replica -> slots.replicate((JsonObject) replica));
+    }
+
+    /** Shard k runs again, placed with a snapshot: requests reach it again. */
+    Future<Void> shardFound(int k) {
+        return onContext(() -> link.lost(k, false));
+    }
+
+    private Future<Void> onContext(Runnable action) {
+        Promise<Void> done = Promise.promise();
+        context.runOnContext(v -> {
+            action.run();
+            done.complete();
+        });
+        return done.future();
+    }
+
     /** Test hook, once started: this shard's (k > 0) next control request {@code op} ("close", ...) fails. */
     void failNextControl(String op) {
         control.failNext(op);
@@ -181,7 +252,7 @@ public final class AggregatorVerticle extends VerticleBase {
         math = vertx.createSharedWorkerExecutor("flagagg-math-" + job.job(), Runtime.getRuntime().availableProcessors());
         bus = vertx.eventBus();
         FrameCodec.register(bus);
-        ShardLink link = new ShardLink(bus, addresses, plan.shards(), job.shardTimeoutMs(), shardToken);
+        link = new ShardLink(bus, addresses, plan.shards(), job.shardTimeoutMs(), shardToken);
         ShardParts parts = new ShardParts(this, link, math, roundMath, slots, admission, load);
         streamer = new AggregateStreamer(vertx, math, job, store, addresses, slots, load, plan.first(shard),
                 plan.end(shard), shard == 0);
@@ -327,6 +398,9 @@ public final class AggregatorVerticle extends VerticleBase {
         if (shard == 0) {
             run.votes = sharded ? new ShardVotes(plan.shards(), p) : null;
             clock.opened(run);
+            if (jobState != null) {
+                jobState.opened(id);
+            }
         }
         return run;
     }
@@ -519,10 +593,12 @@ public final class AggregatorVerticle extends VerticleBase {
         JsonObject record = RoundReport.record(run, error, rule.name(), job.dim(), slots, participants(run));
         bus.publish(addresses.rounds(), record);
         run.logged = RoundLog.appendOn(vertx, job.roundLog(), record);
-        // The round is released once every shard released its part.
+        // The round is released once every shard released its part. Its result goes out only once the cluster
+        // holds its record: a server that takes the job over has every result a worker saw.
         Promise<Void> ownReleased = Promise.promise();
-        Future<Void> summarised = streamer.stream(run.round, run.participants, record,
-                () -> release(run).onComplete(ownReleased));
+        Future<Void> durable = jobState == null ? Future.succeededFuture() : jobState.recorded(record);
+        Future<Void> summarised = durable.compose(v -> streamer.stream(run.round, run.participants, record,
+                () -> release(run).onComplete(ownReleased)));
         Future<Void> others = coordinator == null || shardsEnded ? Future.succeededFuture()
                 : coordinator.streamParts(run, summarised);
         Future.join(ownReleased.future(), others).onComplete(ar -> released(run));

@@ -103,6 +103,21 @@ final class RoundAdmission {
         return nextRound;
     }
 
+    /** The job resumes at round {@code id} (a server that took it over): ids before it are over. */
+    void resumeAt(long id) {
+        nextRound = Math.max(nextRound, id);
+    }
+
+    /** The id the next round to open gets. */
+    long nextRound() {
+        return nextRound;
+    }
+
+    /** The open rounds, oldest first. */
+    List<RoundRun> openRuns() {
+        return List.copyOf(open.values());
+    }
+
     int openCount() {
         return open.size();
     }

@@ -101,10 +101,11 @@ public final class ShardHost extends VerticleBase {
         String coordinator = body.getString("coordinator");
         long issued = body.getLong("issued", -1L);
         String proof = body.getString("proof");
+        String snapshotText = body.getString("snapshot", "");
         long now = System.currentTimeMillis();
         if (jobText == null || token == null || coordinator == null || proof == null || Math.abs(now - issued) > PLACE_TTL_MS
                 || spent.containsKey(proof) || !secret.verify(proof, Addresses.PLACE_PROOF, jobText, Integer.toString(shard),
-                        token, coordinator, Long.toString(issued))) {
+                        token, coordinator, Long.toString(issued), snapshotText)) {
             LOG.warn("refused a shard placement: no fresh proof of the job secret");
             msg.fail(Codes.UNAUTHORIZED, "a placement must prove the job secret (cluster.secret) within "
                     + PLACE_TTL_MS / 1000 + " s, once");
@@ -113,7 +114,9 @@ public final class ShardHost extends VerticleBase {
         spent.values().removeIf(at -> Math.abs(now - at) > PLACE_TTL_MS);
         spent.put(proof, issued);
         JobConfig job;
+        JsonObject snapshot;
         try {
+            snapshot = snapshotText.isEmpty() ? null : new JsonObject(snapshotText);
             job = JobConfig.fromJson(new JsonObject(jobText).put("round_log", "")
                     .put("spill_dir", spillDir.resolve("shards").toString()));
             if (shard < 1 || shard >= job.shards()) {
@@ -125,9 +128,13 @@ public final class ShardHost extends VerticleBase {
         }
         String key = job.job() + "/" + shard;
         JobConfig placedJob = job;
+        JsonObject placedSnapshot = snapshot;
         release(key).compose(v -> vertx.executeBlocking(() -> new ChunkStore(placedJob.memoryBudget(), placedJob.slabBytes(),
                 placedJob.spillDir().resolve(placedJob.job() + "-" + shard)), false)).compose(store -> {
                     AggregatorVerticle verticle = new AggregatorVerticle(placedJob, shard, store, secret, null, token);
+                    if (placedSnapshot != null) {
+                        verticle.restore(placedSnapshot);
+                    }
                     return vertx.deployVerticle(verticle).onSuccess(id -> placed.put(key, new Placed(id, store, coordinator)))
                             .onFailure(e -> store.close());
                 }).onComplete(ar -> {
@@ -177,13 +184,23 @@ public final class ShardHost extends VerticleBase {
      */
     public static Future<Void> place(Vertx vertx, String hostId, JobConfig job, int shard, String token,
             JobSecret secret) {
+        return place(vertx, hostId, job, shard, token, secret, null);
+    }
+
+    /**
+     * {@link #place(Vertx, String, JobConfig, int, String, JobSecret)} mid-job: the shard starts from the
+     * coordinator's {@code snapshot} (AggregatorVerticle#shardSnapshot; null: from the job's start).
+     */
+    static Future<Void> place(Vertx vertx, String hostId, JobConfig job, int shard, String token, JobSecret secret,
+            JsonObject snapshot) {
         String jobText = job.toJson().encode();
         String coordinator = VertxInternals.nodeId(vertx);
         long issued = System.currentTimeMillis();
+        String snapshotText = snapshot == null ? "" : snapshot.encode();
         JsonObject request = new JsonObject().put("job", jobText).put("shard", shard).put("token", token)
-                .put("coordinator", coordinator).put("issued", issued)
+                .put("coordinator", coordinator).put("issued", issued).put("snapshot", snapshotText)
                 .put("proof", secret.mac(Addresses.PLACE_PROOF, jobText, Integer.toString(shard), token, coordinator,
-                        Long.toString(issued)));
+                        Long.toString(issued), snapshotText));
         return vertx.eventBus().request(address(hostId), request, new DeliveryOptions().setSendTimeout(job.shardTimeoutMs()))
                 .<Void>mapEmpty().recover(e -> Future.failedFuture("placing shard " + shard + " of job '" + job.job()
                         + "' on shard host " + hostId + " failed: " + e.getMessage()));

@@ -23,6 +23,8 @@ final class ShardLink {
     private final int shards;
     private final long timeoutMs;
     private final String shardToken;
+    /** Shards whose host was lost and that are not placed again yet: requests to them fail at once. */
+    private final java.util.Set<Integer> lost = new java.util.HashSet<>();
 
     ShardLink(EventBus bus, Addresses addresses, int shards, long timeoutMs, String shardToken) {
         this.bus = bus;
@@ -37,9 +39,21 @@ final class ShardLink {
         return shardToken == null ? options : options.addHeader(Addresses.SHARD_TOKEN_HEADER, shardToken);
     }
 
+    /** Shard k's host was lost ({@code true}) or it runs again: while lost, requests to it fail at once. */
+    void lost(int k, boolean isLost) {
+        if (isLost) {
+            lost.add(k);
+        } else {
+            lost.remove(k);
+        }
+    }
+
     /** A control request to shard k; its answer's body, or a failure "shard k: OP failed: ...". */
     Future<Object> request(int k, JsonObject request, long timeoutMs) {
         String op = request.getString("op");
+        if (lost.contains(k)) {
+            return Future.failedFuture("shard " + k + ": " + op + " failed: its host was lost; it is being placed again");
+        }
         return bus.request(addresses.shard(k), request, options().setSendTimeout(timeoutMs))
                 .transform(ar -> ar.succeeded() ? Future.succeededFuture(ar.result().body())
                         : Future.failedFuture("shard " + k + ": " + op + " failed: " + ar.cause().getMessage()));

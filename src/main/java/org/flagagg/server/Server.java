@@ -5,9 +5,11 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.BindException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -20,12 +22,15 @@ import java.util.concurrent.TimeUnit;
 import org.flagagg.config.Cluster;
 import org.flagagg.config.InputException;
 import org.flagagg.config.JobConfig;
+import org.flagagg.config.JobServer;
 import org.flagagg.config.ServerConfig;
 import org.flagagg.config.TokenTable;
 import org.flagagg.engine.AggregatorVerticle;
 import org.flagagg.engine.ShardHost;
 import org.flagagg.engine.Deadlines;
-import org.flagagg.config.JobServer;
+import org.flagagg.engine.JobState;
+import org.flagagg.engine.RoundLog;
+import org.flagagg.engine.ShardKeeper;
 import org.flagagg.link.LinkServer;
 import org.flagagg.kernels.Kernels;
 import org.flagagg.round.ChunkStore;
@@ -83,9 +88,12 @@ public final class Server {
     private final LinkServer link;
     private final HttpServer http;
     private final Gateway gateway;
+    /** Where a clustered server started its job (round id, records copied), else null. */
+    private final JobState.Resume resume;
 
     private Server(Vertx vertx, ServerConfig config, List<ChunkStore> stores, AggregatorVerticle aggregator,
-            List<String> deployed, Cluster.Node node, LinkServer link, HttpServer http, Gateway gateway) {
+            List<String> deployed, Cluster.Node node, LinkServer link, HttpServer http, Gateway gateway,
+            JobState.Resume resume) {
         this.vertx = vertx;
         this.config = config;
         this.store = stores.get(0);
@@ -96,6 +104,7 @@ public final class Server {
         this.link = link;
         this.http = http;
         this.gateway = gateway;
+        this.resume = resume;
     }
 
     /**
@@ -121,12 +130,52 @@ public final class Server {
         // would never hand on its failure.
         Promise<Server> started = Promise.promise();
         metrics.startVertx(config.cluster(), clustered).onFailure(started::fail).onSuccess(node -> {
-            Future<?> claimed = clustered ? JobServer.claim(node, config.job().job()) : Future.succeededFuture();
-            claimed.compose(lock -> build(node.vertx(), config, parts, wiring, node, metrics, deadlines))
+            String job = config.job().job();
+            Future<?> claimed = !clustered ? Future.succeededFuture()
+                    : config.standby() ? JobServer.await(node, job) : JobServer.claim(node, job);
+            claimed.compose(lock -> clustered ? resume(node.vertx(), config) : Future.succeededFuture(null))
+                    .compose(resumed -> build(node.vertx(), resumed == null ? config : config.withJob(resumed.job()),
+                            parts, wiring, node, metrics, deadlines, resumed))
                     .onSuccess(started::complete)
                     .onFailure(e -> closeOwned(node.vertx(), () -> { }).onComplete(closed -> started.fail(e)));
         });
         return started.future();
+    }
+
+    /**
+     * Where a clustered server starts its job ({@link JobState}): from round 0 with its own configuration when
+     * the job is new to the cluster, else where the job's previous server left it; the job's records it does
+     * not have yet go into its round log first (those of the rounds that server lost, failed).
+     */
+    private static Future<Resumed> resume(Vertx vertx, ServerConfig config) {
+        JobConfig own = config.job();
+        return JobState.open(vertx, own.job(), config.recordsKept()).compose(state -> state.resume(own,
+                "the job's previous server left the cluster").compose(resume -> {
+                    Path log = resume.job().roundLog();
+                    if (log == null || resume.records().isEmpty()) {
+                        return Future.succeededFuture(new Resumed(state, resume));
+                    }
+                    return vertx.executeBlocking(() -> {
+                        if (log.getParent() != null) {
+                            Files.createDirectories(log.getParent());
+                        }
+                        List<JsonObject> tail = RoundLog.tail(log, 1).records();
+                        long last = tail.isEmpty() ? -1 : tail.get(0).getLong("round", -1L);
+                        for (JsonObject record : resume.records()) {
+                            if (record.getLong("round") > last) {
+                                RoundLog.append(log, (record.encode() + "\n").getBytes(StandardCharsets.UTF_8));
+                            }
+                        }
+                        return new Resumed(state, resume);
+                    }, false);
+                }));
+    }
+
+    /** A clustered server's job state, and where it resumed. */
+    private record Resumed(JobState state, JobState.Resume resume) {
+        JobConfig job() {
+            return resume.job();
+        }
     }
 
     /**
@@ -165,7 +214,7 @@ public final class Server {
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
-        return build(vertx, config, parts, wiring, null, null, deadlines);
+        return build(vertx, config, parts, wiring, null, null, deadlines, null);
     }
 
     /** The aggregator and its chunk store alone, for {@code job} (the demo, load tests). */
@@ -223,14 +272,14 @@ public final class Server {
      * run {@code server --shard-host}); without any (or embedded, or without a job secret) it runs them here.
      */
     private static Future<Server> build(Vertx vertx, ServerConfig config, Parts parts, Wiring wiring,
-            Cluster.Node node, Metrics metrics, Deadlines deadlines) {
+            Cluster.Node node, Metrics metrics, Deadlines deadlines, Resumed resumed) {
         boolean placeable = config.job().shards() > 1 && wiring.secret() != null && VertxInternals.clusterActive(vertx);
         return (placeable ? ShardHost.find(vertx) : Future.succeededFuture(List.<String>of()))
-                .compose(hosts -> build(vertx, config, parts, wiring, node, metrics, deadlines, hosts));
+                .compose(hosts -> build(vertx, config, parts, wiring, node, metrics, deadlines, resumed, hosts));
     }
 
     private static Future<Server> build(Vertx vertx, ServerConfig config, Parts parts, Wiring wiring,
-            Cluster.Node node, Metrics metrics, Deadlines deadlines, List<String> hosts) {
+            Cluster.Node node, Metrics metrics, Deadlines deadlines, Resumed resumed, List<String> hosts) {
         JobConfig job = config.job();
         ChunkStore store;
         try {
@@ -254,6 +303,9 @@ public final class Server {
         // Shards on other members: the job's messages that cross to them carry this token.
         String shardToken = hosts.isEmpty() ? null : JobSecret.nonce();
         AggregatorVerticle aggregator = new AggregatorVerticle(job, 0, store, wiring.secret(), deadlines, shardToken);
+        if (resumed != null) {
+            aggregator.jobState(resumed.state(), resumed.resume().nextRound());
+        }
         // On a worker thread while the aggregator deploys; the link and HTTP (/ready) only after (round.Warmup).
         Future<?> warmed = config.jitWarmup() ? vertx.executeBlocking(() -> Warmup.once(Rules.create(job.rule()),
                 job.workers(), Kernels.best()), false) : Future.succeededFuture();
@@ -266,10 +318,10 @@ public final class Server {
         for (AggregatorVerticle shard : shards) {
             shardsUp = shardsUp.compose(x -> vertx.deployVerticle(shard).onSuccess(deployed::add).mapEmpty());
         }
-        for (int k = 1; k < job.shards() && !hosts.isEmpty(); k++) {
-            String host = hosts.get((k - 1) % hosts.size());
-            int shard = k;
-            shardsUp = shardsUp.compose(x -> ShardHost.place(vertx, host, job, shard, shardToken, wiring.secret()));
+        if (!hosts.isEmpty()) {
+            // On the shard hosts, kept there (placed again when a host is lost) while the job runs.
+            ShardKeeper keeper = new ShardKeeper(job, hosts, shardToken, wiring.secret(), aggregator);
+            shardsUp = shardsUp.compose(x -> vertx.deployVerticle(keeper).onSuccess(deployed::add).mapEmpty());
         }
         // The coordinator last: its joins reach every shard.
         Future<HttpServer> started = shardsUp.compose(x -> vertx.deployVerticle(aggregator)).compose(id -> {
@@ -279,7 +331,8 @@ public final class Server {
                 .onSuccess(deployed::add), "data link", config.cluster().host(), config.link().port())
         ).compose(x -> gateway == null ? Future.succeededFuture()
                 : listen(vertx, config, parts, wiring, gateway, store, aggregator, metrics));
-        return started.map(http -> new Server(vertx, config, stores, aggregator, deployed, node, link, http, gateway))
+        return started.map(http -> new Server(vertx, config, stores, aggregator, deployed, node, link, http, gateway,
+                resumed == null ? null : resumed.resume()))
                 .recover(e -> undeploy(vertx, deployed, stores).transform(x -> Future.failedFuture(e)));
     }
 
@@ -359,6 +412,14 @@ public final class Server {
     /** The cluster member when {@link #start}ed, else null. */
     public Cluster.Node node() {
         return node;
+    }
+
+    /**
+     * Where this clustered server started its job: round 0 of a new job, or where the job's previous server
+     * left it; null when embedded.
+     */
+    public JobState.Resume resume() {
+        return resume;
     }
 
     /** The data link's port, or -1 without one. */
