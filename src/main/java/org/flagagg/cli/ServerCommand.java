@@ -114,7 +114,7 @@ final class ServerCommand implements Callable<Integer> {
             }
         }, "flagagg-shutdown"));
         JobState.Resume resume = server.resume();
-        if (resume != null && (standing || resume.nextRound() > 0)) {
+        if (resume != null && resume.followed()) {
             out.printf("%s job '%s' at round %d (%d round records kept in the cluster, %d rounds lost with the "
                     + "previous server)%n", standing ? "took over" : "resumed", job.job(), resume.nextRound(),
                     resume.records().size() - resume.lost(), resume.lost());

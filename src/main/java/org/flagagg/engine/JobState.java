@@ -38,9 +38,10 @@ public final class JobState {
     /**
      * Where a server starts the job: its configuration (the stored one when the job had a server before),
      * the first round id, and the records to copy into this server's round log (oldest first: the kept
-     * completed ones, and a failed one for each round that was open when the server was lost).
+     * completed ones, and a failed one for each round that was open when the server was lost); {@code followed}:
+     * the job had a server before this one.
      */
-    public record Resume(JobConfig job, long nextRound, List<JsonObject> records, int lost) {
+    public record Resume(JobConfig job, long nextRound, List<JsonObject> records, int lost, boolean followed) {
     }
 
     private final AsyncMap<String, JsonObject> jobs;
@@ -82,7 +83,7 @@ public final class JobState {
     public Future<Resume> resume(JobConfig own, String lostReason) {
         if (stored == null) {
             config = own.toJson();
-            return jobs.put(name, entry(config, 0)).map(v -> new Resume(own, 0, List.of(), 0));
+            return jobs.put(name, entry(config, 0)).map(v -> new Resume(own, 0, List.of(), 0, false));
         }
         JsonObject before = stored.getJsonObject("config");
         JsonObject mine = own.toJson();
@@ -115,7 +116,7 @@ public final class JobState {
             }
             List<JsonObject> ordered = List.copyOf(byId.values());
             return written.compose(v -> jobs.put(name, entry(merged, next)))
-                    .map(v -> new Resume(job, next, ordered, lost.size()));
+                    .map(v -> new Resume(job, next, ordered, lost.size(), true));
         });
     }
 
