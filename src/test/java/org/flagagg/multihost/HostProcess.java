@@ -116,6 +116,20 @@ final class HostProcess implements AutoCloseable {
         return name + " stdout:\n  " + String.join("\n  ", all) + "\n" + name + " log tail:\n" + logTail();
     }
 
+    /** Polls its log (stderr) until a line contains {@code needle}, within {@code limit}; that line. Fails otherwise. */
+    String awaitLog(String needle, Duration limit) throws Exception {
+        long end = System.nanoTime() + limit.toNanos();
+        while (System.nanoTime() < end) {
+            for (String line : Files.readAllLines(log)) {
+                if (line.contains(needle)) {
+                    return line;
+                }
+            }
+            Thread.sleep(20); // a poll interval, not a synchronisation: the loop checks the log
+        }
+        throw new AssertionError(name + ": no log line with '" + needle + "' within " + limit + "\n" + output());
+    }
+
     /** Its whole log (stderr) so far. */
     String log() throws IOException {
         return Files.readString(log);
