@@ -387,6 +387,10 @@ class MultiHostNetnsTest {
         env.put("FLAGAGG_CLASSPATH", System.getProperty("java.class.path"));
         env.put("FLAGAGG_HEAP", "256m");
         env.put("FLAGAGG_DIRECT_MEMORY", "256m");
+        // The worker host's cut lasts until its round closed at the deadline, longer than the default failure
+        // timeout (10 s): a cut this test means to be short of declaring the host dead (FailoverNetnsTest is
+        // where members die).
+        env.put("FLAGAGG_CLUSTER__FAILURE_TIMEOUT_S", "60");
         // Short-lived JVMs on a shared 2-core machine: C1 only and the serial collector start them about twice as fast.
         env.put("JAVA_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC");
         return env;
