@@ -84,11 +84,11 @@ public final class WsTransport implements Transport {
     private FlagaggException closedBy;
     private boolean byeSent;
 
-    private WsTransport(WebSocketClient client, WebSocket ws, long dim, Options options) {
+    private WsTransport(WebSocketClient client, WebSocket ws, long dim, Options options, int slot) {
         this.client = client;
         this.ws = ws;
         this.dim = dim;
-        this.slotWanted = options.slot;
+        this.slotWanted = slot >= 0 ? slot : options.slot;
         ws.frameHandler(new MessageAssembler(options.maxMessageBytes, options.maxMessageBytes, new MessageAssembler.Sink() {
             @Override
             public void text(String text) {
@@ -112,8 +112,11 @@ public final class WsTransport implements Transport {
         });
     }
 
-    /** Opens the WebSocket with the token; fails with a {@link FlagaggException} if the upgrade is refused. */
-    static Future<WsTransport> connect(Vertx vertx, String url, String token, long dim, Options options) {
+    /**
+     * Opens the WebSocket with the token, to ask for {@code slot} (-1: the options' slot); fails with a
+     * {@link FlagaggException} if the upgrade is refused.
+     */
+    static Future<WsTransport> connect(Vertx vertx, String url, String token, long dim, Options options, int slot) {
         WebSocketClientOptions clientOptions = new WebSocketClientOptions()
                 .setTryUsePerMessageCompression(false)
                 .setTryUsePerFrameCompression(false)
@@ -128,7 +131,7 @@ public final class WsTransport implements Transport {
                 .addHeader("Authorization", "Bearer " + token);
         return client.connect(connect).compose(ws -> {
             try {
-                return Future.succeededFuture(new WsTransport(client, ws, dim, options));
+                return Future.succeededFuture(new WsTransport(client, ws, dim, options, slot));
             } catch (IllegalStateException closedAlready) {
                 return Future.<WsTransport>failedFuture(closeOf(ws));
             }
@@ -315,8 +318,21 @@ public final class WsTransport implements Transport {
         List<Promise<Void>> sent = List.copyOf(unanswered.values());
         unanswered.clear();
         sent.forEach(p -> p.tryFail(e));
-        if (worker != null) {
+        if (worker == null || !joined.future().succeeded()) {
+            return;  // a failed (re-)join: its attempt fails, the worker decides
+        }
+        if (!byeSent && droppedByServer(e.code())) {
+            worker.lost(this, e);
+        } else {
             worker.gone(e);
         }
+    }
+
+    /**
+     * A close that means the server (or the network to it) went away rather than refused this worker: no close
+     * frame (1006), going away (1001), server error (1011). The worker joins again after these.
+     */
+    private static boolean droppedByServer(int code) {
+        return code == 1006 || code == CloseCodes.GOING_AWAY || code == CloseCodes.SERVER_ERROR;
     }
 }
