@@ -351,11 +351,12 @@ public final class LinkClient {
         }
         closed = true;
         welcome.tryFail(reason);
-        for (Integer seq : List.copyOf(pending.keySet())) {
-            settle(seq, -1, "data link closed: " + reason);
-        }
+        // The workers first: their exchanges fail with what the close means, not with their chunks' failure.
         for (Receiver receiver : receivers.values()) {
             receiver.context().runOnContext(v -> receiver.linkClosed("data link closed: " + reason));
+        }
+        for (Integer seq : List.copyOf(pending.keySet())) {
+            settle(seq, -1, "data link closed: " + reason);
         }
         synchronized (spareRecords) {
             spareRecords.forEach(ByteBuf::release);

@@ -113,6 +113,8 @@ public final class Worker {
     /** WebSocket re-joins: the first pause between attempts, doubled up to {@link #MAX_BACKOFF_MS}. */
     static final long FIRST_BACKOFF_MS = 200;
     static final long MAX_BACKOFF_MS = 5_000;
+    /** The longest one WebSocket re-join attempt (connect, upgrade, session) may take. */
+    static final long MAX_ATTEMPT_MS = 10_000;
 
     /**
      * How this worker joins, kept to join again: a fresh transport asking for {@code slot} (-1 on the first
@@ -240,8 +242,10 @@ public final class Worker {
         return start(vertx, new Joining() {
             @Override
             public Future<Transport> open(int slot, int attempt, long waitMs) {
-                return WsTransport.connect(vertx, choices.get(attempt % choices.size()), token, dim, options, slot)
-                        .map(ws -> ws);
+                // A re-join's attempt is bounded: a host that accepts and never answers must not use up the wait.
+                long attemptMs = slot < 0 ? 0 : Math.max(1, Math.min(waitMs, MAX_ATTEMPT_MS));
+                return WsTransport.connect(vertx, choices.get(attempt % choices.size()), token, dim, options, slot,
+                        attemptMs).map(ws -> ws);
             }
 
             @Override
