@@ -27,10 +27,17 @@ import org.flagagg.wire.VertxInternals;
  */
 class BusTransport implements Transport {
 
-    /** What a join asks for: the job, the worker's id and dimension, a slot or -1, and the secret or null. */
-    record Join(String job, String workerId, long dim, int slot, JobSecret secret) {
-        Join withSlot(int slot) {
-            return new Join(job, workerId, dim, slot, secret);
+    /**
+     * What a join asks for: the job, the worker's id and dimension, a slot or -1, and the secret or null; a
+     * re-join also bounds its requests ({@code timeoutMs} > 0; 0: the event bus's default).
+     */
+    record Join(String job, String workerId, long dim, int slot, JobSecret secret, long timeoutMs) {
+        Join(String job, String workerId, long dim, int slot, JobSecret secret) {
+            this(job, workerId, dim, slot, secret, 0);
+        }
+
+        Join again(int slot, long timeoutMs) {
+            return new Join(job, workerId, dim, slot, secret, timeoutMs);
         }
     }
 
@@ -66,7 +73,7 @@ class BusTransport implements Transport {
             Future<JobServer.Holder> holder = !VertxInternals.clusterActive(vertx) ? Future.succeededFuture()
                     : first ? JobServer.find(vertx, join.job(), 0).otherwiseEmpty()
                     : JobServer.find(vertx, join.job(), waitMs);
-            Join asked = first ? join : join.withSlot(slot);
+            Join asked = first ? join : join.again(slot, Worker.attemptMs(waitMs));
             return holder.compose(h -> link == null ? Future.succeededFuture(new BusTransport(vertx, asked, h))
                     : (first ? Future.succeededFuture(link) : link.current())
                             .map(current -> new LinkTransport(vertx, asked, current, h)));
@@ -92,14 +99,16 @@ class BusTransport implements Transport {
         }
         String address = addresses.join();
         JobSecret secret = join.secret();
+        DeliveryOptions bounded = join.timeoutMs() > 0 ? new DeliveryOptions().setSendTimeout(join.timeoutMs())
+                : new DeliveryOptions();
         Future<JsonObject> proven = secret == null ? Future.succeededFuture(request)
-                : bus.<JsonObject>request(address, new JsonObject().put("challenge", true)).map(reply -> {
+                : bus.<JsonObject>request(address, new JsonObject().put("challenge", true), bounded).map(reply -> {
                     String nonce = reply.body().getString("nonce");
                     String slot = join.slot() >= 0 ? Integer.toString(join.slot()) : "";
                     return request.put("nonce", nonce).put("proof", secret.mac(Addresses.JOIN_PROOF, join.job(),
                             join.workerId(), Long.toString(join.dim()), slot, relay != null ? relay : "", nonce));
                 });
-        return proven.compose(r -> bus.<JsonObject>request(address, r)).compose(reply -> {
+        return proven.compose(r -> bus.<JsonObject>request(address, r, bounded)).compose(reply -> {
             JsonObject session = reply.body();
             worker.session(session);
             plan = ShardPlan.fromSession(session);
@@ -119,8 +128,13 @@ class BusTransport implements Transport {
     private void watch() {
         if (holder != null) {
             JobServer.gone(vertx, join.job(), holder, closed.future()).onSuccess(reason ->
-                    worker.context.runOnContext(v -> worker.lost(this, new IllegalStateException(reason))));
+                    worker.context.runOnContext(v -> serverLeft(reason)));
         }
+    }
+
+    /** The server this transport joined left the cluster: the worker's session is lost. */
+    void serverLeft(String reason) {
+        worker.lost(this, new IllegalStateException(reason));
     }
 
     @Override

@@ -241,6 +241,15 @@ public final class LinkClient {
         return next.compose(LinkClient::current);
     }
 
+    /**
+     * Drops the connection as if it broke: its aggregator is known to be gone. Unlike {@link #close()}, the
+     * next {@link #current()} connects a new link.
+     */
+    void drop(String reason) {
+        closed(reason);
+        socket.close();
+    }
+
     /** Closes the connection, and the one that replaced it if any; pending sends fail. */
     public Future<Void> close() {
         Future<LinkClient> next;

@@ -50,6 +50,16 @@ final class LinkTransport extends BusTransport {
         }));
     }
 
+    /**
+     * The link's server is gone too, though its connection may not have noticed (a host cut off sends no
+     * reset): dropped, so that the re-join connects a new one ({@link LinkClient#current}).
+     */
+    @Override
+    void serverLeft(String reason) {
+        link.drop(reason);
+        super.serverLeft(reason);
+    }
+
     @Override
     public Future<Void> send(long round, int slot, int chunkIndex, long offset, float[] values, int count) {
         return link.send(round, slot, chunkIndex, offset, values, count);

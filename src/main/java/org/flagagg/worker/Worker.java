@@ -5,13 +5,13 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import io.vertx.core.eventbus.ReplyException;
-import io.vertx.core.eventbus.ReplyFailure;
 import org.flagagg.wire.ChunkFrame;
 import org.flagagg.wire.CloseCodes;
 import org.flagagg.wire.Codes;
@@ -113,7 +113,11 @@ public final class Worker {
     /** WebSocket re-joins: the first pause between attempts, doubled up to {@link #MAX_BACKOFF_MS}. */
     static final long FIRST_BACKOFF_MS = 200;
     static final long MAX_BACKOFF_MS = 5_000;
-    /** The longest one WebSocket re-join attempt (connect, upgrade, session) may take. */
+    /**
+     * The longest one re-join attempt may wait for an answer (a WebSocket's connection, upgrade and session; a
+     * join request on the bus): a host that accepts and never answers, or a dead server's address still
+     * listed, must not use up the whole wait.
+     */
     static final long MAX_ATTEMPT_MS = 10_000;
 
     /**
@@ -242,10 +246,8 @@ public final class Worker {
         return start(vertx, new Joining() {
             @Override
             public Future<Transport> open(int slot, int attempt, long waitMs) {
-                // A re-join's attempt is bounded: a host that accepts and never answers must not use up the wait.
-                long attemptMs = slot < 0 ? 0 : Math.max(1, Math.min(waitMs, MAX_ATTEMPT_MS));
                 return WsTransport.connect(vertx, choices.get(attempt % choices.size()), token, dim, options, slot,
-                        attemptMs).map(ws -> ws);
+                        slot < 0 ? 0 : attemptMs(waitMs)).map(ws -> ws);
             }
 
             @Override
@@ -387,19 +389,23 @@ public final class Worker {
         if (closing) {
             return Future.failedFuture(lost);
         }
-        if (rejoining == null) {
-            long deadline = System.nanoTime() + failoverMs * 1_000_000;
-            rejoining = attempt(0, FIRST_BACKOFF_MS, deadline).andThen(ar -> {
-                rejoining = null;
-                if (ar.succeeded()) {
-                    lost = null;
-                    rejoins++;
-                    LOG.info("worker slot {} joined job '{}' again: next round {}", slot, session.getString("job"),
-                            nextRound);
-                }
-            });
+        if (rejoining != null) {
+            return rejoining;
         }
-        return rejoining;
+        Promise<Void> done = Promise.promise();
+        rejoining = done.future();
+        long deadline = System.nanoTime() + failoverMs * 1_000_000;
+        attempt(0, FIRST_BACKOFF_MS, deadline).onComplete(ar -> {
+            rejoining = null;
+            if (ar.succeeded()) {
+                lost = null;
+                rejoins++;
+                LOG.info("worker slot {} joined job '{}' again: next round {}", slot, session.getString("job"),
+                        nextRound);
+            }
+            done.handle(ar);
+        });
+        return done.future();
     }
 
     private Future<Void> attempt(int n, long backoffMs, long deadline) {
@@ -421,6 +427,11 @@ public final class Worker {
                     .onComplete(again));
             return again.future();
         });
+    }
+
+    /** The bound of one re-join attempt when {@code waitMs} of the wait are left. */
+    static long attemptMs(long waitMs) {
+        return Math.max(1, Math.min(waitMs, MAX_ATTEMPT_MS));
     }
 
     /**
