@@ -32,6 +32,9 @@ import org.slf4j.LoggerFactory;
  * {@link AggregatorLostException} and the next exchange first joins again, asking for the same slot, with the
  * recipe it joined with (waiting for the job's new server, or trying the WebSocket URLs in turn), for at most
  * {@link #setFailoverMs failover_ms}. Refusals (bad token, wrong dimension, wrong secret) are never retried.
+ *
+ * <p>Over 400 lines: the public API (joins, exchanges, failover) and what the transports hand over share one
+ * session state, kept in one place.
  */
 public final class Worker {
     private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
