@@ -9,6 +9,7 @@ import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
+import java.util.concurrent.TimeUnit;
 import org.flagagg.config.JobServer;
 import org.flagagg.wire.Addresses;
 import org.flagagg.wire.ChunkFrame;
@@ -75,7 +76,8 @@ class BusTransport implements Transport {
                     : JobServer.find(vertx, join.job(), waitMs);
             Join asked = first ? join : join.again(slot, Worker.attemptMs(waitMs));
             return holder.compose(h -> link == null ? Future.succeededFuture(new BusTransport(vertx, asked, h))
-                    : (first ? Future.succeededFuture(link) : link.current())
+                    : (first ? Future.succeededFuture(link)
+                            : link.current().timeout(asked.timeoutMs(), TimeUnit.MILLISECONDS))
                             .map(current -> new LinkTransport(vertx, asked, current, h)));
         };
     }
