@@ -4,10 +4,13 @@ import com.hazelcast.cluster.MembershipEvent;
 import com.hazelcast.cluster.MembershipListener;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.shareddata.AsyncMap;
 import io.vertx.core.shareddata.Lock;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.util.UUID;
+import org.flagagg.wire.VertxInternals;
 
 /**
  * One aggregator server per job and cluster. A server {@link #claim claims} its job with a cluster-wide lock
@@ -95,6 +98,33 @@ public final class JobServer {
      * already gone. Hazelcast notices a killed member when its connections drop.
      */
     public static Future<String> gone(Cluster.Node node, String job, Holder holder) {
+        return gone(node, job, holder, Promise.promise().future());
+    }
+
+    /**
+     * {@link #find(Cluster.Node, String, long)} for a caller that holds only its clustered Vert.x (a worker);
+     * fails at once when {@code vertx} is not clustered.
+     */
+    public static Future<Holder> find(Vertx vertx, String job, long waitMs) {
+        return node(vertx).compose(node -> find(node, job, waitMs));
+    }
+
+    /**
+     * {@link #gone(Cluster.Node, String, Holder)} for a caller that holds only its clustered Vert.x, watching
+     * only until {@code until} completes (then the listener is removed and the result never completes): a
+     * worker that leaves or re-joins leaves no listener behind.
+     */
+    public static Future<String> gone(Vertx vertx, String job, Holder holder, Future<?> until) {
+        return node(vertx).compose(node -> gone(node, job, holder, until));
+    }
+
+    private static Future<Cluster.Node> node(Vertx vertx) {
+        return VertxInternals.clusterManager(vertx) instanceof HazelcastClusterManager manager
+                ? Future.succeededFuture(new Cluster.Node(vertx, null, manager))
+                : Future.failedFuture(new IllegalStateException("not a member of a Hazelcast cluster"));
+    }
+
+    private static Future<String> gone(Cluster.Node node, String job, Holder holder, Future<?> until) {
         Promise<String> left = Promise.promise();
         String reason = "the aggregator of job '" + job + "' (member " + holder.member() + ") left the cluster; "
                 + "its rounds cannot complete";
@@ -114,6 +144,7 @@ public final class JobServer {
         if (!node.hasMember(holder.id())) {
             left.tryComplete(reason);
         }
+        until.onComplete(r -> cluster.removeMembershipListener(id));
         return left.future().onComplete(r -> cluster.removeMembershipListener(id));
     }
 

@@ -29,7 +29,8 @@ import io.vertx.core.net.impl.VertxHandler;
  * which never happens behind a queue the client does not read.</li>
  * <li>Whether an event-bus message came from another JVM: only then must a join or chunk prove the job secret;
  * the public Message does not say.</li>
- * <li>Whether the cluster manager is active, for the readiness probe.</li>
+ * <li>Whether the cluster manager is active, for the readiness probe; the cluster manager itself, so a worker
+ * holding only its Vert.x can watch the job's server leave the cluster.</li>
  * </ul>
  */
 public final class VertxInternals {
@@ -90,6 +91,11 @@ public final class VertxInternals {
     /** The node ids of the cluster's members now (empty when not clustered). */
     public static java.util.List<String> nodes(Vertx vertx) {
         return clusterActive(vertx) ? ((VertxInternal) vertx).clusterManager().getNodes() : java.util.List.of();
+    }
+
+    /** Vert.x's cluster manager (Hazelcast's in flagagg), or null when not clustered. */
+    public static io.vertx.core.spi.cluster.ClusterManager clusterManager(Vertx vertx) {
+        return vertx instanceof VertxInternal internal ? internal.clusterManager() : null;
     }
 
     /** True when Vert.x is clustered and its cluster manager is active. */

@@ -1,6 +1,7 @@
 package org.flagagg.worker;
 
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -8,6 +9,8 @@ import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
+import java.util.concurrent.TimeUnit;
+import org.flagagg.config.JobServer;
 import org.flagagg.wire.Addresses;
 import org.flagagg.wire.ChunkFrame;
 import org.flagagg.wire.Codes;
@@ -15,6 +18,7 @@ import org.flagagg.wire.FrameCodec;
 import org.flagagg.wire.FrameException;
 import org.flagagg.wire.JobSecret;
 import org.flagagg.wire.ShardPlan;
+import org.flagagg.wire.VertxInternals;
 
 /**
  * A worker on the event bus (docs/protocol.md, "Control messages on the event bus"): it joins over
@@ -24,24 +28,58 @@ import org.flagagg.wire.ShardPlan;
  */
 class BusTransport implements Transport {
 
-    /** What a join asks for: the job, the worker's id and dimension, a slot or -1, and the secret or null. */
-    record Join(String job, String workerId, long dim, int slot, JobSecret secret) {
+    /**
+     * What a join asks for: the job, the worker's id and dimension, a slot or -1, and the secret or null; a
+     * re-join also bounds its requests ({@code timeoutMs} > 0; 0: the event bus's default).
+     */
+    record Join(String job, String workerId, long dim, int slot, JobSecret secret, long timeoutMs) {
+        Join(String job, String workerId, long dim, int slot, JobSecret secret) {
+            this(job, workerId, dim, slot, secret, 0);
+        }
+
+        Join again(int slot, long timeoutMs) {
+            return new Join(job, workerId, dim, slot, secret, timeoutMs);
+        }
     }
 
     final Vertx vertx;
     final EventBus bus;
     final Addresses addresses;
     final Join join;
+    /** The job's server this transport joined, watched so that its loss is noticed; null: not watched. */
+    final JobServer.Holder holder;
+    private final Promise<Void> closed = Promise.promise();
     Worker worker;
     private DeliveryOptions chunkOptions;
     private ShardPlan plan;
     private MessageConsumer<Object> results;
 
-    BusTransport(Vertx vertx, Join join) {
+    BusTransport(Vertx vertx, Join join, JobServer.Holder holder) {
         this.vertx = vertx;
         this.bus = vertx.eventBus();
         this.addresses = new Addresses(join.job());
         this.join = join;
+        this.holder = holder;
+    }
+
+    /**
+     * The recipe of a bus worker's join, or a link worker's when {@code link} is not null. In a cluster it
+     * looks the job's server up first: on the first join only to watch it (none found: not watched), on a
+     * re-join waiting up to waitMs for the new one, then reconnecting the node's link
+     * ({@link LinkClient#current}).
+     */
+    static Worker.Joining joining(Vertx vertx, Join join, LinkClient link) {
+        return (slot, attempt, waitMs) -> {
+            boolean first = slot < 0;
+            Future<JobServer.Holder> holder = !VertxInternals.clusterActive(vertx) ? Future.succeededFuture()
+                    : first ? JobServer.find(vertx, join.job(), 0).otherwiseEmpty()
+                    : JobServer.find(vertx, join.job(), waitMs);
+            Join asked = first ? join : join.again(slot, Worker.attemptMs(waitMs));
+            return holder.compose(h -> link == null ? Future.succeededFuture(new BusTransport(vertx, asked, h))
+                    : (first ? Future.succeededFuture(link)
+                            : link.current().timeout(asked.timeoutMs(), TimeUnit.MILLISECONDS))
+                            .map(current -> new LinkTransport(vertx, asked, current, h)));
+        };
     }
 
     /** The relay address the worker's aggregate comes through, or null: its own results address. */
@@ -63,14 +101,16 @@ class BusTransport implements Transport {
         }
         String address = addresses.join();
         JobSecret secret = join.secret();
+        DeliveryOptions bounded = join.timeoutMs() > 0 ? new DeliveryOptions().setSendTimeout(join.timeoutMs())
+                : new DeliveryOptions();
         Future<JsonObject> proven = secret == null ? Future.succeededFuture(request)
-                : bus.<JsonObject>request(address, new JsonObject().put("challenge", true)).map(reply -> {
+                : bus.<JsonObject>request(address, new JsonObject().put("challenge", true), bounded).map(reply -> {
                     String nonce = reply.body().getString("nonce");
                     String slot = join.slot() >= 0 ? Integer.toString(join.slot()) : "";
                     return request.put("nonce", nonce).put("proof", secret.mac(Addresses.JOIN_PROOF, join.job(),
                             join.workerId(), Long.toString(join.dim()), slot, relay != null ? relay : "", nonce));
                 });
-        return proven.compose(r -> bus.<JsonObject>request(address, r)).compose(reply -> {
+        return proven.compose(r -> bus.<JsonObject>request(address, r, bounded)).compose(reply -> {
             JsonObject session = reply.body();
             worker.session(session);
             plan = ShardPlan.fromSession(session);
@@ -83,7 +123,20 @@ class BusTransport implements Transport {
             }
             results = bus.consumer(addresses.results(worker.slot()), this::onResult);
             return results.completion();
-        });
+        }).onSuccess(v -> watch());
+    }
+
+    /** Tells the worker when the server it joined leaves the cluster (until this transport closes). */
+    private void watch() {
+        if (holder != null) {
+            JobServer.gone(vertx, join.job(), holder, closed.future()).onSuccess(reason ->
+                    worker.context.runOnContext(v -> serverLeft(reason)));
+        }
+    }
+
+    /** The server this transport joined left the cluster: the worker's session is lost. */
+    void serverLeft(String reason) {
+        worker.lost(this, new IllegalStateException(reason));
     }
 
     @Override
@@ -95,6 +148,7 @@ class BusTransport implements Transport {
 
     @Override
     public Future<Void> close() {
+        closed.tryComplete();
         return results == null ? Future.succeededFuture() : results.unregister();
     }
 

@@ -37,6 +37,7 @@ public final class FlagaggException extends RuntimeException {
             case CloseCodes.NORMAL -> "closed";
             case CloseCodes.GOING_AWAY -> "closed: the server is going away";
             case CloseCodes.SERVER_ERROR -> "closed: server error";
+            case 1006 -> "connection lost";
             default -> "server error";
         };
         return "flagagg server " + what + " (" + code + ")" + (reason == null || reason.isEmpty() ? "" : ": " + reason);

@@ -68,6 +68,7 @@ public final class LinkClient {
     private record Pending(Context context, Promise<Void> promise) {
     }
 
+    private final Vertx vertx;
     private final NetClient netClient;
     private final NetSocket socket;
     private final String job;
@@ -92,8 +93,13 @@ public final class LinkClient {
     private volatile int recordCapacity;
     private final LinkRecords.Reader reader = new LinkRecords.Reader(LinkRecords.MIN_READ_LIMIT, arrays::take, this::onRecord);
     private volatile boolean closed;
+    /** Closed by {@link #close()}: no {@link #current} link follows it. */
+    private boolean closedHere;
+    /** The connection that replaces this one once it closed (see {@link #current}); guarded by this. */
+    private Future<LinkClient> successor;
 
-    private LinkClient(NetClient netClient, NetSocket socket, String job, JobSecret secret) {
+    private LinkClient(Vertx vertx, NetClient netClient, NetSocket socket, String job, JobSecret secret) {
+        this.vertx = vertx;
         this.netClient = netClient;
         this.socket = socket;
         this.job = job;
@@ -111,7 +117,7 @@ public final class LinkClient {
                 .setReceiveBufferSize(LinkRecords.RECEIVE_BUFFER_BYTES));
         return vertx.eventBus().<JsonObject>request(addresses.link(), null)
                 .compose(where -> netClient.connect(where.body().getInteger("port"), where.body().getString("host")))
-                .compose(socket -> new LinkClient(netClient, socket, job, secret).start())
+                .compose(socket -> new LinkClient(vertx, netClient, socket, job, secret).start())
                 .onFailure(e -> netClient.close());
     }
 
@@ -213,10 +219,48 @@ public final class LinkClient {
         record.release();
     }
 
-    /** Closes the connection; pending sends fail. */
+    /**
+     * The link to use now: this one while it is open; once it closed (its aggregator died), a new connection
+     * to the job's current aggregator, one for all the node's workers that ask (after a failed attempt the
+     * next call tries again). Fails after {@link #close()}.
+     */
+    public Future<LinkClient> current() {
+        Future<LinkClient> next;
+        synchronized (this) {
+            if (closedHere) {
+                return Future.failedFuture(new IllegalStateException("the data link was closed by this worker node"));
+            }
+            if (!closed) {
+                return Future.succeededFuture(this);
+            }
+            if (successor == null || successor.failed()) {
+                successor = connect(vertx, job, secret);
+            }
+            next = successor;
+        }
+        return next.compose(LinkClient::current);
+    }
+
+    /**
+     * Drops the connection as if it broke: its aggregator is known to be gone. Unlike {@link #close()}, the
+     * next {@link #current()} connects a new link.
+     */
+    void drop(String reason) {
+        closed(reason);
+        socket.close();
+    }
+
+    /** Closes the connection, and the one that replaced it if any; pending sends fail. */
     public Future<Void> close() {
+        Future<LinkClient> next;
+        synchronized (this) {
+            closedHere = true;
+            next = successor;
+        }
         closed("closed by this worker node");
-        return socket.close().eventually(netClient::close);
+        Future<Void> closing = socket.close().eventually(netClient::close);
+        return next == null ? closing
+                : closing.eventually(() -> next.compose(LinkClient::close).recover(e -> Future.succeededFuture()));
     }
 
     private void onRecord(LinkRecords.Record record) {
@@ -316,11 +360,12 @@ public final class LinkClient {
         }
         closed = true;
         welcome.tryFail(reason);
-        for (Integer seq : List.copyOf(pending.keySet())) {
-            settle(seq, -1, "data link closed: " + reason);
-        }
+        // The workers first: their exchanges fail with what the close means, not with their chunks' failure.
         for (Receiver receiver : receivers.values()) {
             receiver.context().runOnContext(v -> receiver.linkClosed("data link closed: " + reason));
+        }
+        for (Integer seq : List.copyOf(pending.keySet())) {
+            settle(seq, -1, "data link closed: " + reason);
         }
         synchronized (spareRecords) {
             spareRecords.forEach(ByteBuf::release);

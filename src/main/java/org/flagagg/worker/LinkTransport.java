@@ -3,6 +3,7 @@ package org.flagagg.worker;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import org.flagagg.config.JobServer;
 import org.flagagg.wire.ChunkFrame;
 
 /**
@@ -12,12 +13,10 @@ import org.flagagg.wire.ChunkFrame;
  */
 final class LinkTransport extends BusTransport {
     private final LinkClient link;
-    private final Context context;
 
-    LinkTransport(Vertx vertx, Join join, LinkClient link) {
-        super(vertx, join);
+    LinkTransport(Vertx vertx, Join join, LinkClient link, JobServer.Holder holder) {
+        super(vertx, join, holder);
         this.link = link;
-        this.context = vertx.getOrCreateContext();
     }
 
     @Override
@@ -30,7 +29,7 @@ final class LinkTransport extends BusTransport {
         return super.join(worker).onSuccess(v -> link.attach(worker.slot(), new LinkClient.Receiver() {
             @Override
             public Context context() {
-                return context;
+                return worker.context;
             }
 
             @Override
@@ -40,10 +39,25 @@ final class LinkTransport extends BusTransport {
 
             @Override
             public void linkClosed(String reason) {
-                // The aggregate's chunks cannot come any more: the exchanges fail now, not at their timeout.
-                worker.failAll(new IllegalStateException(reason));
+                // The aggregate's chunks cannot come any more: the exchanges fail now, not at their timeout. With
+                // a watched server (a cluster), the session is lost: the next exchange re-joins over a new link.
+                if (holder != null) {
+                    worker.lost(LinkTransport.this, new IllegalStateException(reason));
+                } else {
+                    worker.failAll(new IllegalStateException(reason));
+                }
             }
         }));
+    }
+
+    /**
+     * The link's server is gone too, though its connection may not have noticed (a host cut off sends no
+     * reset): dropped, so that the re-join connects a new one ({@link LinkClient#current}).
+     */
+    @Override
+    void serverLeft(String reason) {
+        link.drop(reason);
+        super.serverLeft(reason);
     }
 
     @Override

@@ -17,6 +17,8 @@ import org.flagagg.wire.Codes;
  * context.
  */
 final class RoundExchange {
+    /** How the reason of a round failed by the loss of an aggregator's host starts (docs/protocol.md). */
+    static final String AGGREGATOR_LOST = "aggregator lost";
     private final Worker worker;
     private final Vertx vertx;
     final long round;
@@ -132,13 +134,18 @@ final class RoundExchange {
         fail(worker.transport.dropNotice(round, reason));
     }
 
-    /** The round's summary: a failed round fails the exchange, a completed one announces its chunks. */
+    /**
+     * The round's summary: a failed round fails the exchange (with {@link Worker.AggregatorLostException} when a
+     * shard's host died: retry at the next round), a completed one announces its chunks.
+     */
     void summary(JsonObject s) {
         summary = s;
         stopSending = true;
         if (!"completed".equals(s.getString("status"))) {
-            fail(new Worker.RoundFailedException("round " + round + " failed: " + s.getString("reason",
-                    s.getJsonObject("record", new JsonObject()).getString("error", "unknown"))));
+            String reason = s.getString("reason", s.getJsonObject("record", new JsonObject()).getString("error", "unknown"));
+            String message = "round " + round + " failed: " + reason;
+            fail(reason.startsWith(AGGREGATOR_LOST) ? new Worker.AggregatorLostException(message, null)
+                    : new Worker.RoundFailedException(message));
             return;
         }
         completeIfDone();

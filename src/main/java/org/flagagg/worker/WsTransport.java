@@ -74,21 +74,27 @@ public final class WsTransport implements Transport {
     private record Sent(long round, int chunk) {
     }
 
+    private final Vertx vertx;
     private final WebSocketClient client;
     private final WebSocket ws;
     private final long dim;
     private final int slotWanted;
+    /** How long the session may take after the hello; 0: no bound. */
+    private final long sessionWaitMs;
     private final Promise<Void> joined = Promise.promise();
     private final Map<Sent, Promise<Void>> unanswered = new HashMap<>();
     private Worker worker;
     private FlagaggException closedBy;
     private boolean byeSent;
 
-    private WsTransport(WebSocketClient client, WebSocket ws, long dim, Options options) {
+    private WsTransport(Vertx vertx, WebSocketClient client, WebSocket ws, long dim, Options options, int slot,
+            long sessionWaitMs) {
+        this.vertx = vertx;
+        this.sessionWaitMs = sessionWaitMs;
         this.client = client;
         this.ws = ws;
         this.dim = dim;
-        this.slotWanted = options.slot;
+        this.slotWanted = slot >= 0 ? slot : options.slot;
         ws.frameHandler(new MessageAssembler(options.maxMessageBytes, options.maxMessageBytes, new MessageAssembler.Sink() {
             @Override
             public void text(String text) {
@@ -112,8 +118,13 @@ public final class WsTransport implements Transport {
         });
     }
 
-    /** Opens the WebSocket with the token; fails with a {@link FlagaggException} if the upgrade is refused. */
-    static Future<WsTransport> connect(Vertx vertx, String url, String token, long dim, Options options) {
+    /**
+     * Opens the WebSocket with the token, to ask for {@code slot} (-1: the options' slot); fails with a
+     * {@link FlagaggException} if the upgrade is refused. {@code attemptMs} > 0 bounds the connection, the
+     * upgrade and then the session each (a re-join's attempt); 0: unbounded.
+     */
+    static Future<WsTransport> connect(Vertx vertx, String url, String token, long dim, Options options, int slot,
+            long attemptMs) {
         WebSocketClientOptions clientOptions = new WebSocketClientOptions()
                 .setTryUsePerMessageCompression(false)
                 .setTryUsePerFrameCompression(false)
@@ -126,9 +137,12 @@ public final class WsTransport implements Transport {
         WebSocketClient client = vertx.createWebSocketClient(clientOptions);
         WebSocketConnectOptions connect = new WebSocketConnectOptions().setAbsoluteURI(url)
                 .addHeader("Authorization", "Bearer " + token);
+        if (attemptMs > 0) {
+            connect.setConnectTimeout(attemptMs).setTimeout(attemptMs);
+        }
         return client.connect(connect).compose(ws -> {
             try {
-                return Future.succeededFuture(new WsTransport(client, ws, dim, options));
+                return Future.succeededFuture(new WsTransport(vertx, client, ws, dim, options, slot, attemptMs));
             } catch (IllegalStateException closedAlready) {
                 return Future.<WsTransport>failedFuture(closeOf(ws));
             }
@@ -167,6 +181,11 @@ public final class WsTransport implements Transport {
             hello.put("slot", slotWanted);
         }
         ws.writeTextMessage(hello.encode());
+        if (sessionWaitMs > 0) {
+            long timer = vertx.setTimer(sessionWaitMs, t -> joined.tryFail(new FlagaggException(CloseCodes.TOO_SLOW,
+                    "no session within " + sessionWaitMs + " ms of the hello")));
+            joined.future().onComplete(ar -> vertx.cancelTimer(timer));
+        }
         return joined.future().recover(e -> ws.close().eventually(client::close).transform(v -> Future.failedFuture(e)));
     }
 
@@ -312,11 +331,24 @@ public final class WsTransport implements Transport {
         }
         closedBy = e;
         joined.tryFail(e);
+        // The worker first: its exchanges fail with what the close means, not with their chunks' failure.
+        if (worker != null && joined.future().succeeded()) {
+            if (!byeSent && droppedByServer(e.code())) {
+                worker.lost(this, e);
+            } else {
+                worker.gone(e);
+            }
+        }
         List<Promise<Void>> sent = List.copyOf(unanswered.values());
         unanswered.clear();
         sent.forEach(p -> p.tryFail(e));
-        if (worker != null) {
-            worker.gone(e);
-        }
+    }
+
+    /**
+     * A close that means the server (or the network to it) went away rather than refused this worker: no close
+     * frame (1006), going away (1001), server error (1011). The worker joins again after these.
+     */
+    private static boolean droppedByServer(int code) {
+        return code == 1006 || code == CloseCodes.GOING_AWAY || code == CloseCodes.SERVER_ERROR;
     }
 }

@@ -334,7 +334,12 @@ class MultiHostNetnsTest {
 
     /** What deploy/host.sh reads on host {@code index}: its address, the aggregator hosts as members, the launcher's. */
     private static Map<String, String> hostEnv(int index) {
-        return bed.hostEnv(index, SHARDS + 1);
+        Map<String, String> env = bed.hostEnv(index, SHARDS + 1);
+        // The worker host's cut lasts until its round closed at the deadline, longer than the default failure
+        // timeout (10 s): a cut this test means to be short of declaring the host dead (FailoverNetnsTest is
+        // where members die).
+        env.put("FLAGAGG_CLUSTER__FAILURE_TIMEOUT_S", "60");
+        return env;
     }
 
     /** The Python host's workers exchanging round R of the job (gradient files written first). */

@@ -18,6 +18,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongFunction;
 import org.flagagg.config.Cluster;
 import org.flagagg.config.Configuration;
 import org.flagagg.config.JobConfig;
@@ -40,10 +41,18 @@ import org.flagagg.worker.Worker;
  * <p>Commands on stdin, one a line, each answered on stdout: {@code join JOB} ("joined JOB" or "error ..."),
  * {@code round R} (one "slot S round R included|left out|failed: REASON" line per slot, then "done R"; the
  * aggregate goes to DIR/JOB-rR-sS.f32), {@code leave} ("left"). End of input stops it.
+ *
+ * <p>Across a failover a slot carries on as a training loop would: a step that fails with
+ * {@link Worker.AggregatorLostException} prints "retry slot S round R: REASON" and is retried at the worker's
+ * next round N (after it joined the job again, if its session was lost: then "rejoined JOB slot S round N"), up
+ * to {@value #MAX_RETRIES} times; its outcome line then names round N ("slot S round N included"), its aggregate
+ * goes to DIR/JOB-rN-sS.f32, and "done R" still names the command's round.
  */
 public final class WorkerHostMain {
     /** Longest a join or a round may take before it is reported failed. */
     private static final long STEP_S = 90;
+    /** How many times one step is retried after an aggregator was lost. */
+    private static final int MAX_RETRIES = 3;
 
     private final Cluster.Node node;
     private final JobConfig job;
@@ -118,25 +127,29 @@ public final class WorkerHostMain {
         System.out.println("joined " + name);
     }
 
-    /** Every slot exchanges round R at once; one line per slot, then "done R". */
+    /** Every slot exchanges round R at once (or the round it retried at); one line per slot, then "done R". */
     private void round(long round) throws Exception {
         List<Future<Worker.Aggregate>> exchanges = new ArrayList<>();
         for (SlotWorker worker : workers) {
-            float[] gradient = new float[(int) job.dim()];
-            fleet.trueGradient(round, worker.slot, 0, gradient.length, gradient);
-            exchanges.add(worker.exchange(round, gradient));
+            exchanges.add(worker.step(round, r -> {
+                float[] gradient = new float[(int) job.dim()];
+                fleet.trueGradient(r, worker.slot, 0, gradient.length, gradient);
+                return gradient;
+            }));
         }
         for (int k = 0; k < workers.size(); k++) {
             int slot = workers.get(k).slot;
+            long exchanged = round;
             String result;
             try {
                 Worker.Aggregate aggregate = await(exchanges.get(k));
-                write(out.resolve(jobName + "-r" + round + "-s" + slot + ".f32"), aggregate.values());
+                exchanged = aggregate.round();
+                write(out.resolve(jobName + "-r" + exchanged + "-s" + slot + ".f32"), aggregate.values());
                 result = aggregate.included() ? "included" : "left out"; // a straggler or excluded: not a participant
             } catch (Exception e) {
                 result = "failed: " + (e.getCause() != null ? e.getCause() : e);
             }
-            System.out.println("slot " + slot + " round " + round + " " + result);
+            System.out.println("slot " + slot + " round " + exchanged + " " + result);
         }
         System.out.println("done " + round);
     }
@@ -188,10 +201,33 @@ public final class WorkerHostMain {
             return worker == null ? Future.succeededFuture() : worker.close();
         }
 
-        Future<Worker.Aggregate> exchange(long round, float[] gradient) {
+        /**
+         * Exchanges round R with the gradient {@code gradientOf} makes (on a worker thread); after an
+         * {@link Worker.AggregatorLostException}, again at the worker's next round, at most {@link #MAX_RETRIES}
+         * times.
+         */
+        Future<Worker.Aggregate> step(long round, LongFunction<float[]> gradientOf) {
             Promise<Worker.Aggregate> result = Promise.promise();
-            context.runOnContext(v -> worker.exchange(round, gradient).onComplete(result));
+            context.runOnContext(v -> attempt(round, gradientOf, MAX_RETRIES).onComplete(result));
             return result.future();
+        }
+
+        private Future<Worker.Aggregate> attempt(long round, LongFunction<float[]> gradientOf, int retries) {
+            return vertx.executeBlocking(() -> gradientOf.apply(round))
+                    .compose(gradient -> worker.exchange(round, gradient))
+                    .recover(e -> {
+                        if (!(e instanceof Worker.AggregatorLostException) || retries == 0) {
+                            return Future.failedFuture(e);
+                        }
+                        System.out.println("retry slot " + slot + " round " + round + ": " + e.getMessage());
+                        long rejoins = worker.rejoins();
+                        return worker.ready().compose(next -> {
+                            if (worker.rejoins() > rejoins) {
+                                System.out.println("rejoined " + job + " slot " + slot + " round " + next);
+                            }
+                            return attempt(next, gradientOf, retries - 1);
+                        });
+                    });
         }
     }
 }
