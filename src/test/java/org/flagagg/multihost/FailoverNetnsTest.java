@@ -21,6 +21,7 @@ import org.flagagg.config.TokenTable;
 import org.flagagg.engine.Engine;
 import org.flagagg.kernels.Kernels;
 import org.flagagg.round.Aggregation;
+import org.flagagg.round.ArraySource;
 import org.flagagg.rules.Rules;
 import org.flagagg.sim.Fleet;
 import org.junit.jupiter.api.AfterAll;
@@ -237,7 +238,7 @@ class FailoverNetnsTest {
         awaitWorkers(round);
         JsonObject record = NetnsBed.awaitRecord(roundLog(), round, ROUND);
         assertCompletedByAll(record);
-        checkAggregates(round, round, true);
+        checkAggregates(round, round);
         return round + 1;
     }
 
@@ -319,7 +320,7 @@ class FailoverNetnsTest {
         assertThat(failed.getString("status")).as(failed.encode()).isEqualTo("failed");
         assertThat(failed.getString("error")).as(failed.encode()).startsWith("aggregator lost");
         assertCompletedByAll(completed);
-        checkAggregates(completedRound, round, false);
+        checkAggregates(completedRound, round);
         int lost = (int) records.stream().filter(r -> r.getLong("round") >= round && r.getLong("round") < completedRound)
                 .count();
         Duration limit = detectLimit();
@@ -355,16 +356,23 @@ class FailoverNetnsTest {
     }
 
     /**
-     * Round R's aggregate, as the Python workers received it (and the Java workers, when R is not a retry), equals
-     * the offline rule on its participants' gradients of round G (R itself, or the lost round it retried).
+     * Round R's aggregate, as every worker received it, equals the offline rule on its participants' gradients: the
+     * Python workers' of round G (R itself, or the lost round whose gradient they sent again), the Java workers' of
+     * round R (WorkerHostMain makes a retried step's gradient for the round it retries at).
      */
-    private void checkAggregates(long round, long gradients, boolean java) throws IOException {
-        float[] expected = new float[(int) DIM];
+    private void checkAggregates(long round, long pythonGradients) throws IOException {
         JsonObject record = NetnsBed.records(roundLog()).stream().filter(r -> r.getLong("round") == round)
                 .findFirst().orElseThrow();
+        int[] participants = NetnsBed.participants(record);
+        float[][] gradients = new float[participants.length][(int) DIM];
+        for (int k = 0; k < participants.length; k++) {
+            int slot = participants[k];
+            boolean python = Arrays.stream(PYTHON_SLOTS).anyMatch(s -> s == slot);
+            fleet.trueGradient(python ? pythonGradients : round, slot, 0, (int) DIM, gradients[k]);
+        }
+        float[] expected = new float[(int) DIM];
         JobConfig job = ServerConfig.parse(Configuration.load(conf, Map.of(), new JsonObject())).job();
-        new Aggregation(Rules.create(job.rule()), job.chunkCoords(), Kernels.best()).run(
-                fleet.source(gradients, NetnsBed.participants(record)),
+        new Aggregation(Rules.create(job.rule()), job.chunkCoords(), Kernels.best()).run(new ArraySource(gradients),
                 (offset, values, len) -> {
                     for (int k = 0; k < len; k++) {
                         expected[(int) offset + k] = (float) values[k];
@@ -374,11 +382,9 @@ class FailoverNetnsTest {
             Engine.assertSameAggregate(NetnsBed.floats(dir.resolve("python").resolve(JOB + "-a-r" + round + "-s" + slot
                     + ".f32")), expected);
         }
-        if (java) {
-            for (int slot : JAVA_SLOTS) {
-                Engine.assertSameAggregate(NetnsBed.floats(dir.resolve("java-worker").resolve(JOB + "-r" + round + "-s"
-                        + slot + ".f32")), expected);
-            }
+        for (int slot : JAVA_SLOTS) {
+            Engine.assertSameAggregate(NetnsBed.floats(dir.resolve("java-worker").resolve(JOB + "-r" + round + "-s"
+                    + slot + ".f32")), expected);
         }
     }
 
