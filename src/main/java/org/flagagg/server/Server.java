@@ -40,6 +40,7 @@ import org.flagagg.web.Dashboard;
 import org.flagagg.web.HttpApi;
 import org.flagagg.web.Metrics;
 import org.flagagg.web.RoundsApi;
+import org.flagagg.wire.Addresses;
 import org.flagagg.wire.JobSecret;
 import org.flagagg.wire.VertxInternals;
 import org.flagagg.ws.Gateway;
@@ -138,6 +139,9 @@ public final class Server {
                 node.vertx().executeBlocking(() -> warmUp(config.job()), false);
             }
             claimed.compose(lock -> clustered ? resume(node.vertx(), config) : Future.succeededFuture(null))
+                    .compose(resumed -> resumed == null || !resumed.resume().followed() ? Future.succeededFuture(resumed)
+                            : ShardKeeper.untilForgotten(node.vertx(), new Addresses(job).engine(resumed.job().shards()),
+                                    resumed.job().shardTimeoutMs()).map(resumed))
                     .compose(resumed -> build(node.vertx(), resumed == null ? config : config.withJob(resumed.job()),
                             parts, wiring, node, metrics, deadlines, resumed))
                     .onSuccess(started::complete)
