@@ -596,7 +596,8 @@ public final class AggregatorVerticle extends VerticleBase {
         // The round is released once every shard released its part. Its result goes out only once the cluster
         // holds its record: a server that takes the job over has every result a worker saw.
         Promise<Void> ownReleased = Promise.promise();
-        Future<Void> durable = jobState == null ? Future.succeededFuture() : jobState.recorded(record);
+        Future<Void> durable = jobState == null ? Future.succeededFuture()
+                : jobState.recorded(record, job.shardTimeoutMs());
         Future<Void> summarised = durable.compose(v -> streamer.stream(run.round, run.participants, record,
                 () -> release(run).onComplete(ownReleased)));
         Future<Void> others = coordinator == null || shardsEnded ? Future.succeededFuture()

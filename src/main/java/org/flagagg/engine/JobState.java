@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 import org.flagagg.config.JobConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -101,7 +102,8 @@ public final class JobState {
         return records.entries().compose(all -> {
             TreeMap<Long, JsonObject> byId = new TreeMap<>(all);
             List<JsonObject> lost = new ArrayList<>();
-            for (long id = Math.max(0, next - job.maxOpenRounds()); id < next; id++) {
+            // Without kept records (records_kept 0) a lost round cannot be told from a completed one: none is marked.
+            for (long id = kept == 0 ? next : Math.max(0, next - job.maxOpenRounds()); id < next; id++) {
                 if (!byId.containsKey(id)) {
                     JsonObject failed = new JsonObject().put("round", id).put("status", "failed")
                             .put("trigger", LOST).put("rule", job.rule().name()).put("workers", job.workers())
@@ -112,7 +114,7 @@ public final class JobState {
             }
             Future<Void> written = Future.succeededFuture();
             for (JsonObject failed : lost) {
-                written = written.compose(v -> recorded(failed));
+                written = written.compose(v -> recorded(failed, job.shardTimeoutMs()));
             }
             List<JsonObject> ordered = List.copyOf(byId.values());
             return written.compose(v -> jobs.put(name, entry(merged, next)))
@@ -135,14 +137,16 @@ public final class JobState {
 
     /**
      * Stores a finished round's record, dropping the one {@code records_kept} rounds older; completes (never
-     * fails) once tried.
+     * fails) once done, or after {@code timeoutMs}.
      */
-    Future<Void> recorded(JsonObject record) {
+    Future<Void> recorded(JsonObject record, long timeoutMs) {
         if (kept == 0) {
             return Future.succeededFuture();
         }
         long id = record.getLong("round");
-        return records.put(id, record).compose(v -> records.remove(id - kept)).<Void>mapEmpty().recover(e -> {
+        // Bounded: while the cluster has not yet declared a dead member dead, a write to its partition waits.
+        return records.put(id, record).compose(v -> records.remove(id - kept)).<Void>mapEmpty()
+                .timeout(timeoutMs, TimeUnit.MILLISECONDS).recover(e -> {
             LOG.warn("job '{}': cannot store the record of round {} in the cluster: {}", name, id, e.toString());
             return Future.succeededFuture();
         });

@@ -1,15 +1,19 @@
 package org.flagagg.engine;
 
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.flagagg.config.JobConfig;
 import org.flagagg.round.ChunkStore;
+import org.flagagg.wire.Addresses;
 import org.flagagg.wire.JobSecret;
 import org.flagagg.wire.VertxInternals;
 import org.slf4j.Logger;
@@ -28,12 +32,15 @@ public final class ShardKeeper extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(ShardKeeper.class);
     /** How often the shards' hosts are looked at: a lost one adds at most this to the cluster's detection. */
     static final long WATCH_MS = 250;
+    /** How often the cluster's consumers of a lost shard are looked at until the dead member's are gone. */
+    private static final long FORGET_POLL_MS = 20;
 
     private final JobConfig job;
     private final String shardToken;
     private final JobSecret secret;
     private final AggregatorVerticle coordinator;
     private final List<String> hosts;
+    private final Addresses addresses;
     /** Shard k to the node id of the shard host running it, or null while it runs in this JVM. */
     private final Map<Integer, String> placed = new HashMap<>();
     /** Shards run in this JVM after their hosts were lost: deployment ids and stores, closed at stop. */
@@ -48,6 +55,7 @@ public final class ShardKeeper extends VerticleBase {
             AggregatorVerticle coordinator) {
         this.job = job;
         this.hosts = List.copyOf(hosts);
+        this.addresses = new Addresses(job.job());
         this.shardToken = shardToken;
         this.secret = secret;
         this.coordinator = coordinator;
@@ -104,7 +112,9 @@ public final class ShardKeeper extends VerticleBase {
      * snapshot (slots, round ids), so it refuses no chunk of the job from its first one.
      */
     private Future<Void> replace(int shard, String lost, String reason, long lostAt) {
-        return coordinator.shardLost(shard, reason).compose(v -> Future.all(coordinator.shardSnapshot(),
+        return coordinator.shardLost(shard, reason).compose(v -> untilForgotten(vertx,
+                List.of(addresses.chunks(shard), addresses.shard(shard)), job.shardTimeoutMs()))
+                .compose(v -> Future.all(coordinator.shardSnapshot(),
                 ShardHost.find(vertx))).compose(both -> {
                     JsonObject snapshot = both.resultAt(0);
                     List<String> live = both.resultAt(1);
@@ -127,6 +137,33 @@ public final class ShardKeeper extends VerticleBase {
                         (System.nanoTime() - lostAt) / 1_000_000))
                 .onFailure(e -> LOG.error("job '{}': shard {} could not be placed again: {}", job.job(), shard,
                         e.getMessage()));
+    }
+
+    /**
+     * Completes once no consumer of {@code addresses} is listed on a member that left the cluster (else a
+     * message could still be routed to a dead member), or after {@code timeoutMs} (then with a warning). A
+     * member's death and the cleanup of its consumers are separate steps of the cluster.
+     */
+    public static Future<Void> untilForgotten(Vertx vertx, List<String> addresses, long timeoutMs) {
+        Promise<Void> gone = Promise.promise();
+        lookAgain(vertx, addresses, System.nanoTime() + timeoutMs * 1_000_000, gone);
+        return gone.future();
+    }
+
+    private static void lookAgain(Vertx vertx, List<String> addresses, long deadline, Promise<Void> gone) {
+        Future.all(addresses.stream().map(a -> VertxInternals.consumerNodes(vertx, a)).toList()).onComplete(ar -> {
+            List<String> members = VertxInternals.nodes(vertx);
+            boolean stale = ar.failed() || ar.result().<Set<String>>list().stream()
+                    .anyMatch(nodes -> !members.containsAll(nodes));
+            if (!stale) {
+                gone.complete();
+            } else if (System.nanoTime() - deadline > 0) {
+                LOG.warn("the cluster still lists consumers of {} on a member that left: going on", addresses);
+                gone.complete();
+            } else {
+                vertx.setTimer(FORGET_POLL_MS, t -> lookAgain(vertx, addresses, deadline, gone));
+            }
+        });
     }
 
     private long count(String host) {

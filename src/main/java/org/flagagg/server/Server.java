@@ -40,6 +40,7 @@ import org.flagagg.web.Dashboard;
 import org.flagagg.web.HttpApi;
 import org.flagagg.web.Metrics;
 import org.flagagg.web.RoundsApi;
+import org.flagagg.wire.Addresses;
 import org.flagagg.wire.JobSecret;
 import org.flagagg.wire.VertxInternals;
 import org.flagagg.ws.Gateway;
@@ -133,7 +134,14 @@ public final class Server {
             String job = config.job().job();
             Future<?> claimed = !clustered ? Future.succeededFuture()
                     : config.standby() ? JobServer.await(node, job) : JobServer.claim(node, job);
+            if (clustered && config.standby() && config.jitWarmup()) {
+                // While it waits, a standby warms up for its job's rule, so a take-over does not run cold.
+                node.vertx().executeBlocking(() -> warmUp(config.job()), false);
+            }
             claimed.compose(lock -> clustered ? resume(node.vertx(), config) : Future.succeededFuture(null))
+                    .compose(resumed -> resumed == null || !resumed.resume().followed() ? Future.succeededFuture(resumed)
+                            : ShardKeeper.untilForgotten(node.vertx(), new Addresses(job).engine(resumed.job().shards()),
+                                    resumed.job().shardTimeoutMs()).map(resumed))
                     .compose(resumed -> build(node.vertx(), resumed == null ? config : config.withJob(resumed.job()),
                             parts, wiring, node, metrics, deadlines, resumed))
                     .onSuccess(started::complete)
@@ -307,8 +315,8 @@ public final class Server {
             aggregator.jobState(resumed.state(), resumed.resume().nextRound());
         }
         // On a worker thread while the aggregator deploys; the link and HTTP (/ready) only after (round.Warmup).
-        Future<?> warmed = config.jitWarmup() ? vertx.executeBlocking(() -> Warmup.once(Rules.create(job.rule()),
-                job.workers(), Kernels.best()), false) : Future.succeededFuture();
+        Future<?> warmed = config.jitWarmup() ? vertx.executeBlocking(() -> warmUp(job), false)
+                : Future.succeededFuture();
         LinkServer link = parts.link() ? new LinkServer(job, wiring.secret(), config.cluster().host(),
                 config.link().port(), LinkServer.Limits.of(config.link())).shardToken(shardToken) : null;
         Gateway gateway = parts.http() ? new Gateway(vertx, job, wiring.workerTokens(), config.ws()).shardToken(shardToken)
@@ -334,6 +342,11 @@ public final class Server {
         return started.map(http -> new Server(vertx, config, stores, aggregator, deployed, node, link, http, gateway,
                 resumed == null ? null : resumed.resume()))
                 .recover(e -> undeploy(vertx, deployed, stores).transform(x -> Future.failedFuture(e)));
+    }
+
+    /** The JIT warm-up for the job's rule and worker count, once per JVM (round.Warmup). */
+    private static Object warmUp(JobConfig job) {
+        return Warmup.once(Rules.create(job.rule()), job.workers(), Kernels.best());
     }
 
     /** The HTTP server: the gateway, and with the dashboard part GET /rounds, the dashboard and /metrics. */

@@ -41,6 +41,18 @@ public record Addresses(String job) {
         return "flagagg." + job + ".shard." + shard;
     }
 
+    /** Every address the engine of a job of {@code shards} shards consumes: joins, chunks, control, reports. */
+    public java.util.List<String> engine(int shards) {
+        java.util.List<String> all = new java.util.ArrayList<>(java.util.List.of(join(), coordinator()));
+        for (int k = 0; k < shards; k++) {
+            all.add(chunks(k));
+            if (k > 0) {
+                all.add(shard(k));
+            }
+        }
+        return all;
+    }
+
     /** Send, JSON: shard k > 0 reports to the coordinator (a worker started, delivered, was excluded; a failure). */
     public String coordinator() {
         return "flagagg." + job + ".coordinator";

@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.Message;
@@ -91,6 +92,20 @@ public final class VertxInternals {
     /** The node ids of the cluster's members now (empty when not clustered). */
     public static java.util.List<String> nodes(Vertx vertx) {
         return clusterActive(vertx) ? ((VertxInternal) vertx).clusterManager().getNodes() : java.util.List.of();
+    }
+
+    /**
+     * The nodes with a consumer of {@code address}, as this member's cluster manager sees them now (none when
+     * not clustered): a dead member's consumers stay listed until the cluster cleaned them up.
+     */
+    public static Future<java.util.Set<String>> consumerNodes(Vertx vertx, String address) {
+        if (!clusterActive(vertx)) {
+            return Future.succeededFuture(java.util.Set.of());
+        }
+        Promise<java.util.List<io.vertx.core.spi.cluster.RegistrationInfo>> found = Promise.promise();
+        ((VertxInternal) vertx).clusterManager().getRegistrations(address, found);
+        return found.future().map(list -> list.stream().map(io.vertx.core.spi.cluster.RegistrationInfo::nodeId)
+                .collect(java.util.stream.Collectors.toSet()));
     }
 
     /** Vert.x's cluster manager (Hazelcast's in flagagg), or null when not clustered. */
