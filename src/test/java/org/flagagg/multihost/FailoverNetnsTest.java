@@ -25,6 +25,7 @@ import org.flagagg.round.ArraySource;
 import org.flagagg.rules.Rules;
 import org.flagagg.sim.Fleet;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -32,16 +33,20 @@ import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Failover across real interfaces (issue 17, "Proven"): a job's server A and a standby B ({@code host.sh server
- * --standby}), three shard hosts (the job's shards 1 and 2 on two of them, the third a spare), the Java worker
- * host ({@link WorkerHostMain}) and Python workers given the gateways of both A and B, each host a network
- * namespace of {@link NetnsBed}. The JVM of the host running a shard is killed (SIGKILL) mid-round, several times:
- * the round fails "aggregator lost", the job's server re-places the shard on a live shard host within the failure
- * timeout, and the next round completes with every worker (each of them retries the lost round's gradient by
- * itself) and is checked against the offline rule. Then A's JVM is killed mid-round with the Python workers
- * attached to its gateway: B takes the job over, the next round completes and verifies, and B's round log holds
- * every completed round of A's. Each kill's time to detect and to recover and the rounds lost are printed as
- * {@code multihost: failover ...} lines (docs/reliability.md, "Failover (issue 17)").
+ * Failover across real interfaces (issue 17, "Proven"), on a bed of network namespaces ({@link NetnsBed}): a job's
+ * server A ({@code host.sh server --standby}, up first, so it serves), shard hosts with the job's shards 1 and 2, the
+ * Java worker host ({@link WorkerHostMain}) and Python workers given the gateways of both A and B. Each test runs its
+ * own job on its own JVMs:
+ * <ul>
+ * <li>a spare third shard host; the JVM of the host running a shard is killed (SIGKILL) mid-round, several times:
+ * the round fails "aggregator lost", the job's server places the shard again on a live shard host within the
+ * failure timeout, and the next round completes with every worker (each retries the lost round by itself) and is
+ * checked against the offline rule;
+ * <li>a standby server B; A's JVM is killed mid-round with the Python workers attached to its gateway: B takes the
+ * job over, the next round completes and verifies, and B's round log holds every completed round of A's.
+ * </ul>
+ * Each kill's time to detect and to recover and the rounds lost are printed as {@code multihost: failover ...}
+ * lines (docs/reliability.md, "Failover (issue 17)").
  *
  * <p>A round that fails is made deterministic: one Python slot ({@link #HELD}) is kept back until the victim is
  * dead, so the round cannot complete before the kill, while the six other workers are in flight.
@@ -75,7 +80,6 @@ class FailoverNetnsTest {
     static final int HTTP_PORT = 8080;
     static final Duration START = Duration.ofSeconds(90);
     static final Duration ROUND = Duration.ofSeconds(60);
-    static final String JOB = "failover";
 
     /** Hosts of the bed: the servers, the shard hosts, then the Java and the Python workers. */
     static final int SERVER_A = 0;
@@ -139,12 +143,15 @@ class FailoverNetnsTest {
     static Path dir;
 
     static NetnsBed bed;
-    static Path conf;
+    static JsonObject cluster;
     static Path shardHostConf;
     static Path tokens;
     static Map<String, String> tokenBySlot;
     static Fleet fleet;
 
+    /** This test's job and its configuration file (also the worker hosts'). */
+    private String job;
+    private Path conf;
     /** Each aggregator host's current JVM (null: not started or killed), by bed host. */
     private final HostProcess[] jvms = new HostProcess[MEMBERS];
     /** Each server's round log, by bed host (a restarted server gets a fresh one). */
@@ -153,22 +160,25 @@ class FailoverNetnsTest {
     private int active = SERVER_A;
     private HostProcess javaWorkers;
     private HostProcess pythons;
-    private final List<Figures> shardKills = new ArrayList<>();
-    private final List<Figures> serverKills = new ArrayList<>();
 
     @BeforeAll
     static void layOutTheHosts() throws Exception {
         // Another ID than MultiHostNetnsTest's in the same JVM: its bed may still be going down.
         bed = NetnsBed.up(PYTHON + 1, (ProcessHandle.current().pid() + 1) % 10_000_000, dir);
-        Path certs = bed.certs();
         tokenBySlot = TokenTable.generate(Arrays.stream(PYTHON_SLOTS).mapToObj(s -> "w" + s).toList());
         tokens = dir.resolve("tokens.txt");
         TokenTable.write(tokens, tokenBySlot);
         fleet = new Fleet(new Fleet.Config(SEED, 0, "none", "none"), WORKERS, DIM);
-        JsonObject cluster = new JsonObject(Files.readString(certs.resolve("cluster.json"))).getJsonObject("cluster")
+        cluster = new JsonObject(Files.readString(bed.certs().resolve("cluster.json"))).getJsonObject("cluster")
                 .put("server_wait_s", 60).put("failure_timeout_s", FAILURE_TIMEOUT_S);
-        conf = writeConf(JOB, new JsonObject().put("name", "flag").put("f", F), cluster);
-        shardHostConf = writeConf("shard-host", new JsonObject(), cluster);
+        shardHostConf = writeConf("shard-host", new JsonObject());
+    }
+
+    @AfterEach
+    void stopTheJvms() throws Exception {
+        if (bed != null) {
+            bed.killAll();
+        }
     }
 
     @AfterAll
@@ -179,9 +189,58 @@ class FailoverNetnsTest {
     }
 
     @Test
-    void shardHostsAndTheJobServerDieMidRoundAndEveryWorkerCarriesOn() throws Exception {
+    void shardHostsDieMidRoundTheirShardsArePlacedAgainAndEveryWorkerCarriesOn() throws Exception {
         long t0 = System.nanoTime();
-        // Shards 1 and 2 go to the two shard hosts up when A starts; the third comes up after, as the spare.
+        startHosts("shard-kills", false);
+        long next = runRound(0);
+        List<Figures> kills = new ArrayList<>();
+        for (int kill = 0; kill < SHARD_KILLS; kill++) {
+            int shard = 1 + kill % (SHARDS - 1);
+            int victim = holderOf(shard);
+            Figures figures = killAShardHost(next, shard, victim);
+            kills.add(figures);
+            System.out.printf("multihost: failover shard-host kill %d (shard %d on host %d): %s%n", kill + 1, shard,
+                    victim, figures);
+            next = figures.recovered + 1;
+            startShardHost(victim); // the spare of the next kill
+            jvms[victim].expect("shard host ready", START);
+        }
+        runRound(next);
+        summary("shard-host kills", kills);
+        report("shard-host kills, whole", t0);
+    }
+
+    @Test
+    void theJobServerDiesMidRoundTheStandbyTakesOverAndEveryWorkerCarriesOn() throws Exception {
+        long t0 = System.nanoTime();
+        startHosts("server-kills", true);
+        long next = runRound(0);
+        List<Figures> kills = new ArrayList<>();
+        for (int kill = 0; kill < SERVER_KILLS; kill++) {
+            int victim = active;
+            Figures figures = killTheServer(next);
+            kills.add(figures);
+            System.out.printf("multihost: failover server kill %d (host %d): %s%n", kill + 1, victim, figures);
+            next = figures.recovered + 1;
+            if (kill + 1 < SERVER_KILLS) {
+                startServer(victim); // the standby of the next kill
+                jvms[victim].expect("standby for job '" + job + "'", START);
+            }
+        }
+        runRound(next);
+        summary("server kills", kills);
+        report("server kills, whole", t0);
+    }
+
+    /**
+     * Job NAME's hosts: shard hosts 1 and 2 (they get shards 1 and 2: the server looks shard hosts up at its start), the
+     * Java worker host, server A, then server B as A's standby and shard host 3 as a spare when asked for, and the
+     * Python workers; every worker joined.
+     */
+    private void startHosts(String name, boolean standby) throws Exception {
+        long t0 = System.nanoTime();
+        job = name;
+        conf = writeConf(job, new JsonObject().put("name", "flag").put("f", F));
         startShardHost(SHARD_HOSTS[0]);
         startShardHost(SHARD_HOSTS[1]);
         javaWorkers = startJavaWorkerHost();
@@ -189,46 +248,18 @@ class FailoverNetnsTest {
         jvms[SHARD_HOSTS[1]].expect("shard host ready", START);
         startServer(SERVER_A);
         ready(SERVER_A);
-        startServer(SERVER_B);
-        jvms[SERVER_B].expect("standby for job '" + JOB + "'", START);
-        startShardHost(SHARD_HOSTS[2]);
-        jvms[SHARD_HOSTS[2]].expect("shard host ready", START);
+        if (standby) {
+            startServer(SERVER_B);
+            jvms[SERVER_B].expect("standby for job '" + job + "'", START);
+        } else {
+            startShardHost(SHARD_HOSTS[2]);
+            jvms[SHARD_HOSTS[2]].expect("shard host ready", START);
+        }
         pythons = startPythonWorkers();
         pythons.expectAll(Arrays.stream(PYTHON_SLOTS).mapToObj(s -> "slot " + s + " connected").toList(), START);
-        javaWorkers.send("join " + JOB);
-        javaWorkers.expect("joined " + JOB, START);
-        report("hosts up", t0);
-
-        long next = 0;
-        next = runRound(next);
-        for (int kill = 0; kill < SHARD_KILLS; kill++) {
-            int shard = 1 + kill % (SHARDS - 1);
-            int victim = holderOf(shard);
-            Figures figures = killAShardHost(next, shard, victim);
-            shardKills.add(figures);
-            System.out.printf("multihost: failover shard-host kill %d (shard %d on host %d): %s%n", kill + 1, shard,
-                    victim, figures);
-            next = figures.recovered + 1;
-            startShardHost(victim); // the spare of the next kill
-            jvms[victim].expect("shard host ready", START);
-        }
-        for (int kill = 0; kill < SERVER_KILLS; kill++) {
-            int victim = active;
-            Figures figures = killTheServer(next);
-            serverKills.add(figures);
-            System.out.printf("multihost: failover server kill %d (host %d): %s%n", kill + 1, victim, figures);
-            next = figures.recovered + 1;
-            if (kill + 1 < SERVER_KILLS) {
-                startServer(victim); // the standby of the next kill
-                jvms[victim].expect("standby for job '" + JOB + "'", START);
-            }
-        }
-        next = runRound(next);
-        summary("shard-host kills", shardKills);
-        summary("server kills", serverKills);
-        pythons.send("");
-        pythons.terminate();
-        report("whole test", t0);
+        javaWorkers.send("join " + job);
+        javaWorkers.expect("joined " + job, START);
+        report(name + ": hosts up", t0);
     }
 
     /** Round NEXT with every worker, each exchanging that round's gradient: completed and verified; the round after it. */
@@ -250,7 +281,7 @@ class FailoverNetnsTest {
         long killed = killMidRound(round, victim);
         LocalTime killedAt = LocalTime.now();
         // Logged (INFO) by the job's server, stamped by its clock: "HH:mm:ss.SSS INFO ... shard K of job 'J' re-placed on ..."
-        String detected = jvms[active].awaitLog("shard " + shard + " of job '" + JOB + "' re-placed on ", detectLimit());
+        String detected = jvms[active].awaitLog("shard " + shard + " of job '" + job + "' re-placed on ", detectLimit());
         System.out.println("multihost: failover: " + detected);
         long detectNanos = Duration.between(killedAt, LocalTime.parse(detected.substring(0, "HH:mm:ss.SSS".length())))
                 .toNanos();
@@ -262,7 +293,7 @@ class FailoverNetnsTest {
         int standby = active == SERVER_A ? SERVER_B : SERVER_A;
         List<JsonObject> before = NetnsBed.records(roundLog());
         long killed = killMidRound(round, active);
-        HostProcess.Line took = jvms[standby].expectAll(List.of("took over job '" + JOB + "' at round "),
+        HostProcess.Line took = jvms[standby].expectAll(List.of("took over job '" + job + "' at round "),
                 detectLimit()).get(0);
         System.out.println("multihost: failover: " + took.text());
         active = standby;
@@ -371,19 +402,19 @@ class FailoverNetnsTest {
             fleet.trueGradient(python ? pythonGradients : round, slot, 0, (int) DIM, gradients[k]);
         }
         float[] expected = new float[(int) DIM];
-        JobConfig job = ServerConfig.parse(Configuration.load(conf, Map.of(), new JsonObject())).job();
-        new Aggregation(Rules.create(job.rule()), job.chunkCoords(), Kernels.best()).run(new ArraySource(gradients),
+        JobConfig config = ServerConfig.parse(Configuration.load(conf, Map.of(), new JsonObject())).job();
+        new Aggregation(Rules.create(config.rule()), config.chunkCoords(), Kernels.best()).run(new ArraySource(gradients),
                 (offset, values, len) -> {
                     for (int k = 0; k < len; k++) {
                         expected[(int) offset + k] = (float) values[k];
                     }
                 });
         for (int slot : PYTHON_SLOTS) {
-            Engine.assertSameAggregate(NetnsBed.floats(dir.resolve("python").resolve(JOB + "-a-r" + round + "-s" + slot
+            Engine.assertSameAggregate(NetnsBed.floats(dir.resolve("python").resolve(job + "-a-r" + round + "-s" + slot
                     + ".f32")), expected);
         }
         for (int slot : JAVA_SLOTS) {
-            Engine.assertSameAggregate(NetnsBed.floats(dir.resolve("java-worker").resolve(JOB + "-r" + round + "-s"
+            Engine.assertSameAggregate(NetnsBed.floats(dir.resolve("java-worker").resolve(job + "-r" + round + "-s"
                     + slot + ".f32")), expected);
         }
     }
@@ -392,7 +423,7 @@ class FailoverNetnsTest {
     private int holderOf(int shard) throws IOException {
         List<Integer> holders = new ArrayList<>();
         for (int host : SHARD_HOSTS) {
-            if (jvms[host] != null && jvms[host].log().contains("running shard " + shard + " of job '" + JOB + "'")) {
+            if (jvms[host] != null && jvms[host].log().contains("running shard " + shard + " of job '" + job + "'")) {
                 holders.add(host);
             }
         }
@@ -405,7 +436,7 @@ class FailoverNetnsTest {
     }
 
     private void startShardHost(int host) throws IOException {
-        jvms[host] = bed.startHost("shard-host-" + host + "-" + starts++, host, List.of("shard-host", "--conf",
+        jvms[host] = bed.startHost(job + "-shard-host-" + host + "-" + starts++, host, List.of("shard-host", "--conf",
                 shardHostConf.toString()), bed.hostEnv(host, MEMBERS));
     }
 
@@ -414,7 +445,7 @@ class FailoverNetnsTest {
      * {@link #HTTP_PORT}, its own round log; the deadline passes only once every worker delivered.
      */
     private void startServer(int host) throws IOException {
-        String name = "server-" + (host == SERVER_A ? "a" : "b") + "-" + starts++;
+        String name = job + "-server-" + (host == SERVER_A ? "a" : "b") + "-" + starts++;
         roundLogs[host] = dir.resolve("rounds-" + name + ".jsonl");
         jvms[host] = bed.startHost(name, host, List.of("server", "--standby", "--conf", conf.toString(), "--host",
                 bed.address(host), "--port", Integer.toString(HTTP_PORT), "--round-log", roundLogs[host].toString(),
@@ -431,7 +462,7 @@ class FailoverNetnsTest {
         Path out = Files.createDirectories(dir.resolve("java-worker"));
         Map<String, String> env = bed.hostEnv(JAVA, MEMBERS);
         env.put("FLAGAGG_MAIN", WorkerHostMain.class.getName());
-        HostProcess host = bed.startHost("java-worker", JAVA, List.of("worker", "--conf", conf.toString(), "--seed",
+        HostProcess host = bed.startHost(job + "-java-worker", JAVA, List.of("worker", "--conf", conf.toString(), "--seed",
                 Long.toString(SEED), "--slots", slots(JAVA_SLOTS).replace(' ', ','), "--out", out.toString()), env);
         host.expect("member ", START);
         return host;
@@ -445,19 +476,19 @@ class FailoverNetnsTest {
             for (int slot : PYTHON_SLOTS) {
                 float[] g = new float[(int) DIM];
                 fleet.trueGradient(round, slot, 0, g.length, g);
-                Files.write(io.resolve(JOB + "-g-r" + round + "-s" + slot + ".f32"), NetnsBed.bytes(g));
+                Files.write(io.resolve(job + "-g-r" + round + "-s" + slot + ".f32"), NetnsBed.bytes(g));
             }
         }
         List<String> command = new ArrayList<>(List.of("python3", "-c", PYTHON_WORKERS,
-                wsUrl(SERVER_A) + "," + wsUrl(SERVER_B), JOB, io.toString()));
+                wsUrl(SERVER_A) + "," + wsUrl(SERVER_B), job, io.toString()));
         for (int slot : PYTHON_SLOTS) {
             command.add(slot + ":" + tokenBySlot.get("w" + slot));
         }
-        return bed.startIn("python", PYTHON, command, Map.of("PYTHONPATH", NetnsBed.PYTHON_CLIENT.toString()));
+        return bed.startIn(job + "-python", PYTHON, command, Map.of("PYTHONPATH", NetnsBed.PYTHON_CLIENT.toString()));
     }
 
     /** The job's configuration file (also the worker hosts' and, under another job name, the shard hosts'). */
-    private static Path writeConf(String job, JsonObject rule, JsonObject cluster) throws IOException {
+    private static Path writeConf(String job, JsonObject rule) throws IOException {
         JsonObject conf = new JsonObject().put("job", job).put("workers", WORKERS).put("dim", DIM)
                 .put("chunk_coords", CHUNK).put("quorum", 0).put("rule", rule).put("shards", SHARDS)
                 .put("deadline", new JsonObject().put("mode", "fixed").put("min_ms", DEADLINE_MS).put("max_ms", DEADLINE_MS))

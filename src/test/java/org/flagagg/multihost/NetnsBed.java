@@ -127,12 +127,18 @@ final class NetnsBed implements AutoCloseable {
         assertThat(r.code).as(r.output).isZero();
     }
 
-    /** Kills every process it started and deletes the namespaces, veths and bridge (checked against ip link). */
-    @Override
-    public void close() throws Exception {
+    /** Kills every process it started so far (SIGKILL). */
+    void killAll() throws InterruptedException {
         for (HostProcess process : started) {
             process.close();
         }
+        started.clear();
+    }
+
+    /** Kills every process it started and deletes the namespaces, veths and bridge (checked against ip link). */
+    @Override
+    public void close() throws Exception {
+        killAll();
         down();
         Run left = run(List.of("ip", "-o", "link", "show"), COMMAND, dir);
         assertThat(left.output).doesNotContain("fab" + id + ":").doesNotContain("fav" + id + "-");
