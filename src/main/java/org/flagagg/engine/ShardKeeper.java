@@ -91,11 +91,6 @@ public final class ShardKeeper extends VerticleBase {
         }, false));
     }
 
-    /** Where shard k runs now: a shard host's node id, or null in this JVM (tests, the log). */
-    public String hostOf(int shard) {
-        return placed.get(shard);
-    }
-
     private void look() {
         List<String> members = VertxInternals.nodes(vertx);
         if (members.isEmpty()) {
@@ -117,10 +112,10 @@ public final class ShardKeeper extends VerticleBase {
      * snapshot (slots, round ids), so it refuses no chunk of the job from its first one.
      */
     private Future<Void> replace(int shard, String lost, String reason, long lostAt) {
-        return coordinator.shardLost(shard, reason).compose(v -> untilForgotten(vertx,
-                List.of(addresses.chunks(shard), addresses.shard(shard)), job.shardTimeoutMs()))
-                .compose(v -> Future.all(coordinator.shardSnapshot(),
-                ShardHost.find(vertx))).compose(both -> {
+        List<String> shardAddresses = List.of(addresses.chunks(shard), addresses.shard(shard));
+        return coordinator.shardLost(shard, reason)
+                .compose(v -> untilForgotten(vertx, shardAddresses, job.shardTimeoutMs()))
+                .compose(v -> Future.all(coordinator.shardSnapshot(), ShardHost.find(vertx))).compose(both -> {
                     JsonObject snapshot = both.resultAt(0);
                     List<String> live = both.resultAt(1);
                     String host = live.stream().filter(h -> !h.equals(lost))
