@@ -151,14 +151,15 @@ public final class Server {
     }
 
     /**
-     * Where a clustered server starts its job ({@link JobState}): from round 0 with its own configuration when
-     * the job is new to the cluster, else where the job's previous server left it; the job's records it does
-     * not have yet go into its round log first (those of the rounds that server lost, failed).
+     * Where a clustered server starts its job ({@link JobState}): from round 0 when the job is new to the
+     * cluster, else where the job's previous server left it (a standby with the job's stored configuration, a
+     * server started by hand with its own); the job's records it does not have yet go into its round log first
+     * (those of the rounds that server lost, failed).
      */
     private static Future<Resumed> resume(Vertx vertx, ServerConfig config) {
         JobConfig own = config.job();
         return JobState.open(vertx, own.job(), config.recordsKept()).compose(state -> state.resume(own,
-                "the job's previous server left the cluster").compose(resume -> {
+                "the job's previous server left the cluster", config.standby()).compose(resume -> {
                     Path log = resume.job().roundLog();
                     if (log == null || resume.records().isEmpty()) {
                         return Future.succeededFuture(new Resumed(state, resume));
