@@ -154,6 +154,11 @@ public final class JobState {
         });
     }
 
+    /** Completes once every {@link #opened} write so far was tried (tests). */
+    Future<Void> openedWritten() {
+        return opening;
+    }
+
     /** The stored records (for tests): round id to record. */
     Future<Map<Long, JsonObject>> records() {
         return records.entries();
