@@ -193,14 +193,7 @@ public final class AggregatorVerticle extends VerticleBase {
     Future<Void> shardLost(int k, String reason) {
         return onContext(() -> {
             link.lost(k, true);
-            for (RoundRun run : admission.openRuns()) {
-                if (run.round.status() == Round.Status.OPEN) {
-                    if (run.failure == null) {
-                        run.failure = reason;
-                    }
-                    closeIfOpen(run, JobState.LOST);
-                }
-            }
+            failOpenRounds(reason);
         });
     }
 
@@ -222,15 +215,38 @@ public final class AggregatorVerticle extends VerticleBase {
         return taken.future();
     }
 
+    /** The snapshot of a job (re)starting at round {@code nextRound} with no worker joined yet ({@link #restore}). */
+    public static JsonObject startingAt(long nextRound) {
+        return new JsonObject().put("round", nextRound).put("slots", new JsonArray());
+    }
+
     /** Before deploying a shard placed again mid-job: it starts from the coordinator's {@link #shardSnapshot}. */
-    void restore(JsonObject snapshot) {
+    public void restore(JsonObject snapshot) {
         admission.resumeAt(snapshot.getLong("round"));
         snapshot.getJsonArray("slots").forEach(replica -> slots.replicate((JsonObject) replica));
     }
 
-    /** Shard k runs again, placed with a snapshot: requests reach it again. */
+    /**
+     * Shard k runs again, placed with a snapshot: requests reach it again. A round that opened while it was
+     * lost fails (its chunks for shard k went nowhere), so the workers go on at the next round.
+     */
     Future<Void> shardFound(int k) {
-        return onContext(() -> link.lost(k, false));
+        return onContext(() -> {
+            link.lost(k, false);
+            failOpenRounds(JobState.LOST + ": shard " + k + " was being placed again when the round opened");
+        });
+    }
+
+    /** Every open round fails with {@code reason}: the workers get a failed summary and go on at the next id. */
+    private void failOpenRounds(String reason) {
+        for (RoundRun run : admission.openRuns()) {
+            if (run.round.status() == Round.Status.OPEN) {
+                if (run.failure == null) {
+                    run.failure = reason;
+                }
+                closeIfOpen(run, JobState.LOST);
+            }
+        }
     }
 
     private Future<Void> onContext(Runnable action) {

@@ -76,25 +76,27 @@ public final class JobState {
     }
 
     /**
-     * Where this server starts: a job seen for the first time from 0 with {@code own}; else the stored
-     * configuration (this server's local keys kept) from the stored next round, after a failed record for each
+     * Where this server starts: a job seen for the first time from 0 with {@code own}; else from the stored next
+     * round, with the stored configuration when {@code takeStored} (a standby; its local keys kept) or
+     * {@code own} (a server started by hand), after a failed record for each
      * round that was open (at most max_open_rounds of them) and has none, {@code lostReason} saying what was
      * lost. Stores what it starts with.
      */
-    public Future<Resume> resume(JobConfig own, String lostReason) {
+    public Future<Resume> resume(JobConfig own, String lostReason, boolean takeStored) {
         if (stored == null) {
             config = own.toJson();
             return jobs.put(name, entry(config, 0)).map(v -> new Resume(own, 0, List.of(), 0, false));
         }
         JsonObject before = stored.getJsonObject("config");
         JsonObject mine = own.toJson();
-        JsonObject merged = before.copy();
+        JsonObject merged = takeStored ? before.copy() : mine.copy();
         LOCAL_KEYS.forEach(key -> merged.put(key, mine.getValue(key)));
         List<String> differing = mine.fieldNames().stream().filter(k -> !LOCAL_KEYS.contains(k))
                 .filter(k -> !String.valueOf(mine.getValue(k)).equals(String.valueOf(before.getValue(k)))).sorted().toList();
         if (!differing.isEmpty()) {
-            LOG.warn("job '{}': this server's configuration differs from the job's in {}: the job's is used", name,
-                    differing);
+            LOG.warn("job '{}': this server's configuration differs from the job's in {}: {}", name, differing,
+                    takeStored ? "the job's is used (a standby goes on with the job as it ran)"
+                            : "this server's replaces it (a server restarted by hand runs what it was given)");
         }
         JobConfig job = JobConfig.fromJson(merged);
         config = merged;
@@ -150,6 +152,11 @@ public final class JobState {
             LOG.warn("job '{}': cannot store the record of round {} in the cluster: {}", name, id, e.toString());
             return Future.succeededFuture();
         });
+    }
+
+    /** Completes once every {@link #opened} write so far was tried (tests). */
+    Future<Void> openedWritten() {
+        return opening;
     }
 
     /** The stored records (for tests): round id to record. */

@@ -132,8 +132,13 @@ public final class ShardHost extends VerticleBase {
         release(key).compose(v -> vertx.executeBlocking(() -> new ChunkStore(placedJob.memoryBudget(), placedJob.slabBytes(),
                 placedJob.spillDir().resolve(placedJob.job() + "-" + shard)), false)).compose(store -> {
                     AggregatorVerticle verticle = new AggregatorVerticle(placedJob, shard, store, secret, null, token);
-                    if (placedSnapshot != null) {
-                        verticle.restore(placedSnapshot);
+                    try {
+                        if (placedSnapshot != null) {
+                            verticle.restore(placedSnapshot);
+                        }
+                    } catch (RuntimeException e) {
+                        store.close();
+                        return Future.failedFuture("a malformed snapshot: " + e);
                     }
                     return vertx.deployVerticle(verticle).onSuccess(id -> placed.put(key, new Placed(id, store, coordinator)))
                             .onFailure(e -> store.close());
@@ -180,23 +185,15 @@ public final class ShardHost extends VerticleBase {
 
     /**
      * Places shard {@code shard} of {@code job} on the shard host {@code hostId}, with the job's shard token
-     * and a proof of the secret; fails within {@code timeoutMs} with a reason naming the host.
-     */
-    public static Future<Void> place(Vertx vertx, String hostId, JobConfig job, int shard, String token,
-            JobSecret secret) {
-        return place(vertx, hostId, job, shard, token, secret, null);
-    }
-
-    /**
-     * {@link #place(Vertx, String, JobConfig, int, String, JobSecret)} mid-job: the shard starts from the
-     * coordinator's {@code snapshot} (AggregatorVerticle#shardSnapshot; null: from the job's start).
+     * and a proof of the secret; fails within shard_timeout_ms with a reason naming the host. The shard starts
+     * from {@code snapshot}: the next round id and the joined slots (AggregatorVerticle#startingAt, #shardSnapshot).
      */
     static Future<Void> place(Vertx vertx, String hostId, JobConfig job, int shard, String token, JobSecret secret,
             JsonObject snapshot) {
         String jobText = job.toJson().encode();
         String coordinator = VertxInternals.nodeId(vertx);
         long issued = System.currentTimeMillis();
-        String snapshotText = snapshot == null ? "" : snapshot.encode();
+        String snapshotText = snapshot.encode();
         JsonObject request = new JsonObject().put("job", jobText).put("shard", shard).put("token", token)
                 .put("coordinator", coordinator).put("issued", issued).put("snapshot", snapshotText)
                 .put("proof", secret.mac(Addresses.PLACE_PROOF, jobText, Integer.toString(shard), token, coordinator,

@@ -41,6 +41,7 @@ public final class ShardKeeper extends VerticleBase {
     private final AggregatorVerticle coordinator;
     private final List<String> hosts;
     private final Addresses addresses;
+    private final long nextRound;
     /** Shard k to the node id of the shard host running it, or null while it runs in this JVM. */
     private final Map<Integer, String> placed = new HashMap<>();
     /** Shards run in this JVM after their hosts were lost: deployment ids and stores, closed at stop. */
@@ -50,9 +51,13 @@ public final class ShardKeeper extends VerticleBase {
     private Future<Void> replacing = Future.succeededFuture();
     private long watch = -1;
 
-    /** Shards 1..S-1 of {@code job} for {@code coordinator}, first on {@code hosts} (node ids, non-empty). */
+    /**
+     * Shards 1..S-1 of {@code job} for {@code coordinator}, first on {@code hosts} (node ids, non-empty), starting
+     * at round {@code nextRound} (a job resumed by a server that took it over starts there on every shard).
+     */
     public ShardKeeper(JobConfig job, List<String> hosts, String shardToken, JobSecret secret,
-            AggregatorVerticle coordinator) {
+            AggregatorVerticle coordinator, long nextRound) {
+        this.nextRound = nextRound;
         this.job = job;
         this.hosts = List.copyOf(hosts);
         this.addresses = new Addresses(job.job());
@@ -67,8 +72,8 @@ public final class ShardKeeper extends VerticleBase {
         for (int k = 1; k < job.shards(); k++) {
             int shard = k;
             String host = hosts.get((k - 1) % hosts.size());
-            all = all.compose(v -> ShardHost.place(vertx, host, job, shard, shardToken, secret)
-                    .onSuccess(x -> placed.put(shard, host)));
+            all = all.compose(v -> ShardHost.place(vertx, host, job, shard, shardToken, secret,
+                    AggregatorVerticle.startingAt(nextRound)).onSuccess(x -> placed.put(shard, host)));
         }
         return all.onSuccess(v -> watch = vertx.setPeriodic(WATCH_MS, t -> look()));
     }
@@ -84,11 +89,6 @@ public final class ShardKeeper extends VerticleBase {
             ownStores.forEach(ChunkStore::close);
             return null;
         }, false));
-    }
-
-    /** Where shard k runs now: a shard host's node id, or null in this JVM (tests, the log). */
-    public String hostOf(int shard) {
-        return placed.get(shard);
     }
 
     private void look() {
@@ -112,10 +112,10 @@ public final class ShardKeeper extends VerticleBase {
      * snapshot (slots, round ids), so it refuses no chunk of the job from its first one.
      */
     private Future<Void> replace(int shard, String lost, String reason, long lostAt) {
-        return coordinator.shardLost(shard, reason).compose(v -> untilForgotten(vertx,
-                List.of(addresses.chunks(shard), addresses.shard(shard)), job.shardTimeoutMs()))
-                .compose(v -> Future.all(coordinator.shardSnapshot(),
-                ShardHost.find(vertx))).compose(both -> {
+        List<String> shardAddresses = List.of(addresses.chunks(shard), addresses.shard(shard));
+        return coordinator.shardLost(shard, reason)
+                .compose(v -> untilForgotten(vertx, shardAddresses, job.shardTimeoutMs()))
+                .compose(v -> Future.all(coordinator.shardSnapshot(), ShardHost.find(vertx))).compose(both -> {
                     JsonObject snapshot = both.resultAt(0);
                     List<String> live = both.resultAt(1);
                     String host = live.stream().filter(h -> !h.equals(lost))

@@ -151,14 +151,15 @@ public final class Server {
     }
 
     /**
-     * Where a clustered server starts its job ({@link JobState}): from round 0 with its own configuration when
-     * the job is new to the cluster, else where the job's previous server left it; the job's records it does
-     * not have yet go into its round log first (those of the rounds that server lost, failed).
+     * Where a clustered server starts its job ({@link JobState}): from round 0 when the job is new to the
+     * cluster, else where the job's previous server left it (a standby with the job's stored configuration, a
+     * server started by hand with its own); the job's records it does not have yet go into its round log first
+     * (those of the rounds that server lost, failed).
      */
     private static Future<Resumed> resume(Vertx vertx, ServerConfig config) {
         JobConfig own = config.job();
         return JobState.open(vertx, own.job(), config.recordsKept()).compose(state -> state.resume(own,
-                "the job's previous server left the cluster").compose(resume -> {
+                "the job's previous server left the cluster", config.standby()).compose(resume -> {
                     Path log = resume.job().roundLog();
                     if (log == null || resume.records().isEmpty()) {
                         return Future.succeededFuture(new Resumed(state, resume));
@@ -295,6 +296,8 @@ public final class Server {
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
+        // Every shard starts where the job resumed (0 unless this server took the job over).
+        long nextRound = resumed == null ? 0 : resumed.resume().nextRound();
         // A sharded job embedded here: shards 1..S-1 beside the coordinator, each on its own store (and budget).
         List<ChunkStore> stores = new ArrayList<>(List.of(store));
         List<AggregatorVerticle> shards = new ArrayList<>();
@@ -302,7 +305,9 @@ public final class Server {
             for (int k = 1; k < job.shards() && hosts.isEmpty(); k++) {
                 ChunkStore own = new ChunkStore(job.memoryBudget(), job.slabBytes(), job.spillDir().resolve("shard-" + k));
                 stores.add(own);
-                shards.add(new AggregatorVerticle(job, k, own, wiring.secret(), null));
+                AggregatorVerticle shard = new AggregatorVerticle(job, k, own, wiring.secret(), null);
+                shard.restore(AggregatorVerticle.startingAt(nextRound));
+                shards.add(shard);
             }
         } catch (RuntimeException e) {
             stores.forEach(ChunkStore::close);
@@ -312,7 +317,7 @@ public final class Server {
         String shardToken = hosts.isEmpty() ? null : JobSecret.nonce();
         AggregatorVerticle aggregator = new AggregatorVerticle(job, 0, store, wiring.secret(), deadlines, shardToken);
         if (resumed != null) {
-            aggregator.jobState(resumed.state(), resumed.resume().nextRound());
+            aggregator.jobState(resumed.state(), nextRound);
         }
         // On a worker thread while the aggregator deploys; the link and HTTP (/ready) only after (round.Warmup).
         Future<?> warmed = config.jitWarmup() ? vertx.executeBlocking(() -> warmUp(job), false)
@@ -328,7 +333,7 @@ public final class Server {
         }
         if (!hosts.isEmpty()) {
             // On the shard hosts, kept there (placed again when a host is lost) while the job runs.
-            ShardKeeper keeper = new ShardKeeper(job, hosts, shardToken, wiring.secret(), aggregator);
+            ShardKeeper keeper = new ShardKeeper(job, hosts, shardToken, wiring.secret(), aggregator, nextRound);
             shardsUp = shardsUp.compose(x -> vertx.deployVerticle(keeper).onSuccess(deployed::add).mapEmpty());
         }
         // The coordinator last: its joins reach every shard.

@@ -146,13 +146,16 @@ class FailoverTest {
     }
 
     @Test
-    void aStandbyTakesTheJobOverResumingItsRoundsAndKeepingItsRecords() throws Exception {
+    void aStandbyTakesTheJobOverResumingItsRoundsOnEveryShardAndKeepingItsRecords() throws Exception {
         String name = "failover-standby-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
         Path secretFile = dir.resolve("secret");
         String secretText = JobSecret.newSecretText();
         Files.writeString(secretFile, secretText + "\n");
         JobSecret secret = JobSecret.of(secretText);
+        // A data member that also hosts shard 1 of the (two-shard) job, for one server and then the other.
         Cluster.Node data = member(name);
+        ShardHost shardHost = new ShardHost(data, secret, dir.resolve("host"));
+        await(data.vertx().deployVerticle(shardHost));
         ServerConfig a = serverConfig(name, data.member(), secretFile, dir.resolve("a"), false);
         Server active = await(Server.start(a, true));
         ServerConfig b = serverConfig(name, data.member(), secretFile, dir.resolve("b"), true);
@@ -201,14 +204,17 @@ class FailoverTest {
             assertMean(result.values(), g3);
         }
         assertThat(workers).allSatisfy(j -> assertThat(j.worker().rejoins()).isEqualTo(1));
-        assertThat(record(taken.vertx(), taken.job(), 3).getString("status")).isEqualTo("completed");
+        JsonObject record3 = record(taken.vertx(), taken.job(), 3);
+        assertThat(record3.getString("status")).isEqualTo("completed");
+        assertThat(record3.getJsonArray("shards")).hasSize(2);
+        assertThat(shardHost.shards()).isEqualTo(1);
         assertThat(RoundLog.tail(taken.job().roundLog(), 100).records()).extracting(r -> r.getLong("round"))
                 .containsExactly(0L, 1L, 2L, 3L);
     }
 
     private ServerConfig serverConfig(String name, String member, Path secret, Path own, boolean standby) {
         JsonObject json = Configuration.defaults().copy();
-        json.mergeIn(new JsonObject().put("job", "fo").put("workers", P).put("dim", 1000).put("chunk_coords", 64)
+        json.mergeIn(new JsonObject().put("job", "fo").put("workers", P).put("dim", 1000).put("chunk_coords", 64).put("shards", 2)
                 .put("rule", new JsonObject().put("name", "mean").put("f", 0).put("m", 0).put("r", 0).put("lambda", 0)
                         .put("iterations", 10).put("scale", "norm").put("pre", ""))
                 .put("memory_budget_mb", 8).put("slab_kib", 64).put("spill_dir", own.resolve("spill").toString())
