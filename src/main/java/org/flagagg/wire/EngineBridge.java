@@ -90,6 +90,12 @@ public final class EngineBridge<K> {
             if (ar.cause() instanceof ReplyException e && e.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
                 return Future.succeededFuture(new Answer(e.failureCode(), e.getMessage(), true));
             }
+            if (ar.cause() instanceof ReplyException e && e.failureType() == ReplyFailure.NO_HANDLERS) {
+                // Nobody consumes the shard's chunks now: its host died and it is being placed again (or the
+                // server is stopping). A client resends after a pause (429), as the round will end either way.
+                return Future.succeededFuture(new Answer(Codes.TOO_MANY, "no aggregator takes this chunk's shard "
+                        + "right now (being placed again?): send it again after a pause", true));
+            }
             return Future.succeededFuture(new Answer(Codes.SERVER_ERROR, "the aggregator did not answer: "
                     + ar.cause().getMessage(), false));
         });

@@ -63,6 +63,18 @@ class EngineBridgeTest {
     }
 
     @Test
+    void aChunkForAShardNobodyConsumesIsToldToComeAgainLater(Vertx vertx) throws Exception {
+        // Shard 1's host died and the shard is being placed again: its address has no consumer for a while.
+        Addresses addresses = new Addresses("bridge-lost");
+        FrameCodec.register(vertx.eventBus());
+        EngineBridge<Integer> bridge = new EngineBridge<>(vertx, addresses, 300, null);
+        EngineBridge.Answer answer = on(vertx, () -> bridge.forward(frame(0)));
+        assertThat(answer.code()).isEqualTo(Codes.TOO_MANY);
+        assertThat(answer.reason()).contains("being placed again");
+        assertThat(answer.engineDone()).isTrue();
+    }
+
+    @Test
     void heldFramesAreAnsweredByTheClientsAckOrRefusedWithGoneOnClose(Vertx vertx) throws Exception {
         String address = "bridge.held";
         List<Message<Object>> requests = new CopyOnWriteArrayList<>();
