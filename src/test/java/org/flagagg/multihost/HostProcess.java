@@ -116,11 +116,20 @@ final class HostProcess implements AutoCloseable {
         return name + " stdout:\n  " + String.join("\n  ", all) + "\n" + name + " log tail:\n" + logTail();
     }
 
-    /** Polls its log (stderr) until a line contains {@code needle}, within {@code limit}; that line. Fails otherwise. */
-    String awaitLog(String needle, Duration limit) throws Exception {
+    /** How many lines its log (stderr) has now: {@link #awaitLog} looks past them. */
+    int logLines() throws IOException {
+        return Files.readAllLines(log).size();
+    }
+
+    /**
+     * Polls its log (stderr) until a line after the first {@code from} contains {@code needle}, within
+     * {@code limit}; that line. Fails otherwise.
+     */
+    String awaitLog(String needle, int from, Duration limit) throws Exception {
         long end = System.nanoTime() + limit.toNanos();
         while (System.nanoTime() < end) {
-            for (String line : Files.readAllLines(log)) {
+            List<String> all = Files.readAllLines(log);
+            for (String line : all.subList(Math.min(from, all.size()), all.size())) {
                 if (line.contains(needle)) {
                     return line;
                 }
