@@ -74,7 +74,7 @@ class BusTransport implements Transport {
             Future<JobServer.Holder> holder = !VertxInternals.clusterActive(vertx) ? Future.succeededFuture()
                     : first ? JobServer.find(vertx, join.job(), 0).otherwiseEmpty()
                     : JobServer.find(vertx, join.job(), waitMs);
-            Join asked = first ? join : join.again(slot, Worker.attemptMs(waitMs));
+            Join asked = first ? join : join.again(slot, Math.min(Worker.ASK_MS, Worker.attemptMs(waitMs)));
             return holder.compose(h -> link == null ? Future.succeededFuture(new BusTransport(vertx, asked, h))
                     : (first ? Future.succeededFuture(link)
                             : link.current().timeout(asked.timeoutMs(), TimeUnit.MILLISECONDS))

@@ -8,6 +8,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonObject;
@@ -112,10 +113,15 @@ public final class LinkClient {
      * if the aggregator has no data link, or refused this node (the server's reason).
      */
     public static Future<LinkClient> connect(Vertx vertx, String job, JobSecret secret) {
+        return connect(vertx, job, secret, new DeliveryOptions());
+    }
+
+    /** {@link #connect(Vertx, String, JobSecret)} asking where the link listens with {@code ask}'s send timeout. */
+    private static Future<LinkClient> connect(Vertx vertx, String job, JobSecret secret, DeliveryOptions ask) {
         Addresses addresses = new Addresses(job);
         NetClient netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true)
                 .setReceiveBufferSize(LinkRecords.RECEIVE_BUFFER_BYTES));
-        return vertx.eventBus().<JsonObject>request(addresses.link(), null)
+        return vertx.eventBus().<JsonObject>request(addresses.link(), null, ask)
                 .compose(where -> netClient.connect(where.body().getInteger("port"), where.body().getString("host")))
                 .compose(socket -> new LinkClient(vertx, netClient, socket, job, secret).start())
                 .onFailure(e -> netClient.close());
@@ -234,7 +240,8 @@ public final class LinkClient {
                 return Future.succeededFuture(this);
             }
             if (successor == null || successor.failed()) {
-                successor = connect(vertx, job, secret);
+                // Bounded: the dead aggregator's address may still be listed until the cluster declares it dead.
+                successor = connect(vertx, job, secret, new DeliveryOptions().setSendTimeout(Worker.ASK_MS));
             }
             next = successor;
         }

@@ -122,6 +122,12 @@ public final class Worker {
      * listed, must not use up the whole wait.
      */
     static final long MAX_ATTEMPT_MS = 10_000;
+    /**
+     * The longest one event-bus request of a re-join may wait (the data link's address, the join): a live server
+     * answers in milliseconds, while a dead server's address stays listed until the cluster declares it dead
+     * (cluster.failure_timeout_s), and a request sent there would otherwise hold the re-join.
+     */
+    static final long ASK_MS = 3_000;
 
     /**
      * How this worker joins, kept to join again: a fresh transport asking for {@code slot} (-1 on the first
