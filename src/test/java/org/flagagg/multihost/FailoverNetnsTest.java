@@ -281,13 +281,20 @@ class FailoverNetnsTest {
         int logged = jvms[active].logLines();
         long killed = killMidRound(round, victim);
         LocalTime killedAt = LocalTime.now();
-        // Logged (INFO) by the job's server, stamped by its clock: "HH:mm:ss.SSS INFO ... shard K of job 'J' re-placed on ..."
+        // Logged by the job's server, stamped by its clock ("HH:mm:ss.SSS LEVEL ..."): the loss (WARN), then the
+        // shard running again (INFO). Detection is the latter, the shard's new host found and running it.
+        String lost = jvms[active].awaitLog("job '" + job + "': aggregator lost: shard " + shard + " ", logged,
+                detectLimit());
         String detected = jvms[active].awaitLog("shard " + shard + " of job '" + job + "' re-placed on ", logged,
                 detectLimit());
-        System.out.println("multihost: failover: " + detected);
-        long detectNanos = Duration.between(killedAt, LocalTime.parse(detected.substring(0, "HH:mm:ss.SSS".length())))
-                .toNanos();
-        return recover(round, killed, killed + detectNanos);
+        System.out.printf("multihost: failover: loss logged %d ms after the kill: %s%n",
+                sinceKill(killedAt, lost) / 1_000_000, detected);
+        return recover(round, killed, killed + sinceKill(killedAt, detected));
+    }
+
+    /** Nanoseconds from the kill to a log line, by the line's own timestamp. */
+    private static long sinceKill(LocalTime killedAt, String logLine) {
+        return Duration.between(killedAt, LocalTime.parse(logLine.substring(0, "HH:mm:ss.SSS".length()))).toNanos();
     }
 
     /** Kills the active server's JVM while round R is in flight: the standby takes the job over. */
