@@ -96,7 +96,7 @@ class FailoverNetnsTest {
      * and, when that round fails or is refused (aggregator lost, round over), again at the client's next round.
      */
     private static final String PYTHON_WORKERS = String.join("\n",
-            "import sys, threading, queue, numpy as np, flagagg",
+            "import sys, threading, queue, traceback, numpy as np, flagagg",
             "from flagagg.errors import RoundFailed, RoundRefused",
             "urls, job, d = sys.argv[1].split(','), sys.argv[2], sys.argv[3]",
             "TRIES = 5",
@@ -127,6 +127,7 @@ class FailoverNetnsTest {
             "                else:",
             "                    say(f'slot {slot} step {grad} failed: no result in {TRIES} tries')",
             "    except Exception as e:",
+            "        traceback.print_exc()  # to the host's log: where the client let it out",
             "        say(f'slot {slot} failed: {e!r}')",
             "threads = [threading.Thread(target=run, args=(int(s), t)) for s, t in tokens.items()]",
             "[t.start() for t in threads]",
