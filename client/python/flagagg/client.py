@@ -162,6 +162,10 @@ class Client:
             self._ws = contextlib.ExitStack().enter_context(connect(url, **self._connect_kwargs))
         except InvalidStatus as e:
             raise _http_refusal(e) from None
+        except ConnectionClosed as e:
+            # websockets raises this when the server drops the TCP connection during the opening handshake
+            # (a gateway whose server just died, or is dying): 1006, try another.
+            raise _refused(e) from None
         self.url = url
         if self._dim is not None:
             self._hello()

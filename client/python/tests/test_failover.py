@@ -270,3 +270,25 @@ def test_a_tls_failure_is_final_but_a_tls_handshake_cut_short_is_not():
     assert fc._try_another(flagagg.RoundTimeout("no session"), reconnecting=False)
     assert not fc._try_another(flagagg.ControlError(400, "bad"), reconnecting=True)
     assert not fc._try_another(flagagg.ProtocolViolation("nonsense"), reconnecting=True)
+
+
+def test_a_connection_closed_during_the_opening_handshake_tries_the_next_gateway(monkeypatch):
+    # websockets raises ConnectionClosedError (not InvalidHandshake) when the server drops the TCP connection
+    # while the handshake is under way: a gateway whose server just died. Seen in the multi-host failover test.
+    from websockets.exceptions import ConnectionClosedError
+    real = fc.connect
+    calls = []
+
+    def connect(url, **kwargs):
+        calls.append(url)
+        if len(calls) == 1:
+            raise ConnectionClosedError(None, None)
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(fc, "connect", connect)
+    x = gradient(DIM, 5)
+    with FakeServer(serve_rounds(7)) as active:
+        with flagagg.Client([dead_url(), active.url], "t", dim=DIM, failover_s=30) as c:
+            assert c.url == active.url and c.next_round == 7
+            assert np.array_equal(c.exchange(None, x), x * 2)
+    assert len(calls) == 2
