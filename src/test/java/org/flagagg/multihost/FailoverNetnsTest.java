@@ -70,7 +70,7 @@ class FailoverNetnsTest {
     /** Shard-host kills (-Dflagagg.failover.shardKills=N). */
     static final int SHARD_KILLS = Integer.getInteger("flagagg.failover.shardKills", 5);
     /** Server kills (-Dflagagg.failover.serverKills=N); the killed server comes back as the standby. */
-    static final int SERVER_KILLS = Integer.getInteger("flagagg.failover.serverKills", 1);
+    static final int SERVER_KILLS = Integer.getInteger("flagagg.failover.serverKills", 5);
     /** See MultiHostNetnsTest.DEADLINE_MS; here the deadline passes only once all 7 delivered. */
     static final int DEADLINE_MS = 10_000;
     /**
