@@ -144,6 +144,7 @@ class FailoverNetnsTest {
     static Path dir;
 
     static NetnsBed bed;
+    /** Every configuration's "cluster" section: flagagg certs' material (a random cluster name), the failure timeout. */
     static JsonObject cluster;
     static Path shardHostConf;
     static Path tokens;
