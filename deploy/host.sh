@@ -7,7 +7,9 @@
 #   deploy/host.sh server|shard-host|worker [FLAGS...]
 #       FLAGS go to 'flagagg server' / 'flagagg server --shard-host' / 'flagagg worker' after the cluster
 #       flags this script adds (a later flag wins). Start the shard hosts before the job's server
-#       ('server --shards S'): it looks them up once, at its start.
+#       ('server --shards S'): it looks them up once, at its start. 'server --standby' (or FLAGAGG_STANDBY=true)
+#       on two hosts of the same job: the first one up serves it, the other waits and takes it over when the
+#       first one's member leaves the cluster (deploy/README.md, "A standby server").
 #
 # It reads the env file FLAGAGG_ENV_FILE (default /etc/flagagg/flagagg.env when it exists; see
 # flagagg.env.example) and needs, from it or the environment:

@@ -5,21 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 import org.flagagg.config.Configuration;
 import org.flagagg.config.JobConfig;
@@ -31,7 +23,6 @@ import org.flagagg.round.Aggregation;
 import org.flagagg.rules.Rules;
 import org.flagagg.sim.Fleet;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -84,8 +75,6 @@ class MultiHostNetnsTest {
     static final int SHARD_TIMEOUT_MS = 3000;
     static final Duration START = Duration.ofSeconds(90);
     static final Duration ROUND = Duration.ofSeconds(60);
-    static final Path DEPLOY = Path.of("deploy").toAbsolutePath();
-    static final Path PYTHON_CLIENT = Path.of("client/python").toAbsolutePath();
 
     /** Python workers: one thread per slot, each a flagagg.Client exchanging one round, as a training script would. */
     private static final String PYTHON_WORKERS = String.join("\n",
@@ -110,13 +99,8 @@ class MultiHostNetnsTest {
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     static Path dir;
 
-    static final long BED = ProcessHandle.current().pid() % 10_000_000;
-    static final List<HostProcess> started = new ArrayList<>();
-    /**
-     * Namespace, address and root-side veth of each host: the job's server 0, shard hosts 1 .. S - 1, then Java
-     * workers, then Python.
-     */
-    static final List<String[]> hosts = new ArrayList<>();
+    /** Hosts: the job's server 0, shard hosts 1 .. S - 1, then Java workers, then Python. */
+    static NetnsBed bed;
     static Path certs;
     static Path tokens;
     static Map<String, String> tokenBySlot;
@@ -124,24 +108,8 @@ class MultiHostNetnsTest {
 
     @BeforeAll
     static void layOutTheHosts() throws Exception {
-        Run probe = run(List.of("env", "PYTHONPATH=" + PYTHON_CLIENT, "python3", "-c", "import flagagg, numpy, websockets"),
-                Duration.ofSeconds(60));
-        Assumptions.assumeTrue(probe.code == 0, "python3 with numpy and websockets is needed (.ci/run installs "
-                + "client/python): " + probe.output.strip());
-        Run up = run(List.of(DEPLOY.resolve("netns.sh").toString(), "up", Integer.toString(SHARDS + 2),
-                Long.toString(BED)), Duration.ofSeconds(60));
-        if (up.code != 0) {
-            run(List.of(DEPLOY.resolve("netns.sh").toString(), "down", Long.toString(BED)), Duration.ofSeconds(60));
-        }
-        Assumptions.assumeTrue(up.code == 0, "network namespaces are not available here (needs root and iproute2: "
-                + "'ip netns add' as root): " + up.output.strip());
-        up.output.lines().map(line -> line.split(" ")).filter(f -> f.length == 3).forEach(hosts::add);
-        assertThat(hosts).hasSize(SHARDS + 2);
-        certs = dir.resolve("certs");
-        Run made = run(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
-                System.getProperty("java.class.path"), "org.flagagg.cli.Main", "certs", "--out", certs.toString(),
-                "--hosts", String.join(",", hosts.stream().map(h -> h[1]).toList())), START);
-        assertThat(made.code).as(made.output).isZero();
+        bed = NetnsBed.up(SHARDS + 2, ProcessHandle.current().pid() % 10_000_000, dir);
+        certs = bed.certs();
         tokenBySlot = TokenTable.generate(Arrays.stream(PYTHON_SLOTS).mapToObj(s -> "w" + s).toList());
         tokens = dir.resolve("tokens.txt");
         TokenTable.write(tokens, tokenBySlot);
@@ -150,15 +118,9 @@ class MultiHostNetnsTest {
 
     @AfterAll
     static void removeTheHosts() throws Exception {
-        for (HostProcess process : started) {
-            process.close();
+        if (bed != null) { // null: skipped before the bed was laid out (a failed 'up' already ran 'down')
+            bed.close();
         }
-        if (hosts.isEmpty()) {
-            return; // skipped before the bed was laid out (a failed 'up' already ran 'down')
-        }
-        run(List.of(DEPLOY.resolve("netns.sh").toString(), "down", Long.toString(BED)), Duration.ofSeconds(60));
-        Run left = run(List.of("ip", "-o", "link", "show"), Duration.ofSeconds(30));
-        assertThat(left.output).doesNotContain("fab" + BED + ":").doesNotContain("fav" + BED + "-");
     }
 
     @Test
@@ -197,9 +159,8 @@ class MultiHostNetnsTest {
         joinAndRunRound(javaWorkers, server, conf, 0);
         assertPlacedOnShardHosts(shardHosts, conf);
         HostProcess pythons = startPythonWorkers(server, conf, 1);
-        awaitOpenRound(server);
-        String javaHost = hosts.get(javaHostIndex())[2];
-        link(javaHost, "down");
+        NetnsBed.awaitMetric(server.httpUrl(), "flagagg_rounds_open", 1, ROUND);
+        bed.link(javaHostIndex(), "down");
         long cut = System.nanoTime();
         JsonObject record;
         try {
@@ -209,12 +170,12 @@ class MultiHostNetnsTest {
         } finally {
             // Back as soon as the round closed: while the link is down, results to some of the gateway's own
             // workers wait too (docs/reliability.md, "Across real interfaces").
-            link(javaHost, "up");
+            bed.link(javaHostIndex(), "up");
             report("link down", cut);
         }
         assertThat(record.getString("status")).as(record.encode()).isEqualTo("completed");
         assertThat(record.getString("trigger")).as(record.encode()).startsWith("deadline");
-        assertThat(participants(record)).containsExactlyInAnyOrder(PYTHON_SLOTS);
+        assertThat(NetnsBed.participants(record)).containsExactlyInAnyOrder(PYTHON_SLOTS);
         assertShards(record);
         int python = pythons.waitFor(ROUND);
         assertThat(python).as(() -> pythons.output() + "\n" + server.process().output()).isZero();
@@ -248,15 +209,14 @@ class MultiHostNetnsTest {
                 .encodePrettily());
         Aggregator server = ready(startAggregator(conf, WORKERS));
         joinAndRunRound(javaWorkers, server, conf, 0);
-        String shardHost = hosts.get(1)[2];
-        link(shardHost, "down");
+        bed.link(1, "down");
         long cut = System.nanoTime();
         HostProcess pythons;
         try {
             pythons = startPythonWorkers(server, conf, 1);
             assertThat(pythons.waitFor(ROUND)).isEqualTo(1);
         } finally {
-            link(shardHost, "up");
+            bed.link(1, "up");
             report("shard host link down", cut);
         }
         String output = pythons.output();
@@ -298,7 +258,7 @@ class MultiHostNetnsTest {
         assertThat(python).as(() -> pythons.output() + "\n" + server.process().output()).isZero();
         JsonObject record = awaitRecord(conf, round);
         assertThat(record.getString("status")).as(record.encode()).isEqualTo("completed");
-        assertThat(participants(record)).containsExactlyInAnyOrder(allSlots());
+        assertThat(NetnsBed.participants(record)).containsExactlyInAnyOrder(allSlots());
         assertThat(record.getString("trigger")).isEqualTo("all workers delivered");
         assertShards(record);
         checkAggregates(conf, round, allSlots());
@@ -369,30 +329,16 @@ class MultiHostNetnsTest {
     /** deploy/host.sh ROLE ARGS in host {@code index}'s namespace. */
     private static HostProcess startHost(String name, int index, List<String> args, Map<String, String> env)
             throws IOException {
-        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", hosts.get(index)[0],
-                DEPLOY.resolve("host.sh").toString()));
-        command.addAll(args);
-        HostProcess process = HostProcess.start(name, command, env, dir);
-        started.add(process);
-        return process;
+        return bed.startHost(name, index, args, env);
     }
 
-    /** What deploy/host.sh reads on host {@code index}: its address, the member list and the launcher's settings. */
+    /** What deploy/host.sh reads on host {@code index}: its address, the aggregator hosts as members, the launcher's. */
     private static Map<String, String> hostEnv(int index) {
-        Map<String, String> env = new LinkedHashMap<>();
-        env.put("FLAGAGG_ENV_FILE", "/dev/null");
-        env.put("FLAGAGG_CLUSTER_HOST", hosts.get(index)[1]);
-        env.put("FLAGAGG_CLUSTER_MEMBERS", String.join(",", IntStream.rangeClosed(0, SHARDS)
-                .mapToObj(k -> hosts.get(k)[1]).toList()));
-        env.put("FLAGAGG_CLASSPATH", System.getProperty("java.class.path"));
-        env.put("FLAGAGG_HEAP", "256m");
-        env.put("FLAGAGG_DIRECT_MEMORY", "256m");
+        Map<String, String> env = bed.hostEnv(index, SHARDS + 1);
         // The worker host's cut lasts until its round closed at the deadline, longer than the default failure
         // timeout (10 s): a cut this test means to be short of declaring the host dead (FailoverNetnsTest is
         // where members die).
         env.put("FLAGAGG_CLUSTER__FAILURE_TIMEOUT_S", "60");
-        // Short-lived JVMs on a shared 2-core machine: C1 only and the serial collector start them about twice as fast.
-        env.put("JAVA_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC");
         return env;
     }
 
@@ -401,18 +347,15 @@ class MultiHostNetnsTest {
         String job = job(conf).job();
         Path io = Files.createDirectories(dir.resolve("python"));
         for (int slot : PYTHON_SLOTS) {
-            Files.write(io.resolve(job + "-g-r" + round + "-s" + slot + ".f32"), bytes(gradient(round, slot)));
+            Files.write(io.resolve(job + "-g-r" + round + "-s" + slot + ".f32"), NetnsBed.bytes(gradient(round, slot)));
         }
-        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", hosts.get(javaHostIndex() + 1)[0], "python3", "-c",
-                PYTHON_WORKERS, server.wsUrl(), job, Long.toString(round),
+        List<String> command = new ArrayList<>(List.of("python3", "-c", PYTHON_WORKERS, server.wsUrl(), job, Long.toString(round),
                 io.toString()));
         for (int slot : PYTHON_SLOTS) {
             command.add(slot + ":" + tokenBySlot.get("w" + slot));
         }
-        HostProcess python = HostProcess.start("python-" + job + "-r" + round, command,
-                Map.of("PYTHONPATH", PYTHON_CLIENT.toString()), dir);
-        started.add(python);
-        return python;
+        return bed.startIn("python-" + job + "-r" + round, javaHostIndex() + 1, command,
+                Map.of("PYTHONPATH", NetnsBed.PYTHON_CLIENT.toString()));
     }
 
     /** A job's configuration file: the job, the cluster material of 'flagagg certs', the round log, the gateway. */
@@ -425,7 +368,7 @@ class MultiHostNetnsTest {
                 .put("result_timeout_ms", 15000).put("memory_budget_mb", 64)
                 .put("spill_dir", dir.resolve("spill").toString())
                 .put("round_log", dir.resolve("rounds-" + job + ".jsonl").toString())
-                .put("http", new JsonObject().put("host", hosts.get(0)[1]).put("port", 0))
+                .put("http", new JsonObject().put("host", bed.address(0)).put("port", 0))
                 .put("ws", new JsonObject().put("tokens", tokens.toString()))
                 .put("cluster", cluster);
         Path file = dir.resolve("conf-" + job + ".json");
@@ -458,26 +401,12 @@ class MultiHostNetnsTest {
 
     /** Polls the server's round log until round R's record is in it (the round closed). */
     private static JsonObject awaitRecord(Path conf, long round) throws Exception {
-        long end = System.nanoTime() + ROUND.toNanos();
-        while (System.nanoTime() < end) {
-            for (JsonObject record : records(conf)) {
-                if (record.getLong("round") == round) {
-                    return record;
-                }
-            }
-            Thread.sleep(20); // a poll interval, not a synchronisation: the loop checks the log
-        }
-        throw new AssertionError("round " + round + " did not close within " + ROUND);
+        return NetnsBed.awaitRecord(job(conf).roundLog(), round, ROUND);
     }
 
     /** Every record of the server's round log. */
     private static List<JsonObject> records(Path conf) throws IOException {
-        return Files.readAllLines(job(conf).roundLog()).stream().map(JsonObject::new).toList();
-    }
-
-    private static int[] participants(JsonObject record) {
-        JsonArray names = record.getJsonArray("participants");
-        return names.stream().mapToInt(n -> Integer.parseInt(n.toString().substring(1))).toArray();
+        return NetnsBed.records(job(conf).roundLog());
     }
 
     /** Where the Java worker host (WorkerHostMain) and the Python workers (PYTHON_WORKERS) put slot S's aggregate. */
@@ -492,38 +421,15 @@ class MultiHostNetnsTest {
         JobConfig job = job(conf);
         float[] expected = new float[(int) job.dim()];
         new Aggregation(Rules.create(job.rule()), job.chunkCoords(), Kernels.best()).run(
-                fleet.source(round, participants(record(conf, round))),
+                fleet.source(round, NetnsBed.participants(record(conf, round))),
                 (offset, values, len) -> {
                     for (int k = 0; k < len; k++) {
                         expected[(int) offset + k] = (float) values[k];
                     }
                 });
         for (int slot : slots) {
-            Engine.assertSameAggregate(floats(aggregateFile(job.job(), round, slot)), expected);
+            Engine.assertSameAggregate(NetnsBed.floats(aggregateFile(job.job(), round, slot)), expected);
         }
-    }
-
-    /** Polls the aggregator's /metrics (over the bridge) until a round is open: its first chunk came in. */
-    private static void awaitOpenRound(Aggregator server) throws Exception {
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-        URI metrics = URI.create(server.httpUrl() + "/metrics");
-        long end = System.nanoTime() + ROUND.toNanos();
-        while (System.nanoTime() < end) {
-            String text = http.send(HttpRequest.newBuilder(metrics).timeout(Duration.ofSeconds(5)).build(),
-                    HttpResponse.BodyHandlers.ofString()).body();
-            if (text.lines().anyMatch(l -> l.startsWith("flagagg_rounds_open ")
-                    && Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)) >= 1)) {
-                return;
-            }
-            Thread.sleep(20); // a poll interval, not a synchronisation: the loop checks the gauge
-        }
-        throw new AssertionError("no round opened at " + server.httpUrl() + " within " + ROUND);
-    }
-
-    private static void link(String veth, String state) throws Exception {
-        Run r = run(List.of(DEPLOY.resolve("netns.sh").toString(), "link", Long.toString(BED),
-                veth.substring(veth.lastIndexOf('-') + 1), state), Duration.ofSeconds(30));
-        assertThat(r.code).as(r.output).isZero();
     }
 
     private static float[] gradient(long round, int slot) {
@@ -534,32 +440,5 @@ class MultiHostNetnsTest {
 
     private static int[] allSlots() {
         return IntStream.range(0, WORKERS).toArray();
-    }
-
-    private static byte[] bytes(float[] values) {
-        ByteBuffer bytes = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
-        bytes.asFloatBuffer().put(values);
-        return bytes.array();
-    }
-
-    /** The little-endian float32 values of a file. */
-    private static float[] floats(Path file) throws IOException {
-        float[] values = new float[(int) (Files.size(file) / 4)];
-        ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
-        return values;
-    }
-
-    private record Run(int code, String output) {
-    }
-
-    /** Runs a short command to its end (bounded), its exit code and its output (stdout and stderr). */
-    private static Run run(List<String> command, Duration limit) throws Exception {
-        Path output = Files.createTempFile(dir, "run-", ".txt");
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
-        boolean done = process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS);
-        if (!done) {
-            process.destroyForcibly().waitFor();
-        }
-        return new Run(done ? process.exitValue() : -1, Files.readString(output));
     }
 }
