@@ -55,9 +55,11 @@ import org.slf4j.LoggerFactory;
  * {@link ShardCoordinator} makes the one decision per round with the other shards, whose
  * {@link ShardControl} answers it. Unsharded, neither exists and no control message is sent.
  *
- * <p>About 540 lines: a chunk's whole way (join, consumer, admission, store, fold, close, output, record,
+ * <p>About 640 lines: a chunk's whole way (join, consumer, admission, store, fold, close, output, record,
  * release) reads top to bottom here, on the one event loop that owns its state; what it hands off (the
- * deadlines, the shards' agreement, the math, the result streams, the record) are classes of their own.
+ * deadlines, the shards' agreement, the math, the result streams, the record) are classes of their own. The
+ * failover hooks ({@link JobState}, {@link ShardKeeper}: a shard lost and found, its snapshot) touch that same
+ * state, so they stay here too.
  */
 public final class AggregatorVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorVerticle.class);
