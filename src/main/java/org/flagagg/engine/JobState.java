@@ -37,7 +37,7 @@ public final class JobState {
     public static final String LOST = "aggregator lost";
 
     /**
-     * Where a server starts the job: its configuration (the stored one when the job had a server before),
+     * Where a server starts the job: its configuration (a standby of a job that had a server: the stored one),
      * the first round id, and the records to copy into this server's round log (oldest first: the kept
      * completed ones, and a failed one for each round that was open when the server was lost); {@code followed}:
      * the job had a server before this one.
