@@ -189,8 +189,8 @@ public final class AggregatorVerticle extends VerticleBase {
 
     /**
      * The coordinator lost shard k (its host left the cluster, {@link ShardKeeper}): requests to it fail at once
-     * until it is {@link #resync}ed, and every open round fails with {@code reason}. Completes once they were
-     * told to.
+     * until it is {@link #shardFound found} again, and every open round fails with {@code reason}. Completes once
+     * they were told to.
      */
     Future<Void> shardLost(int k, String reason) {
         return onContext(() -> {

@@ -64,7 +64,7 @@ public final class RoundLog {
         if (file == null) {
             return Future.succeededFuture();
         }
-        byte[] line = (record.encode() + "\n").getBytes(StandardCharsets.UTF_8);
+        byte[] line = line(record);
         return vertx.executeBlocking(() -> {
             append(file, line);
             return null;
@@ -72,6 +72,11 @@ public final class RoundLog {
             LOG.warn("cannot append to round log {}: {}", file, e.toString());
             return Future.succeededFuture();
         });
+    }
+
+    /** A record as its line of the log: its JSON and a newline, UTF-8. */
+    public static byte[] line(JsonObject record) {
+        return (record.encode() + "\n").getBytes(StandardCharsets.UTF_8);
     }
 
     /**

@@ -9,7 +9,6 @@ import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.BindException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -172,7 +171,7 @@ public final class Server {
                         long last = tail.isEmpty() ? -1 : tail.get(0).getLong("round", -1L);
                         for (JsonObject record : resume.records()) {
                             if (record.getLong("round") > last) {
-                                RoundLog.append(log, (record.encode() + "\n").getBytes(StandardCharsets.UTF_8));
+                                RoundLog.append(log, RoundLog.line(record));
                             }
                         }
                         return new Resumed(state, resume);
